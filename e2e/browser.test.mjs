@@ -1,0 +1,150 @@
+// The UI in headless Chromium (Debian's, driven by playwright-core): two people chatting.
+import assert from 'node:assert/strict';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { chromium } from 'playwright-core';
+import { startServer } from './server.mjs';
+
+const ARTIFACTS = process.env.CHAT_ARTIFACTS ?? 'target/e2e';
+let server;
+let browser;
+
+before(async () => {
+  server = await startServer();
+  browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+  });
+  await mkdir(ARTIFACTS, { recursive: true });
+});
+
+after(async () => {
+  await browser?.close();
+  assert.equal(await server?.stop(), 0);
+});
+
+/** A page in its own browser context (a separate person), connected and welcomed. */
+async function openChat(options = {}) {
+  const context = await browser.newContext({ viewport: { width: 900, height: 640 }, ...options });
+  const page = await context.newPage();
+  const problems = [];
+  page.on('console', (message) => {
+    if (message.type() === 'error') problems.push(message.text());
+  });
+  page.on('pageerror', (error) => problems.push(error.message));
+  await page.goto(server.url);
+  await page.locator('[role=status]', { hasText: 'Connected' }).waitFor();
+  await page.locator('.whoami strong').waitFor();
+  return { page, problems, close: () => context.close() };
+}
+
+async function send(page, text) {
+  const box = page.getByRole('textbox', { name: 'Message' });
+  await box.fill(text);
+  await box.press('Enter');
+}
+
+/** Waits until `text` is shown, then checks it is shown exactly once. */
+async function expectOnce(page, text) {
+  const messages = page.locator('.message .text', { hasText: text });
+  await messages.first().waitFor();
+  assert.equal(await messages.count(), 1, `"${text}" shown once`);
+}
+
+test('a message typed in one page appears once in both, marked as mine only in mine', async () => {
+  const alice = await openChat();
+  const bob = await openChat();
+
+  await send(alice.page, 'Hello Bob!');
+  await expectOnce(alice.page, 'Hello Bob!');
+  await expectOnce(bob.page, 'Hello Bob!');
+  assert.equal(await alice.page.locator('.message.mine').count(), 1);
+  assert.equal(await bob.page.locator('.message.mine').count(), 0);
+  assert.equal(await alice.page.getByRole('textbox', { name: 'Message' }).inputValue(), '', 'composer cleared');
+
+  await send(bob.page, 'Hi Alice, all good here.\nSecond line.');
+  await expectOnce(alice.page, 'Second line.');
+  await send(alice.page, 'Great — shipping the Rust rewrite today 🚀');
+  await expectOnce(bob.page, 'shipping the Rust rewrite');
+  await alice.page.screenshot({ path: join(ARTIFACTS, 'chat.png') });
+
+  assert.deepEqual(alice.problems, []);
+  assert.deepEqual(bob.problems, []);
+  await alice.close();
+  await bob.close();
+});
+
+test('HTML in a message is shown as text and runs nothing', async () => {
+  const alice = await openChat();
+  const bob = await openChat();
+  const payload = '<img src=x onerror="window.__pwned=1"><b>bold?</b>';
+
+  await send(alice.page, payload);
+  for (const { page } of [alice, bob]) {
+    await expectOnce(page, payload);
+    assert.equal(await page.locator('.messages img, .messages b').count(), 0);
+    assert.equal(await page.evaluate(() => window.__pwned), undefined);
+  }
+  assert.deepEqual([...alice.problems, ...bob.problems], []);
+  await alice.close();
+  await bob.close();
+});
+
+test('a blank message is not sent and an over-long one is refused in the page', async () => {
+  const alice = await openChat();
+  await send(alice.page, '    ');
+  await alice.page.locator('.composer .error').waitFor();
+  await send(alice.page, 'x'.repeat(2001));
+  await alice.page.locator('.composer .error', { hasText: 'limit' }).waitFor();
+  assert.equal(await alice.page.locator('.message').count(), 0);
+  await alice.close();
+});
+
+test('the view follows new messages but leaves a reader who scrolled up alone', async () => {
+  const alice = await openChat();
+  const bob = await openChat({ viewport: { width: 390, height: 700 } });
+  for (let n = 0; n < 30; n += 1) {
+    await send(alice.page, `filler ${n}`);
+  }
+  await expectOnce(bob.page, 'filler 29');
+  const atBottom = () => bob.page.locator('.conversation').evaluate(
+    (el) => el.scrollHeight - el.scrollTop - el.clientHeight < 48,
+  );
+  await bob.page.waitForFunction(() => {
+    const el = document.querySelector('.conversation');
+    return el.scrollHeight - el.scrollTop - el.clientHeight < 48;
+  });
+
+  // The reader scrolls up; new messages must not move the view.
+  await bob.page.locator('.conversation').evaluate((el) => { el.scrollTop = 0; });
+  await bob.page.locator('.conversation').dispatchEvent('scroll');
+  await send(alice.page, 'while you were reading');
+  await expectOnce(bob.page, 'while you were reading');
+  await bob.page.locator('.jump', { hasText: '1 new message' }).waitFor();
+  assert.equal(await bob.page.locator('.conversation').evaluate((el) => el.scrollTop), 0);
+  assert.equal(await atBottom(), false);
+
+  await bob.page.locator('.jump').click();
+  await bob.page.waitForFunction(() => {
+    const el = document.querySelector('.conversation');
+    return el.scrollHeight - el.scrollTop - el.clientHeight < 48;
+  });
+  // Phone-sized: nothing overflows sideways.
+  assert.ok(await bob.page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth));
+  assert.deepEqual([...alice.problems, ...bob.problems], []);
+  await alice.close();
+  await bob.close();
+});
+
+test('dark mode follows the system setting', async () => {
+  const dark = await openChat({ colorScheme: 'dark' });
+  const light = await openChat({ colorScheme: 'light' });
+  const background = (page) => page.evaluate(() => getComputedStyle(document.querySelector('.app')).backgroundColor);
+  assert.notEqual(await background(dark.page), await background(light.page));
+  await send(dark.page, 'Looks good in the dark too');
+  await expectOnce(dark.page, 'Looks good in the dark too');
+  await dark.page.screenshot({ path: join(ARTIFACTS, 'chat-dark.png') });
+  await dark.close();
+  await light.close();
+});

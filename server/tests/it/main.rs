@@ -1,0 +1,6 @@
+//! Integration tests: the real server on a free port, driven by real Socket.io clients.
+
+mod assets;
+mod broadcast;
+mod helpers;
+mod validation;

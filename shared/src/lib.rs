@@ -1,0 +1,28 @@
+//! The chat's wire protocol: event names, payload types and the validation both ends run.
+//!
+//! This crate only speaks the wire. It has no runtime, no I/O and no business logic, so the
+//! server and the WebAssembly UI compile the very same definitions. Field names are camelCase on
+//! the wire because every Socket.io client out there is JavaScript first.
+
+mod message;
+mod validate;
+
+pub use message::{Author, ChatInput, ChatMessage, ErrorPayload, SendAck, Welcome};
+pub use validate::{MAX_MESSAGE_CHARS, ValidationError, validate_text};
+
+/// Socket.io event names. Only the server's transport module and the UI's socket module use them.
+pub mod event {
+    /// Client -> server: post a message. Server -> every client: a stored, stamped message.
+    pub const CHAT_MESSAGE: &str = "chatMessage";
+    /// Server -> one client, right after it connects: who it is and the limits in force.
+    pub const WELCOME: &str = "welcome";
+    /// Server -> one client: a request of its was refused and no acknowledgement was asked for.
+    /// Not plain `error`: several clients (rust_socketio, older socket.io) reserve that name for
+    /// their own connection errors.
+    pub const ERROR: &str = "chatError";
+}
+
+/// Largest Socket.io packet (polling request body or WebSocket message) the server accepts, in
+/// bytes. Bigger ones close the connection at the Engine.IO layer; anything that fits is answered
+/// with a structured error instead. Comfortably above [`MAX_MESSAGE_CHARS`] of 4-byte characters.
+pub const MAX_PACKET_BYTES: u64 = 64 * 1024;

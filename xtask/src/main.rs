@@ -1,0 +1,154 @@
+//! `cargo xtask`: the project's commands. Each one installs what it needs first, and does
+//! nothing it does not have to, so a second run takes seconds.
+
+mod setup;
+
+use std::{
+    env,
+    ffi::OsString,
+    path::{Path, PathBuf},
+    process::Command,
+};
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(about = "Build, run and test the chat", long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Install the tools the build needs (wasm32 target, trunk, wasm-bindgen, npm packages).
+    Setup {
+        /// Also install what the tests need (Chromium).
+        #[arg(long)]
+        tests: bool,
+    },
+    /// Build the UI and the release server binary (target/release/chat).
+    Build,
+    /// Build, then start the chat (http://127.0.0.1:4000 by default).
+    Run {
+        /// Address to listen on (also: CHAT_BIND).
+        #[arg(long)]
+        bind: Option<String>,
+    },
+    /// Lint, build and run every test: Rust, Node interop and the browser.
+    Test,
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let project = Project::locate()?;
+    match cli.command {
+        Cmd::Setup { tests } => setup::all(&project, tests),
+        Cmd::Build => build(&project).map(drop),
+        Cmd::Run { bind } => {
+            let binary = build(&project)?;
+            let mut command = Command::new(binary);
+            if let Some(bind) = bind {
+                command.args(["--bind", &bind]);
+            }
+            run(&mut command)
+        }
+        Cmd::Test => test(&project),
+    }
+}
+
+/// Paths and tool locations of this checkout.
+pub struct Project {
+    root: PathBuf,
+    target: PathBuf,
+    /// PATH with cargo's and npm's tool folders in front, for Trunk and the tests.
+    path: OsString,
+}
+
+impl Project {
+    fn locate() -> Result<Self> {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .context("xtask lives in the workspace")?
+            .to_path_buf();
+        let target = env::var_os("CARGO_TARGET_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| root.join("target"));
+        let cargo_home = env::var_os("CARGO_HOME")
+            .map(PathBuf::from)
+            .or_else(|| env::var_os("HOME").map(|home| PathBuf::from(home).join(".cargo")))
+            .context("neither CARGO_HOME nor HOME is set")?;
+        let mut dirs = vec![cargo_home.join("bin"), root.join("node_modules/.bin")];
+        dirs.extend(env::split_paths(&env::var_os("PATH").unwrap_or_default()));
+        let path = env::join_paths(dirs)?;
+        Ok(Self { root, target, path })
+    }
+
+    /// A command run from the project root with the project's PATH.
+    fn command(&self, program: &str) -> Command {
+        let mut command = Command::new(program);
+        command.current_dir(&self.root).env("PATH", &self.path);
+        command
+    }
+
+    fn cargo(&self) -> Command {
+        self.command(&env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+    }
+
+    fn server_binary(&self) -> PathBuf {
+        self.target.join("release/chat")
+    }
+}
+
+fn build(project: &Project) -> Result<PathBuf> {
+    setup::all(project, false)?;
+    run(project
+        .command("trunk")
+        .args(["build", "--release", "--offline"]))?;
+    run(project
+        .cargo()
+        .args(["build", "--release", "--package", "server"]))?;
+    Ok(project.server_binary())
+}
+
+fn test(project: &Project) -> Result<()> {
+    setup::all(project, true)?;
+    run(project.cargo().args(["fmt", "--all", "--check"]))?;
+    run(project
+        .cargo()
+        .args(["clippy", "--workspace", "--all-targets", "--exclude", "frontend"])
+        .args(["--", "-D", "warnings"]))?;
+    run(project
+        .cargo()
+        .args(["clippy", "--package", "frontend", "--target", "wasm32-unknown-unknown"])
+        .args(["--", "-D", "warnings"]))?;
+    let binary = build(project)?;
+    run(project.cargo().args(["nextest", "run", "--workspace", "--no-fail-fast"]))?;
+    run(project
+        .command("node")
+        .args(["--test", "--test-concurrency=1", "e2e/"])
+        .env("CHAT_BIN", &binary)
+        .env("CHAT_ARTIFACTS", project.target.join("e2e")))?;
+    Ok(())
+}
+
+/// Runs `command` to completion, failing on a non-zero exit.
+fn run(command: &mut Command) -> Result<()> {
+    eprintln!("xtask> {}", describe(command));
+    let status = command
+        .status()
+        .with_context(|| format!("cannot start {}", describe(command)))?;
+    if !status.success() {
+        bail!("{} failed with {status}", describe(command));
+    }
+    Ok(())
+}
+
+fn describe(command: &Command) -> String {
+    std::iter::once(command.get_program())
+        .chain(command.get_args())
+        .map(|part| part.to_string_lossy())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
