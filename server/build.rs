@@ -36,7 +36,9 @@ fn main() {
     if client.is_file() {
         files.push(("/socket.io/socket.io.js".to_owned(), client));
     } else {
-        println!("cargo:warning=socket.io-client not installed (run `npm ci`); /socket.io/socket.io.js will be missing");
+        println!(
+            "cargo:warning=socket.io-client not installed (run `npm ci`); /socket.io/socket.io.js will be missing"
+        );
     }
     files.sort();
 
@@ -111,9 +113,8 @@ fn is_hashed(route: &str) -> bool {
     let stem = route.rsplit('/').next().unwrap_or_default();
     let stem = stem.split('.').next().unwrap_or_default();
     let stem = stem.strip_suffix("_bg").unwrap_or(stem);
-    stem.rsplit_once('-').is_some_and(|(_, hash)| {
-        hash.len() == 16 && hash.chars().all(|c| c.is_ascii_hexdigit())
-    })
+    stem.rsplit_once('-')
+        .is_some_and(|(_, hash)| hash.len() == 16 && hash.chars().all(|c| c.is_ascii_hexdigit()))
 }
 
 fn gzip(raw: &[u8]) -> Vec<u8> {

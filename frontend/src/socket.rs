@@ -42,8 +42,8 @@ thread_local! {
 pub fn connect(state: ChatState) {
     // WebSocket first: no polling round-trips, and `trunk serve` only proxies WebSockets.
     // Polling stays as the fallback for networks that block WebSockets.
-    let options = js_sys::JSON::parse(r#"{"transports":["websocket","polling"]}"#)
-        .expect("literal JSON");
+    let options =
+        js_sys::JSON::parse(r#"{"transports":["websocket","polling"]}"#).expect("literal JSON");
     let socket = match io(&options) {
         Ok(socket) => socket,
         Err(error) => {

@@ -48,7 +48,9 @@ pub async fn serve(uri: Uri, headers: HeaderMap) -> Response {
 }
 
 fn last_segment_has_extension(path: &str) -> bool {
-    path.rsplit('/').next().is_some_and(|name| name.contains('.'))
+    path.rsplit('/')
+        .next()
+        .is_some_and(|name| name.contains('.'))
 }
 
 impl Asset {
@@ -107,7 +109,9 @@ fn accepts_encoding(request: &HeaderMap, coding: &str) -> bool {
         .flat_map(|value| value.split(','))
         .any(|item| {
             let mut parts = item.split(';').map(str::trim);
-            parts.next().is_some_and(|name| name.eq_ignore_ascii_case(coding))
+            parts
+                .next()
+                .is_some_and(|name| name.eq_ignore_ascii_case(coding))
                 && !parts.any(|param| matches!(param, "q=0" | "q=0.0" | "q=0.00" | "q=0.000"))
         })
 }
@@ -148,7 +152,10 @@ mod tests {
             &headers(header::IF_NONE_MATCH, "\"a\", W/\"b\""),
             "\"b\""
         ));
-        assert!(!etag_matches(&headers(header::IF_NONE_MATCH, "\"a\""), "\"b\""));
+        assert!(!etag_matches(
+            &headers(header::IF_NONE_MATCH, "\"a\""),
+            "\"b\""
+        ));
     }
 
     #[test]

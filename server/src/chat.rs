@@ -24,11 +24,7 @@ impl Chat {
     }
 
     /// Validates `input` and stamps it with a server id and time.
-    pub fn accept(
-        &self,
-        author: Author,
-        input: ChatInput,
-    ) -> Result<ChatMessage, ValidationError> {
+    pub fn accept(&self, author: Author, input: ChatInput) -> Result<ChatMessage, ValidationError> {
         let text = validate_text(input.text())?.to_owned();
         Ok(ChatMessage {
             id: uuid::Uuid::now_v7().to_string(),
@@ -91,8 +87,12 @@ mod tests {
     #[test]
     fn ids_are_unique() {
         let chat = Chat::new();
-        let a = chat.accept(guest("a"), ChatInput::Text("x".into())).unwrap();
-        let b = chat.accept(guest("a"), ChatInput::Text("x".into())).unwrap();
+        let a = chat
+            .accept(guest("a"), ChatInput::Text("x".into()))
+            .unwrap();
+        let b = chat
+            .accept(guest("a"), ChatInput::Text("x".into()))
+            .unwrap();
         assert_ne!(a.id, b.id);
     }
 

@@ -11,6 +11,7 @@ use std::future::Future;
 use axum::{Router, routing::get};
 use socketioxide::SocketIo;
 use tokio::net::TcpListener;
+use tower_layer::Layer;
 
 pub use chat::Chat;
 
@@ -26,10 +27,13 @@ pub async fn run(
         .build_layer();
     io.ns("/", transport::on_connect);
 
+    // The layer is applied once, by hand: `Router::layer` would call it once per endpoint, and
+    // each call builds a separate Engine.IO server that does not know the others' sessions.
+    let socket_io = socket_layer.layer(Router::new().fallback(assets::serve));
     // socketioxide answers every path under /socket.io/, so the client script is routed in front.
     let app = Router::new()
         .route(assets::SOCKET_IO_CLIENT_PATH, get(assets::serve))
-        .fallback_service(Router::new().fallback(assets::serve).layer(socket_layer));
+        .fallback_service(socket_io);
 
     let addr = listener.local_addr()?;
     tracing::info!("chat listening on http://{addr}");

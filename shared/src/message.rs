@@ -119,7 +119,12 @@ mod tests {
 
     #[test]
     fn rejects_other_shapes() {
-        for value in [json!(42), json!(null), json!({ "body": "hi" }), json!(["hi"])] {
+        for value in [
+            json!(42),
+            json!(null),
+            json!({ "body": "hi" }),
+            json!(["hi"]),
+        ] {
             assert!(serde_json::from_value::<ChatInput>(value).is_err());
         }
     }

@@ -58,7 +58,10 @@ mod tests {
     #[test]
     fn trims_and_accepts_ordinary_text() {
         assert_eq!(validate_text("  hello\n"), Ok("hello"));
-        assert_eq!(validate_text("line one\nline two"), Ok("line one\nline two"));
+        assert_eq!(
+            validate_text("line one\nline two"),
+            Ok("line one\nline two")
+        );
     }
 
     #[test]

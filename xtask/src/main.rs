@@ -117,14 +117,28 @@ fn test(project: &Project) -> Result<()> {
     run(project.cargo().args(["fmt", "--all", "--check"]))?;
     run(project
         .cargo()
-        .args(["clippy", "--workspace", "--all-targets", "--exclude", "frontend"])
+        .args([
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--exclude",
+            "frontend",
+        ])
         .args(["--", "-D", "warnings"]))?;
     run(project
         .cargo()
-        .args(["clippy", "--package", "frontend", "--target", "wasm32-unknown-unknown"])
+        .args([
+            "clippy",
+            "--package",
+            "frontend",
+            "--target",
+            "wasm32-unknown-unknown",
+        ])
         .args(["--", "-D", "warnings"]))?;
     let binary = build(project)?;
-    run(project.cargo().args(["nextest", "run", "--workspace", "--no-fail-fast"]))?;
+    run(project
+        .cargo()
+        .args(["nextest", "run", "--workspace", "--no-fail-fast"]))?;
     run(project
         .command("node")
         .args(["--test", "--test-concurrency=1", "e2e/"])

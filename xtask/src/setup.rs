@@ -25,9 +25,15 @@ pub fn all(project: &Project, for_tests: bool) -> Result<()> {
 }
 
 fn wasm_target(project: &Project) -> Result<()> {
-    let installed = output(project.command("rustup").args(["target", "list", "--installed"]))?;
+    let installed = output(
+        project
+            .command("rustup")
+            .args(["target", "list", "--installed"]),
+    )?;
     if !installed.lines().any(|line| line.trim() == WASM_TARGET) {
-        run(project.command("rustup").args(["target", "add", WASM_TARGET]))?;
+        run(project
+            .command("rustup")
+            .args(["target", "add", WASM_TARGET]))?;
     }
     Ok(())
 }
@@ -80,14 +86,18 @@ fn npm_packages(project: &Project) -> Result<()> {
         _ => false,
     };
     if !fresh {
-        run(project.command("npm").args(["ci", "--no-audit", "--no-fund"]))?;
+        run(project
+            .command("npm")
+            .args(["ci", "--no-audit", "--no-fund"]))?;
     }
     Ok(())
 }
 
 fn nextest(project: &Project) -> Result<()> {
     if output(project.cargo().args(["nextest", "--version"])).is_err() {
-        run(project.cargo().args(["install", "cargo-nextest", "--locked"]))?;
+        run(project
+            .cargo()
+            .args(["install", "cargo-nextest", "--locked"]))?;
     }
     Ok(())
 }
@@ -100,7 +110,13 @@ fn chromium(project: &Project) -> Result<()> {
     run(project.command("apt-get").args(["update", "-qq"]))?;
     run(project
         .command("apt-get")
-        .args(["install", "-y", "-qq", "--no-install-recommends", "chromium"])
+        .args([
+            "install",
+            "-y",
+            "-qq",
+            "--no-install-recommends",
+            "chromium",
+        ])
         .env("DEBIAN_FRONTEND", "noninteractive"))
 }
 

@@ -37,8 +37,7 @@ pub fn MessageList() -> impl IntoView {
 
     let on_scroll = move |_| {
         if let Some(element) = scroller.get_untracked() {
-            let distance =
-                element.scroll_height() - element.scroll_top() - element.client_height();
+            let distance = element.scroll_height() - element.scroll_top() - element.client_height();
             let bottom = distance <= STICK_THRESHOLD;
             at_bottom.set(bottom);
             if bottom {

@@ -61,7 +61,11 @@ async fn the_page_is_revalidated_and_hashed_assets_are_immutable() {
     let app = TestApp::spawn().await;
 
     let index = get(&app, "/", "identity").await;
-    assert_eq!(index.status(), StatusCode::OK, "UI not embedded: run `cargo xtask test`");
+    assert_eq!(
+        index.status(),
+        StatusCode::OK,
+        "UI not embedded: run `cargo xtask test`"
+    );
     assert_eq!(header(&index, header::CACHE_CONTROL), "no-cache");
     assert_eq!(
         header(&index, header::CONTENT_TYPE),

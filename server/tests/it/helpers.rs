@@ -45,23 +45,34 @@ impl TestApp {
     /// A connected client that has received its welcome, so the server knows it.
     pub async fn client_over(&self, transport: TransportType) -> TestClient {
         let (events_tx, events) = mpsc::unbounded_channel();
-        let socket = ClientBuilder::new(self.url.clone())
-            .transport_type(transport)
-            .reconnect(false)
-            .on_any(move |event, payload, _| {
+        let forward = |events_tx: mpsc::UnboundedSender<(String, Value)>| {
+            move |event: Event, payload, _| {
                 let name = match event {
                     Event::Custom(name) => name,
                     other => other.as_str().to_owned(),
                 };
                 let _ = events_tx.send((name, first_value(payload)));
                 async {}.boxed()
+            }
+        };
+        let on_close = forward(events_tx.clone());
+        let on_error = forward(events_tx.clone());
+        let socket = ClientBuilder::new(self.url.clone())
+            .transport_type(transport)
+            .reconnect(false)
+            .on_any(forward(events_tx))
+            .on(Event::Close, move |payload, client| {
+                on_close(Event::Close, payload, client)
+            })
+            .on(Event::Error, move |payload, client| {
+                on_error(Event::Error, payload, client)
             })
             .connect()
             .await
             .expect("connect");
         let mut client = TestClient { socket, events };
-        let welcome: Welcome = serde_json::from_value(client.next(event::WELCOME).await)
-            .expect("welcome payload");
+        let welcome: Welcome =
+            serde_json::from_value(client.next(event::WELCOME).await).expect("welcome payload");
         assert!(!welcome.author.name.is_empty());
         client
     }
@@ -106,7 +117,8 @@ impl TestClient {
         self.socket
             .emit_with_ack(name, payload, PATIENCE, move |payload, _| {
                 if let Some(tx) = tx.take() {
-                    let _ = tx.send(first_value(payload));
+                    // An ack carries the argument list: `[{...}]`.
+                    let _ = tx.send(first_value(payload)[0].take());
                 }
                 async {}.boxed()
             })
@@ -116,10 +128,6 @@ impl TestClient {
             .await
             .expect("acknowledged in time")
             .expect("ack callback ran")
-    }
-
-    pub async fn disconnect(self) {
-        self.socket.disconnect().await.expect("disconnect");
     }
 }
 

@@ -3,4 +3,5 @@
 mod assets;
 mod broadcast;
 mod helpers;
+mod raw;
 mod validation;

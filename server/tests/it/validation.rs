@@ -3,7 +3,10 @@
 use serde_json::{Value, json};
 use shared::{ErrorPayload, MAX_MESSAGE_CHARS, SendAck, event};
 
-use crate::helpers::{TestApp, TestClient};
+use crate::{
+    helpers::{TestApp, TestClient},
+    raw::{RawWebSocket, event_packet},
+};
 
 fn refusal(ack: Value) -> ErrorPayload {
     match serde_json::from_value(ack).expect("ack shape") {
@@ -36,7 +39,11 @@ async fn invalid_payloads_are_refused_with_a_code_and_reach_nobody() {
         (json!("ring \u{7}"), "invalid_characters"),
     ];
     for (payload, code) in cases {
-        let error = refusal(alice.emit_with_ack(event::CHAT_MESSAGE, payload.clone()).await);
+        let error = refusal(
+            alice
+                .emit_with_ack(event::CHAT_MESSAGE, payload.clone())
+                .await,
+        );
         assert_eq!(error.code, code, "for {payload}");
         assert!(!error.message.is_empty());
     }
@@ -90,13 +97,15 @@ async fn unknown_events_are_ignored_and_the_connection_keeps_working() {
 #[tokio::test]
 async fn an_oversized_packet_closes_only_that_connection() {
     let app = TestApp::spawn().await;
-    let mut alice = app.client().await;
+    let mut alice = RawWebSocket::connect(&app.url).await;
     let mut bob = app.client().await;
     let mut carol = app.client().await;
 
     let huge = "x".repeat(usize::try_from(shared::MAX_PACKET_BYTES).expect("fits") * 2);
-    alice.emit(event::CHAT_MESSAGE, json!(huge)).await;
-    assert_eq!(alice.next("close").await, Value::Null);
+    alice
+        .send_packet(event_packet(event::CHAT_MESSAGE, &json!(huge)))
+        .await;
+    alice.closed().await;
 
     assert_next_is_marker(&carol, &mut bob).await;
     assert_eq!(carol.next(event::CHAT_MESSAGE).await["text"], "marker");

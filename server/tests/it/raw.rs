@@ -1,0 +1,93 @@
+//! A WebSocket client speaking Engine.IO v4 / Socket.IO v5 by hand, for what rust_socketio does
+//! not offer: sending a raw, oversized packet, and noticing that the server closed the
+//! connection (rust_socketio reports nothing when the transport goes away).
+
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio::net::TcpStream;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, tungstenite::Message};
+
+const PATIENCE: Duration = Duration::from_secs(10);
+
+/// A Socket.IO event packet on the default namespace: `42["name",payload]`.
+pub fn event_packet(name: &str, payload: &Value) -> String {
+    format!("42{}", json!([name, payload]))
+}
+
+/// Parses `42["name",payload]`; `None` for any other packet.
+fn parse_event(packet: &str) -> Option<(String, Value)> {
+    let args: Vec<Value> = serde_json::from_str(packet.strip_prefix("42")?).ok()?;
+    let mut args = args.into_iter();
+    let name = args.next()?.as_str()?.to_owned();
+    Some((name, args.next().unwrap_or(Value::Null)))
+}
+
+pub struct RawWebSocket {
+    socket: WebSocketStream<MaybeTlsStream<TcpStream>>,
+}
+
+impl RawWebSocket {
+    /// Opens the transport and the default namespace, and waits for the welcome.
+    pub async fn connect(base_url: &str) -> Self {
+        let url = format!(
+            "{}/socket.io/?EIO=4&transport=websocket",
+            base_url.replacen("http", "ws", 1)
+        );
+        let (socket, _) = tokio_tungstenite::connect_async(url)
+            .await
+            .expect("websocket");
+        let mut client = Self { socket };
+        assert!(client.next_packet().await.expect("open").starts_with('0'));
+        client.send_packet("40".into()).await;
+        assert!(
+            client
+                .next_packet()
+                .await
+                .expect("connect")
+                .starts_with("40")
+        );
+        assert_eq!(client.next_event().await.0, shared::event::WELCOME);
+        client
+    }
+
+    pub async fn send_packet(&mut self, packet: String) {
+        self.socket.send(Message::text(packet)).await.expect("send");
+    }
+
+    pub async fn next_event(&mut self) -> (String, Value) {
+        loop {
+            let packet = self.next_packet().await.expect("connection open");
+            if let Some(event) = parse_event(&packet) {
+                return event;
+            }
+        }
+    }
+
+    /// Waits until the server closes the connection (events still in flight are skipped).
+    pub async fn closed(&mut self) {
+        tokio::time::timeout(PATIENCE, async {
+            while self.next_packet().await.is_some() {}
+        })
+        .await
+        .expect("server closed the connection in time");
+    }
+
+    /// The next Engine.IO packet, answering pings; `None` once the connection is closed.
+    async fn next_packet(&mut self) -> Option<String> {
+        loop {
+            let frame = tokio::time::timeout(PATIENCE, self.socket.next())
+                .await
+                .expect("a frame in time");
+            match frame {
+                Some(Ok(Message::Text(text))) if text.as_str() == "2" => {
+                    self.send_packet("3".into()).await;
+                }
+                Some(Ok(Message::Text(text))) => return Some(text.as_str().to_owned()),
+                Some(Ok(Message::Close(_)) | Err(_)) | None => return None,
+                Some(Ok(_)) => {}
+            }
+        }
+    }
+}
