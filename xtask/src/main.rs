@@ -6,8 +6,10 @@ mod setup;
 use std::{
     env,
     ffi::OsString,
+    fs,
     path::{Path, PathBuf},
     process::Command,
+    time::SystemTime,
 };
 
 use anyhow::{Context, Result, bail};
@@ -103,9 +105,27 @@ impl Project {
 
 fn build(project: &Project) -> Result<PathBuf> {
     setup::all(project, false)?;
-    run(project
-        .command("trunk")
-        .args(["build", "--release", "--offline"]))?;
+    // Trunk always re-runs wasm-opt and rewrites dist/, which would also make cargo re-embed the
+    // UI; skip it when nothing the UI is built from changed since the last build.
+    let ui_inputs = [
+        "frontend/src",
+        "frontend/index.html",
+        "frontend/favicon.svg",
+        "frontend/Cargo.toml",
+    ]
+    .into_iter()
+    .chain([
+        "shared/src",
+        "shared/Cargo.toml",
+        "style",
+        "Trunk.toml",
+        "Cargo.lock",
+    ]);
+    if newest(project, ui_inputs) >= newest(project, ["frontend/dist/index.html"]) {
+        run(project
+            .command("trunk")
+            .args(["build", "--release", "--offline"]))?;
+    }
     run(project
         .cargo()
         .args(["build", "--release", "--package", "server"]))?;
@@ -145,6 +165,29 @@ fn test(project: &Project) -> Result<()> {
         .env("CHAT_BIN", &binary)
         .env("CHAT_ARTIFACTS", project.target.join("e2e")))?;
     Ok(())
+}
+
+/// The latest modification time of the files at or below `paths`; `UNIX_EPOCH` if none exist.
+fn newest<'a>(project: &Project, paths: impl IntoIterator<Item = &'a str>) -> SystemTime {
+    fn walk(path: &Path) -> SystemTime {
+        let Ok(meta) = fs::metadata(path) else {
+            return SystemTime::UNIX_EPOCH;
+        };
+        let own = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
+        if !meta.is_dir() {
+            return own;
+        }
+        fs::read_dir(path)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|entry| walk(&entry.path()))
+            .fold(own, SystemTime::max)
+    }
+    paths
+        .into_iter()
+        .map(|path| walk(&project.root.join(path)))
+        .fold(SystemTime::UNIX_EPOCH, SystemTime::max)
 }
 
 /// Runs `command` to completion, failing on a non-zero exit.

@@ -61,18 +61,13 @@ fn cargo_tool(
 /// The version of `package` recorded in Cargo.lock.
 fn locked_version(project: &Project, package: &str) -> Result<String> {
     let lock = fs::read_to_string(project.root.join("Cargo.lock")).context("read Cargo.lock")?;
-    let mut lines = lock.lines();
-    while let Some(line) = lines.next() {
-        if line == format!("name = \"{package}\"") {
-            if let Some(version) = lines
-                .next()
-                .and_then(|line| line.strip_prefix("version = \""))
-            {
-                return Ok(version.trim_end_matches('"').to_owned());
-            }
-        }
-    }
-    bail!("{package} is not in Cargo.lock")
+    let name = format!("name = \"{package}\"");
+    lock.lines()
+        .zip(lock.lines().skip(1))
+        .find(|(line, _)| *line == name)
+        .and_then(|(_, next)| next.strip_prefix("version = \""))
+        .map(|version| version.trim_end_matches('"').to_owned())
+        .with_context(|| format!("{package} is not in Cargo.lock"))
 }
 
 /// `npm ci` when node_modules is missing or older than package-lock.json.

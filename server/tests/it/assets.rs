@@ -16,7 +16,7 @@ async fn get(app: &TestApp, path: &str, accept_encoding: &str) -> reqwest::Respo
         .expect("request")
 }
 
-fn header<'r>(response: &'r reqwest::Response, name: header::HeaderName) -> &'r str {
+fn header(response: &reqwest::Response, name: header::HeaderName) -> &str {
     response
         .headers()
         .get(&name)
