@@ -103,6 +103,9 @@ impl Project {
     }
 }
 
+/// Where the release UI is built; `server/build.rs` embeds it from there.
+const UI_DIST: &str = "frontend/dist";
+
 fn build(project: &Project) -> Result<PathBuf> {
     setup::all(project, false)?;
     // Trunk always re-runs wasm-opt and rewrites dist/, which would also make cargo re-embed the
@@ -121,10 +124,10 @@ fn build(project: &Project) -> Result<PathBuf> {
         "Trunk.toml",
         "Cargo.lock",
     ]);
-    if newest(project, ui_inputs) >= newest(project, ["frontend/dist/index.html"]) {
+    if newest(project, ui_inputs) >= newest(project, [format!("{UI_DIST}/index.html").as_str()]) {
         run(project
             .command("trunk")
-            .args(["build", "--release", "--offline"]))?;
+            .args(["build", "--release", "--offline", "--dist", UI_DIST]))?;
     }
     run(project
         .cargo()
