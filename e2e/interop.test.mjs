@@ -14,7 +14,7 @@ after(async () => { assert.equal(await server.stop(), 0, 'graceful shutdown exit
 async function connect(transports = ['websocket']) {
   const socket = io(server.url, { transports, reconnection: false, forceNew: true });
   const [welcome] = await once(socket, 'welcome');
-  assert.match(welcome.author.name, /\S/);
+  assert.match(welcome.user.name, /\S/);
   return socket;
 }
 

@@ -17,6 +17,8 @@ fn main() {
     let manifest = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("set by cargo"));
     let out = PathBuf::from(env::var_os("OUT_DIR").expect("set by cargo"));
     println!("cargo:rerun-if-env-changed=CHAT_UI_DIR");
+    // sqlx::migrate! embeds the migrations; new files must trigger a rebuild.
+    println!("cargo:rerun-if-changed=migrations");
     let ui_dir = env::var_os("CHAT_UI_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| manifest.join("../frontend/dist"));

@@ -1,48 +1,78 @@
-//! The chat server as a library: `run` serves the embedded UI and Socket.io on a bound listener.
+//! The chat server as a library: `run` serves the embedded UI, Socket.io and the server
+//! functions on a bound listener.
 //!
 //! `main` and the integration tests both call [`run`], so what is tested is what ships.
 
+mod api;
 mod assets;
 mod chat;
+mod store;
 mod transport;
 
-use std::future::Future;
+use std::{future::Future, path::PathBuf, sync::Arc};
 
-use axum::{Router, routing::get};
-use socketioxide::SocketIo;
+use axum::{
+    Router,
+    routing::{get, post},
+};
+use socketioxide::{SocketIo, handler::ConnectHandler};
 use tokio::net::TcpListener;
 use tower_layer::Layer;
 
-pub use chat::Chat;
+pub use transport::RateLimit;
 
-/// Serves until `shutdown` resolves, then disconnects every socket and drains HTTP connections.
+use chat::Chat;
+use store::sqlite::SqliteStore;
+
+/// Everything `run` needs besides the listener.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where the SQLite database lives; created if missing.
+    pub data_dir: PathBuf,
+    /// Per-connection message budget.
+    pub rate_limit: RateLimit,
+}
+
+/// Serves until `shutdown` resolves, then disconnects every socket, drains HTTP connections and
+/// closes the store.
 pub async fn run(
     listener: TcpListener,
+    config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
+) -> anyhow::Result<()> {
+    let store = SqliteStore::open(&config.data_dir).await?;
+    let chat = Chat::new(Arc::new(store.clone()));
+
     let (socket_layer, io) = SocketIo::builder()
         .max_payload(shared::MAX_PACKET_BYTES)
         .ws_max_message_size(shared::MAX_PACKET_BYTES as usize)
-        .with_state(Chat::new())
+        .with_state(chat.clone())
+        .with_state(config.rate_limit)
         .build_layer();
-    io.ns("/", transport::on_connect);
+    io.ns("/", transport::on_connect.with(transport::authenticate));
 
     // The layer is applied once, by hand: `Router::layer` would call it once per endpoint, and
     // each call builds a separate Engine.IO server that does not know the others' sessions.
     let socket_io = socket_layer.layer(Router::new().fallback(assets::serve));
     // socketioxide answers every path under /socket.io/, so the client script is routed in front.
+    let backend: Arc<dyn ::api::Backend> = Arc::new(chat);
     let app = Router::new()
         .route(assets::SOCKET_IO_CLIENT_PATH, get(assets::serve))
+        .route(
+            api::ROUTE,
+            post(move |request| api::handle(backend.clone(), request)),
+        )
         .fallback_service(socket_io);
 
     let addr = listener.local_addr()?;
-    tracing::info!("chat listening on http://{addr}");
+    tracing::info!(data_dir = %config.data_dir.display(), "chat listening on http://{addr}");
     axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             shutdown.await;
             io.close().await;
         })
         .await?;
+    store.close().await;
     tracing::info!("server stopped");
     Ok(())
 }

@@ -1,6 +1,6 @@
 //! The `chat` binary: read the configuration, set up logging, bind, and hand over to the library.
 
-use std::{io::IsTerminal, net::SocketAddr};
+use std::{io::IsTerminal, net::SocketAddr, path::PathBuf};
 
 use anyhow::Context;
 use clap::Parser;
@@ -13,6 +13,18 @@ struct Args {
     /// Address to listen on. Use 0.0.0.0:4000 to accept connections from other machines.
     #[arg(long, env = "CHAT_BIND", default_value = "127.0.0.1:4000")]
     bind: SocketAddr,
+
+    /// Directory for the database (created if missing).
+    #[arg(long, env = "CHAT_DATA_DIR", default_value = "./data")]
+    data_dir: PathBuf,
+
+    /// Messages per second each connection may send, sustained.
+    #[arg(long, env = "CHAT_RATE_PER_SECOND", default_value_t = 10.0)]
+    rate_per_second: f64,
+
+    /// Messages each connection may send in a burst.
+    #[arg(long, env = "CHAT_RATE_BURST", default_value_t = 20.0)]
+    rate_burst: f64,
 }
 
 #[tokio::main]
@@ -28,7 +40,14 @@ async fn main() -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(args.bind)
         .await
         .with_context(|| format!("cannot listen on {}", args.bind))?;
-    server::run(listener, shutdown_signal())
+    let config = server::Config {
+        data_dir: args.data_dir,
+        rate_limit: server::RateLimit {
+            per_second: args.rate_per_second,
+            burst: args.rate_burst,
+        },
+    };
+    server::run(listener, config, shutdown_signal())
         .await
         .context("server stopped with an error")
 }

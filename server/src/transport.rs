@@ -3,10 +3,15 @@
 //! Handlers are generic over socketioxide's [`Adapter`] so the same code runs on the in-memory
 //! adapter today and on a shared (Redis) adapter when several nodes serve one chat.
 
+mod connection;
+
 use std::{convert::Infallible, sync::Arc};
 
 use serde::Serialize;
-use shared::{ChatInput, ErrorPayload, SendAck, Welcome, event};
+use shared::{
+    Ack, Auth, ChatInput, Done, ErrorPayload, Joined, Presence, RenameRequest, Renamed,
+    RoomRequest, Sent, SyncRequest, Synced, Typing, Welcome, event,
+};
 use socketioxide::{
     SocketIo,
     adapter::Adapter,
@@ -15,35 +20,82 @@ use socketioxide::{
     socket::{DisconnectReason, Socket},
 };
 
-use crate::chat::{self, Chat};
+use connection::Connection;
+pub use connection::RateLimit;
 
-/// A new connection: greet it and listen for its messages.
-pub async fn on_connect<A: Adapter>(socket: SocketRef<A>, State(chat): State<Chat>) {
-    let online = chat.connected();
-    tracing::info!(sid = %socket.id, transport = ?socket.transport_type(), online, "client connected");
+use crate::chat::{Chat, ChatError, Posted};
 
+/// Runs before the client is told it is connected: resolves who it is and registers the event
+/// handlers, so that an event sent right after connecting is never missed.
+pub async fn authenticate<A: Adapter>(
+    socket: SocketRef<A>,
+    TryData(auth): TryData<Auth>,
+    State(chat): State<Chat>,
+    State(limit): State<RateLimit>,
+) -> Result<(), ChatError> {
+    let session = chat.open_session(auth.unwrap_or_default()).await?;
+    socket
+        .extensions
+        .insert(Arc::new(Connection::new(session, limit)));
     socket.on(event::CHAT_MESSAGE, on_chat_message::<A>);
+    socket.on(event::SYNC, on_sync::<A>);
+    socket.on(event::CREATE_ROOM, on_create_room::<A>);
+    socket.on(event::JOIN_ROOM, on_join_room::<A>);
+    socket.on(event::LEAVE_ROOM, on_leave_room::<A>);
+    socket.on(event::RENAME, on_rename::<A>);
+    socket.on(event::TYPING, on_typing::<A>);
     socket.on_disconnect(on_disconnect::<A>);
+    Ok(())
+}
 
+/// The client is connected: put it in its rooms and greet it.
+pub async fn on_connect<A: Adapter>(
+    io: SocketIo<A>,
+    socket: SocketRef<A>,
+    State(chat): State<Chat>,
+) {
+    let Some(connection) = connection::of(&socket) else {
+        return;
+    };
+    let (user, token, rooms) = connection.welcome_parts();
+    tracing::info!(sid = %socket.id, user = %user.id, transport = ?socket.transport_type(), "client connected");
+    let names: Vec<String> = rooms.iter().map(|room| room.name.clone()).collect();
+    socket.join(names.clone());
     let welcome = Welcome {
-        author: chat::guest(socket.id.as_str()),
+        user: user.clone(),
+        token,
+        rooms,
         max_message_chars: shared::MAX_MESSAGE_CHARS,
     };
     if let Err(error) = socket.emit(event::WELCOME, &welcome) {
         tracing::warn!(sid = %socket.id, %error, "could not send the welcome");
     }
+    for room in names {
+        if let Some(members) = chat.presence.enter(&room, &user) {
+            announce_presence(&io, &room, members).await;
+        }
+    }
 }
 
 async fn on_disconnect<A: Adapter>(
+    io: SocketIo<A>,
     socket: SocketRef<A>,
     reason: DisconnectReason,
     State(chat): State<Chat>,
 ) {
-    let online = chat.disconnected();
-    tracing::info!(sid = %socket.id, %reason, online, "client disconnected");
+    tracing::info!(sid = %socket.id, %reason, "client disconnected");
+    let Some(connection) = connection::of(&socket) else {
+        return;
+    };
+    let user = connection.user();
+    for room in connection.rooms() {
+        if let Some(members) = chat.presence.exit(&room, &user) {
+            announce_presence(&io, &room, members).await;
+        }
+    }
 }
 
-/// `chatMessage`: validate, stamp, broadcast to everyone (sender included), then acknowledge.
+/// `chatMessage`: store, broadcast to the room (sender included), then acknowledge.
 async fn on_chat_message<A: Adapter>(
     io: SocketIo<A>,
     socket: SocketRef<A>,
@@ -51,32 +103,221 @@ async fn on_chat_message<A: Adapter>(
     reply: Reply<A>,
     State(chat): State<Chat>,
 ) {
-    let input = match input {
-        Ok(input) => input,
-        Err(error) => {
-            tracing::debug!(sid = %socket.id, %error, "undecodable chatMessage");
-            return reply.error(ErrorPayload {
-                code: "invalid_payload".into(),
-                message: "chatMessage takes a string or an object with a string `text`".into(),
-            });
-        }
+    let Some(connection) = connection::of(&socket) else {
+        return;
     };
-    let message = match chat.accept(chat::guest(socket.id.as_str()), input) {
-        Ok(message) => message,
-        Err(error) => return reply.error((&error).into()),
+    let Ok(input) = input else {
+        return reply.error(ErrorPayload::new(
+            "invalid_payload",
+            "chatMessage takes a string or an object with a string `text`",
+        ));
     };
-    if let Err(error) = io.emit(event::CHAT_MESSAGE, &message).await {
-        tracing::error!(sid = %socket.id, %error, "broadcast failed");
-        return reply.error(ErrorPayload {
-            code: "internal".into(),
-            message: "the message could not be delivered; try again".into(),
-        });
+    if !connection.take_token() {
+        return reply.error(ErrorPayload::new(
+            "rate_limited",
+            "you are sending too fast; wait a moment and retry",
+        ));
     }
-    reply.ok(&SendAck::Ok { message });
+    let known_member = connection.is_in(input.room());
+    let message = match chat.post(&connection.user(), input, known_member).await {
+        Ok(Posted::Duplicate(message)) => message,
+        Ok(Posted::New(message)) => {
+            // Stored first: if this broadcast fails, clients still get it on catch-up.
+            if let Err(error) = io
+                .to(message.room.clone())
+                .emit(event::CHAT_MESSAGE, &message)
+                .await
+            {
+                tracing::error!(sid = %socket.id, %error, "broadcast failed");
+            }
+            message
+        }
+        Err(error) => return reply.error(error_payload(&error)),
+    };
+    reply.ok(&Sent { message });
+}
+
+/// `sync`: the messages missed since the client's cursors, in order.
+async fn on_sync<A: Adapter>(
+    socket: SocketRef<A>,
+    TryData(request): TryData<SyncRequest>,
+    reply: Reply<A>,
+    State(chat): State<Chat>,
+) {
+    let Some(connection) = connection::of(&socket) else {
+        return;
+    };
+    let Ok(request) = request else {
+        return reply.error(invalid("sync takes { rooms: [{ room, afterSeq }] }"));
+    };
+    let result = chat.missed(&connection.user(), &request.rooms).await;
+    reply.result(result.map(|messages| Synced { messages }));
+}
+
+async fn on_create_room<A: Adapter>(
+    io: SocketIo<A>,
+    socket: SocketRef<A>,
+    TryData(request): TryData<RoomRequest>,
+    reply: Reply<A>,
+    State(chat): State<Chat>,
+) {
+    let Some(connection) = connection::of(&socket) else {
+        return;
+    };
+    let Ok(request) = request else {
+        return reply.error(invalid("createRoom takes { room }"));
+    };
+    match chat.create_room(&connection.user(), &request.room).await {
+        Ok(room) => {
+            let members = enter_room(&io, &socket, &chat, &connection, &room.name).await;
+            reply.ok(&Joined { room, members });
+        }
+        Err(error) => reply.error(error_payload(&error)),
+    }
+}
+
+async fn on_join_room<A: Adapter>(
+    io: SocketIo<A>,
+    socket: SocketRef<A>,
+    TryData(request): TryData<RoomRequest>,
+    reply: Reply<A>,
+    State(chat): State<Chat>,
+) {
+    let Some(connection) = connection::of(&socket) else {
+        return;
+    };
+    let Ok(request) = request else {
+        return reply.error(invalid("joinRoom takes { room }"));
+    };
+    match chat.join_room(&connection.user(), &request.room).await {
+        Ok(room) => {
+            let members = enter_room(&io, &socket, &chat, &connection, &room.name).await;
+            reply.ok(&Joined { room, members });
+        }
+        Err(error) => reply.error(error_payload(&error)),
+    }
+}
+
+async fn on_leave_room<A: Adapter>(
+    io: SocketIo<A>,
+    socket: SocketRef<A>,
+    TryData(request): TryData<RoomRequest>,
+    reply: Reply<A>,
+    State(chat): State<Chat>,
+) {
+    let Some(connection) = connection::of(&socket) else {
+        return;
+    };
+    let Ok(request) = request else {
+        return reply.error(invalid("leaveRoom takes { room }"));
+    };
+    let user = connection.user();
+    match chat.leave_room(&user, &request.room).await {
+        Ok(room) => {
+            socket.leave(room.clone());
+            if connection.left(&room)
+                && let Some(members) = chat.presence.exit(&room, &user)
+            {
+                announce_presence(&io, &room, members).await;
+            }
+            reply.ok(&Done {});
+        }
+        Err(error) => reply.error(error_payload(&error)),
+    }
+}
+
+async fn on_rename<A: Adapter>(
+    io: SocketIo<A>,
+    socket: SocketRef<A>,
+    TryData(request): TryData<RenameRequest>,
+    reply: Reply<A>,
+    State(chat): State<Chat>,
+) {
+    let Some(connection) = connection::of(&socket) else {
+        return;
+    };
+    let Ok(request) = request else {
+        return reply.error(invalid("rename takes { name }"));
+    };
+    match chat.rename(&connection.user(), &request.name).await {
+        Ok(user) => {
+            connection.set_user(user.clone());
+            for (room, members) in chat.presence.rename(&user) {
+                announce_presence(&io, &room, members).await;
+            }
+            reply.ok(&Renamed { user });
+        }
+        Err(error) => reply.error(error_payload(&error)),
+    }
+}
+
+/// `typing`: relayed to the room's other members; nothing is stored.
+async fn on_typing<A: Adapter>(socket: SocketRef<A>, TryData(request): TryData<RoomRequest>) {
+    let (Some(connection), Ok(request)) = (connection::of(&socket), request) else {
+        return;
+    };
+    if !connection.is_in(&request.room) {
+        return;
+    }
+    let typing = Typing {
+        room: request.room,
+        user: connection.user(),
+    };
+    if let Err(error) = socket
+        .to(typing.room.clone())
+        .emit(event::TYPING, &typing)
+        .await
+    {
+        tracing::warn!(sid = %socket.id, %error, "typing relay failed");
+    }
+}
+
+/// Joins the socket to `room` (if it was not in it) and returns the room's members.
+async fn enter_room<A: Adapter>(
+    io: &SocketIo<A>,
+    socket: &SocketRef<A>,
+    chat: &Chat,
+    connection: &Connection,
+    room: &str,
+) -> Vec<shared::Author> {
+    if connection.joined(room) {
+        socket.join(room.to_owned());
+        if let Some(members) = chat.presence.enter(room, &connection.user()) {
+            announce_presence(io, room, members).await;
+        }
+    }
+    chat.presence.members(room)
+}
+
+async fn announce_presence<A: Adapter>(io: &SocketIo<A>, room: &str, members: Vec<shared::Author>) {
+    let presence = Presence {
+        room: room.to_owned(),
+        members,
+    };
+    if let Err(error) = io
+        .to(room.to_owned())
+        .emit(event::PRESENCE, &presence)
+        .await
+    {
+        tracing::warn!(room, %error, "presence broadcast failed");
+    }
+}
+
+fn invalid(message: &str) -> ErrorPayload {
+    ErrorPayload::new("invalid_payload", message)
+}
+
+/// The client sees a stable code and a plain message; storage details stay in the log.
+fn error_payload(error: &ChatError) -> ErrorPayload {
+    if let ChatError::Store(detail) = error {
+        tracing::error!(%detail, "storage failed");
+        return ErrorPayload::new(error.code(), "the server could not store that; try again");
+    }
+    ErrorPayload::new(error.code(), error.to_string())
 }
 
 /// How to answer a client's request: through its acknowledgement callback if it asked for one,
-/// otherwise with an `error` event for refusals (and nothing for successes, as in the seed).
+/// otherwise with a `chatError` event for refusals (and nothing for successes, as in the seed).
 struct Reply<A: Adapter> {
     socket: SocketRef<A>,
     ack: AckSender<A>,
@@ -84,16 +325,23 @@ struct Reply<A: Adapter> {
 }
 
 impl<A: Adapter> Reply<A> {
-    fn ok(self, ack: &impl Serialize) {
+    fn ok<T: Serialize>(self, data: &T) {
         if self.wants_ack {
-            self.send_ack(ack);
+            self.send_ack(&Ack::Ok(data));
+        }
+    }
+
+    fn result<T: Serialize>(self, result: Result<T, ChatError>) {
+        match result {
+            Ok(data) => self.ok(&data),
+            Err(error) => self.error(error_payload(&error)),
         }
     }
 
     fn error(self, error: ErrorPayload) {
         tracing::debug!(sid = %self.socket.id, code = %error.code, "request refused");
         if self.wants_ack {
-            self.send_ack(&SendAck::Error { error });
+            self.send_ack(&Ack::<Done>::Error { error });
         } else if let Err(send_error) = self.socket.emit(event::ERROR, &error) {
             tracing::warn!(sid = %self.socket.id, %send_error, "could not send an error event");
         }

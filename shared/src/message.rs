@@ -4,18 +4,25 @@ use serde::{Deserialize, Serialize};
 
 use crate::ValidationError;
 
+/// The room every connection is in and every bare message goes to.
+pub const DEFAULT_ROOM: &str = "general";
+
 /// What a client may send with `chatMessage`.
 ///
 /// The seed sent a bare string; richer clients send an object. Both are accepted forever.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum ChatInput {
-    /// `"hello"`, the seed's own protocol.
+    /// `"hello"`, the seed's own protocol: goes to [`DEFAULT_ROOM`].
     Text(String),
-    /// `{ "text": "hello", "clientId": "..." }`.
+    /// `{ "text": "hello", "room": "general", "clientId": "..." }`.
     Object {
         text: String,
-        /// Chosen by the client to recognise the echo of its own message.
+        /// Defaults to [`DEFAULT_ROOM`].
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        room: Option<String>,
+        /// Chosen by the client, unique per message: the idempotency key. A retry with the same
+        /// id stores nothing new and gets the first acknowledgement again.
         #[serde(default, rename = "clientId", skip_serializing_if = "Option::is_none")]
         client_id: Option<String>,
     },
@@ -29,6 +36,16 @@ impl ChatInput {
         }
     }
 
+    /// The room it is for.
+    pub fn room(&self) -> &str {
+        match self {
+            Self::Object {
+                room: Some(room), ..
+            } => room,
+            _ => DEFAULT_ROOM,
+        }
+    }
+
     /// The client's own id for this message, if it sent one.
     pub fn client_id(&self) -> Option<&str> {
         match self {
@@ -38,21 +55,24 @@ impl ChatInput {
     }
 }
 
-/// Who wrote a message.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A person, as others see them.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Author {
-    /// Stable for the lifetime of the connection.
+    /// Stable across reconnects and tabs of the same session.
     pub id: String,
-    /// Shown next to the message.
+    /// Shown next to their messages.
     pub name: String,
 }
 
-/// A message as the server broadcasts it: the client's text plus server-assigned fields.
+/// A stored message as the server broadcasts it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ChatMessage {
     /// Server-assigned, unique.
     pub id: String,
+    pub room: String,
+    /// Position in the room: 1, 2, 3, ... with no gaps. Catch-up and paging use it.
+    pub seq: i64,
     pub text: String,
     pub author: Author,
     /// Server clock, milliseconds since the Unix epoch.
@@ -62,43 +82,143 @@ pub struct ChatMessage {
     pub client_id: Option<String>,
 }
 
+/// A room and how far its history goes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RoomInfo {
+    pub name: String,
+    /// Sequence number of the newest message; 0 for an empty room.
+    pub last_seq: i64,
+}
+
+/// Handshake `auth` a client may send. Both fields are optional: a bare client becomes a guest.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Auth {
+    /// The session token from an earlier `welcome`: same person as before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+    /// The display name for a new session.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
 /// Sent once to each client when it connects.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Welcome {
-    /// The identity the server gave this connection; it marks the client's own messages.
-    pub author: Author,
+    /// Who this connection is.
+    pub user: Author,
+    /// The session token to present next time (in `auth.token`); keep it secret.
+    pub token: String,
+    /// The rooms this user is in (the connection has joined them all).
+    pub rooms: Vec<RoomInfo>,
     /// Longest accepted message, in characters.
     pub max_message_chars: usize,
+}
+
+/// `joinRoom`, `createRoom`, `leaveRoom` request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomRequest {
+    pub room: String,
+}
+
+/// `rename` request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RenameRequest {
+    pub name: String,
+}
+
+/// `sync` request: for each room, the last sequence number the client has.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncRequest {
+    pub rooms: Vec<RoomCursor>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RoomCursor {
+    pub room: String,
+    pub after_seq: i64,
+}
+
+/// Server -> room: who is online in it now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Presence {
+    pub room: String,
+    pub members: Vec<Author>,
+}
+
+/// Server -> room (but the typist): someone is typing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Typing {
+    pub room: String,
+    pub user: Author,
 }
 
 /// A refusal the client can show and act on.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorPayload {
-    /// Stable, machine-readable: `invalid_payload`, `empty_message`, `message_too_long`, `internal`.
+    /// Stable, machine-readable; see `docs/PROTOCOL.md` for the list.
     pub code: String,
     /// For people; may change between versions.
     pub message: String,
 }
 
-impl From<&ValidationError> for ErrorPayload {
-    fn from(error: &ValidationError) -> Self {
+impl ErrorPayload {
+    pub fn new(code: &str, message: impl Into<String>) -> Self {
         Self {
-            code: error.code().to_owned(),
-            message: error.to_string(),
+            code: code.to_owned(),
+            message: message.into(),
         }
     }
 }
 
-/// The acknowledgement of a `chatMessage` emitted with a callback.
+impl From<&ValidationError> for ErrorPayload {
+    fn from(error: &ValidationError) -> Self {
+        Self::new(error.code(), error.to_string())
+    }
+}
+
+/// The acknowledgement of any request: `{ "status": "ok", ...fields of T }` or
+/// `{ "status": "error", "error": { "code", "message" } }`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "lowercase")]
-pub enum SendAck {
-    /// The message was accepted and broadcast.
-    Ok { message: ChatMessage },
-    /// The message was refused; nobody received it.
+pub enum Ack<T> {
+    Ok(T),
     Error { error: ErrorPayload },
 }
+
+/// What a `chatMessage` acknowledgement carries: the stored message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sent {
+    pub message: ChatMessage,
+}
+
+/// What `joinRoom` and `createRoom` acknowledgements carry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Joined {
+    pub room: RoomInfo,
+    pub members: Vec<Author>,
+}
+
+/// What `sync` acknowledgements carry: missed messages, room by room, in sequence order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Synced {
+    pub messages: Vec<ChatMessage>,
+}
+
+/// What `rename` acknowledgements carry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Renamed {
+    pub user: Author,
+}
+
+/// An acknowledgement with nothing more to say than "ok".
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Done {}
+
+/// The acknowledgement of a `chatMessage`.
+pub type SendAck = Ack<Sent>;
 
 #[cfg(test)]
 mod tests {
@@ -109,11 +229,14 @@ mod tests {
     fn accepts_the_seed_string_and_the_object_form() {
         let bare: ChatInput = serde_json::from_value(json!("hi")).unwrap();
         assert_eq!(bare.text(), "hi");
+        assert_eq!(bare.room(), DEFAULT_ROOM);
         assert_eq!(bare.client_id(), None);
 
         let object: ChatInput =
-            serde_json::from_value(json!({ "text": "hi", "clientId": "c1" })).unwrap();
+            serde_json::from_value(json!({ "text": "hi", "room": "rust", "clientId": "c1" }))
+                .unwrap();
         assert_eq!(object.text(), "hi");
+        assert_eq!(object.room(), "rust");
         assert_eq!(object.client_id(), Some("c1"));
     }
 
@@ -130,16 +253,20 @@ mod tests {
     }
 
     #[test]
-    fn ack_is_tagged_by_status() {
-        let ack = SendAck::Error {
-            error: ErrorPayload {
-                code: "empty_message".into(),
-                message: "nope".into(),
-            },
+    fn acks_are_tagged_by_status() {
+        let refused: SendAck = Ack::Error {
+            error: ErrorPayload::new("empty_message", "nope"),
         };
         assert_eq!(
-            serde_json::to_value(&ack).unwrap(),
+            serde_json::to_value(&refused).unwrap(),
             json!({ "status": "error", "error": { "code": "empty_message", "message": "nope" } })
         );
+        let done: Ack<Done> = Ack::Ok(Done {});
+        assert_eq!(
+            serde_json::to_value(&done).unwrap(),
+            json!({ "status": "ok" })
+        );
+        let back: Ack<Done> = serde_json::from_value(json!({ "status": "ok" })).unwrap();
+        assert_eq!(back, done);
     }
 }

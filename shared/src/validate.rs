@@ -1,12 +1,16 @@
-//! The one definition of an acceptable message, run by the UI before sending and by the server
-//! before broadcasting.
+//! The one definition of acceptable input, run by the UI before sending and by the server
+//! before storing anything.
 
 use thiserror::Error;
 
 /// Longest accepted message, in Unicode scalar values (what people count as characters).
 pub const MAX_MESSAGE_CHARS: usize = 2_000;
+/// Longest display name, in characters.
+pub const MAX_NAME_CHARS: usize = 32;
+/// Longest room name, in characters.
+pub const MAX_ROOM_CHARS: usize = 32;
 
-/// Why a message was refused.
+/// Why some input was refused.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum ValidationError {
     #[error("message is empty")]
@@ -15,6 +19,13 @@ pub enum ValidationError {
     TooLong { chars: usize },
     #[error("message contains control characters")]
     ControlCharacters,
+    #[error("a name needs 1 to {MAX_NAME_CHARS} characters and no control characters")]
+    InvalidName,
+    #[error(
+        "a room name needs 1 to {MAX_ROOM_CHARS} lowercase letters, digits, '-' or '_', \
+         starting with a letter or digit"
+    )]
+    InvalidRoom,
 }
 
 impl ValidationError {
@@ -24,6 +35,8 @@ impl ValidationError {
             Self::Empty => "empty_message",
             Self::TooLong { .. } => "message_too_long",
             Self::ControlCharacters => "invalid_characters",
+            Self::InvalidName => "invalid_name",
+            Self::InvalidRoom => "invalid_room",
         }
     }
 }
@@ -48,6 +61,31 @@ pub fn validate_text(text: &str) -> Result<&str, ValidationError> {
         return Err(ValidationError::ControlCharacters);
     }
     Ok(text)
+}
+
+/// A display name: trimmed, 1 to [`MAX_NAME_CHARS`] characters, no control characters.
+pub fn validate_name(name: &str) -> Result<&str, ValidationError> {
+    let name = name.trim();
+    let chars = name.chars().count();
+    if chars == 0 || chars > MAX_NAME_CHARS || name.chars().any(char::is_control) {
+        return Err(ValidationError::InvalidName);
+    }
+    Ok(name)
+}
+
+/// A room name: 1 to [`MAX_ROOM_CHARS`] of `a-z 0-9 - _`, starting with a letter or digit.
+/// Surrounding white space is trimmed and capitals are lowered, so `" Rust "` is `rust`.
+pub fn validate_room(room: &str) -> Result<String, ValidationError> {
+    let room = room.trim().to_lowercase();
+    let valid_char = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_';
+    let starts_well = room
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    if !starts_well || room.len() > MAX_ROOM_CHARS || !room.chars().all(valid_char) {
+        return Err(ValidationError::InvalidRoom);
+    }
+    Ok(room)
 }
 
 #[cfg(test)]
@@ -91,6 +129,34 @@ mod tests {
         );
     }
 
+    #[test]
+    fn names() {
+        assert_eq!(validate_name("  Ada Lovelace "), Ok("Ada Lovelace"));
+        assert_eq!(validate_name("   "), Err(ValidationError::InvalidName));
+        assert_eq!(validate_name("a\nb"), Err(ValidationError::InvalidName));
+        assert!(validate_name(&"n".repeat(MAX_NAME_CHARS)).is_ok());
+        assert!(validate_name(&"n".repeat(MAX_NAME_CHARS + 1)).is_err());
+    }
+
+    #[test]
+    fn rooms() {
+        assert_eq!(validate_room(" Rust-Lang "), Ok("rust-lang".to_owned()));
+        for bad in [
+            "",
+            "-x",
+            "has space",
+            "émoji",
+            "a/b",
+            &"r".repeat(MAX_ROOM_CHARS + 1),
+        ] {
+            assert_eq!(
+                validate_room(bad),
+                Err(ValidationError::InvalidRoom),
+                "{bad}"
+            );
+        }
+    }
+
     proptest! {
         #[test]
         fn accepted_text_is_trimmed_bounded_and_printable(input in "\\PC{0,2100}") {
@@ -104,6 +170,16 @@ mod tests {
         #[test]
         fn never_panics(input in any::<String>()) {
             let _ = validate_text(&input);
+            let _ = validate_name(&input);
+            let _ = validate_room(&input);
+        }
+
+        #[test]
+        fn accepted_rooms_are_canonical(input in "[ a-zA-Z0-9_-]{0,40}") {
+            if let Ok(room) = validate_room(&input) {
+                prop_assert_eq!(validate_room(&room), Ok(room.clone()));
+                prop_assert!(room.len() <= MAX_ROOM_CHARS);
+            }
         }
     }
 }

@@ -2,7 +2,7 @@
 
 use rust_socketio::TransportType;
 use serde_json::json;
-use shared::{ChatMessage, SendAck, event};
+use shared::{ChatMessage, SendAck, Sent, event};
 
 use crate::{helpers::TestApp, raw::RawWebSocket};
 
@@ -41,7 +41,8 @@ async fn an_object_is_acknowledged_with_the_stamped_message() {
             json!({ "text": "  hi there  ", "clientId": "c-42" }),
         )
         .await;
-    let SendAck::Ok { message: acked } = serde_json::from_value(ack).expect("ack shape") else {
+    let SendAck::Ok(Sent { message: acked }) = serde_json::from_value(ack).expect("ack shape")
+    else {
         panic!("message refused");
     };
     assert_eq!(acked.text, "hi there");

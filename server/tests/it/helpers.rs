@@ -1,15 +1,16 @@
 //! `TestApp` starts the server exactly as `main` does; `TestClient` is a rust_socketio client
 //! whose received events can be awaited in order.
 
-use std::time::Duration;
+use std::{path::PathBuf, time::Duration};
 
 use futures_util::FutureExt;
 use rust_socketio::{
     Event, Payload, TransportType,
     asynchronous::{Client, ClientBuilder},
 };
-use serde_json::Value;
-use shared::{Welcome, event};
+use serde_json::{Value, json};
+use server::{Config, RateLimit};
+use shared::{Auth, ChatMessage, Presence, Welcome, event};
 use tokio::sync::{mpsc, oneshot};
 
 /// How long any single expected event may take before the test fails.
@@ -17,68 +18,116 @@ const PATIENCE: Duration = Duration::from_secs(10);
 
 pub struct TestApp {
     pub url: String,
+    pub data_dir: PathBuf,
     shutdown: Option<oneshot::Sender<()>>,
-    server: tokio::task::JoinHandle<std::io::Result<()>>,
+    server: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+/// A fresh data directory for one test, removed by [`TestApp::stop`].
+pub fn temp_data_dir() -> PathBuf {
+    std::env::temp_dir().join(format!("chat-it-{}", uuid::Uuid::now_v7()))
 }
 
 impl TestApp {
+    /// A server with its own empty data directory and the default rate limit.
     pub async fn spawn() -> Self {
+        Self::spawn_with(temp_data_dir(), RateLimit::default()).await
+    }
+
+    /// A server on `data_dir` (which may hold an earlier run's data).
+    pub async fn spawn_with(data_dir: PathBuf, rate_limit: RateLimit) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind a free port");
         let url = format!("http://{}", listener.local_addr().expect("bound address"));
         let (shutdown, stop) = oneshot::channel::<()>();
-        let server = tokio::spawn(server::run(listener, async move {
+        let config = Config {
+            data_dir: data_dir.clone(),
+            rate_limit,
+        };
+        let server = tokio::spawn(server::run(listener, config, async move {
             let _ = stop.await;
         }));
         Self {
             url,
+            data_dir,
             shutdown: Some(shutdown),
             server,
         }
     }
 
+    /// A guest client over WebSocket.
     pub async fn client(&self) -> TestClient {
-        self.client_over(TransportType::Websocket).await
+        self.connect(TransportType::Websocket, Auth::default())
+            .await
+    }
+
+    pub async fn client_over(&self, transport: TransportType) -> TestClient {
+        self.connect(transport, Auth::default()).await
+    }
+
+    /// A client that presents `auth` in the handshake.
+    pub async fn client_as(&self, auth: Auth) -> TestClient {
+        self.connect(TransportType::Websocket, auth).await
+    }
+
+    /// The `history` server function, over HTTP as the UI calls it.
+    pub async fn history(&self, token: &str, room: &str, before: Option<i64>) -> Vec<ChatMessage> {
+        let mut form = format!("token={token}&room={room}&limit=100");
+        if let Some(before) = before {
+            form.push_str(&format!("&before={before}"));
+        }
+        let response = reqwest::Client::new()
+            .post(format!("{}/api/history", self.url))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form)
+            .send()
+            .await
+            .expect("history request");
+        assert!(
+            response.status().is_success(),
+            "history: {}",
+            response.status()
+        );
+        serde_json::from_str(&response.text().await.expect("body")).expect("history json")
     }
 
     /// A connected client that has received its welcome, so the server knows it.
-    pub async fn client_over(&self, transport: TransportType) -> TestClient {
-        let (events_tx, events) = mpsc::unbounded_channel();
-        let forward = |events_tx: mpsc::UnboundedSender<(String, Value)>| {
-            move |event: Event, payload, _| {
+    async fn connect(&self, transport: TransportType, auth: Auth) -> TestClient {
+        let (events_tx, mut events) = mpsc::unbounded_channel();
+        let socket = ClientBuilder::new(self.url.clone())
+            .auth(json!(auth))
+            .transport_type(transport)
+            .reconnect(false)
+            .on_any(move |event, payload, _| {
                 let name = match event {
                     Event::Custom(name) => name,
                     other => other.as_str().to_owned(),
                 };
                 let _ = events_tx.send((name, first_value(payload)));
                 async {}.boxed()
-            }
-        };
-        let on_close = forward(events_tx.clone());
-        let on_error = forward(events_tx.clone());
-        let socket = ClientBuilder::new(self.url.clone())
-            .transport_type(transport)
-            .reconnect(false)
-            .on_any(forward(events_tx))
-            .on(Event::Close, move |payload, client| {
-                on_close(Event::Close, payload, client)
-            })
-            .on(Event::Error, move |payload, client| {
-                on_error(Event::Error, payload, client)
             })
             .connect()
             .await
             .expect("connect");
-        let mut client = TestClient { socket, events };
-        let welcome: Welcome =
-            serde_json::from_value(client.next(event::WELCOME).await).expect("welcome payload");
-        assert!(!welcome.author.name.is_empty());
-        client
+        let welcome = next_event(&mut events, event::WELCOME).await;
+        let welcome: Welcome = serde_json::from_value(welcome).expect("welcome payload");
+        TestClient {
+            socket,
+            events,
+            welcome,
+        }
     }
 
-    /// Stops the server gracefully and waits until it has.
-    pub async fn stop(mut self) {
+    /// Stops the server gracefully, waits until it has, and deletes its data.
+    pub async fn stop(self) {
+        let data_dir = self.data_dir.clone();
+        self.stop_keeping_data().await;
+        std::fs::remove_dir_all(data_dir).expect("remove the test data");
+    }
+
+    /// Stops the server gracefully and waits until it has; the data stays for another run.
+    pub async fn stop_keeping_data(mut self) {
         if let Some(shutdown) = self.shutdown.take() {
             let _ = shutdown.send(());
         }
@@ -93,17 +142,51 @@ impl TestApp {
 pub struct TestClient {
     socket: Client,
     events: mpsc::UnboundedReceiver<(String, Value)>,
+    pub welcome: Welcome,
+}
+
+/// The next event received, skipping presence updates unless one is `expected` (they depend on
+/// who else connects when); it must be named `expected`.
+async fn next_event(
+    events: &mut mpsc::UnboundedReceiver<(String, Value)>,
+    expected: &str,
+) -> Value {
+    loop {
+        let (name, value) = tokio::time::timeout(PATIENCE, events.recv())
+            .await
+            .unwrap_or_else(|_| panic!("no `{expected}` event within {PATIENCE:?}"))
+            .expect("client closed");
+        if name == event::PRESENCE && expected != event::PRESENCE {
+            continue;
+        }
+        assert_eq!(name, expected, "unexpected event with payload {value}");
+        return value;
+    }
 }
 
 impl TestClient {
     /// The next event this client received; it must be named `expected`.
     pub async fn next(&mut self, expected: &str) -> Value {
-        let (name, value) = tokio::time::timeout(PATIENCE, self.events.recv())
-            .await
-            .unwrap_or_else(|_| panic!("no `{expected}` event within {PATIENCE:?}"))
-            .expect("client closed");
-        assert_eq!(name, expected, "unexpected event with payload {value}");
-        value
+        next_event(&mut self.events, expected).await
+    }
+
+    /// Presence updates until one satisfies `wanted` (earlier ones may still be in flight).
+    pub async fn presence_until(&mut self, wanted: impl Fn(&Presence) -> bool) -> Presence {
+        loop {
+            let presence: Presence =
+                serde_json::from_value(self.next(event::PRESENCE).await).expect("presence");
+            if wanted(&presence) {
+                return presence;
+            }
+        }
+    }
+
+    pub async fn disconnect(self) {
+        self.socket.disconnect().await.expect("disconnect");
+    }
+
+    pub fn token(&self) -> String {
+        self.welcome.token.clone()
     }
 
     pub async fn emit(&self, name: &str, payload: Value) {

@@ -2,6 +2,8 @@
 
 mod assets;
 mod broadcast;
+mod delivery;
 mod helpers;
 mod raw;
+mod rooms;
 mod validation;

@@ -1,7 +1,7 @@
 //! Bad input gets a structured refusal, reaches nobody, and leaves the connection working.
 
 use serde_json::{Value, json};
-use shared::{ErrorPayload, MAX_MESSAGE_CHARS, SendAck, event};
+use shared::{ErrorPayload, MAX_MESSAGE_CHARS, SendAck, Sent, event};
 
 use crate::{
     helpers::{TestApp, TestClient},
@@ -11,7 +11,7 @@ use crate::{
 fn refusal(ack: Value) -> ErrorPayload {
     match serde_json::from_value(ack).expect("ack shape") {
         SendAck::Error { error } => error,
-        SendAck::Ok { message } => panic!("accepted {message:?}"),
+        SendAck::Ok(Sent { message }) => panic!("accepted {message:?}"),
     }
 }
 
@@ -78,7 +78,7 @@ async fn a_message_at_the_limit_is_accepted() {
         .await;
     assert!(matches!(
         serde_json::from_value(ack).expect("ack shape"),
-        SendAck::Ok { .. }
+        SendAck::Ok(_)
     ));
     app.stop().await;
 }

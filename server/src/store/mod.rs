@@ -1,0 +1,77 @@
+//! Storage behind a small trait: the domain asks for what it needs and never sees SQL.
+//!
+//! [`sqlite::SqliteStore`] is the embedded default. A clustered store (PostgreSQL) implements
+//! the same trait; its SQL carries over because gap-free sequence numbers come from a counter
+//! row bumped inside the storing transaction, not from in-process state.
+
+pub mod sqlite;
+
+use async_trait::async_trait;
+use shared::{Author, ChatMessage, RoomInfo};
+
+/// A message about to be stored; the store assigns `seq`.
+#[derive(Debug, Clone)]
+pub struct NewMessage {
+    pub id: String,
+    pub room: String,
+    pub text: String,
+    pub author: Author,
+    pub sent_at: i64,
+    pub client_id: Option<String>,
+}
+
+/// The result of [`Store::append`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Appended {
+    /// Newly stored.
+    New(ChatMessage),
+    /// The author already stored a message with this client id: here it is, unchanged.
+    Duplicate(ChatMessage),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("room already exists")]
+    RoomExists,
+    #[error("no such room")]
+    RoomNotFound,
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Creates a user with the hash of their session token.
+    async fn create_user(&self, user: &Author, token_hash: &[u8], now: i64) -> StoreResult<()>;
+    async fn user_by_token(&self, token_hash: &[u8]) -> StoreResult<Option<Author>>;
+    async fn rename_user(&self, user_id: &str, name: &str) -> StoreResult<()>;
+
+    /// Creates a room; [`StoreError::RoomExists`] if the name is taken.
+    async fn create_room(&self, name: &str, now: i64) -> StoreResult<RoomInfo>;
+    async fn room(&self, name: &str) -> StoreResult<Option<RoomInfo>>;
+    async fn rooms(&self) -> StoreResult<Vec<RoomInfo>>;
+
+    /// The rooms `user_id` is a member of, by name.
+    async fn memberships(&self, user_id: &str) -> StoreResult<Vec<RoomInfo>>;
+    async fn is_member(&self, user_id: &str, room: &str) -> StoreResult<bool>;
+    /// Idempotent.
+    async fn join(&self, user_id: &str, room: &str) -> StoreResult<()>;
+    /// Idempotent.
+    async fn leave(&self, user_id: &str, room: &str) -> StoreResult<()>;
+
+    /// Stores a message with the room's next sequence number, durably, before returning.
+    async fn append(&self, message: NewMessage) -> StoreResult<Appended>;
+    /// Up to `limit` messages of `room` with `seq > after`, oldest first.
+    async fn after(&self, room: &str, after: i64, limit: u32) -> StoreResult<Vec<ChatMessage>>;
+    /// Up to `limit` messages of `room` with `seq < before` (all if `None`), oldest first.
+    async fn before(
+        &self,
+        room: &str,
+        before: Option<i64>,
+        limit: u32,
+    ) -> StoreResult<Vec<ChatMessage>>;
+}
