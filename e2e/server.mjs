@@ -1,6 +1,11 @@
-// Starts the release `chat` binary (CHAT_BIN) on a free port and stops it with SIGTERM.
+// Starts the release `chat` binary (CHAT_BIN) on a free port, with a fresh data directory, and
+// stops it with SIGTERM (removing the data).
+import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 
 export const CHAT_BIN = process.env.CHAT_BIN;
@@ -8,14 +13,13 @@ if (!CHAT_BIN) {
   throw new Error('CHAT_BIN is not set: run these tests with `cargo xtask test`');
 }
 
-/** Resolves once the server logs the address it listens on. */
-export async function startServer({ cwd, bin = CHAT_BIN } = {}) {
-  const child = spawn(bin, ['--bind', '127.0.0.1:0'], {
+/** Runs the binary; resolves with the child and its URL once it logs where it listens. */
+async function spawnServer({ bin, cwd, bind, dataDir, log }) {
+  const child = spawn(bin, ['--bind', bind, '--data-dir', dataDir], {
     cwd,
     env: { ...process.env, RUST_LOG: 'info', NO_COLOR: '1' },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
-  const log = [];
   const lines = createInterface({ input: child.stdout });
   const url = await new Promise((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`server exited early with ${code}:\n${log.join('\n')}`)));
@@ -25,14 +29,33 @@ export async function startServer({ cwd, bin = CHAT_BIN } = {}) {
       if (match) resolve(match[1]);
     });
   });
+  return { child, url };
+}
+
+async function terminate(child) {
+  if (child.exitCode !== null) return child.exitCode;
+  child.kill('SIGTERM');
+  const [code] = await once(child, 'exit');
+  return code;
+}
+
+/** Starts a server on a free port with a fresh data directory. */
+export async function startServer({ cwd, bin = CHAT_BIN } = {}) {
+  const dataDir = await mkdtemp(join(tmpdir(), 'chat-e2e-'));
+  const log = [];
+  let { child, url } = await spawnServer({ bin, cwd, bind: '127.0.0.1:0', dataDir, log });
   return {
     url,
     log,
-    /** SIGTERM, then the exit code (0 for a graceful shutdown). */
+    /** Stops the process gracefully and starts it again on the same port and data. */
+    async restart() {
+      assert.equal(await terminate(child), 0, 'graceful shutdown exits 0');
+      ({ child } = await spawnServer({ bin, cwd, bind: new URL(url).host, dataDir, log }));
+    },
+    /** SIGTERM, then the exit code (0 for a graceful shutdown); removes the data. */
     async stop() {
-      if (child.exitCode !== null) return child.exitCode;
-      child.kill('SIGTERM');
-      const [code] = await once(child, 'exit');
+      const code = await terminate(child);
+      await rm(dataDir, { recursive: true, force: true });
       return code;
     },
   };

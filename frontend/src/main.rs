@@ -1,9 +1,12 @@
-//! The chat's browser UI. `socket` is the only module that talks to the network; components
-//! read and change the shared [`state::ChatState`] from context.
+//! The chat's browser UI. `socket` is the only module that speaks Socket.io, `client` holds the
+//! behaviour (outbox, catch-up, history), and components read the shared
+//! [`state::ChatState`] from context.
 
+mod client;
 mod components;
 mod socket;
 mod state;
+mod storage;
 
 fn main() {
     console_error_panic_hook::set_once();

@@ -103,6 +103,9 @@ impl Project {
     }
 }
 
+/// The virtualenv's interpreter, with the Python example client's packages.
+pub const PYTHON: &str = "target/py/bin/python";
+
 /// Where the release UI is built; `server/build.rs` embeds it from there.
 const UI_DIST: &str = "frontend/dist";
 
@@ -166,6 +169,7 @@ fn test(project: &Project) -> Result<()> {
         .command("node")
         .args(["--test", "--test-concurrency=1", "e2e/"])
         .env("CHAT_BIN", &binary)
+        .env("CHAT_PYTHON", project.root.join(PYTHON))
         .env("CHAT_ARTIFACTS", project.target.join("e2e")))?;
     Ok(())
 }

@@ -20,6 +20,7 @@ pub fn all(project: &Project, for_tests: bool) -> Result<()> {
     if for_tests {
         nextest(project)?;
         chromium(project)?;
+        python_venv(project)?;
     }
     Ok(())
 }
@@ -70,22 +71,43 @@ fn locked_version(project: &Project, package: &str) -> Result<String> {
         .with_context(|| format!("{package} is not in Cargo.lock"))
 }
 
+/// Whether `output` exists and is at least as new as `input`.
+fn up_to_date(project: &Project, output: &str, input: &str) -> bool {
+    let modified = |path: &str| fs::metadata(project.root.join(path)).and_then(|m| m.modified());
+    matches!((modified(output), modified(input)), (Ok(made), Ok(source)) if made >= source)
+}
+
 /// `npm ci` when node_modules is missing or older than package-lock.json.
 fn npm_packages(project: &Project) -> Result<()> {
-    let modified = |path: &str| fs::metadata(project.root.join(path)).and_then(|m| m.modified());
-    let fresh = match (
-        modified("node_modules/.package-lock.json"),
-        modified("package-lock.json"),
+    if !up_to_date(
+        project,
+        "node_modules/.package-lock.json",
+        "package-lock.json",
     ) {
-        (Ok(installed), Ok(locked)) => installed >= locked,
-        _ => false,
-    };
-    if !fresh {
         run(project
             .command("npm")
             .args(["ci", "--no-audit", "--no-fund"]))?;
     }
     Ok(())
+}
+
+/// A virtualenv with the Python example client's packages, for its test.
+fn python_venv(project: &Project) -> Result<()> {
+    const STAMP: &str = "target/py/.installed";
+    const REQUIREMENTS: &str = "examples/python/requirements.txt";
+    if up_to_date(project, STAMP, REQUIREMENTS) {
+        return Ok(());
+    }
+    run(project.command("python3").args(["-m", "venv", "target/py"]))?;
+    run(project.command(crate::PYTHON).args([
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "-r",
+        REQUIREMENTS,
+    ]))?;
+    fs::write(project.root.join(STAMP), b"").context("write the venv stamp")
 }
 
 fn nextest(project: &Project) -> Result<()> {

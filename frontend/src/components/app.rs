@@ -1,21 +1,39 @@
-//! The page: header, the conversation and the composer.
+//! The page: rooms on the side, the open room's conversation, and the composer.
 
 use leptos::prelude::*;
 
-use super::{composer::Composer, header::Header, message_list::MessageList};
-use crate::{socket, state::ChatState};
+use super::{
+    composer::Composer, header::Header, message_list::MessageList, name_picker::NamePicker,
+    sidebar::Sidebar,
+};
+use crate::{
+    client,
+    state::{ChatState, room_from_path},
+    storage,
+};
 
 #[component]
 pub fn App() -> impl IntoView {
-    let state = ChatState::new();
+    let path = window().location().pathname().unwrap_or_default();
+    let needs_name = storage::token().is_none() && storage::name().is_none();
+    let state = ChatState::new(room_from_path(&path), needs_name);
     provide_context(state);
-    socket::connect(state);
+    client::follow_history(state);
+    if !needs_name {
+        client::start(state);
+    }
 
     view! {
         <div class="app">
-            <Header />
-            <MessageList />
-            <Composer />
+            <Sidebar />
+            <section class="room">
+                <Header />
+                <MessageList />
+                <Composer />
+            </section>
+            <Show when=move || state.needs_name.get()>
+                <NamePicker />
+            </Show>
         </div>
     }
 }

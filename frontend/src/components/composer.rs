@@ -1,13 +1,10 @@
 //! The message box: Enter sends, Shift+Enter starts a new line. Text is checked with the same
-//! rules the server applies before anything goes out.
+//! rules the server applies; sending goes through the outbox, so it works offline too.
 
 use leptos::{ev, html::Textarea, prelude::*};
-use shared::{ChatInput, MAX_MESSAGE_CHARS, SendAck, validate_text};
+use shared::{MAX_MESSAGE_CHARS, validate_text};
 
-use crate::{
-    socket,
-    state::{ChatState, Status},
-};
+use crate::{client, state::ChatState};
 
 /// Show the character count once this close to the limit.
 const COUNTER_FROM: usize = MAX_MESSAGE_CHARS - 200;
@@ -17,26 +14,39 @@ pub fn Composer() -> impl IntoView {
     let state = expect_context::<ChatState>();
     let input = NodeRef::<Textarea>::new();
     let draft = RwSignal::new(String::new());
-    let connected = move || state.status.get() == Status::Connected;
     let chars = move || draft.with(|draft| draft.chars().count());
+    let typing = move || {
+        let me = state.me.with(|me| me.as_ref().map(|me| me.id.clone()));
+        let names: Vec<String> = state
+            .current_room()
+            .map(|room| room.typing.get())
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|(user, _)| Some(&user.id) != me.as_ref())
+            .map(|(user, _)| user.name)
+            .collect();
+        match names.as_slice() {
+            [] => String::new(),
+            [one] => format!("{one} is typing…"),
+            [one, two] => format!("{one} and {two} are typing…"),
+            _ => "Several people are typing…".to_owned(),
+        }
+    };
 
     let send = move || {
         let text = draft.get_untracked();
         match validate_text(&text) {
             Ok(text) => {
                 state.error.set(None);
-                let error = state.error;
-                socket::send(&ChatInput::Text(text.to_owned()), move |ack| {
-                    if let SendAck::Error { error: refusal } = ack {
-                        error.set(Some(refusal.message));
-                    }
-                });
+                client::send(state, state.current.get_untracked(), text.to_owned());
                 draft.set(String::new());
             }
             Err(refusal) => state.error.set(Some(refusal.to_string())),
         }
-        if let Some(input) = input.get_untracked() {
-            let _ = input.focus();
+        if let Some(input) = input.get_untracked()
+            && input.focus().is_err()
+        {
+            leptos::logging::warn!("could not focus the composer");
         }
     };
 
@@ -44,14 +54,13 @@ pub fn Composer() -> impl IntoView {
         // While an IME is composing, Enter picks a candidate; it must not send.
         if event.key() == "Enter" && !event.shift_key() && !event.is_composing() {
             event.prevent_default();
-            if connected() {
-                send();
-            }
+            send();
         }
     };
 
     view! {
         <footer class="composer">
+            <p class="typing" aria-live="polite">{typing}</p>
             <Show when=move || state.error.get().is_some()>
                 <p class="error" role="alert">{move || state.error.get()}</p>
             </Show>
@@ -62,14 +71,17 @@ pub fn Composer() -> impl IntoView {
                 <textarea
                     node_ref=input
                     rows="1"
-                    placeholder="Write a message…"
+                    placeholder=move || format!("Message #{}", state.current.get())
                     aria-label="Message"
                     autofocus
                     prop:value=draft
-                    on:input=move |event| draft.set(event_target_value(&event))
+                    on:input=move |event| {
+                        draft.set(event_target_value(&event));
+                        client::typing(state);
+                    }
                     on:keydown=on_keydown
                 ></textarea>
-                <button type="submit" disabled=move || !connected()>"Send"</button>
+                <button type="submit">"Send"</button>
             </form>
             <Show when=move || { chars() >= COUNTER_FROM }>
                 <p class="counter" class:over=move || { chars() > MAX_MESSAGE_CHARS }>

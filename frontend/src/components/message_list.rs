@@ -1,20 +1,47 @@
-//! The conversation. It follows new messages while the reader is at the bottom and leaves a
-//! reader who scrolled up alone, offering a "new messages" button instead.
+//! The open room's conversation. It follows new messages while the reader is at the bottom,
+//! leaves a reader who scrolled up alone (offering a "new messages" button instead), and loads
+//! older pages when the reader reaches the top, keeping their place.
 
 use leptos::{html::Main, prelude::*};
 
-use super::message_item::MessageItem;
-use crate::state::ChatState;
+use super::message_item::{MessageItem, PendingItem};
+use crate::{
+    client,
+    state::{ChatState, History},
+};
 
-/// How close to the bottom, in pixels, still counts as "at the bottom".
-const STICK_THRESHOLD: i32 = 48;
+/// How close to an edge, in pixels, still counts as being at it.
+const EDGE: i32 = 48;
 
 #[component]
 pub fn MessageList() -> impl IntoView {
     let state = expect_context::<ChatState>();
     let scroller = NodeRef::<Main>::new();
     let at_bottom = RwSignal::new(true);
-    let unseen = RwSignal::new(0_usize);
+    let unseen = RwSignal::new(0_i64);
+    // The scroll height before an older page was added above, to restore the reader's place.
+    let height_before_page = StoredValue::new(None::<i32>);
+
+    let messages = move || {
+        state
+            .current_room()
+            .map(|room| {
+                room.messages
+                    .with(|m| m.values().cloned().collect::<Vec<_>>())
+            })
+            .unwrap_or_default()
+    };
+    let pending = move || {
+        let current = state.current.get();
+        state.outbox.with(|outbox| {
+            outbox
+                .iter()
+                .filter(|m| m.room == current)
+                .cloned()
+                .collect::<Vec<_>>()
+        })
+    };
+    let history = move || state.current_room().map(|room| room.history.get());
 
     let scroll_to_bottom = move || {
         if let Some(element) = scroller.get_untracked() {
@@ -22,44 +49,83 @@ pub fn MessageList() -> impl IntoView {
         }
     };
 
-    // Runs after the list has rendered the new message.
-    Effect::new(move |previous: Option<usize>| {
-        let count = state.messages.with(Vec::len);
-        if previous.is_some_and(|previous| count > previous) {
-            if at_bottom.get_untracked() {
-                scroll_to_bottom();
-            } else {
-                unseen.update(|unseen| *unseen += count - previous.unwrap_or(count));
+    // A new room on screen starts at the bottom.
+    Effect::new(move |_| {
+        state.current.track();
+        at_bottom.set(true);
+        unseen.set(0);
+        request_animation_frame(scroll_to_bottom);
+    });
+
+    // After the list changed: keep the reader's place, follow, or count what they have not seen.
+    Effect::new(move |previous: Option<(String, Option<i64>, usize)>| {
+        let current = state.current.get();
+        let room = state.current_room();
+        let newest = room.and_then(|room| room.messages.with(|m| m.keys().next_back().copied()));
+        let pending = state
+            .outbox
+            .with(|o| o.iter().filter(|m| m.room == current).count());
+        if let Some(height) = height_before_page.get_value()
+            && let Some(element) = scroller.get_untracked()
+        {
+            height_before_page.set_value(None);
+            element.set_scroll_top(element.scroll_top() + element.scroll_height() - height);
+        } else if at_bottom.get_untracked() {
+            scroll_to_bottom();
+            if let Some(room) = room {
+                client::mark_read(&current, room);
             }
+        } else if let Some((was_room, was_newest, _)) = previous
+            && was_room == current
+            && newest > was_newest
+        {
+            unseen.update(|n| *n += newest.unwrap_or(0) - was_newest.unwrap_or(0));
         }
-        count
+        (current, newest, pending)
     });
 
     let on_scroll = move |_| {
-        if let Some(element) = scroller.get_untracked() {
-            let distance = element.scroll_height() - element.scroll_top() - element.client_height();
-            let bottom = distance <= STICK_THRESHOLD;
-            at_bottom.set(bottom);
-            if bottom {
-                unseen.set(0);
+        let Some(element) = scroller.get_untracked() else {
+            return;
+        };
+        let bottom =
+            element.scroll_height() - element.scroll_top() - element.client_height() <= EDGE;
+        at_bottom.set(bottom);
+        if bottom {
+            unseen.set(0);
+            if let Some(room) = state.current_room() {
+                client::mark_read(&state.current.get_untracked(), room);
             }
+        }
+        if element.scroll_top() <= EDGE && history() == Some(History::Partial) {
+            let oldest = state
+                .current_room()
+                .and_then(|room| room.messages.with_untracked(|m| m.keys().next().copied()));
+            height_before_page.set_value(Some(element.scroll_height()));
+            client::load_history(state, state.current.get_untracked(), oldest);
         }
     };
 
     view! {
         <main class="conversation" node_ref=scroller on:scroll=on_scroll>
-            <Show
-                when=move || state.messages.with(|messages| !messages.is_empty())
-                fallback=|| view! { <p class="empty">"No messages yet. Say hello!"</p> }
-            >
-                <ol class="messages" aria-live="polite">
-                    <For
-                        each=move || state.messages.get()
-                        key=|message| message.id.clone()
-                        children=|message| view! { <MessageItem message /> }
-                    />
-                </ol>
+            <Show when=move || history() == Some(History::Loading)>
+                <p class="loading">"Loading…"</p>
             </Show>
+            <Show when=move || history() == Some(History::Complete)>
+                <p class="start">"This is the start of the room."</p>
+            </Show>
+            <ol class="messages" aria-live="polite">
+                <For each=messages key=|message| message.id.clone() let:message>
+                    <MessageItem message />
+                </For>
+                <For
+                    each=pending
+                    key=|message| (message.client_id.clone(), format!("{:?}", message.delivery))
+                    let:message
+                >
+                    <PendingItem message />
+                </For>
+            </ol>
             <Show when=move || { unseen.get() > 0 }>
                 <button class="jump" on:click=move |_| scroll_to_bottom()>
                     {move || match unseen.get() {

@@ -5,5 +5,7 @@ mod composer;
 mod header;
 mod message_item;
 mod message_list;
+mod name_picker;
+mod sidebar;
 
 pub use app::App;

@@ -1,0 +1,307 @@
+#!/usr/bin/env node
+// A command-line client for the chat, written against docs/PROTOCOL.md.
+//
+// It connects with a display name, prints the welcome, catches up with `sync`, sends one message
+// with a `clientId` and prints the acknowledgement, then prints every message that arrives. Lines
+// typed on standard input are sent as further messages; end of input (Ctrl-D) disconnects.
+//
+// With --once it sends its one message, waits until that message comes back as a broadcast, then
+// disconnects and exits 0 (1 if anything fails or takes longer than --timeout seconds).
+//
+//     node examples/node/chat_client.mjs [URL] [--name NAME] [--room ROOM] [--text TEXT] [--once]
+//
+// Needs socket.io-client 4 (`npm install` at the repository root).
+import { randomUUID } from 'node:crypto';
+import { createInterface } from 'node:readline';
+import { parseArgs } from 'node:util';
+import { io } from 'socket.io-client';
+
+const DEFAULT_URL = 'http://127.0.0.1:4000';
+// The server returns at most this many messages per room for one `sync`; a room that fills the
+// reply may have more, so it is asked again from its new cursor.
+const SYNC_LIMIT = 500;
+// A client seeing a room for the first time picks where to start; this one shows the last few
+// messages as context. Older pages are one POST /api/history away.
+const BACKLOG = 10;
+const ACK_TIMEOUT_MS = 5000;
+// Attempts to send one message, waiting 1 s, 2 s, ... in between: long enough to ride out a
+// reconnect.
+const SEND_ATTEMPTS = 5;
+
+const say = (line) => console.log(line);
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The server answered a request with `{ status: "error" }`. */
+class Refused extends Error {
+  constructor(error) {
+    super(`${error.code}: ${error.message}`);
+    this.code = error.code;
+  }
+}
+
+/**
+ * Each room's messages exactly once and in `seq` order, however they arrive.
+ *
+ * Broadcasts, `sync` replies and acknowledgements can overlap and interleave. Keyed by
+ * (room, seq), anything at or below a room's cursor is a repeat and dropped; anything past the
+ * next expected number waits until the gap before it is filled.
+ */
+class Timeline {
+  /** room -> highest seq shown */
+  cursor = new Map();
+  /** room -> Map(seq -> message) that arrived ahead of a gap */
+  held = new Map();
+
+  /** Sets where a room begins, unless it is known already (a reconnect keeps its place). */
+  start(room, seq) {
+    if (!this.cursor.has(room)) this.cursor.set(room, seq);
+  }
+
+  /** Takes a message and returns the ones that can now be shown, in order. */
+  add(message) {
+    const { room, seq } = message;
+    if (!this.cursor.has(room)) this.cursor.set(room, seq - 1);
+    let cursor = this.cursor.get(room);
+    if (seq <= cursor) return [];
+    if (!this.held.has(room)) this.held.set(room, new Map());
+    const held = this.held.get(room);
+    held.set(seq, message);
+    const ready = [];
+    while (held.has(cursor + 1)) {
+      cursor += 1;
+      ready.push(held.get(cursor));
+      held.delete(cursor);
+    }
+    this.cursor.set(room, cursor);
+    return ready;
+  }
+
+  hasGap() {
+    return [...this.held.values()].some((held) => held.size > 0);
+  }
+
+  cursors(rooms) {
+    return [...this.cursor]
+      .filter(([room]) => !rooms || rooms.has(room))
+      .map(([room, afterSeq]) => ({ room, afterSeq }));
+  }
+}
+
+class ChatClient {
+  constructor(url, name) {
+    this.name = name;
+    this.user = null;
+    this.timeline = new Timeline();
+    this.syncing = null;
+    this.closing = false;
+    /** clientId -> callback run when the server broadcasts that message back to us */
+    this.echoes = new Map();
+    this.welcomed = new Promise((resolve, reject) => {
+      this.onFirstWelcome = resolve;
+      this.onRefused = reject;
+    });
+    // `auth` is read on every (re)connection attempt; after the welcome it carries the token, so
+    // a reconnect resumes the same session.
+    this.socket = io(url, { auth: { name }, autoConnect: false });
+    this.socket.on('welcome', (welcome) => this.onWelcome(welcome));
+    this.socket.on('chatMessage', (message) => this.onChatMessage(message));
+    this.socket.on('presence', ({ room, members }) => {
+      say(`presence #${room}: ${members.map((member) => member.name).join(', ')}`);
+    });
+    this.socket.on('typing', ({ room, user }) => say(`typing #${room}: ${user.name}`));
+    this.socket.on('chatError', ({ code, message }) => say(`refused: ${code}: ${message}`));
+    this.socket.on('connect_error', (error) => {
+      say(`could not connect: ${error.message}`);
+      // A refused handshake is final; a network error is retried by the client on its own.
+      if (!this.socket.active) this.onRefused(error);
+    });
+    this.socket.on('disconnect', (reason) => {
+      say(`disconnected (${reason})`);
+      // The client retries by itself after a network failure, but not after the server ended the
+      // session on purpose (it does so to every client when it shuts down). Whichever way the
+      // connection comes back, its welcome starts a catch-up.
+      if (reason === 'io server disconnect') {
+        setTimeout(() => this.closing || this.socket.connect(), 1000);
+      }
+    });
+  }
+
+  connect() {
+    this.socket.connect();
+    return this.welcomed;
+  }
+
+  close() {
+    this.closing = true;
+    this.socket.close();
+  }
+
+  onWelcome(welcome) {
+    this.user = welcome.user;
+    this.socket.auth = { token: welcome.token };
+    const rooms = welcome.rooms.map((room) => `#${room.name} (last seq ${room.lastSeq})`);
+    say(
+      `welcome: you are ${this.user.name} (${this.user.id}); rooms: ${rooms.join(', ')}; ` +
+        `messages up to ${welcome.maxMessageChars} characters`,
+    );
+    for (const room of welcome.rooms) {
+      this.timeline.start(room.name, Math.max(0, room.lastSeq - BACKLOG));
+    }
+    this.catchUpSoon();
+    this.onFirstWelcome(welcome);
+  }
+
+  onChatMessage(message) {
+    this.show(message);
+    const echo = this.echoes.get(message.clientId);
+    if (echo && message.author.id === this.user?.id) echo(message);
+  }
+
+  show(message) {
+    for (const ready of this.timeline.add(message)) {
+      const mine = ready.author.id === this.user?.id ? ' (you)' : '';
+      say(`[#${ready.room} ${ready.seq}] ${ready.author.name}${mine}: ${ready.text}`);
+    }
+    if (this.timeline.hasGap()) this.catchUpSoon();
+  }
+
+  catchUpSoon() {
+    if (!this.syncing) {
+      this.syncing = this.catchUp().finally(() => {
+        this.syncing = null;
+      });
+    }
+    return this.syncing;
+  }
+
+  /** Asks for everything after each cursor until no room has more and no gap is left. */
+  async catchUp() {
+    let rooms = null;
+    try {
+      for (;;) {
+        const { messages } = await this.request('sync', { rooms: this.timeline.cursors(rooms) });
+        say(`sync: ${messages.length} message(s) to catch up on`);
+        const counts = new Map();
+        for (const message of messages) {
+          counts.set(message.room, (counts.get(message.room) ?? 0) + 1);
+          this.show(message);
+        }
+        const full = [...counts].filter(([, count]) => count >= SYNC_LIMIT);
+        rooms = new Set(full.map(([room]) => room));
+        if (rooms.size === 0) {
+          // A gap left after a pass that brought nothing new is not this sync's to fill; the
+          // next broadcast or reconnect tries again.
+          if (messages.length === 0 || !this.timeline.hasGap()) return;
+          rooms = null;
+        }
+      }
+    } catch (error) {
+      // The next welcome (after a reconnect) starts another catch-up.
+      say(`sync failed: ${error.message}`);
+    }
+  }
+
+  async request(event, payload) {
+    const ack = await this.socket.timeout(ACK_TIMEOUT_MS).emitWithAck(event, payload);
+    if (ack.status !== 'ok') throw new Refused(ack.error);
+    return ack;
+  }
+
+  /** Joins `room` unless this session is in it already; returns its canonical name. */
+  async join(room) {
+    if (this.timeline.cursor.has(room)) return room;
+    const { room: info, members } = await this.request('joinRoom', { room });
+    say(
+      `joined #${info.name} (last seq ${info.lastSeq}); ` +
+        `online: ${members.map((member) => member.name).join(', ')}`,
+    );
+    this.timeline.start(info.name, Math.max(0, info.lastSeq - BACKLOG));
+    // A catch-up already under way may have asked before the room was known.
+    await this.syncing;
+    await this.catchUpSoon();
+    return info.name;
+  }
+
+  /**
+   * Sends one message, retrying with the same clientId so it is stored at most once. Resolves
+   * to `{ echoed }`, a promise of the message's broadcast coming back.
+   */
+  async send(text, room) {
+    const clientId = randomUUID();
+    const echoed = new Promise((resolve) => this.echoes.set(clientId, resolve));
+    for (let attempt = 1; attempt <= SEND_ATTEMPTS; attempt += 1) {
+      let ack;
+      try {
+        ack = await this.request('chatMessage', { text, room, clientId });
+      } catch (error) {
+        const retry = attempt < SEND_ATTEMPTS;
+        if (error instanceof Refused && (error.code !== 'rate_limited' || !retry)) throw error;
+        if (!retry) throw new Error(`no acknowledgement after ${SEND_ATTEMPTS} attempts`);
+        say(`send attempt ${attempt} failed (${error.message}); retrying, same clientId`);
+        await sleep(attempt * 1000);
+        continue;
+      }
+      const { message } = ack;
+      say(`ack: stored as #${message.room} ${message.seq} (clientId ${clientId})`);
+      this.show(message);
+      return { echoed };
+    }
+    throw new Error('unreachable');
+  }
+}
+
+/** Rejects after `seconds`, so that nothing waits forever. */
+function within(seconds, promise) {
+  let timer;
+  const timeout = new Promise((_, reject) => {
+    const expire = () => reject(new Error(`nothing came back within ${seconds} s`));
+    timer = setTimeout(expire, seconds * 1000);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+async function run(args) {
+  const client = new ChatClient(args.url, args.name);
+  try {
+    await within(args.timeout, client.connect());
+    await client.syncing;
+    const room = await client.join(args.room);
+    const { echoed } = await client.send(args.text, room);
+    if (args.once) {
+      const echo = await within(args.timeout, echoed);
+      say(`echo: our message came back as #${echo.room} ${echo.seq}`);
+      return 0;
+    }
+    for await (const line of createInterface({ input: process.stdin })) {
+      if (!line.trim()) continue;
+      try {
+        await client.send(line, room);
+      } catch (error) {
+        if (!(error instanceof Refused)) throw error;
+        say(`refused: ${error.message}`);
+      }
+    }
+    return 0;
+  } catch (error) {
+    say(`gave up: ${error.message}`);
+    return 1;
+  } finally {
+    client.close();
+  }
+}
+
+function parse() {
+  const { values, positionals } = parseArgs({
+    allowPositionals: true,
+    options: {
+      name: { type: 'string', default: 'Node example' },
+      room: { type: 'string', default: 'general' },
+      text: { type: 'string', default: 'Hello from the Node example' },
+      once: { type: 'boolean', default: false },
+      timeout: { type: 'string', default: '15' },
+    },
+  });
+  return { ...values, url: positionals[0] ?? DEFAULT_URL, timeout: Number(values.timeout) };
+}
+
+process.exitCode = await run(parse());

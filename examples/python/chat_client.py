@@ -1,0 +1,331 @@
+#!/usr/bin/env python3
+"""A command-line client for the chat, written against docs/PROTOCOL.md.
+
+It connects with a display name, prints the welcome, catches up with `sync`, sends one message
+with a `clientId` and prints the acknowledgement, then prints every message that arrives. Lines
+typed on standard input are sent as further messages; end of input (Ctrl-D) disconnects.
+
+With --once it sends its one message, waits until that message comes back as a broadcast, then
+disconnects and exits 0 (1 if anything fails or takes longer than --timeout seconds).
+
+    python chat_client.py [URL] [--name NAME] [--room ROOM] [--text TEXT] [--once]
+
+Needs Python 3.11 or later and python-socketio with aiohttp (examples/python/requirements.txt).
+"""
+
+import argparse
+import asyncio
+import sys
+import threading
+import uuid
+
+import socketio
+
+DEFAULT_URL = "http://127.0.0.1:4000"
+# The server returns at most this many messages per room for one `sync`; a room that fills the
+# reply may have more, so it is asked again from its new cursor.
+SYNC_LIMIT = 500
+# A client seeing a room for the first time picks where to start; this one shows the last few
+# messages as context. Older pages are one POST /api/history away.
+BACKLOG = 10
+ACK_TIMEOUT = 5.0
+# Attempts to send one message, waiting 1 s, 2 s, ... in between: long enough to ride out a
+# reconnect.
+SEND_ATTEMPTS = 5
+
+
+def say(*parts):
+    # Flushed at once so a person (or a test reading the pipe) sees lines as they happen.
+    print(*parts, flush=True)
+
+
+class Refused(Exception):
+    """The server answered a request with `{status: "error"}`."""
+
+    def __init__(self, error):
+        super().__init__(f"{error['code']}: {error['message']}")
+        self.code = error["code"]
+
+
+class Timeline:
+    """Each room's messages exactly once and in `seq` order, however they arrive.
+
+    Broadcasts, `sync` replies and acknowledgements can overlap and interleave. Keyed by
+    (room, seq), anything at or below a room's cursor is a repeat and dropped; anything past the
+    next expected number waits until the gap before it is filled.
+    """
+
+    def __init__(self):
+        self.cursor = {}  # room -> highest seq shown
+        self.held = {}  # room -> {seq: message} that arrived ahead of a gap
+
+    def start(self, room, seq):
+        """Sets where a room begins, unless it is known already (a reconnect keeps its place)."""
+        self.cursor.setdefault(room, seq)
+
+    def add(self, message):
+        """Takes a message and returns the ones that can now be shown, in order."""
+        room, seq = message["room"], message["seq"]
+        cursor = self.cursor.setdefault(room, seq - 1)
+        if seq <= cursor:
+            return []
+        held = self.held.setdefault(room, {})
+        held[seq] = message
+        ready = []
+        while cursor + 1 in held:
+            cursor += 1
+            ready.append(held.pop(cursor))
+        self.cursor[room] = cursor
+        return ready
+
+    def has_gap(self):
+        return any(self.held.values())
+
+    def cursors(self, rooms=None):
+        return [
+            {"room": room, "afterSeq": seq}
+            for room, seq in self.cursor.items()
+            if rooms is None or room in rooms
+        ]
+
+
+class ChatClient:
+    def __init__(self, url, name):
+        self.url = url
+        self.name = name
+        self.user = None
+        # Presented on reconnects so the server knows it is the same person.
+        self.token = None
+        self.timeline = Timeline()
+        self.syncing = None
+        self.closing = False
+        self.reconnecting = None
+        self.welcomed = asyncio.get_running_loop().create_future()
+        # clientId -> future resolved when the server broadcasts that message back to us.
+        self.echoes = {}
+        self.sio = socketio.AsyncClient()
+        self.sio.on("welcome", self.on_welcome)
+        self.sio.on("chatMessage", self.on_chat_message)
+        self.sio.on("presence", self.on_presence)
+        self.sio.on("typing", self.on_typing)
+        self.sio.on("chatError", self.on_chat_error)
+        self.sio.on("connect_error", self.on_connect_error)
+        self.sio.on("disconnect", self.on_disconnect)
+
+    def auth(self):
+        # Called on every (re)connection attempt, so a reconnect resumes the session.
+        return {"token": self.token} if self.token else {"name": self.name}
+
+    async def connect(self):
+        await self.sio.connect(self.url, auth=self.auth)
+
+    async def close(self):
+        self.closing = True
+        if self.reconnecting:
+            self.reconnecting.cancel()
+        await self.sio.shutdown()
+
+    async def reconnect(self):
+        # python-socketio retries by itself after a network failure, but not after the server
+        # ended the session on purpose (it does so to every client when it shuts down).
+        delay = 1
+        while not self.closing:
+            await asyncio.sleep(delay)
+            try:
+                await self.sio.connect(self.url, auth=self.auth)
+                return
+            except socketio.exceptions.ConnectionError as error:
+                say(f"reconnect failed ({error}); trying again")
+                delay = min(delay * 2, 10)
+
+    # Events from the server. Handlers that touch the timeline do not await, so they run to
+    # completion in the order the events arrived.
+
+    def on_welcome(self, welcome):
+        self.user = welcome["user"]
+        self.token = welcome["token"]
+        rooms = ", ".join(f"#{r['name']} (last seq {r['lastSeq']})" for r in welcome["rooms"])
+        say(
+            f"welcome: you are {self.user['name']} ({self.user['id']}); rooms: {rooms}; "
+            f"messages up to {welcome['maxMessageChars']} characters"
+        )
+        for room in welcome["rooms"]:
+            self.timeline.start(room["name"], max(0, room["lastSeq"] - BACKLOG))
+        self.catch_up_soon()
+        if not self.welcomed.done():
+            self.welcomed.set_result(welcome)
+
+    def on_chat_message(self, message):
+        self.show(message)
+        echo = self.echoes.get(message.get("clientId"))
+        if echo and not echo.done() and self.user and message["author"]["id"] == self.user["id"]:
+            echo.set_result(message)
+
+    def on_presence(self, presence):
+        names = ", ".join(member["name"] for member in presence["members"])
+        say(f"presence #{presence['room']}: {names}")
+
+    def on_typing(self, typing):
+        say(f"typing #{typing['room']}: {typing['user']['name']}")
+
+    def on_chat_error(self, error):
+        say(f"refused: {error['code']}: {error['message']}")
+
+    def on_connect_error(self, data):
+        # Either the network failed or the server refused the handshake with a reason, such as
+        # a name that is too long.
+        reason = data.get("message") if isinstance(data, dict) else data
+        say(f"could not connect: {reason}")
+
+    def on_disconnect(self, reason=None):
+        say(f"disconnected ({reason})")
+        # Whichever way the connection comes back, its welcome starts a catch-up.
+        if reason == self.sio.reason.SERVER_DISCONNECT and not self.closing:
+            self.reconnecting = asyncio.ensure_future(self.reconnect())
+
+    # Catch-up.
+
+    def show(self, message):
+        for ready in self.timeline.add(message):
+            author = ready["author"]
+            mine = " (you)" if self.user and author["id"] == self.user["id"] else ""
+            say(f"[#{ready['room']} {ready['seq']}] {author['name']}{mine}: {ready['text']}")
+        if self.timeline.has_gap():
+            self.catch_up_soon()
+
+    def catch_up_soon(self):
+        if self.syncing is None or self.syncing.done():
+            self.syncing = asyncio.ensure_future(self.catch_up())
+
+    async def catch_up(self):
+        """Asks for everything after each cursor until no room has more and no gap is left."""
+        rooms = None
+        try:
+            while True:
+                reply = await self.request("sync", {"rooms": self.timeline.cursors(rooms)})
+                messages = reply["messages"]
+                say(f"sync: {len(messages)} message(s) to catch up on")
+                counts = {}
+                for message in messages:
+                    counts[message["room"]] = counts.get(message["room"], 0) + 1
+                    self.show(message)
+                rooms = {room for room, count in counts.items() if count >= SYNC_LIMIT}
+                if not rooms:
+                    # A gap left after a pass that brought nothing new is not this sync's to
+                    # fill; the next broadcast or reconnect tries again.
+                    if not messages or not self.timeline.has_gap():
+                        return
+                    rooms = None
+        except (socketio.exceptions.SocketIOError, Refused) as error:
+            # The next welcome (after a reconnect) starts another catch-up.
+            say(f"sync failed: {error!r}")
+
+    # Requests.
+
+    async def request(self, event, payload):
+        ack = await self.sio.call(event, payload, timeout=ACK_TIMEOUT)
+        if ack["status"] != "ok":
+            raise Refused(ack["error"])
+        return ack
+
+    async def join(self, room):
+        """Joins `room` unless this session is in it already; returns its canonical name."""
+        if room in self.timeline.cursor:
+            return room
+        reply = await self.request("joinRoom", {"room": room})
+        info = reply["room"]
+        names = ", ".join(member["name"] for member in reply["members"])
+        say(f"joined #{info['name']} (last seq {info['lastSeq']}); online: {names}")
+        self.timeline.start(info["name"], max(0, info["lastSeq"] - BACKLOG))
+        # A catch-up already under way may have asked before the room was known.
+        if self.syncing:
+            await self.syncing
+        self.catch_up_soon()
+        await self.syncing
+        return info["name"]
+
+    async def send(self, text, room):
+        """Sends one message, retrying with the same clientId so it is stored at most once."""
+        client_id = str(uuid.uuid4())
+        self.echoes[client_id] = asyncio.get_running_loop().create_future()
+        payload = {"text": text, "room": room, "clientId": client_id}
+        for attempt in range(1, SEND_ATTEMPTS + 1):
+            try:
+                ack = await self.request("chatMessage", payload)
+            except socketio.exceptions.SocketIOError as error:
+                say(f"send attempt {attempt} got no ack ({error!r}); retrying, same clientId")
+                await asyncio.sleep(attempt)
+                continue
+            except Refused as refusal:
+                if refusal.code != "rate_limited" or attempt == SEND_ATTEMPTS:
+                    raise
+                say(f"rate limited; retrying in {attempt} s")
+                await asyncio.sleep(attempt)
+                continue
+            message = ack["message"]
+            say(f"ack: stored as #{message['room']} {message['seq']} (clientId {client_id})")
+            self.show(message)
+            return client_id
+        raise TimeoutError(f"no acknowledgement after {SEND_ATTEMPTS} attempts")
+
+
+def read_stdin(loop, lines):
+    # A daemon thread: a blocked read never keeps the process from exiting.
+    for line in sys.stdin:
+        loop.call_soon_threadsafe(lines.put_nowait, line.rstrip("\n"))
+    loop.call_soon_threadsafe(lines.put_nowait, None)
+
+
+async def run(args):
+    client = ChatClient(args.url, args.name)
+    try:
+        await client.connect()
+    except socketio.exceptions.ConnectionError as error:
+        say(f"gave up connecting to {args.url}: {error}")
+        return 1
+    try:
+        await asyncio.wait_for(client.welcomed, args.timeout)
+        await client.syncing
+        room = await client.join(args.room)
+        client_id = await client.send(args.text, room)
+        if args.once:
+            echo = await asyncio.wait_for(client.echoes[client_id], args.timeout)
+            say(f"echo: our message came back as #{echo['room']} {echo['seq']}")
+            return 0
+        lines = asyncio.Queue()
+        loop = asyncio.get_running_loop()
+        threading.Thread(target=read_stdin, args=(loop, lines), daemon=True).start()
+        while (line := await lines.get()) is not None:
+            if line.strip():
+                try:
+                    await client.send(line, room)
+                except Refused as refusal:
+                    say(f"refused: {refusal}")
+        return 0
+    except TimeoutError as error:  # asyncio's is the same class since Python 3.11
+        say(f"gave up: {error or f'nothing came back within {args.timeout} s'}")
+        return 1
+    except Refused as refusal:
+        say(f"refused: {refusal}")
+        return 1
+    finally:
+        await client.close()
+
+
+def main():
+    parser = argparse.ArgumentParser(description="Example Socket.io client for the chat.")
+    parser.add_argument("url", nargs="?", default=DEFAULT_URL, help=f"default {DEFAULT_URL}")
+    parser.add_argument("--name", default="Python example", help="display name of a new session")
+    parser.add_argument("--room", default="general", help="room to post in (default general)")
+    parser.add_argument("--text", default="Hello from the Python example", help="first message")
+    parser.add_argument("--once", action="store_true", help="exit once the message is echoed")
+    parser.add_argument("--timeout", type=float, default=15.0, help="seconds to wait for replies")
+    args = parser.parse_args()
+    try:
+        sys.exit(asyncio.run(run(args)))
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,47 @@
+//! First visit: pick the name others will see. It is kept in the browser with the session.
+
+use leptos::{ev, prelude::*};
+use shared::{MAX_NAME_CHARS, validate_name};
+
+use crate::{client, state::ChatState, storage};
+
+#[component]
+pub fn NamePicker() -> impl IntoView {
+    let state = expect_context::<ChatState>();
+    let name = RwSignal::new(String::new());
+    let problem = RwSignal::new(None::<String>);
+
+    let submit = move |event: ev::SubmitEvent| {
+        event.prevent_default();
+        match validate_name(&name.get_untracked()) {
+            Ok(valid) => {
+                storage::set_name(valid);
+                state.needs_name.set(false);
+                client::start(state);
+            }
+            Err(error) => problem.set(Some(error.to_string())),
+        }
+    };
+
+    view! {
+        <div class="overlay">
+            <form class="dialog" on:submit=submit>
+                <h2>"Welcome"</h2>
+                <p>"Pick the name others will see. You can change it later."</p>
+                <input
+                    type="text"
+                    aria-label="Your name"
+                    placeholder="Your name"
+                    maxlength=MAX_NAME_CHARS
+                    autofocus
+                    prop:value=name
+                    on:input=move |event| name.set(event_target_value(&event))
+                />
+                <Show when=move || problem.get().is_some()>
+                    <p class="error" role="alert">{move || problem.get()}</p>
+                </Show>
+                <button type="submit">"Start chatting"</button>
+            </form>
+        </div>
+    }
+}

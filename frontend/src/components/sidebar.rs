@@ -1,0 +1,111 @@
+//! The rooms this user is in, with unread counts; making, finding and joining rooms.
+
+use leptos::{ev, prelude::*, task::spawn_local};
+use shared::{RoomInfo, validate_room};
+
+use crate::{client, state::ChatState, storage};
+
+#[component]
+pub fn Sidebar() -> impl IntoView {
+    let state = expect_context::<ChatState>();
+    let new_room = RwSignal::new(String::new());
+    let directory = RwSignal::new(None::<Vec<RoomInfo>>);
+
+    let create = move |event: ev::SubmitEvent| {
+        event.prevent_default();
+        match validate_room(&new_room.get_untracked()) {
+            Ok(name) => {
+                client::create_room(state, name);
+                new_room.set(String::new());
+            }
+            Err(error) => state.error.set(Some(error.to_string())),
+        }
+    };
+    let browse = move |_| {
+        let token = storage::token().unwrap_or_default();
+        spawn_local(async move {
+            match api::list_rooms(token).await {
+                Ok(rooms) => directory.set(Some(rooms)),
+                Err(error) => state.error.set(Some(error.to_string())),
+            }
+        });
+    };
+    let joined = move || {
+        state
+            .rooms
+            .with(|rooms| rooms.keys().cloned().collect::<Vec<_>>())
+    };
+
+    view! {
+        <nav class="sidebar" aria-label="Rooms">
+            <h2 class="brand">"Chat"</h2>
+            <ul class="rooms">
+                <For each=joined key=|name| name.clone() let:name>
+                    <RoomLink name />
+                </For>
+            </ul>
+            <form class="new-room" on:submit=create>
+                <input
+                    type="text"
+                    aria-label="New room name"
+                    placeholder="new-room"
+                    prop:value=new_room
+                    on:input=move |event| new_room.set(event_target_value(&event))
+                />
+                <button type="submit" title="Create room">"+"</button>
+            </form>
+            <button class="link" on:click=browse>"Browse rooms"</button>
+            {move || directory.get().map(|rooms| {
+                let rooms: Vec<RoomInfo> = rooms
+                    .into_iter()
+                    .filter(|room| state.room(&room.name).is_none())
+                    .collect();
+                view! {
+                    <ul class="directory">
+                        {rooms.into_iter().map(|room| {
+                            let name = room.name.clone();
+                            view! {
+                                <li>
+                                    <button class="link" on:click=move |_| {
+                                        directory.set(None);
+                                        client::join_room(state, name.clone());
+                                    }>{format!("Join #{}", room.name)}</button>
+                                </li>
+                            }
+                        }).collect_view()}
+                    </ul>
+                }
+            })}
+        </nav>
+    }
+}
+
+#[component]
+fn RoomLink(name: String) -> impl IntoView {
+    let state = expect_context::<ChatState>();
+    let room = state.room(&name);
+    let label = format!("# {name}");
+    let target = name.clone();
+    let active = Memo::new(move |_| state.current.get() == name);
+    let unread = move || room.map(|room| room.unread()).unwrap_or_default();
+
+    view! {
+        <li>
+            <a
+                href=format!("/r/{target}")
+                class="room-link"
+                class:active=active
+                aria-current=move || active.get().then_some("page")
+                on:click=move |event: ev::MouseEvent| {
+                    event.prevent_default();
+                    client::open_room(state, target.clone());
+                }
+            >
+                <span>{label}</span>
+                <Show when=move || { unread() > 0 && !active.get() }>
+                    <span class="badge" aria-label="unread">{unread}</span>
+                </Show>
+            </a>
+        </li>
+    }
+}

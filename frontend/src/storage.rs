@@ -1,0 +1,47 @@
+//! What the browser remembers between visits (localStorage): the session token, the display
+//! name picked before the first connection, and how far each room has been read.
+
+const TOKEN: &str = "chat.token";
+const NAME: &str = "chat.name";
+
+fn local() -> Option<web_sys::Storage> {
+    web_sys::window()?.local_storage().ok().flatten()
+}
+
+fn get(key: &str) -> Option<String> {
+    local()?.get_item(key).ok().flatten()
+}
+
+fn set(key: &str, value: &str) {
+    if let Some(storage) = local()
+        && storage.set_item(key, value).is_err()
+    {
+        leptos::logging::warn!("could not save {key}");
+    }
+}
+
+pub fn token() -> Option<String> {
+    get(TOKEN)
+}
+
+pub fn set_token(token: &str) {
+    set(TOKEN, token);
+}
+
+pub fn name() -> Option<String> {
+    get(NAME)
+}
+
+pub fn set_name(name: &str) {
+    set(NAME, name);
+}
+
+pub fn last_read(room: &str) -> i64 {
+    get(&format!("chat.read.{room}"))
+        .and_then(|seq| seq.parse().ok())
+        .unwrap_or(0)
+}
+
+pub fn set_last_read(room: &str, seq: i64) {
+    set(&format!("chat.read.{room}"), &seq.to_string());
+}
