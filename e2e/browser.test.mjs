@@ -238,6 +238,63 @@ test('a server restart loses nothing and the page reconnects by itself', async (
   await fresh.close();
 });
 
+test('"is typing" shows while someone types and goes away by itself', async () => {
+  const alice = await openChat({ name: 'Typing Alice' });
+  const bob = await openChat({ name: 'Watching Bob' });
+  await alice.page.getByRole('textbox', { name: 'Message' }).pressSequentially('hel');
+  await bob.page.locator('.typing', { hasText: 'Typing Alice is typing…' }).waitFor();
+  // Nobody types any more: the indicator expires (after about four seconds).
+  await bob.page.locator('.typing', { hasText: 'is typing' }).waitFor({ state: 'detached', timeout: 10000 });
+  assert.equal(await alice.page.locator('.typing', { hasText: 'is typing' }).count(), 0);
+  await alice.close();
+  await bob.close();
+});
+
+test('scrolling up loads older pages without moving what the reader sees', async () => {
+  const writer = await openChat({ name: 'Historian' });
+  await writer.page.getByRole('textbox', { name: 'New room name' }).fill('archive');
+  await writer.page.getByRole('textbox', { name: 'New room name' }).press('Enter');
+  await writer.page.locator('h1', { hasText: '# archive' }).waitFor();
+  // Fill the room through the protocol (quicker than typing, same server path), pausing
+  // whenever the rate limit says so.
+  await writer.page.evaluate(async () => {
+    const socket = io({ transports: ['websocket'], auth: { token: localStorage.getItem('chat.token') } });
+    for (let n = 1; n <= 70; n += 1) {
+      const message = { room: 'archive', text: `archived ${n}`, clientId: `archive-${n}` };
+      while ((await socket.timeout(5000).emitWithAck('chatMessage', message)).status !== 'ok') {
+        await new Promise((resolve) => { setTimeout(resolve, 200); });
+      }
+    }
+    socket.close();
+  });
+
+  // The newest page is messages 21 to 70.
+  const reader = await openChat({ name: 'Reader', path: '/r/archive' });
+  await expectOnce(reader.page, 'archived 70');
+  await expectOnce(reader.page, 'archived 21');
+  assert.equal(await reader.page.locator('.message .text', { hasText: /^archived 20$/ }).count(), 0);
+  const conversation = reader.page.locator('.conversation');
+  const topMessage = async () => conversation.evaluate((el) => {
+    const top = el.getBoundingClientRect().top;
+    const first = [...el.querySelectorAll('.message')].find((m) => m.getBoundingClientRect().bottom > top);
+    return { text: first.querySelector('.text').textContent, offset: first.getBoundingClientRect().top - top };
+  });
+  await conversation.evaluate((el) => { el.scrollTop = 0; });
+  const before = await topMessage();
+  await expectOnce(reader.page, 'archived 20');
+  await reader.page.waitForFunction(() => !document.querySelector('.loading'));
+  const after = await topMessage();
+  assert.equal(after.text, before.text, 'the same message stays at the top');
+  assert.ok(Math.abs(after.offset - before.offset) < 60, `no jump: ${before.offset} -> ${after.offset}`);
+  await conversation.evaluate((el) => { el.scrollTop = 0; });
+  await reader.page.locator('.start', { hasText: 'start of the room' }).waitFor();
+  assert.equal(await reader.page.locator('.message .text', { hasText: /^archived 1$/ }).count(), 1);
+  assert.equal(await reader.page.locator('.message').count(), 70);
+  assert.deepEqual([...writer.problems, ...reader.problems], []);
+  await writer.close();
+  await reader.close();
+});
+
 test('dark mode follows the system setting', async () => {
   const dark = await openChat({ colorScheme: 'dark' });
   const light = await openChat({ colorScheme: 'light' });

@@ -9,7 +9,7 @@ mod chat;
 mod store;
 mod transport;
 
-use std::{future::Future, path::PathBuf, sync::Arc};
+use std::{future::Future, path::PathBuf, sync::Arc, time::Duration};
 
 use axum::{
     Router,
@@ -31,6 +31,23 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// Per-connection message budget.
     pub rate_limit: RateLimit,
+    /// How often the server pings each client, and how long it waits for the answer. A client
+    /// that stops answering (a closed laptop) is disconnected and leaves presence after
+    /// `ping_interval + ping_timeout`.
+    pub ping_interval: Duration,
+    pub ping_timeout: Duration,
+}
+
+impl Config {
+    /// The defaults, with the database in `data_dir`.
+    pub fn new(data_dir: PathBuf) -> Self {
+        Self {
+            data_dir,
+            rate_limit: RateLimit::default(),
+            ping_interval: Duration::from_secs(25),
+            ping_timeout: Duration::from_secs(20),
+        }
+    }
 }
 
 /// Serves until `shutdown` resolves, then disconnects every socket, drains HTTP connections and
@@ -46,6 +63,8 @@ pub async fn run(
     let (socket_layer, io) = SocketIo::builder()
         .max_payload(shared::MAX_PACKET_BYTES)
         .ws_max_message_size(shared::MAX_PACKET_BYTES as usize)
+        .ping_interval(config.ping_interval)
+        .ping_timeout(config.ping_timeout)
         .with_state(chat.clone())
         .with_state(config.rate_limit)
         .build_layer();

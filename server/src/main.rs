@@ -41,11 +41,11 @@ async fn main() -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", args.bind))?;
     let config = server::Config {
-        data_dir: args.data_dir,
         rate_limit: server::RateLimit {
             per_second: args.rate_per_second,
             burst: args.rate_burst,
         },
+        ..server::Config::new(args.data_dir)
     };
     server::run(listener, config, shutdown_signal())
         .await

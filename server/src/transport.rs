@@ -122,7 +122,8 @@ async fn on_chat_message<A: Adapter>(
     let message = match chat.post(&connection.user(), input, known_member).await {
         Ok(Posted::Duplicate(message)) => message,
         Ok(Posted::New(message)) => {
-            // Stored first: if this broadcast fails, clients still get it on catch-up.
+            // Stored first: a recipient this misses (its buffer was full, or the adapter failed)
+            // sees a gap in the room's sequence numbers and catches up with `sync`.
             if let Err(error) = io
                 .to(message.room.clone())
                 .emit(event::CHAT_MESSAGE, &message)

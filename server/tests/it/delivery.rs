@@ -2,7 +2,7 @@
 //! and a client that was away gets exactly what it missed.
 
 use serde_json::{Value, json};
-use server::RateLimit;
+use server::{Config, RateLimit};
 use shared::{Ack, Auth, ChatMessage, RoomCursor, Sent, Synced, event};
 
 use crate::helpers::{TestApp, TestClient, temp_data_dir};
@@ -33,7 +33,7 @@ const UNLIMITED: RateLimit = RateLimit {
 #[tokio::test]
 async fn history_survives_a_restart() {
     let data_dir = temp_data_dir();
-    let first = TestApp::spawn_with(data_dir.clone(), RateLimit::default()).await;
+    let first = TestApp::spawn_with(Config::new(data_dir.clone())).await;
     let ada = first
         .client_as(Auth {
             token: None,
@@ -53,7 +53,7 @@ async fn history_survives_a_restart() {
     let user = ada.welcome.user.clone();
     first.stop_keeping_data().await;
 
-    let second = TestApp::spawn_with(data_dir, RateLimit::default()).await;
+    let second = TestApp::spawn_with(Config::new(data_dir)).await;
     let history = second.history(&token, "general", None).await;
     let texts: Vec<&str> = history.iter().map(|m| m.text.as_str()).collect();
     assert_eq!(
@@ -77,7 +77,7 @@ async fn history_survives_a_restart() {
 
 #[tokio::test]
 async fn history_pages_backwards() {
-    let app = TestApp::spawn_with(temp_data_dir(), UNLIMITED).await;
+    let app = TestApp::spawn_limited(UNLIMITED).await;
     let ada = app.client().await;
     for n in 1..=120 {
         send(&ada, "general", &format!("m{n}"), &format!("c{n}")).await;
@@ -118,7 +118,7 @@ async fn a_retried_client_id_is_stored_once_and_acked_the_same() {
 
 #[tokio::test]
 async fn a_client_that_was_away_catches_up_exactly_once_in_order() {
-    let app = TestApp::spawn_with(temp_data_dir(), UNLIMITED).await;
+    let app = TestApp::spawn_limited(UNLIMITED).await;
     let away = app
         .client_as(Auth {
             token: None,
@@ -191,13 +191,10 @@ async fn a_client_that_was_away_catches_up_exactly_once_in_order() {
 
 #[tokio::test]
 async fn over_the_rate_limit_nothing_is_stored() {
-    let app = TestApp::spawn_with(
-        temp_data_dir(),
-        RateLimit {
-            per_second: 0.001,
-            burst: 3.0,
-        },
-    )
+    let app = TestApp::spawn_limited(RateLimit {
+        per_second: 0.001,
+        burst: 3.0,
+    })
     .await;
     let ada = app.client().await;
     for n in 0..3 {

@@ -29,22 +29,28 @@ pub fn temp_data_dir() -> PathBuf {
 }
 
 impl TestApp {
-    /// A server with its own empty data directory and the default rate limit.
+    /// A server with its own empty data directory and the default settings.
     pub async fn spawn() -> Self {
-        Self::spawn_with(temp_data_dir(), RateLimit::default()).await
+        Self::spawn_with(Config::new(temp_data_dir())).await
     }
 
-    /// A server on `data_dir` (which may hold an earlier run's data).
-    pub async fn spawn_with(data_dir: PathBuf, rate_limit: RateLimit) -> Self {
+    /// A server with its own empty data directory and the given rate limit.
+    pub async fn spawn_limited(rate_limit: RateLimit) -> Self {
+        Self::spawn_with(Config {
+            rate_limit,
+            ..Config::new(temp_data_dir())
+        })
+        .await
+    }
+
+    /// A server with `config` (its data directory may hold an earlier run's data).
+    pub async fn spawn_with(config: Config) -> Self {
+        let data_dir = config.data_dir.clone();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind a free port");
         let url = format!("http://{}", listener.local_addr().expect("bound address"));
         let (shutdown, stop) = oneshot::channel::<()>();
-        let config = Config {
-            data_dir: data_dir.clone(),
-            rate_limit,
-        };
         let server = tokio::spawn(server::run(listener, config, async move {
             let _ = stop.await;
         }));

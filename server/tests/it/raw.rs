@@ -29,8 +29,13 @@ pub struct RawWebSocket {
 }
 
 impl RawWebSocket {
-    /// Opens the transport and the default namespace, and waits for the welcome.
+    /// Opens the transport and the default namespace as a guest, and waits for the welcome.
     pub async fn connect(base_url: &str) -> Self {
+        Self::connect_as(base_url, &json!({})).await
+    }
+
+    /// Like [`Self::connect`], presenting `auth` in the handshake.
+    pub async fn connect_as(base_url: &str, auth: &Value) -> Self {
         let url = format!(
             "{}/socket.io/?EIO=4&transport=websocket",
             base_url.replacen("http", "ws", 1)
@@ -40,7 +45,7 @@ impl RawWebSocket {
             .expect("websocket");
         let mut client = Self { socket };
         assert!(client.next_packet().await.expect("open").starts_with('0'));
-        client.send_packet("40".into()).await;
+        client.send_packet(format!("40{auth}")).await;
         assert!(
             client
                 .next_packet()

@@ -1,9 +1,15 @@
 //! Rooms, sessions, presence and typing.
 
+use std::time::Duration;
+
 use serde_json::json;
+use server::Config;
 use shared::{Auth, Presence, Typing, event};
 
-use crate::helpers::TestApp;
+use crate::{
+    helpers::{TestApp, temp_data_dir},
+    raw::RawWebSocket,
+};
 
 fn named(name: &str) -> Auth {
     Auth {
@@ -146,5 +152,26 @@ async fn typing_reaches_the_others_in_the_room() {
         (typing.room.as_str(), typing.user.name.as_str()),
         ("general", "Ada")
     );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_client_that_stops_answering_pings_leaves_presence() {
+    let app = TestApp::spawn_with(Config {
+        ping_interval: Duration::from_millis(200),
+        ping_timeout: Duration::from_millis(200),
+        ..Config::new(temp_data_dir())
+    })
+    .await;
+    let mut watcher = app.client_as(named("Watcher")).await;
+    // A raw client answers pings only while it reads; this one connects and then goes silent,
+    // like a laptop that was shut.
+    let _silent = RawWebSocket::connect_as(&app.url, &json!({ "name": "Sleeper" })).await;
+    watcher
+        .presence_until(|p| p.members.iter().any(|m| m.name == "Sleeper"))
+        .await;
+    watcher
+        .presence_until(|p| p.members.iter().all(|m| m.name != "Sleeper"))
+        .await;
     app.stop().await;
 }

@@ -111,3 +111,25 @@ async fn an_oversized_packet_closes_only_that_connection() {
     assert_eq!(carol.next(event::CHAT_MESSAGE).await["text"], "marker");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn malformed_packets_affect_only_their_sender() {
+    let app = TestApp::spawn().await;
+    let mut bob = app.client().await;
+    let mut carol = app.client().await;
+    for garbage in [
+        "42[\"chatMessage\",",
+        "42{not json}",
+        "4",
+        "9999",
+        "42[]",
+        "42[123]",
+    ] {
+        let mut mallory = RawWebSocket::connect(&app.url).await;
+        mallory.send_packet(garbage.to_owned()).await;
+        // Whether the server drops such a connection or ignores the packet, the others chat on.
+        assert_next_is_marker(&carol, &mut bob).await;
+        assert_eq!(carol.next(event::CHAT_MESSAGE).await["text"], "marker");
+    }
+    app.stop().await;
+}
