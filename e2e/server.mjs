@@ -47,6 +47,9 @@ export async function startServer({ cwd, bin = CHAT_BIN } = {}) {
   return {
     url,
     log,
+    get pid() {
+      return child.pid;
+    },
     /** Stops the process gracefully and starts it again on the same port and data. */
     async restart() {
       assert.equal(await terminate(child), 0, 'graceful shutdown exits 0');

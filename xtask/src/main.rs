@@ -170,6 +170,7 @@ fn test(project: &Project) -> Result<()> {
         .args(["--test", "--test-concurrency=1", "e2e/"])
         .env("CHAT_BIN", &binary)
         .env("CHAT_PYTHON", project.root.join(PYTHON))
+        .env("CHAT_BENCH", project.target.join("release/chat-bench"))
         .env("CHAT_ARTIFACTS", project.target.join("e2e")))?;
     Ok(())
 }

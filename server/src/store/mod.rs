@@ -39,6 +39,10 @@ pub enum StoreError {
     Database(#[from] sqlx::Error),
     #[error("migration: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("the transaction storing this message failed: {0}")]
+    Batch(String),
+    #[error("the store is shut down")]
+    Closed,
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;

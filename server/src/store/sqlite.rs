@@ -13,15 +13,25 @@ use sqlx::{
         SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
     },
 };
+use tokio::sync::{mpsc, oneshot};
 
 use super::{Appended, NewMessage, Store, StoreError, StoreResult};
 
 const MESSAGE_COLUMNS: &str = "id, room, seq, text, author_id, author_name, sent_at, client_id";
 
+/// A message to store and where to send the outcome once it is committed.
+type AppendRequest = (NewMessage, oneshot::Sender<StoreResult<Appended>>);
+
+/// Most messages committed in one transaction.
+const MAX_BATCH: usize = 512;
+
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     writer: SqlitePool,
     reader: SqlitePool,
+    /// Appends go to one committer task, which stores whatever has queued up in a single
+    /// transaction: one fsync for many messages, each acknowledged only after its commit.
+    appends: mpsc::Sender<AppendRequest>,
 }
 
 impl SqliteStore {
@@ -45,7 +55,13 @@ impl SqliteStore {
             .max_connections(4)
             .connect_with(options.read_only(true))
             .await?;
-        Ok(Self { writer, reader })
+        let (appends, queued) = mpsc::channel(4 * MAX_BATCH);
+        tokio::spawn(commit_appends(writer.clone(), queued));
+        Ok(Self {
+            writer,
+            reader,
+            appends,
+        })
     }
 
     /// Closes both pools, checkpointing the WAL.
@@ -53,6 +69,94 @@ impl SqliteStore {
         self.reader.close().await;
         self.writer.close().await;
     }
+}
+
+/// The committer: takes every append that has queued up (up to [`MAX_BATCH`]) and stores them in
+/// one transaction, in arrival order.
+async fn commit_appends(writer: SqlitePool, mut queued: mpsc::Receiver<AppendRequest>) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while queued.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        match store_batch(&writer, &mut batch).await {
+            Ok(outcomes) => {
+                for ((_, reply), outcome) in batch.drain(..).zip(outcomes) {
+                    // The requester may have gone (its connection closed); the message is
+                    // stored all the same and reaches it through catch-up.
+                    let _ = reply.send(outcome);
+                }
+            }
+            Err(error) => {
+                tracing::error!(%error, messages = batch.len(), "storing a batch failed");
+                for (_, reply) in batch.drain(..) {
+                    let _ = reply.send(Err(StoreError::Batch(error.to_string())));
+                }
+            }
+        }
+    }
+}
+
+/// Stores a batch in one transaction. A message for a room that does not exist gets its own
+/// error without failing the others; a database error fails (and rolls back) the whole batch.
+async fn store_batch(
+    writer: &SqlitePool,
+    batch: &mut [AppendRequest],
+) -> Result<Vec<StoreResult<Appended>>, sqlx::Error> {
+    let mut tx = writer.begin().await?;
+    let mut outcomes = Vec::with_capacity(batch.len());
+    for (new, _) in batch.iter() {
+        outcomes.push(append_one(&mut tx, new).await?);
+    }
+    tx.commit().await?;
+    Ok(outcomes)
+}
+
+async fn append_one(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    new: &NewMessage,
+) -> Result<StoreResult<Appended>, sqlx::Error> {
+    if let Some(client_id) = &new.client_id {
+        let existing = sqlx::query(&format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE author_id = ? AND client_id = ?"
+        ))
+        .bind(&new.author.id)
+        .bind(client_id)
+        .fetch_optional(&mut **tx)
+        .await?;
+        if let Some(row) = existing {
+            return Ok(Ok(Appended::Duplicate(message(&row))));
+        }
+    }
+    let Some(row) =
+        sqlx::query("UPDATE rooms SET last_seq = last_seq + 1 WHERE name = ? RETURNING last_seq")
+            .bind(&new.room)
+            .fetch_optional(&mut **tx)
+            .await?
+    else {
+        return Ok(Err(StoreError::RoomNotFound));
+    };
+    let seq: i64 = row.get(0);
+    sqlx::query(
+        "INSERT INTO messages (id, room, seq, text, author_id, author_name, sent_at, client_id) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(&new.id)
+    .bind(&new.room)
+    .bind(seq)
+    .bind(&new.text)
+    .bind(&new.author.id)
+    .bind(&new.author.name)
+    .bind(new.sent_at)
+    .bind(&new.client_id)
+    .execute(&mut **tx)
+    .await?;
+    Ok(Ok(Appended::New(ChatMessage {
+        id: new.id.clone(),
+        room: new.room.clone(),
+        seq,
+        text: new.text.clone(),
+        author: new.author.clone(),
+        sent_at: new.sent_at,
+        client_id: new.client_id.clone(),
+    })))
 }
 
 fn message(row: &SqliteRow) -> ChatMessage {
@@ -194,51 +298,12 @@ impl Store for SqliteStore {
     }
 
     async fn append(&self, new: NewMessage) -> StoreResult<Appended> {
-        let mut tx = self.writer.begin().await?;
-        if let Some(client_id) = &new.client_id {
-            let existing = sqlx::query(&format!(
-                "SELECT {MESSAGE_COLUMNS} FROM messages WHERE author_id = ? AND client_id = ?"
-            ))
-            .bind(&new.author.id)
-            .bind(client_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-            if let Some(row) = existing {
-                return Ok(Appended::Duplicate(message(&row)));
-            }
-        }
-        let seq: i64 = sqlx::query(
-            "UPDATE rooms SET last_seq = last_seq + 1 WHERE name = ? RETURNING last_seq",
-        )
-        .bind(&new.room)
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or(StoreError::RoomNotFound)?
-        .get(0);
-        sqlx::query(
-            "INSERT INTO messages (id, room, seq, text, author_id, author_name, sent_at, client_id) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&new.id)
-        .bind(&new.room)
-        .bind(seq)
-        .bind(&new.text)
-        .bind(&new.author.id)
-        .bind(&new.author.name)
-        .bind(new.sent_at)
-        .bind(&new.client_id)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(Appended::New(ChatMessage {
-            id: new.id,
-            room: new.room,
-            seq,
-            text: new.text,
-            author: new.author,
-            sent_at: new.sent_at,
-            client_id: new.client_id,
-        }))
+        let (reply, outcome) = oneshot::channel();
+        self.appends
+            .send((new, reply))
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        outcome.await.map_err(|_| StoreError::Closed)?
     }
 
     async fn after(&self, room: &str, after: i64, limit: u32) -> StoreResult<Vec<ChatMessage>> {
@@ -324,6 +389,43 @@ mod tests {
         assert_eq!(page.iter().map(|m| m.seq).collect::<Vec<_>>(), [3, 4]);
         let missed = store.after("general", 3, 100).await.unwrap();
         assert_eq!(missed.iter().map(|m| m.seq).collect::<Vec<_>>(), [4, 5]);
+        store.close().await;
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[tokio::test]
+    async fn concurrent_appends_are_batched_without_gaps_or_duplicates() {
+        let dir = temp_dir();
+        let store = SqliteStore::open(&dir).await.unwrap();
+        store.create_room("rust", 0).await.unwrap();
+        let appends = (0..300).map(|n| {
+            let store = store.clone();
+            let room = if n % 3 == 0 { "rust" } else { "general" };
+            // Every tenth message is a retry of the one before it.
+            let client_id = format!("c{}", n - n % 10 / 9);
+            tokio::spawn(async move {
+                store
+                    .append(new_message(room, &format!("m{n}"), Some(&client_id)))
+                    .await
+                    .unwrap()
+            })
+        });
+        let mut stored = Vec::new();
+        for append in appends.collect::<Vec<_>>() {
+            if let Appended::New(message) = append.await.unwrap() {
+                stored.push((message.room, message.seq));
+            }
+        }
+        for room in ["general", "rust"] {
+            let mut seqs: Vec<i64> = stored
+                .iter()
+                .filter(|(r, _)| r == room)
+                .map(|(_, s)| *s)
+                .collect();
+            seqs.sort_unstable();
+            let last_seq = store.room(room).await.unwrap().unwrap().last_seq;
+            assert_eq!(seqs, (1..=last_seq).collect::<Vec<_>>(), "room {room}");
+        }
         store.close().await;
         std::fs::remove_dir_all(dir).unwrap();
     }

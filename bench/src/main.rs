@@ -1,0 +1,296 @@
+//! `chat-bench`: connects N Socket.io clients to a chat server on this machine, has S of them
+//! send `chatMessage` (open loop at a total rate, or saturating with a window of unacknowledged
+//! messages each), and reports deliveries, loss, latency, connect times and CPU/memory.
+//!
+//! It only targets loopback addresses and always stops by itself. The last line it prints is
+//! one JSON object with every figure.
+
+mod client;
+mod proc_stats;
+
+use std::{
+    net::IpAddr,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use anyhow::{Result, bail};
+use clap::Parser;
+use hdrhistogram::Histogram;
+use serde_json::json;
+use tokio::{sync::watch, task::JoinSet};
+
+use client::Tally;
+use proc_stats::Snapshot;
+
+#[derive(Debug, Parser)]
+#[command(about = "Load generator for the chat (loopback only)")]
+struct Args {
+    /// Server to load; must be a loopback address.
+    #[arg(long, default_value = "http://127.0.0.1:4000")]
+    url: String,
+    /// Connected clients (all in the default room, all receiving).
+    #[arg(long, default_value_t = 100)]
+    clients: usize,
+    /// How many of the clients send.
+    #[arg(long, default_value_t = 10)]
+    senders: usize,
+    /// Messages per second, all senders together (open loop). 0: saturate instead.
+    #[arg(long, default_value_t = 100.0)]
+    rate: f64,
+    /// When saturating: unacknowledged messages each sender keeps in flight.
+    #[arg(long, default_value_t = 8)]
+    window: usize,
+    /// Message text size in bytes.
+    #[arg(long, default_value_t = 100)]
+    size: usize,
+    /// Seconds of sending.
+    #[arg(long, default_value_t = 10.0)]
+    duration: f64,
+    /// Most seconds to wait for deliveries after sending stops.
+    #[arg(long, default_value_t = 5.0)]
+    drain: f64,
+    /// Connections opened at the same time while connecting.
+    #[arg(long, default_value_t = 64)]
+    connect_concurrency: usize,
+    /// The server's process id, for its CPU time and memory (from /proc).
+    #[arg(long)]
+    server_pid: Option<u32>,
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let args = Args::parse();
+    ensure_loopback(&args.url)?;
+    let epoch = Instant::now();
+    let (stop, stopped) = watch::channel(false);
+    let delivered = Arc::new(AtomicU64::new(0));
+    let server = args.server_pid;
+    let at_start = Snapshot::take(server);
+
+    // Connect everyone, a bounded number at a time.
+    let mut connecting = JoinSet::new();
+    let mut clients = Vec::with_capacity(args.clients);
+    let mut connect_times = client::micros_histogram();
+    for _ in 0..args.clients {
+        if connecting.len() >= args.connect_concurrency
+            && let Some(done) = connecting.join_next().await
+        {
+            let (client, took) = done??;
+            record(&mut connect_times, took);
+            clients.push(client);
+        }
+        let (url, stopped, delivered) = (args.url.clone(), stopped.clone(), delivered.clone());
+        connecting.spawn(async move { client::connect(&url, epoch, delivered, stopped).await });
+    }
+    while let Some(done) = connecting.join_next().await {
+        let (client, took) = done??;
+        record(&mut connect_times, took);
+        clients.push(client);
+    }
+    let connected = Snapshot::take(server);
+
+    // Send.
+    let senders = args.senders.min(clients.len());
+    let deadline = tokio::time::Instant::now() + Duration::from_secs_f64(args.duration);
+    let mut sending = JoinSet::new();
+    for (index, client) in clients[..senders].iter().enumerate() {
+        let phase = index as f64 / senders as f64;
+        let outbox = client.outbox.clone();
+        let acks = client.acks.clone();
+        let (rate, window, size) = (args.rate / senders as f64, args.window, args.size);
+        sending.spawn(async move {
+            let mut sent = 0_u64;
+            if rate > 0.0 {
+                // Open loop on a fixed schedule; senders start spread over one period, as
+                // independent people would, instead of all at the same instant.
+                let period = Duration::from_secs_f64(1.0 / rate);
+                let start = tokio::time::Instant::now() + period.mul_f64(phase);
+                let mut ticks = tokio::time::interval_at(start, period);
+                ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+                while tokio::time::timeout_at(deadline, ticks.tick())
+                    .await
+                    .is_ok()
+                {
+                    if outbox
+                        .send(client::chat_packet(epoch, size, Some(sent)))
+                        .is_err()
+                    {
+                        break;
+                    }
+                    sent += 1;
+                }
+            } else {
+                acks.add_permits(window);
+                while let Ok(Ok(permit)) = tokio::time::timeout_at(deadline, acks.acquire()).await {
+                    permit.forget();
+                    if outbox
+                        .send(client::chat_packet(epoch, size, Some(sent)))
+                        .is_err()
+                    {
+                        break;
+                    }
+                    sent += 1;
+                }
+            }
+            sent
+        });
+    }
+    let mut sent = 0;
+    while let Some(done) = sending.join_next().await {
+        sent += done?;
+    }
+    let sending_ended = Snapshot::take(server);
+    let send_seconds = args.duration;
+
+    // Wait until every delivery arrived (or the drain time is up), then add everything up.
+    let expected = sent * clients.len() as u64;
+    let drain_deadline = Instant::now() + Duration::from_secs_f64(args.drain);
+    while delivered.load(Ordering::Relaxed) < expected && Instant::now() < drain_deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    stop.send_replace(true);
+    let mut tallies = Vec::with_capacity(clients.len());
+    for client in clients {
+        tallies.push(client.reader.await?);
+    }
+    report(
+        &args,
+        sent,
+        expected,
+        send_seconds,
+        &tallies,
+        &connect_times,
+        &at_start,
+        &connected,
+        &sending_ended,
+    );
+    Ok(())
+}
+
+fn record(histogram: &mut Histogram<u64>, took: Duration) {
+    histogram.saturating_record(u64::try_from(took.as_micros()).unwrap_or(u64::MAX));
+}
+
+#[allow(clippy::too_many_arguments, clippy::cast_precision_loss)]
+fn report(
+    args: &Args,
+    sent: u64,
+    expected: u64,
+    send_seconds: f64,
+    tallies: &[Tally],
+    connect_times: &Histogram<u64>,
+    at_start: &Snapshot,
+    connected: &Snapshot,
+    sending_ended: &Snapshot,
+) {
+    let mut latency = client::micros_histogram();
+    let (mut received, mut acked, mut refused) = (0, 0, 0);
+    for tally in tallies {
+        latency.add(&tally.latency).expect("same precision");
+        received += tally.delivered;
+        acked += tally.acked;
+        refused += tally.refused;
+    }
+    let ms = |micros: u64| micros as f64 / 1000.0;
+    let server_cpu = sending_ended.server_cpu - connected.server_cpu;
+    let own_cpu = sending_ended.own_cpu - connected.own_cpu;
+    let idle_kib_per_conn = match (at_start.server_rss_kib, connected.server_rss_kib) {
+        (Some(before), Some(after)) if args.clients > 0 => {
+            Some((after as f64 - before as f64) / args.clients as f64)
+        }
+        _ => None,
+    };
+    let summary = json!({
+        "clients": args.clients,
+        "senders": args.senders,
+        "rate": args.rate,
+        "window": args.window,
+        "size": args.size,
+        "duration_s": send_seconds,
+        "sent": sent,
+        "acked": acked,
+        "refused": refused,
+        "expected": expected,
+        "received": received,
+        "lost": expected.saturating_sub(received),
+        "delivered_per_s": received as f64 / send_seconds,
+        "latency_ms": {
+            "p50": ms(latency.value_at_quantile(0.5)),
+            "p90": ms(latency.value_at_quantile(0.9)),
+            "p99": ms(latency.value_at_quantile(0.99)),
+            "max": ms(latency.max()),
+        },
+        "connect_ms": {
+            "p50": ms(connect_times.value_at_quantile(0.5)),
+            "p99": ms(connect_times.value_at_quantile(0.99)),
+        },
+        "server_cpu_s": server_cpu,
+        "server_cpu_us_per_delivery": if received > 0 { server_cpu * 1e6 / received as f64 } else { 0.0 },
+        "server_rss_kib": sending_ended.server_rss_kib,
+        "idle_kib_per_connection": idle_kib_per_conn,
+        "bench_cpu_s": own_cpu,
+    });
+    println!(
+        "sent {sent} (acked {acked}, refused {refused}); deliveries expected {expected}, received {received}, lost {}",
+        expected.saturating_sub(received)
+    );
+    println!(
+        "delivered/s {:.0}; latency ms p50 {:.2} p90 {:.2} p99 {:.2} max {:.2}; connect ms p50 {:.2} p99 {:.2}",
+        received as f64 / send_seconds,
+        ms(latency.value_at_quantile(0.5)),
+        ms(latency.value_at_quantile(0.9)),
+        ms(latency.value_at_quantile(0.99)),
+        ms(latency.max()),
+        ms(connect_times.value_at_quantile(0.5)),
+        ms(connect_times.value_at_quantile(0.99)),
+    );
+    println!(
+        "server cpu {server_cpu:.2} s, rss {:?} KiB, idle {:?} KiB/connection; bench cpu {own_cpu:.2} s",
+        sending_ended.server_rss_kib, idle_kib_per_conn
+    );
+    println!("{summary}");
+}
+
+/// Load tests may only target this machine.
+fn ensure_loopback(url: &str) -> Result<()> {
+    let host = url
+        .split("://")
+        .nth(1)
+        .and_then(|rest| rest.split(['/', '?']).next())
+        .unwrap_or_default();
+    let host = host.rsplit_once(':').map_or(host, |(host, _)| host);
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let loopback = host == "localhost" || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback());
+    if !loopback {
+        bail!("{url} is not a loopback address; chat-bench only loads this machine");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_loopback_targets_are_accepted() {
+        for ok in [
+            "http://127.0.0.1:4000",
+            "http://localhost:1",
+            "http://[::1]:4000/",
+            "http://127.9.9.9",
+        ] {
+            assert!(ensure_loopback(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "http://10.0.0.1:4000",
+            "http://example.com",
+            "http://192.168.1.2:80",
+        ] {
+            assert!(ensure_loopback(bad).is_err(), "{bad}");
+        }
+    }
+}
