@@ -162,6 +162,10 @@ fn test(project: &Project) -> Result<()> {
         ])
         .args(["--", "-D", "warnings"]))?;
     let binary = build(project)?;
+    // The load generator, for its smoke test.
+    run(project
+        .cargo()
+        .args(["build", "--release", "--package", "bench"]))?;
     run(project
         .cargo()
         .args(["nextest", "run", "--workspace", "--no-fail-fast"]))?;
