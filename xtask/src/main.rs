@@ -1,6 +1,7 @@
 //! `cargo xtask`: the project's commands. Each one installs what it needs first, and does
 //! nothing it does not have to, so a second run takes seconds.
 
+mod bench;
 mod setup;
 
 use std::{
@@ -40,6 +41,15 @@ enum Cmd {
     },
     /// Lint, build and run every test: Rust, Node interop and the browser.
     Test,
+    /// Compare this server with the Node reference on the standard scenarios.
+    Bench {
+        /// Rounds of A/B runs per scenario (the table shows medians).
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
+        /// Seconds of load per run.
+        #[arg(long, default_value_t = 5.0)]
+        seconds: f64,
+    },
 }
 
 fn main() -> Result<()> {
@@ -57,6 +67,10 @@ fn main() -> Result<()> {
             run(&mut command)
         }
         Cmd::Test => test(&project),
+        Cmd::Bench { rounds, seconds } => {
+            build(&project)?;
+            bench::all(&project, rounds, seconds)
+        }
     }
 }
 

@@ -1,0 +1,225 @@
+//! `cargo xtask bench`: the standard scenarios against the Rust server and the Node reference
+//! (`bench/reference-node`), alternating A B A B on fresh processes, medians in a table.
+
+use std::{
+    io::{BufRead, BufReader},
+    process::{Child, Command, Stdio},
+};
+
+use anyhow::{Context, Result, bail};
+use serde_json::Value;
+
+use crate::{Project, run};
+
+/// One standard scenario: the load generator's arguments and the figures it is about.
+struct Scenario {
+    args: &'static [&'static str],
+    figures: &'static [Figure],
+}
+
+/// A row of the table: its name, a JSON pointer into the generator's report, and the unit.
+struct Figure(&'static str, &'static str, &'static str);
+
+const SCENARIOS: &[Scenario] = &[
+    Scenario {
+        args: &[
+            "--clients",
+            "1000",
+            "--senders",
+            "1000",
+            "--rate",
+            "0",
+            "--window",
+            "2",
+        ],
+        figures: &[Figure(
+            "saturated deliveries/s, 1,000 clients",
+            "/delivered_per_s",
+            "/s",
+        )],
+    },
+    Scenario {
+        args: &["--clients", "1000", "--senders", "1000", "--rate", "100"],
+        figures: &[
+            Figure(
+                "p99 latency, 1,000 clients x 100 msg/s",
+                "/latency_ms/p99",
+                "ms",
+            ),
+            Figure("lost deliveries, 1,000 clients x 100 msg/s", "/lost", ""),
+        ],
+    },
+    Scenario {
+        args: &["--clients", "100", "--senders", "100", "--rate", "1000"],
+        figures: &[
+            Figure(
+                "p99 latency, 100 clients x 1,000 msg/s",
+                "/latency_ms/p99",
+                "ms",
+            ),
+            Figure("lost deliveries, 100 clients x 1,000 msg/s", "/lost", ""),
+        ],
+    },
+    Scenario {
+        args: &["--clients", "2000", "--senders", "0", "--drain", "0"],
+        figures: &[
+            Figure(
+                "idle memory per connection, 2,000 clients",
+                "/idle_kib_per_connection",
+                "KiB",
+            ),
+            Figure("connect p99, 2,000 clients", "/connect_ms/p99", "ms"),
+        ],
+    },
+];
+
+/// The two servers compared.
+#[derive(Clone, Copy)]
+enum Server {
+    Rust,
+    Node,
+}
+
+pub fn all(project: &Project, rounds: usize, seconds: f64) -> Result<()> {
+    let bench = project.target.join("release/chat-bench");
+    run(project
+        .cargo()
+        .args(["build", "--release", "--package", "bench"]))?;
+    run(project.command("npm").args([
+        "ci",
+        "--no-audit",
+        "--no-fund",
+        "--prefix",
+        "bench/reference-node",
+    ]))?;
+    let duration = seconds.to_string();
+
+    println!("| scenario | Node reference | this server | ratio |\n|---|---:|---:|---:|");
+    for scenario in SCENARIOS {
+        // reports[server][round]
+        let mut reports = [Vec::new(), Vec::new()];
+        for _ in 0..rounds {
+            for (slot, server) in [(0, Server::Node), (1, Server::Rust)] {
+                let mut process = start(project, server)?;
+                let mut command = project.command(bench.to_str().context("path")?);
+                command
+                    .args([
+                        "--url",
+                        &process.url,
+                        "--server-pid",
+                        &process.child.id().to_string(),
+                    ])
+                    .args(["--duration", &duration])
+                    .args(scenario.args);
+                let report = last_json_line(&mut command);
+                process.stop();
+                let report = report?;
+                eprintln!("{} {}: {report}", server.label(), scenario.args.join(" "));
+                reports[slot].push(report);
+            }
+        }
+        for Figure(name, pointer, unit) in scenario.figures {
+            let [node, rust] = reports.each_ref().map(|runs| {
+                median(
+                    runs.iter()
+                        .filter_map(|r| r.pointer(pointer)?.as_f64())
+                        .collect(),
+                )
+            });
+            let ratio = if node > 0.0 {
+                format!("{:.2}x", rust / node)
+            } else {
+                "-".to_owned()
+            };
+            println!("| {name} | {node:.1} {unit} | {rust:.1} {unit} | {ratio} |");
+        }
+    }
+    Ok(())
+}
+
+impl Server {
+    fn label(self) -> &'static str {
+        match self {
+            Self::Rust => "rust",
+            Self::Node => "node",
+        }
+    }
+}
+
+struct Process {
+    child: Child,
+    url: String,
+    data_dir: Option<std::path::PathBuf>,
+}
+
+impl Process {
+    fn stop(&mut self) {
+        // SIGTERM through kill(1): std only offers SIGKILL.
+        let _ = Command::new("kill")
+            .arg(self.child.id().to_string())
+            .status();
+        let _ = self.child.wait();
+        if let Some(dir) = &self.data_dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
+/// Starts a fresh server on a free loopback port and waits until it listens.
+fn start(project: &Project, server: Server) -> Result<Process> {
+    let (mut command, data_dir) = match server {
+        Server::Rust => {
+            let dir = std::env::temp_dir().join(format!("chat-bench-{}", std::process::id()));
+            let mut command = Command::new(project.server_binary());
+            command
+                .args(["--bind", "127.0.0.1:0", "--data-dir"])
+                .arg(&dir)
+                // Saturating senders go far past a person's pace; the per-connection limit
+                // would refuse most of their messages instead of measuring the server.
+                .args(["--rate-per-second", "1000000", "--rate-burst", "1000000"])
+                .env("RUST_LOG", "warn,server=info");
+            (command, Some(dir))
+        }
+        Server::Node => {
+            let mut command = project.command("node");
+            command
+                .arg("bench/reference-node/server.js")
+                .env("PORT", "0");
+            (command, None)
+        }
+    };
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .context("start the server")?;
+    let stdout = child.stdout.take().context("server stdout")?;
+    let mut lines = BufReader::new(stdout).lines();
+    let url = loop {
+        let Some(line) = lines.next() else {
+            bail!("the server exited before listening");
+        };
+        if let Some(at) = line?.split("listening on ").nth(1) {
+            break at.split_whitespace().next().unwrap_or_default().to_owned();
+        }
+    };
+    // Keep draining the log so the server never blocks on a full pipe.
+    std::thread::spawn(move || lines.for_each(drop));
+    Ok(Process {
+        child,
+        url,
+        data_dir,
+    })
+}
+
+fn last_json_line(command: &mut Command) -> Result<Value> {
+    let output = command.stderr(Stdio::inherit()).output()?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let line = stdout.lines().last().context("no report")?;
+    serde_json::from_str(line).with_context(|| format!("not a report: {line}"))
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values.get(values.len() / 2).copied().unwrap_or(f64::NAN)
+}
