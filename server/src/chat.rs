@@ -81,6 +81,10 @@ pub struct Session {
     /// The secret to present next time. Only its hash is stored.
     pub token: String,
     pub rooms: Vec<RoomInfo>,
+    /// Whether the user is in the store. A guest (a client that sent no auth, as in the seed) is
+    /// not, until it does something that must be remembered (see [`Chat::remember`]): a
+    /// thousand bare clients connecting cost no database writes.
+    pub stored: bool,
 }
 
 /// A message the chat accepted.
@@ -119,20 +123,49 @@ impl Chat {
                 user,
                 token: token.clone(),
                 rooms,
+                stored: true,
             });
         }
         let id = uuid::Uuid::now_v7().to_string();
-        let name = match &auth.name {
-            Some(name) => validate_name(name)?.to_owned(),
-            None => format!("Guest {}", &id[id.len() - 4..]),
-        };
-        let user = Author { id, name };
         let token = new_token();
+        let Some(name) = &auth.name else {
+            let general = self
+                .store
+                .room(DEFAULT_ROOM)
+                .await?
+                .ok_or(ChatError::RoomNotFound)?;
+            return Ok(Session {
+                user: Author {
+                    name: format!("Guest {}", &id[id.len() - 4..]),
+                    id,
+                },
+                token,
+                rooms: vec![general],
+                stored: false,
+            });
+        };
+        let user = Author {
+            id,
+            name: validate_name(name)?.to_owned(),
+        };
         self.store
             .create_user(&user, &hash(&token), now_millis())
             .await?;
         let rooms = self.store.memberships(&user.id).await?;
-        Ok(Session { user, token, rooms })
+        Ok(Session {
+            user,
+            token,
+            rooms,
+            stored: true,
+        })
+    }
+
+    /// Stores a guest, so that its rooms and name can be remembered.
+    pub async fn remember(&self, user: &Author, token: &str) -> ChatResult<()> {
+        Ok(self
+            .store
+            .create_user(user, &hash(token), now_millis())
+            .await?)
     }
 
     /// The user behind a token, for requests outside a socket (server functions).

@@ -168,6 +168,9 @@ async fn on_create_room<A: Adapter>(
     let Ok(request) = request else {
         return reply.error(invalid("createRoom takes { room }"));
     };
+    if let Err(error) = connection.remember(&chat).await {
+        return reply.error(error_payload(&error));
+    }
     match chat.create_room(&connection.user(), &request.room).await {
         Ok(room) => {
             let members = enter_room(&io, &socket, &chat, &connection, &room.name).await;
@@ -190,6 +193,9 @@ async fn on_join_room<A: Adapter>(
     let Ok(request) = request else {
         return reply.error(invalid("joinRoom takes { room }"));
     };
+    if let Err(error) = connection.remember(&chat).await {
+        return reply.error(error_payload(&error));
+    }
     match chat.join_room(&connection.user(), &request.room).await {
         Ok(room) => {
             let members = enter_room(&io, &socket, &chat, &connection, &room.name).await;
@@ -240,6 +246,9 @@ async fn on_rename<A: Adapter>(
     let Ok(request) = request else {
         return reply.error(invalid("rename takes { name }"));
     };
+    if let Err(error) = connection.remember(&chat).await {
+        return reply.error(error_payload(&error));
+    }
     match chat.rename(&connection.user(), &request.name).await {
         Ok(user) => {
             connection.set_user(user.clone());

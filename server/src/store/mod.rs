@@ -59,7 +59,8 @@ pub trait Store: Send + Sync + 'static {
     async fn room(&self, name: &str) -> StoreResult<Option<RoomInfo>>;
     async fn rooms(&self) -> StoreResult<Vec<RoomInfo>>;
 
-    /// The rooms `user_id` is a member of, by name.
+    /// The rooms `user_id` is a member of, by name. Everyone is in the default room, stored or
+    /// not.
     async fn memberships(&self, user_id: &str) -> StoreResult<Vec<RoomInfo>>;
     async fn is_member(&self, user_id: &str, room: &str) -> StoreResult<bool>;
     /// Idempotent.

@@ -3,14 +3,17 @@
 
 use std::{
     collections::BTreeSet,
-    sync::{Arc, Mutex},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, Ordering},
+    },
 };
 
 use shared::{Author, RoomInfo};
 use socketioxide::{adapter::Adapter, extract::SocketRef};
 use tokio::time::Instant;
 
-use crate::chat::Session;
+use crate::chat::{Chat, ChatError, Session};
 
 /// Messages a connection may send: `burst` at once, refilled at `per_second`.
 #[derive(Debug, Clone, Copy)]
@@ -32,6 +35,8 @@ impl Default for RateLimit {
 pub struct Connection {
     user: Mutex<Author>,
     token: String,
+    /// False for a guest not written to the store yet.
+    stored: AtomicBool,
     /// Rooms this connection has joined, with their state at connect time.
     joined_at_connect: Vec<RoomInfo>,
     rooms: Mutex<BTreeSet<String>>,
@@ -60,6 +65,7 @@ impl Connection {
         Self {
             user: Mutex::new(session.user),
             token: session.token,
+            stored: AtomicBool::new(session.stored),
             joined_at_connect: session.rooms,
             rooms: Mutex::new(rooms),
             bucket: Mutex::new(Bucket {
@@ -77,6 +83,15 @@ impl Connection {
             self.token.clone(),
             self.joined_at_connect.clone(),
         )
+    }
+
+    /// Writes a guest to the store before something that must be remembered about it.
+    pub async fn remember(&self, chat: &Chat) -> Result<(), ChatError> {
+        if !self.stored.load(Ordering::Acquire) {
+            chat.remember(&self.user(), &self.token).await?;
+            self.stored.store(true, Ordering::Release);
+        }
+        Ok(())
     }
 
     pub fn user(&self) -> Author {
@@ -150,6 +165,7 @@ mod tests {
                 },
                 token: "t".into(),
                 rooms: vec![],
+                stored: true,
             },
             limit,
         )

@@ -25,6 +25,14 @@ async fn send(client: &TestClient, room: &str, text: &str, client_id: &str) -> C
     )
 }
 
+/// A named session: stored, so it may call the server functions (guests may not).
+fn named(name: &str) -> Auth {
+    Auth {
+        token: None,
+        name: Some(name.into()),
+    }
+}
+
 const UNLIMITED: RateLimit = RateLimit {
     per_second: 1.0e6,
     burst: 1.0e6,
@@ -78,7 +86,7 @@ async fn history_survives_a_restart() {
 #[tokio::test]
 async fn history_pages_backwards() {
     let app = TestApp::spawn_limited(UNLIMITED).await;
-    let ada = app.client().await;
+    let ada = app.client_as(named("Ada")).await;
     for n in 1..=120 {
         send(&ada, "general", &format!("m{n}"), &format!("c{n}")).await;
     }
@@ -101,7 +109,7 @@ async fn history_pages_backwards() {
 #[tokio::test]
 async fn a_retried_client_id_is_stored_once_and_acked_the_same() {
     let app = TestApp::spawn().await;
-    let ada = app.client().await;
+    let ada = app.client_as(named("Ada")).await;
     let mut bob = app.client().await;
 
     let first = send(&ada, "general", "only once", "retry-me").await;
@@ -196,7 +204,7 @@ async fn over_the_rate_limit_nothing_is_stored() {
         burst: 3.0,
     })
     .await;
-    let ada = app.client().await;
+    let ada = app.client_as(named("Ada")).await;
     for n in 0..3 {
         send(&ada, "general", "within budget", &format!("ok{n}")).await;
     }

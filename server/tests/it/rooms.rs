@@ -175,3 +175,30 @@ async fn a_client_that_stops_answering_pings_leaves_presence() {
         .await;
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_guest_is_remembered_once_it_joins_a_room() {
+    let app = TestApp::spawn().await;
+    let guest = app.client().await;
+    let token = guest.token();
+    let created = guest
+        .emit_with_ack(event::CREATE_ROOM, json!({ "room": "guests" }))
+        .await;
+    assert_eq!(created["status"], "ok");
+
+    let again = app
+        .client_as(Auth {
+            token: Some(token),
+            name: None,
+        })
+        .await;
+    assert_eq!(again.welcome.user, guest.welcome.user);
+    let rooms: Vec<&str> = again
+        .welcome
+        .rooms
+        .iter()
+        .map(|r| r.name.as_str())
+        .collect();
+    assert_eq!(rooms, ["general", "guests"]);
+    app.stop().await;
+}
