@@ -105,8 +105,9 @@ class ChatClient {
     this.socket = io(url, { auth: { name }, autoConnect: false });
     this.socket.on('welcome', (welcome) => this.onWelcome(welcome));
     this.socket.on('chatMessage', (message) => this.onChatMessage(message));
-    this.socket.on('presence', ({ room, members }) => {
-      say(`presence #${room}: ${members.map((member) => member.name).join(', ')}`);
+    this.socket.on('presence', ({ room, online, joined, left }) => {
+      const names = (users) => users.map((user) => user.name).join(', ') || '-';
+      say(`presence #${room}: ${online} online; joined ${names(joined)}; left ${names(left)}`);
     });
     this.socket.on('typing', ({ room, user }) => say(`typing #${room}: ${user.name}`));
     this.socket.on('chatError', ({ code, message }) => say(`refused: ${code}: ${message}`));

@@ -162,8 +162,9 @@ class ChatClient:
             echo.set_result(message)
 
     def on_presence(self, presence):
-        names = ", ".join(member["name"] for member in presence["members"])
-        say(f"presence #{presence['room']}: {names}")
+        joined = ", ".join(member["name"] for member in presence["joined"]) or "-"
+        left = ", ".join(member["name"] for member in presence["left"]) or "-"
+        say(f"presence #{presence['room']}: {presence['online']} online; joined {joined}; left {left}")
 
     def on_typing(self, typing):
         say(f"typing #{typing['room']}: {typing['user']['name']}")

@@ -4,7 +4,7 @@
 
 use leptos::{prelude::*, task::spawn_local};
 use shared::{
-    Auth, ChatMessage, DEFAULT_ROOM, Done, ErrorPayload, Joined, RenameRequest, Renamed,
+    Auth, ChatMessage, DEFAULT_ROOM, Done, ErrorPayload, Joined, Members, RenameRequest, Renamed,
     RoomCursor, RoomInfo, RoomRequest, Sent, SyncRequest, Synced, Welcome, event,
 };
 
@@ -69,7 +69,7 @@ fn on_event(state: ChatState, event: ServerEvent) {
         ServerEvent::Message(message) => receive(state, message),
         ServerEvent::Presence(presence) => {
             if let Some(room) = state.room(&presence.room) {
-                room.members.set(presence.members);
+                room.apply_presence(presence.online, presence.joined, &presence.left);
             }
         }
         ServerEvent::Typing(typing) => {
@@ -92,9 +92,12 @@ fn on_welcome(state: ChatState, welcome: Welcome) {
         rooms.retain(|name, _| welcome.rooms.iter().any(|r| &r.name == name));
         for info in &welcome.rooms {
             match rooms.get(&info.name) {
-                Some(room) => room
-                    .last_seq
-                    .set(info.last_seq.max(room.last_seq.get_untracked())),
+                Some(room) => {
+                    room.last_seq
+                        .set(info.last_seq.max(room.last_seq.get_untracked()));
+                    // Who is online may have changed while we were away: ask again.
+                    room.members.set(None);
+                }
                 None => {
                     rooms.insert(
                         info.name.clone(),
@@ -288,13 +291,28 @@ pub fn open_room(state: ChatState, name: String) {
         state.current.set(name.clone());
         state.error.set(None);
     }
-    match state.room(&name) {
-        Some(room) if room.history.get_untracked() == History::NotLoaded => {
-            load_history(state, name, None);
-        }
-        Some(_) => {}
-        None => join_room(state, name),
+    let Some(room) = state.room(&name) else {
+        return join_room(state, name);
+    };
+    if room.members.with_untracked(Option::is_none) {
+        load_members(state, name.clone());
     }
+    if room.history.get_untracked() == History::NotLoaded {
+        load_history(state, name, None);
+    }
+}
+
+/// Asks who is online in `room`; presence updates keep the list current afterwards.
+fn load_members(state: ChatState, name: String) {
+    socket::request(
+        event::MEMBERS,
+        &RoomRequest { room: name.clone() },
+        move |reply: Result<Members, ErrorPayload>| match (reply, state.room(&name)) {
+            (Ok(Members { members }), Some(room)) => room.set_members(members),
+            (Err(error), _) => leptos::logging::warn!("members failed: {}", error.message),
+            (Ok(_), None) => {}
+        },
+    );
 }
 
 /// Marks everything in the room on screen as read.
@@ -336,7 +354,7 @@ fn entered(state: ChatState, reply: Result<Joined, ErrorPayload>) {
             members,
         }) => {
             let room = Room::new(last_seq, storage::last_read(&name));
-            room.members.set(members);
+            room.set_members(members);
             state.rooms.update(|rooms| {
                 rooms.entry(name.clone()).or_insert(room);
             });

@@ -55,7 +55,10 @@ pub struct Room {
     pub last_seq: RwSignal<i64>,
     /// The newest sequence number the user has seen (kept in localStorage).
     pub last_read: RwSignal<i64>,
-    pub members: RwSignal<Vec<Author>>,
+    /// Who is online, once asked for (`None` until then); kept current by presence updates.
+    pub members: RwSignal<Option<Vec<Author>>>,
+    /// How many are online, from the latest presence update or member list.
+    pub online: RwSignal<usize>,
     /// Who is typing, until when (ms since the epoch).
     pub typing: RwSignal<Vec<(Author, f64)>>,
     pub history: RwSignal<History>,
@@ -67,7 +70,8 @@ impl Room {
             messages: RwSignal::new(BTreeMap::new()),
             last_seq: RwSignal::new(last_seq),
             last_read: RwSignal::new(last_read.min(last_seq)),
-            members: RwSignal::new(Vec::new()),
+            members: RwSignal::new(None),
+            online: RwSignal::new(0),
             typing: RwSignal::new(Vec::new()),
             history: RwSignal::new(History::NotLoaded),
         }
@@ -103,6 +107,26 @@ impl Room {
             }
             last
         })
+    }
+
+    /// Sets the full member list.
+    pub fn set_members(&self, members: Vec<Author>) {
+        self.online.set(members.len());
+        self.members.set(Some(members));
+    }
+
+    /// Applies a presence update to the member list, if it is loaded.
+    pub fn apply_presence(&self, online: usize, joined: Vec<Author>, left: &[Author]) {
+        self.online.set(online);
+        self.members.update(|members| {
+            if let Some(members) = members {
+                members.retain(|m| {
+                    !left.iter().any(|l| l.id == m.id) && !joined.iter().any(|j| j.id == m.id)
+                });
+                members.extend(joined);
+                members.sort_by_key(|m| m.name.to_lowercase());
+            }
+        });
     }
 
     pub fn unread(&self) -> i64 {

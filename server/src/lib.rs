@@ -74,7 +74,7 @@ pub async fn run(
     // each call builds a separate Engine.IO server that does not know the others' sessions.
     let socket_io = socket_layer.layer(Router::new().fallback(assets::serve));
     // socketioxide answers every path under /socket.io/, so the client script is routed in front.
-    let backend: Arc<dyn ::api::Backend> = Arc::new(chat);
+    let backend: Arc<dyn ::api::Backend> = Arc::new(chat.clone());
     let app = Router::new()
         .route(assets::SOCKET_IO_CLIENT_PATH, get(assets::serve))
         .route(
@@ -82,6 +82,13 @@ pub async fn run(
             post(move |request| api::handle(backend.clone(), request)),
         )
         .fallback_service(socket_io);
+
+    let (stop_presence, presence_stopped) = tokio::sync::watch::channel(false);
+    let presence = tokio::spawn(transport::announce_presence(
+        io.clone(),
+        chat.clone(),
+        presence_stopped,
+    ));
 
     let addr = listener.local_addr()?;
     tracing::info!(data_dir = %config.data_dir.display(), "chat listening on http://{addr}");
@@ -91,6 +98,10 @@ pub async fn run(
             io.close().await;
         })
         .await?;
+    stop_presence.send_replace(true);
+    if let Err(error) = presence.await {
+        tracing::error!(%error, "the presence task failed");
+    }
     store.close().await;
     tracing::info!("server stopped");
     Ok(())

@@ -5,11 +5,11 @@
 
 mod connection;
 
-use std::{convert::Infallible, sync::Arc};
+use std::{convert::Infallible, sync::Arc, time::Duration};
 
 use serde::Serialize;
 use shared::{
-    Ack, Auth, ChatInput, Done, ErrorPayload, Joined, Presence, RenameRequest, Renamed,
+    Ack, Auth, ChatInput, Done, ErrorPayload, Joined, Members, Presence, RenameRequest, Renamed,
     RoomRequest, Sent, SyncRequest, Synced, Typing, Welcome, event,
 };
 use socketioxide::{
@@ -19,6 +19,7 @@ use socketioxide::{
     handler::{FromMessageParts, Value},
     socket::{DisconnectReason, Socket},
 };
+use tokio::sync::watch;
 
 use connection::Connection;
 pub use connection::RateLimit;
@@ -44,16 +45,13 @@ pub async fn authenticate<A: Adapter>(
     socket.on(event::LEAVE_ROOM, on_leave_room::<A>);
     socket.on(event::RENAME, on_rename::<A>);
     socket.on(event::TYPING, on_typing::<A>);
+    socket.on(event::MEMBERS, on_members::<A>);
     socket.on_disconnect(on_disconnect::<A>);
     Ok(())
 }
 
 /// The client is connected: put it in its rooms and greet it.
-pub async fn on_connect<A: Adapter>(
-    io: SocketIo<A>,
-    socket: SocketRef<A>,
-    State(chat): State<Chat>,
-) {
+pub async fn on_connect<A: Adapter>(socket: SocketRef<A>, State(chat): State<Chat>) {
     let Some(connection) = connection::of(&socket) else {
         return;
     };
@@ -71,14 +69,11 @@ pub async fn on_connect<A: Adapter>(
         tracing::warn!(sid = %socket.id, %error, "could not send the welcome");
     }
     for room in names {
-        if let Some(members) = chat.presence.enter(&room, &user) {
-            announce_presence(&io, &room, members).await;
-        }
+        chat.presence.enter(&room, &user);
     }
 }
 
 async fn on_disconnect<A: Adapter>(
-    io: SocketIo<A>,
     socket: SocketRef<A>,
     reason: DisconnectReason,
     State(chat): State<Chat>,
@@ -89,9 +84,7 @@ async fn on_disconnect<A: Adapter>(
     };
     let user = connection.user();
     for room in connection.rooms() {
-        if let Some(members) = chat.presence.exit(&room, &user) {
-            announce_presence(&io, &room, members).await;
-        }
+        chat.presence.exit(&room, &user);
     }
 }
 
@@ -156,7 +149,6 @@ async fn on_sync<A: Adapter>(
 }
 
 async fn on_create_room<A: Adapter>(
-    io: SocketIo<A>,
     socket: SocketRef<A>,
     TryData(request): TryData<RoomRequest>,
     reply: Reply<A>,
@@ -173,7 +165,7 @@ async fn on_create_room<A: Adapter>(
     }
     match chat.create_room(&connection.user(), &request.room).await {
         Ok(room) => {
-            let members = enter_room(&io, &socket, &chat, &connection, &room.name).await;
+            let members = enter_room(&socket, &chat, &connection, &room.name);
             reply.ok(&Joined { room, members });
         }
         Err(error) => reply.error(error_payload(&error)),
@@ -181,7 +173,6 @@ async fn on_create_room<A: Adapter>(
 }
 
 async fn on_join_room<A: Adapter>(
-    io: SocketIo<A>,
     socket: SocketRef<A>,
     TryData(request): TryData<RoomRequest>,
     reply: Reply<A>,
@@ -198,7 +189,7 @@ async fn on_join_room<A: Adapter>(
     }
     match chat.join_room(&connection.user(), &request.room).await {
         Ok(room) => {
-            let members = enter_room(&io, &socket, &chat, &connection, &room.name).await;
+            let members = enter_room(&socket, &chat, &connection, &room.name);
             reply.ok(&Joined { room, members });
         }
         Err(error) => reply.error(error_payload(&error)),
@@ -206,7 +197,6 @@ async fn on_join_room<A: Adapter>(
 }
 
 async fn on_leave_room<A: Adapter>(
-    io: SocketIo<A>,
     socket: SocketRef<A>,
     TryData(request): TryData<RoomRequest>,
     reply: Reply<A>,
@@ -222,10 +212,8 @@ async fn on_leave_room<A: Adapter>(
     match chat.leave_room(&user, &request.room).await {
         Ok(room) => {
             socket.leave(room.clone());
-            if connection.left(&room)
-                && let Some(members) = chat.presence.exit(&room, &user)
-            {
-                announce_presence(&io, &room, members).await;
+            if connection.left(&room) {
+                chat.presence.exit(&room, &user);
             }
             reply.ok(&Done {});
         }
@@ -234,7 +222,6 @@ async fn on_leave_room<A: Adapter>(
 }
 
 async fn on_rename<A: Adapter>(
-    io: SocketIo<A>,
     socket: SocketRef<A>,
     TryData(request): TryData<RenameRequest>,
     reply: Reply<A>,
@@ -252,9 +239,7 @@ async fn on_rename<A: Adapter>(
     match chat.rename(&connection.user(), &request.name).await {
         Ok(user) => {
             connection.set_user(user.clone());
-            for (room, members) in chat.presence.rename(&user) {
-                announce_presence(&io, &room, members).await;
-            }
+            chat.presence.rename(&user);
             reply.ok(&Renamed { user });
         }
         Err(error) => reply.error(error_payload(&error)),
@@ -283,8 +268,7 @@ async fn on_typing<A: Adapter>(socket: SocketRef<A>, TryData(request): TryData<R
 }
 
 /// Joins the socket to `room` (if it was not in it) and returns the room's members.
-async fn enter_room<A: Adapter>(
-    io: &SocketIo<A>,
+fn enter_room<A: Adapter>(
     socket: &SocketRef<A>,
     chat: &Chat,
     connection: &Connection,
@@ -292,24 +276,63 @@ async fn enter_room<A: Adapter>(
 ) -> Vec<shared::Author> {
     if connection.joined(room) {
         socket.join(room.to_owned());
-        if let Some(members) = chat.presence.enter(room, &connection.user()) {
-            announce_presence(io, room, members).await;
-        }
+        chat.presence.enter(room, &connection.user());
     }
     chat.presence.members(room)
 }
 
-async fn announce_presence<A: Adapter>(io: &SocketIo<A>, room: &str, members: Vec<shared::Author>) {
-    let presence = Presence {
-        room: room.to_owned(),
-        members,
+/// `members`: everyone online in a room the client is in.
+async fn on_members<A: Adapter>(
+    socket: SocketRef<A>,
+    TryData(request): TryData<RoomRequest>,
+    reply: Reply<A>,
+    State(chat): State<Chat>,
+) {
+    let Some(connection) = connection::of(&socket) else {
+        return;
     };
-    if let Err(error) = io
-        .to(room.to_owned())
-        .emit(event::PRESENCE, &presence)
-        .await
-    {
-        tracing::warn!(room, %error, "presence broadcast failed");
+    let Ok(request) = request else {
+        return reply.error(invalid("members takes { room }"));
+    };
+    if !connection.is_in(&request.room) {
+        return reply.error(error_payload(&ChatError::NotMember));
+    }
+    reply.ok(&Members {
+        members: chat.presence.members(&request.room),
+    });
+}
+
+/// How often presence changes are announced, at most.
+const PRESENCE_EVERY: Duration = Duration::from_millis(250);
+
+/// Announces presence changes, batched, until `stop` turns true.
+pub async fn announce_presence<A: Adapter>(
+    io: SocketIo<A>,
+    chat: Chat,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut ticks = tokio::time::interval(PRESENCE_EVERY);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = ticks.tick() => {}
+            _ = stop.wait_for(|stop| *stop) => return,
+        }
+        for changes in chat.presence.take_changes() {
+            let presence = Presence {
+                room: changes.room,
+                online: changes.online,
+                joined: changes.joined,
+                left: changes.left,
+            };
+            if let Err(error) = io
+                .to(presence.room.clone())
+                .emit(event::PRESENCE, &presence)
+                .await
+            {
+                tracing::warn!(room = %presence.room, %error, "presence broadcast failed");
+            }
+        }
     }
 }
 

@@ -8,9 +8,9 @@ mod message;
 mod validate;
 
 pub use message::{
-    Ack, Auth, Author, ChatInput, ChatMessage, DEFAULT_ROOM, Done, ErrorPayload, Joined, Presence,
-    RenameRequest, Renamed, RoomCursor, RoomInfo, RoomRequest, SendAck, Sent, SyncRequest, Synced,
-    Typing, Welcome,
+    Ack, Auth, Author, ChatInput, ChatMessage, DEFAULT_ROOM, Done, ErrorPayload, Joined, Members,
+    Presence, RenameRequest, Renamed, RoomCursor, RoomInfo, RoomRequest, SendAck, Sent,
+    SyncRequest, Synced, Typing, Welcome,
 };
 pub use validate::{
     MAX_MESSAGE_CHARS, MAX_NAME_CHARS, MAX_ROOM_CHARS, ValidationError, validate_name,
@@ -35,8 +35,10 @@ pub mod event {
     pub const RENAME: &str = "rename";
     /// Client -> server: the user is typing in a room. Server -> the room's other members.
     pub const TYPING: &str = "typing";
-    /// Server -> a room: its online members changed.
+    /// Server -> a room: who came online and who left (batched).
     pub const PRESENCE: &str = "presence";
+    /// Client -> server, with ack: everyone online in a room the client is in.
+    pub const MEMBERS: &str = "members";
     /// Server -> one client: a request of its was refused and no acknowledgement was asked for.
     /// Not plain `error`: several clients (rust_socketio, older socket.io) reserve that name for
     /// their own connection errors.

@@ -141,10 +141,20 @@ pub struct RoomCursor {
     pub after_seq: i64,
 }
 
-/// Server -> room: who is online in it now.
+/// Server -> room: who came online and who went offline since the last update (updates are
+/// batched, a few per second at most), and how many are online now. A user who joins again under
+/// a new name (a rename) is in `joined` with the same id.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Presence {
     pub room: String,
+    pub online: usize,
+    pub joined: Vec<Author>,
+    pub left: Vec<Author>,
+}
+
+/// What `members` acknowledgements carry: everyone online in the room.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Members {
     pub members: Vec<Author>,
 }
 

@@ -9,16 +9,21 @@ use crate::{client, state::ChatState};
 pub fn Header() -> impl IntoView {
     let state = expect_context::<ChatState>();
     let status = state.status;
-    let members = move || {
+    let online = move || {
         state
             .current_room()
-            .map(|room| room.members.get())
+            .map(|room| room.online.get())
             .unwrap_or_default()
     };
-    let online = move || {
-        let members = members();
-        let names: Vec<String> = members.iter().map(|m| m.name.clone()).collect();
-        (members.len(), names.join(", "))
+    let names = move || {
+        state
+            .current_room()
+            .and_then(|room| room.members.get())
+            .map(|members| {
+                let names: Vec<String> = members.iter().map(|m| m.name.clone()).collect();
+                names.join(", ")
+            })
+            .unwrap_or_default()
     };
     let my_name = move || state.me.with(|me| me.as_ref().map(|me| me.name.clone()));
     let rename = move |_| {
@@ -35,8 +40,8 @@ pub fn Header() -> impl IntoView {
         <header class="topbar">
             <div class="room-title">
                 <h1 class="title">"# " {move || state.current.get()}</h1>
-                <span class="online" title=move || online().1>
-                    {move || format!("{} online", online().0)}
+                <span class="online" title=names>
+                    {move || format!("{} online", online())}
                 </span>
             </div>
             <Show when=can_leave>

@@ -1,72 +1,115 @@
-//! Who is online in each room, counted per user so that two tabs are one person.
+//! Who is online in each room, counted per user so that two tabs are one person, and what
+//! changed since the last announcement.
+//!
+//! Changes are announced in batches (see `transport::announce_presence`), as who joined and who
+//! left, never as whole member lists: when thousands connect at once, each member receives a few
+//! updates instead of one list per arrival.
 //!
 //! This map is per node. With several nodes behind one chat it must move to the shared adapter
 //! or store; it only feeds the member list, never message delivery.
 
-use std::{collections::BTreeMap, sync::Mutex};
+use std::{
+    collections::{BTreeMap, btree_map::Entry},
+    sync::Mutex,
+};
 
 use shared::Author;
 
-/// user id -> (user, open connections in the room)
-type Members = BTreeMap<String, (Author, usize)>;
+#[derive(Debug, Default)]
+struct Room {
+    /// user id -> (user, open connections in the room)
+    online: BTreeMap<String, (Author, usize)>,
+    /// Changes not announced yet, by user id.
+    joined: BTreeMap<String, Author>,
+    left: BTreeMap<String, Author>,
+}
+
+/// A room's changes since the last announcement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Changes {
+    pub room: String,
+    pub online: usize,
+    pub joined: Vec<Author>,
+    pub left: Vec<Author>,
+}
 
 #[derive(Debug, Default)]
 pub struct Presence {
-    /// room -> its members
-    rooms: Mutex<BTreeMap<String, Members>>,
+    rooms: Mutex<BTreeMap<String, Room>>,
 }
 
 impl Presence {
-    /// A connection of `user` is in `room`. Returns the new member list if it changed.
-    pub fn enter(&self, room: &str, user: &Author) -> Option<Vec<Author>> {
+    /// A connection of `user` is in `room`.
+    pub fn enter(&self, room: &str, user: &Author) {
         let mut rooms = self.rooms.lock().expect("presence lock");
-        let members = rooms.entry(room.to_owned()).or_default();
-        let entry = members
+        let room = rooms.entry(room.to_owned()).or_default();
+        let entry = room
+            .online
             .entry(user.id.clone())
             .or_insert_with(|| (user.clone(), 0));
         entry.1 += 1;
-        (entry.1 == 1).then(|| Self::list(members))
+        // Left and came back before anyone was told: nothing to tell.
+        if entry.1 == 1 && room.left.remove(&user.id).is_none() {
+            room.joined.insert(user.id.clone(), user.clone());
+        }
     }
 
-    /// A connection of `user` left `room`. Returns the new member list if it changed.
-    pub fn exit(&self, room: &str, user: &Author) -> Option<Vec<Author>> {
+    /// A connection of `user` left `room`.
+    pub fn exit(&self, room_name: &str, user: &Author) {
         let mut rooms = self.rooms.lock().expect("presence lock");
-        let members = rooms.get_mut(room)?;
-        let count = &mut members.get_mut(&user.id)?.1;
-        *count -= 1;
-        if *count > 0 {
-            return None;
+        let Some(room) = rooms.get_mut(room_name) else {
+            return;
+        };
+        let Entry::Occupied(mut entry) = room.online.entry(user.id.clone()) else {
+            return;
+        };
+        entry.get_mut().1 -= 1;
+        if entry.get().1 > 0 {
+            return;
         }
-        members.remove(&user.id);
-        let list = Self::list(members);
-        if members.is_empty() {
-            rooms.remove(room);
+        let (user, _) = entry.remove();
+        if room.joined.remove(&user.id).is_none() {
+            room.left.insert(user.id.clone(), user);
         }
-        Some(list)
     }
 
-    /// Updates the user's name wherever they are; returns the rooms whose lists changed.
-    pub fn rename(&self, user: &Author) -> Vec<(String, Vec<Author>)> {
+    /// The user's name changed: announced as joining again, under the new name.
+    pub fn rename(&self, user: &Author) {
         let mut rooms = self.rooms.lock().expect("presence lock");
-        rooms
-            .iter_mut()
-            .filter_map(|(room, members)| {
-                let entry = members.get_mut(&user.id)?;
+        for room in rooms.values_mut() {
+            if let Some(entry) = room.online.get_mut(&user.id) {
                 entry.0 = user.clone();
-                Some((room.clone(), Self::list(members)))
-            })
-            .collect()
+                room.joined.insert(user.id.clone(), user.clone());
+            }
+        }
     }
 
+    /// Everyone online in `room`, by name.
     pub fn members(&self, room: &str) -> Vec<Author> {
         let rooms = self.rooms.lock().expect("presence lock");
-        rooms.get(room).map(Self::list).unwrap_or_default()
+        let mut members: Vec<Author> = rooms
+            .get(room)
+            .map(|room| room.online.values().map(|(user, _)| user.clone()).collect())
+            .unwrap_or_default();
+        members.sort_by_key(|user| user.name.to_lowercase());
+        members
     }
 
-    fn list(members: &Members) -> Vec<Author> {
-        let mut list: Vec<Author> = members.values().map(|(user, _)| user.clone()).collect();
-        list.sort_by_key(|user| user.name.to_lowercase());
-        list
+    /// The changes since the last call, room by room; forgets them and empty rooms.
+    pub fn take_changes(&self) -> Vec<Changes> {
+        let mut rooms = self.rooms.lock().expect("presence lock");
+        let changes = rooms
+            .iter_mut()
+            .filter(|(_, room)| !room.joined.is_empty() || !room.left.is_empty())
+            .map(|(name, room)| Changes {
+                room: name.clone(),
+                online: room.online.len(),
+                joined: std::mem::take(&mut room.joined).into_values().collect(),
+                left: std::mem::take(&mut room.left).into_values().collect(),
+            })
+            .collect();
+        rooms.retain(|_, room| !room.online.is_empty());
+        changes
     }
 }
 
@@ -81,19 +124,56 @@ mod tests {
         }
     }
 
+    fn changes(presence: &Presence) -> Vec<(usize, Vec<Author>, Vec<Author>)> {
+        presence
+            .take_changes()
+            .into_iter()
+            .map(|c| (c.online, c.joined, c.left))
+            .collect()
+    }
+
     #[test]
     fn two_tabs_are_one_member_until_both_close() {
         let presence = Presence::default();
-        assert_eq!(presence.enter("general", &user("a")), Some(vec![user("a")]));
-        assert_eq!(presence.enter("general", &user("a")), None);
+        presence.enter("general", &user("a"));
+        presence.enter("general", &user("a"));
+        presence.enter("general", &user("b"));
         assert_eq!(
-            presence.enter("general", &user("b")),
-            Some(vec![user("a"), user("b")])
+            changes(&presence),
+            [(2, vec![user("a"), user("b")], vec![])]
         );
-        assert_eq!(presence.exit("general", &user("a")), None);
-        assert_eq!(presence.exit("general", &user("a")), Some(vec![user("b")]));
-        assert_eq!(presence.exit("general", &user("b")), Some(vec![]));
-        assert_eq!(presence.members("general"), vec![]);
-        assert_eq!(presence.exit("general", &user("b")), None);
+        presence.exit("general", &user("a"));
+        assert_eq!(changes(&presence), []);
+        presence.exit("general", &user("a"));
+        assert_eq!(changes(&presence), [(1, vec![], vec![user("a")])]);
+        assert_eq!(presence.members("general"), [user("b")]);
+    }
+
+    #[test]
+    fn a_quick_reconnect_announces_nothing() {
+        let presence = Presence::default();
+        presence.enter("general", &user("a"));
+        changes(&presence);
+        presence.exit("general", &user("a"));
+        presence.enter("general", &user("a"));
+        assert_eq!(changes(&presence), []);
+        // Joining and leaving within one batch is no news either.
+        presence.enter("general", &user("b"));
+        presence.exit("general", &user("b"));
+        assert_eq!(changes(&presence), []);
+    }
+
+    #[test]
+    fn a_rename_is_announced_as_a_join() {
+        let presence = Presence::default();
+        presence.enter("general", &user("a"));
+        changes(&presence);
+        let renamed = Author {
+            id: "a".into(),
+            name: "Ada".into(),
+        };
+        presence.rename(&renamed);
+        assert_eq!(changes(&presence), [(1, vec![renamed.clone()], vec![])]);
+        assert_eq!(presence.members("general"), [renamed]);
     }
 }

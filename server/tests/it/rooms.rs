@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use serde_json::json;
 use server::Config;
-use shared::{Auth, Presence, Typing, event};
+use shared::{Auth, Typing, event};
 
 use crate::{
     helpers::{TestApp, temp_data_dir},
@@ -104,7 +104,7 @@ async fn names_are_validated_and_renaming_updates_presence() {
         .emit_with_ack(event::RENAME, json!({ "name": "Ada L." }))
         .await;
     assert_eq!(renamed["user"]["name"], "Ada L.");
-    ada.presence_until(|p| p.members.iter().any(|m| m.name == "Ada L."))
+    ada.presence_until(|p| p.joined.iter().any(|m| m.name == "Ada L."))
         .await;
     app.stop().await;
 }
@@ -113,16 +113,18 @@ async fn names_are_validated_and_renaming_updates_presence() {
 async fn two_tabs_are_one_member_and_closing_both_removes_them() {
     let app = TestApp::spawn().await;
     let mut watcher = app.client_as(named("Watcher")).await;
-    let names =
-        |p: &Presence| -> Vec<String> { p.members.iter().map(|m| m.name.clone()).collect() };
+    let names = |users: &[shared::Author]| -> Vec<String> {
+        users.iter().map(|m| m.name.clone()).collect()
+    };
 
     let tab1 = app.client_as(named("Ada")).await;
-    watcher
-        .presence_until(|p| names(p) == ["Ada", "Watcher"])
+    let arrived = watcher
+        .presence_until(|p| names(&p.joined).contains(&"Ada".to_owned()))
         .await;
+    assert_eq!(arrived.online, 2);
 
     // A second tab of the same session is not a second member, and closing one of the two
-    // keeps Ada online: the rename below is the first presence change the watcher sees.
+    // keeps Ada online: the rename below is the next presence change the watcher sees.
     let tab2 = app
         .client_as(Auth {
             token: Some(tab1.token()),
@@ -133,11 +135,26 @@ async fn two_tabs_are_one_member_and_closing_both_removes_them() {
     tab2.emit_with_ack(event::RENAME, json!({ "name": "Ada L." }))
         .await;
     let renamed = watcher.presence_until(|_| true).await;
-    assert_eq!(names(&renamed), ["Ada L.", "Watcher"]);
+    assert_eq!(
+        (names(&renamed.joined), renamed.left.len(), renamed.online),
+        (vec!["Ada L.".to_owned()], 0, 2)
+    );
 
     tab2.disconnect().await;
     let gone = watcher.presence_until(|_| true).await;
-    assert_eq!(names(&gone), ["Watcher"]);
+    assert_eq!(
+        (names(&gone.left), gone.online),
+        (vec!["Ada L.".to_owned()], 1)
+    );
+
+    let members = watcher
+        .emit_with_ack(event::MEMBERS, json!({ "room": "general" }))
+        .await;
+    assert_eq!(members["members"], json!([watcher.welcome.user]));
+    let refused = watcher
+        .emit_with_ack(event::MEMBERS, json!({ "room": "elsewhere" }))
+        .await;
+    assert_eq!(refused["error"]["code"], "not_a_member");
     app.stop().await;
 }
 
@@ -168,10 +185,10 @@ async fn a_client_that_stops_answering_pings_leaves_presence() {
     // like a laptop that was shut.
     let _silent = RawWebSocket::connect_as(&app.url, &json!({ "name": "Sleeper" })).await;
     watcher
-        .presence_until(|p| p.members.iter().any(|m| m.name == "Sleeper"))
+        .presence_until(|p| p.joined.iter().any(|m| m.name == "Sleeper"))
         .await;
     watcher
-        .presence_until(|p| p.members.iter().all(|m| m.name != "Sleeper"))
+        .presence_until(|p| p.left.iter().any(|m| m.name == "Sleeper"))
         .await;
     app.stop().await;
 }
