@@ -6,6 +6,7 @@
 mod api;
 mod assets;
 mod chat;
+mod memory;
 mod store;
 mod transport;
 
@@ -63,6 +64,9 @@ pub async fn run(
     let (socket_layer, io) = SocketIo::builder()
         .max_payload(shared::MAX_PACKET_BYTES)
         .ws_max_message_size(shared::MAX_PACKET_BYTES as usize)
+        // The WebSocket read buffer is per connection; chat packets are small, and a larger one
+        // grows on demand.
+        .ws_read_buffer_size(512)
         .ping_interval(config.ping_interval)
         .ping_timeout(config.ping_timeout)
         .with_state(chat.clone())
@@ -81,7 +85,8 @@ pub async fn run(
             api::ROUTE,
             post(move |request| api::handle(backend.clone(), request)),
         )
-        .fallback_service(socket_io);
+        .fallback_service(socket_io)
+        .layer(axum::middleware::from_fn(memory::detach_request_parts));
 
     let (stop_presence, presence_stopped) = tokio::sync::watch::channel(false);
     let presence = tokio::spawn(transport::announce_presence(

@@ -1,0 +1,34 @@
+//! Keeps long-lived connections small.
+//!
+//! hyper parses a request's URI and header values as slices of the connection's first 8 KiB
+//! read buffer, and Engine.IO keeps each socket's request parts for the socket's whole life, so
+//! every open socket pins that buffer. Copying the URI and headers into their own small
+//! allocations before the request goes further releases it (measured: see
+//! `../shared/notes/memory-per-connection.md` and the README's benchmark).
+
+use axum::{
+    extract::Request,
+    http::{HeaderMap, HeaderValue, Uri},
+    middleware::Next,
+    response::Response,
+};
+
+/// Middleware: replaces the request's URI and headers with fresh copies. (axum's `OriginalUri`,
+/// another copy, is not built: its feature is off.)
+pub async fn detach_request_parts(mut request: Request, next: Next) -> Response {
+    if let Ok(uri) = request.uri().to_string().parse::<Uri>() {
+        *request.uri_mut() = uri;
+    }
+    let headers: HeaderMap = request
+        .headers()
+        .iter()
+        .filter_map(|(name, value)| {
+            Some((
+                name.clone(),
+                HeaderValue::from_bytes(value.as_bytes()).ok()?,
+            ))
+        })
+        .collect();
+    *request.headers_mut() = headers;
+    next.run(request).await
+}
