@@ -53,7 +53,8 @@ pub async fn connect(
         "{}/socket.io/?EIO=4&transport=websocket",
         base_url.replacen("http", "ws", 1)
     );
-    let (socket, _) = tokio_tungstenite::connect_async(url)
+    // No Nagle delay: the latency measured is the server's, not the client's TCP stack's.
+    let (socket, _) = tokio_tungstenite::connect_async_with_config(url, None, true)
         .await
         .context("websocket connect")?;
     let (mut sink, mut stream) = socket.split();

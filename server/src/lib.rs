@@ -15,6 +15,7 @@ use std::{future::Future, path::PathBuf, sync::Arc, time::Duration};
 use axum::{
     Router,
     routing::{get, post},
+    serve::ListenerExt,
 };
 use socketioxide::{SocketIo, handler::ConnectHandler};
 use tokio::net::TcpListener;
@@ -97,6 +98,13 @@ pub async fn run(
 
     let addr = listener.local_addr()?;
     tracing::info!(data_dir = %config.data_dir.display(), "chat listening on http://{addr}");
+    // Chat packets are small and latency matters: send each one now, not when Nagle's
+    // algorithm has gathered enough (on loopback that waits up to the 40 ms delayed ACK).
+    let listener = listener.tap_io(|tcp| {
+        if let Err(error) = tcp.set_nodelay(true) {
+            tracing::warn!(%error, "could not set TCP_NODELAY");
+        }
+    });
     axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             shutdown.await;
