@@ -13,7 +13,7 @@ use shared::{
     RoomRequest, Sent, SyncRequest, Synced, Typing, Welcome, event,
 };
 use socketioxide::{
-    SocketIo,
+    ParserError, SocketIo,
     adapter::Adapter,
     extract::{AckSender, SocketRef, State, TryData},
     handler::{FromMessageParts, Value},
@@ -154,22 +154,7 @@ async fn on_create_room<A: Adapter>(
     reply: Reply<A>,
     State(chat): State<Chat>,
 ) {
-    let Some(connection) = connection::of(&socket) else {
-        return;
-    };
-    let Ok(request) = request else {
-        return reply.error(invalid("createRoom takes { room }"));
-    };
-    if let Err(error) = connection.remember(&chat).await {
-        return reply.error(error_payload(&error));
-    }
-    match chat.create_room(&connection.user(), &request.room).await {
-        Ok(room) => {
-            let members = enter_room(&socket, &chat, &connection, &room.name);
-            reply.ok(&Joined { room, members });
-        }
-        Err(error) => reply.error(error_payload(&error)),
-    }
+    enter(socket, request, reply, chat, Entry::Create).await;
 }
 
 async fn on_join_room<A: Adapter>(
@@ -178,16 +163,38 @@ async fn on_join_room<A: Adapter>(
     reply: Reply<A>,
     State(chat): State<Chat>,
 ) {
+    enter(socket, request, reply, chat, Entry::Join).await;
+}
+
+/// How `createRoom` and `joinRoom` differ: whether the room must be new or must exist.
+#[derive(Clone, Copy)]
+enum Entry {
+    Create,
+    Join,
+}
+
+async fn enter<A: Adapter>(
+    socket: SocketRef<A>,
+    request: Result<RoomRequest, ParserError>,
+    reply: Reply<A>,
+    chat: Chat,
+    entry: Entry,
+) {
     let Some(connection) = connection::of(&socket) else {
         return;
     };
     let Ok(request) = request else {
-        return reply.error(invalid("joinRoom takes { room }"));
+        return reply.error(invalid("createRoom and joinRoom take { room }"));
     };
     if let Err(error) = connection.remember(&chat).await {
         return reply.error(error_payload(&error));
     }
-    match chat.join_room(&connection.user(), &request.room).await {
+    let user = connection.user();
+    let entered = match entry {
+        Entry::Create => chat.create_room(&user, &request.room).await,
+        Entry::Join => chat.join_room(&user, &request.room).await,
+    };
+    match entered {
         Ok(room) => {
             let members = enter_room(&socket, &chat, &connection, &room.name);
             reply.ok(&Joined { room, members });
