@@ -21,8 +21,8 @@ use socketioxide::{
 };
 use tokio::sync::watch;
 
-use connection::Connection;
 pub use connection::RateLimit;
+use connection::{Conn, Connection};
 
 use crate::chat::{Chat, ChatError, Posted};
 
@@ -51,10 +51,11 @@ pub async fn authenticate<A: Adapter>(
 }
 
 /// The client is connected: put it in its rooms and greet it.
-pub async fn on_connect<A: Adapter>(socket: SocketRef<A>, State(chat): State<Chat>) {
-    let Some(connection) = connection::of(&socket) else {
-        return;
-    };
+pub async fn on_connect<A: Adapter>(
+    socket: SocketRef<A>,
+    Conn(connection): Conn,
+    State(chat): State<Chat>,
+) {
     let (user, token, rooms) = connection.welcome_parts();
     tracing::info!(sid = %socket.id, user = %user.id, transport = ?socket.transport_type(), "client connected");
     let names: Vec<String> = rooms.iter().map(|room| room.name.clone()).collect();
@@ -75,13 +76,11 @@ pub async fn on_connect<A: Adapter>(socket: SocketRef<A>, State(chat): State<Cha
 
 async fn on_disconnect<A: Adapter>(
     socket: SocketRef<A>,
+    Conn(connection): Conn,
     reason: DisconnectReason,
     State(chat): State<Chat>,
 ) {
     tracing::info!(sid = %socket.id, %reason, "client disconnected");
-    let Some(connection) = connection::of(&socket) else {
-        return;
-    };
     let user = connection.user();
     for room in connection.rooms() {
         chat.presence.exit(&room, &user);
@@ -92,13 +91,11 @@ async fn on_disconnect<A: Adapter>(
 async fn on_chat_message<A: Adapter>(
     io: SocketIo<A>,
     socket: SocketRef<A>,
+    Conn(connection): Conn,
     TryData(input): TryData<ChatInput>,
     reply: Reply<A>,
     State(chat): State<Chat>,
 ) {
-    let Some(connection) = connection::of(&socket) else {
-        return;
-    };
     let Ok(input) = input else {
         return reply.error(ErrorPayload::new(
             "invalid_payload",
@@ -133,14 +130,11 @@ async fn on_chat_message<A: Adapter>(
 
 /// `sync`: the messages missed since the client's cursors, in order.
 async fn on_sync<A: Adapter>(
-    socket: SocketRef<A>,
+    Conn(connection): Conn,
     TryData(request): TryData<SyncRequest>,
     reply: Reply<A>,
     State(chat): State<Chat>,
 ) {
-    let Some(connection) = connection::of(&socket) else {
-        return;
-    };
     let Ok(request) = request else {
         return reply.error(invalid("sync takes { rooms: [{ room, afterSeq }] }"));
     };
@@ -150,20 +144,22 @@ async fn on_sync<A: Adapter>(
 
 async fn on_create_room<A: Adapter>(
     socket: SocketRef<A>,
+    Conn(connection): Conn,
     TryData(request): TryData<RoomRequest>,
     reply: Reply<A>,
     State(chat): State<Chat>,
 ) {
-    enter(socket, request, reply, chat, Entry::Create).await;
+    enter(socket, connection, request, reply, chat, Entry::Create).await;
 }
 
 async fn on_join_room<A: Adapter>(
     socket: SocketRef<A>,
+    Conn(connection): Conn,
     TryData(request): TryData<RoomRequest>,
     reply: Reply<A>,
     State(chat): State<Chat>,
 ) {
-    enter(socket, request, reply, chat, Entry::Join).await;
+    enter(socket, connection, request, reply, chat, Entry::Join).await;
 }
 
 /// How `createRoom` and `joinRoom` differ: whether the room must be new or must exist.
@@ -175,14 +171,12 @@ enum Entry {
 
 async fn enter<A: Adapter>(
     socket: SocketRef<A>,
+    connection: Arc<Connection>,
     request: Result<RoomRequest, ParserError>,
     reply: Reply<A>,
     chat: Chat,
     entry: Entry,
 ) {
-    let Some(connection) = connection::of(&socket) else {
-        return;
-    };
     let Ok(request) = request else {
         return reply.error(invalid("createRoom and joinRoom take { room }"));
     };
@@ -205,13 +199,11 @@ async fn enter<A: Adapter>(
 
 async fn on_leave_room<A: Adapter>(
     socket: SocketRef<A>,
+    Conn(connection): Conn,
     TryData(request): TryData<RoomRequest>,
     reply: Reply<A>,
     State(chat): State<Chat>,
 ) {
-    let Some(connection) = connection::of(&socket) else {
-        return;
-    };
     let Ok(request) = request else {
         return reply.error(invalid("leaveRoom takes { room }"));
     };
@@ -229,14 +221,11 @@ async fn on_leave_room<A: Adapter>(
 }
 
 async fn on_rename<A: Adapter>(
-    socket: SocketRef<A>,
+    Conn(connection): Conn,
     TryData(request): TryData<RenameRequest>,
     reply: Reply<A>,
     State(chat): State<Chat>,
 ) {
-    let Some(connection) = connection::of(&socket) else {
-        return;
-    };
     let Ok(request) = request else {
         return reply.error(invalid("rename takes { name }"));
     };
@@ -254,8 +243,12 @@ async fn on_rename<A: Adapter>(
 }
 
 /// `typing`: relayed to the room's other members; nothing is stored.
-async fn on_typing<A: Adapter>(socket: SocketRef<A>, TryData(request): TryData<RoomRequest>) {
-    let (Some(connection), Ok(request)) = (connection::of(&socket), request) else {
+async fn on_typing<A: Adapter>(
+    socket: SocketRef<A>,
+    Conn(connection): Conn,
+    TryData(request): TryData<RoomRequest>,
+) {
+    let Ok(request) = request else {
         return;
     };
     if !connection.is_in(&request.room) {
@@ -290,14 +283,11 @@ fn enter_room<A: Adapter>(
 
 /// `members`: everyone online in a room the client is in.
 async fn on_members<A: Adapter>(
-    socket: SocketRef<A>,
+    Conn(connection): Conn,
     TryData(request): TryData<RoomRequest>,
     reply: Reply<A>,
     State(chat): State<Chat>,
 ) {
-    let Some(connection) = connection::of(&socket) else {
-        return;
-    };
     let Ok(request) = request else {
         return reply.error(invalid("members takes { room }"));
     };

@@ -10,7 +10,11 @@ use std::{
 };
 
 use shared::{Author, RoomInfo};
-use socketioxide::{adapter::Adapter, extract::SocketRef};
+use socketioxide::{
+    adapter::Adapter,
+    handler::{FromConnectParts, FromDisconnectParts, FromMessageParts, Value},
+    socket::{DisconnectReason, Socket},
+};
 use tokio::time::Instant;
 
 use crate::chat::{Chat, ChatError, Session};
@@ -51,12 +55,51 @@ struct Bucket {
 }
 
 /// The connection state of a socket that passed [`super::authenticate`].
-pub fn of<A: Adapter>(socket: &SocketRef<A>) -> Option<Arc<Connection>> {
+fn of<A: Adapter>(socket: &Socket<A>) -> Option<Arc<Connection>> {
     let connection = socket.extensions.get::<Arc<Connection>>();
     if connection.is_none() {
         tracing::error!(sid = %socket.id, "socket without a session");
     }
     connection
+}
+
+/// Extractor: the connection state of the socket an event came from. Handlers that take it are
+/// not called for a socket without one (which `authenticate` makes impossible).
+pub struct Conn(pub Arc<Connection>);
+
+#[derive(Debug, thiserror::Error)]
+#[error("socket without a session")]
+pub struct NoSession;
+
+impl<A: Adapter> FromMessageParts<A> for Conn {
+    type Error = NoSession;
+
+    fn from_message_parts(
+        socket: &Arc<Socket<A>>,
+        _: &mut Value,
+        _: &Option<i64>,
+    ) -> Result<Self, NoSession> {
+        of(socket).map(Conn).ok_or(NoSession)
+    }
+}
+
+impl<A: Adapter> FromConnectParts<A> for Conn {
+    type Error = NoSession;
+
+    fn from_connect_parts(socket: &Arc<Socket<A>>, _: &Option<Value>) -> Result<Self, NoSession> {
+        of(socket).map(Conn).ok_or(NoSession)
+    }
+}
+
+impl<A: Adapter> FromDisconnectParts<A> for Conn {
+    type Error = NoSession;
+
+    fn from_disconnect_parts(
+        socket: &Arc<Socket<A>>,
+        _: DisconnectReason,
+    ) -> Result<Self, NoSession> {
+        of(socket).map(Conn).ok_or(NoSession)
+    }
 }
 
 impl Connection {
