@@ -30,6 +30,9 @@ pub struct Tally {
     pub latency: Histogram<u64>,
     pub acked: u64,
     pub refused: u64,
+    /// Microseconds from send to acknowledgement, for acks that echo the message (the chat's
+    /// carry the stored message; the Node reference's do not).
+    pub ack_latency: Histogram<u64>,
 }
 
 /// A connected client: send packets through `outbox`; each acknowledgement adds a permit to
@@ -119,6 +122,7 @@ async fn read(
         latency: micros_histogram(),
         acked: 0,
         refused: 0,
+        ack_latency: micros_histogram(),
     };
     loop {
         let frame = tokio::select! {
@@ -133,14 +137,18 @@ async fn read(
             let _ = outbox.send("3".into());
         } else if text.starts_with("42[\"chatMessage\"") {
             if let Some(sent) = sent_micros(text) {
-                let now = u64::try_from(epoch.elapsed().as_micros()).unwrap_or(u64::MAX);
-                tally.latency.saturating_record(now.saturating_sub(sent));
+                tally.latency.saturating_record(micros_since(epoch, sent));
                 tally.delivered += 1;
                 delivered.fetch_add(1, Ordering::Relaxed);
             }
         } else if text.starts_with("43") {
             if text.contains("\"status\":\"ok\"") {
                 tally.acked += 1;
+                if let Some(sent) = sent_micros(text) {
+                    tally
+                        .ack_latency
+                        .saturating_record(micros_since(epoch, sent));
+                }
             } else {
                 tally.refused += 1;
             }
@@ -163,6 +171,11 @@ pub fn chat_packet(epoch: Instant, size: usize, ack_id: Option<u64>) -> String {
     text.extend(std::iter::repeat_n('x', size.saturating_sub(text.len())));
     let ack = ack_id.map(|id| id.to_string()).unwrap_or_default();
     format!("42{ack}[\"chatMessage\",{{\"text\":\"{text}\"}}]")
+}
+
+fn micros_since(epoch: Instant, sent: u64) -> u64 {
+    let now = u64::try_from(epoch.elapsed().as_micros()).unwrap_or(u64::MAX);
+    now.saturating_sub(sent)
 }
 
 fn sent_micros(packet: &str) -> Option<u64> {

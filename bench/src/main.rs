@@ -188,9 +188,11 @@ fn report(
     sending_ended: &Snapshot,
 ) {
     let mut latency = client::micros_histogram();
+    let mut ack_latency = client::micros_histogram();
     let (mut received, mut acked, mut refused) = (0, 0, 0);
     for tally in tallies {
         latency.add(&tally.latency).expect("same precision");
+        ack_latency.add(&tally.ack_latency).expect("same precision");
         received += tally.delivered;
         acked += tally.acked;
         refused += tally.refused;
@@ -218,6 +220,11 @@ fn report(
         "received": received,
         "lost": expected.saturating_sub(received),
         "delivered_per_s": received as f64 / send_seconds,
+        "acked_per_s": acked as f64 / send_seconds,
+        "ack_ms": {
+            "p50": ms(ack_latency.value_at_quantile(0.5)),
+            "p99": ms(ack_latency.value_at_quantile(0.99)),
+        },
         "latency_ms": {
             "p50": ms(latency.value_at_quantile(0.5)),
             "p90": ms(latency.value_at_quantile(0.9)),

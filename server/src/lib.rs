@@ -68,6 +68,10 @@ pub async fn run(
         // The WebSocket read buffer is per connection; chat packets are small, and a larger one
         // grows on demand.
         .ws_read_buffer_size(512)
+        // Packets queued per socket before a send to it fails. The default (128) overflows when
+        // a busy room's messages arrive in bursts faster than one client reads; the queue only
+        // takes memory while it is in use.
+        .max_buffer_size(1024)
         .ping_interval(config.ping_interval)
         .ping_timeout(config.ping_timeout)
         .with_state(chat.clone())

@@ -61,6 +61,26 @@ const SCENARIOS: &[Scenario] = &[
         ],
     },
     Scenario {
+        args: &[
+            "--clients",
+            "100",
+            "--senders",
+            "100",
+            "--rate",
+            "0",
+            "--window",
+            "8",
+        ],
+        figures: &[
+            Figure("acknowledged messages/s, 100 senders", "/acked_per_s", "/s"),
+            Figure(
+                "ack p99, 100 senders (the chat stores first)",
+                "/ack_ms/p99",
+                "ms",
+            ),
+        ],
+    },
+    Scenario {
         args: &["--clients", "2000", "--senders", "0", "--drain", "0"],
         figures: &[
             Figure(
