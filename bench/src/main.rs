@@ -221,10 +221,11 @@ fn report(
         "lost": expected.saturating_sub(received),
         "delivered_per_s": received as f64 / send_seconds,
         "acked_per_s": acked as f64 / send_seconds,
-        "ack_ms": {
+        // Only acknowledgements that echo the message can be timed.
+        "ack_ms": (!ack_latency.is_empty()).then(|| json!({
             "p50": ms(ack_latency.value_at_quantile(0.5)),
             "p99": ms(ack_latency.value_at_quantile(0.99)),
-        },
+        })),
         "latency_ms": {
             "p50": ms(latency.value_at_quantile(0.5)),
             "p90": ms(latency.value_at_quantile(0.9)),

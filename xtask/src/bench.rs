@@ -146,12 +146,19 @@ pub fn all(project: &Project, rounds: usize, seconds: f64) -> Result<()> {
                         .collect(),
                 )
             });
-            let ratio = if node > 0.0 {
+            let ratio = if node > 0.0 && rust.is_finite() {
                 format!("{:.2}x", rust / node)
             } else {
                 "-".to_owned()
             };
-            println!("| {name} | {node:.1} {unit} | {rust:.1} {unit} | {ratio} |");
+            let cell = |value: f64| {
+                if value.is_nan() {
+                    "n/a".to_owned()
+                } else {
+                    format!("{value:.1} {unit}")
+                }
+            };
+            println!("| {name} | {} | {} | {ratio} |", cell(node), cell(rust));
         }
     }
     Ok(())
