@@ -23,16 +23,23 @@ use tokio_tungstenite::tungstenite::Message;
 
 /// What one connection saw, handed back when the run stops. (`delivered` is also added to a
 /// shared counter as it happens, so the run knows when everything has arrived.)
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct Tally {
     pub delivered: u64,
-    /// Microseconds from send to delivery.
-    pub latency: Histogram<u64>,
+    /// Microseconds from send to delivery. Histograms are made on first use: one takes about
+    /// 160 KiB, which for 10,000 idle clients would be gigabytes.
+    pub latency: Option<Histogram<u64>>,
     pub acked: u64,
     pub refused: u64,
     /// Microseconds from send to acknowledgement, for acks that echo the message (the chat's
     /// carry the stored message; the Node reference's do not).
-    pub ack_latency: Histogram<u64>,
+    pub ack_latency: Option<Histogram<u64>>,
+    /// The sequence numbers the server acknowledged, where its acks carry them.
+    pub acked_seqs: Vec<u64>,
+    /// Whether the server closed the connection before the run stopped.
+    pub cut_off: bool,
+    /// For a stalled client: the sequence numbers of the messages it received.
+    pub stalled_seen: Option<Vec<u64>>,
 }
 
 /// A connected client: send packets through `outbox`; each acknowledgement adds a permit to
@@ -43,15 +50,23 @@ pub struct Client {
     pub reader: JoinHandle<Tally>,
 }
 
-/// Connects and waits for the server's `welcome`; returns the client and how long that took.
-/// The reader counts until `stop` turns true.
-pub async fn connect(
-    base_url: &str,
-    epoch: Instant,
-    delivered: Arc<AtomicU64>,
-    stop: watch::Receiver<bool>,
-) -> Result<(Client, Duration)> {
-    let started = Instant::now();
+/// How a connected client behaves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Reads everything as it arrives.
+    Reader,
+    /// Reads nothing until the run stops, like a client on a link far slower than the room: its
+    /// TCP buffers fill, then the server's send queue for it.
+    Stalled,
+}
+
+type WebSocket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+type Stream = futures_util::stream::SplitStream<WebSocket>;
+type Sink = futures_util::stream::SplitSink<WebSocket, Message>;
+
+/// Opens the transport and the default namespace, and waits for the server's `welcome`.
+async fn handshake(base_url: &str) -> Result<(Sink, Stream)> {
     let url = format!(
         "{}/socket.io/?EIO=4&transport=websocket",
         base_url.replacen("http", "ws", 1)
@@ -61,21 +76,36 @@ pub async fn connect(
         .await
         .context("websocket connect")?;
     let (mut sink, mut stream) = socket.split();
-    let mut next_text = async || -> Result<String> {
-        loop {
-            match stream.next().await {
-                Some(Ok(Message::Text(text))) => return Ok(text.as_str().to_owned()),
-                Some(Ok(_)) => {}
-                Some(Err(error)) => return Err(error.into()),
-                None => bail!("closed during the handshake"),
-            }
-        }
-    };
-    if !next_text().await?.starts_with('0') {
+    if !next_text(&mut stream).await?.starts_with('0') {
         bail!("no Engine.IO open packet");
     }
     sink.send(Message::text("40")).await?;
-    while !next_text().await?.starts_with("42[\"welcome\"") {}
+    while !next_text(&mut stream).await?.starts_with("42[\"welcome\"") {}
+    Ok((sink, stream))
+}
+
+async fn next_text(stream: &mut Stream) -> Result<String> {
+    loop {
+        match stream.next().await {
+            Some(Ok(Message::Text(text))) => return Ok(text.as_str().to_owned()),
+            Some(Ok(_)) => {}
+            Some(Err(error)) => return Err(error.into()),
+            None => bail!("closed by the server"),
+        }
+    }
+}
+
+/// Connects and waits for the server's `welcome`; returns the client and how long that took.
+/// The reader counts until `stop` turns true.
+pub async fn connect(
+    base_url: &str,
+    role: Role,
+    epoch: Instant,
+    delivered: Arc<AtomicU64>,
+    stop: watch::Receiver<bool>,
+) -> Result<(Client, Duration)> {
+    let started = Instant::now();
+    let (mut sink, stream) = handshake(base_url).await?;
     let connected = started.elapsed();
 
     let (outbox, mut queued) = mpsc::unbounded_channel::<String>();
@@ -87,14 +117,17 @@ pub async fn connect(
         }
     });
     let acks = Arc::new(Semaphore::new(0));
-    let reader = tokio::spawn(read(
-        stream,
-        outbox.clone(),
-        acks.clone(),
-        epoch,
-        delivered,
-        stop,
-    ));
+    let reader = match role {
+        Role::Reader => tokio::spawn(read(
+            stream,
+            outbox.clone(),
+            acks.clone(),
+            epoch,
+            delivered,
+            stop,
+        )),
+        Role::Stalled => tokio::spawn(stall(stream, stop)),
+    };
     Ok((
         Client {
             outbox,
@@ -105,10 +138,6 @@ pub async fn connect(
     ))
 }
 
-type Stream = futures_util::stream::SplitStream<
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
->;
-
 async fn read(
     mut stream: Stream,
     outbox: mpsc::UnboundedSender<String>,
@@ -117,19 +146,16 @@ async fn read(
     delivered: Arc<AtomicU64>,
     mut stop: watch::Receiver<bool>,
 ) -> Tally {
-    let mut tally = Tally {
-        delivered: 0,
-        latency: micros_histogram(),
-        acked: 0,
-        refused: 0,
-        ack_latency: micros_histogram(),
-    };
+    let mut tally = Tally::default();
     loop {
         let frame = tokio::select! {
             frame = stream.next() => frame,
             _ = stop.wait_for(|stop| *stop) => break,
         };
-        let Some(Ok(frame)) = frame else { break };
+        let Some(Ok(frame)) = frame else {
+            tally.cut_off = true;
+            break;
+        };
         let Message::Text(text) = frame else { continue };
         let text = text.as_str();
         if text == "2" {
@@ -137,16 +163,21 @@ async fn read(
             let _ = outbox.send("3".into());
         } else if text.starts_with("42[\"chatMessage\"") {
             if let Some(sent) = sent_micros(text) {
-                tally.latency.saturating_record(micros_since(epoch, sent));
+                tally
+                    .latency
+                    .get_or_insert_with(micros_histogram)
+                    .saturating_record(micros_since(epoch, sent));
                 tally.delivered += 1;
                 delivered.fetch_add(1, Ordering::Relaxed);
             }
         } else if text.starts_with("43") {
             if text.contains("\"status\":\"ok\"") {
                 tally.acked += 1;
+                tally.acked_seqs.extend(seq(text));
                 if let Some(sent) = sent_micros(text) {
                     tally
                         .ack_latency
+                        .get_or_insert_with(micros_histogram)
                         .saturating_record(micros_since(epoch, sent));
                 }
             } else {
@@ -156,6 +187,73 @@ async fn read(
         }
     }
     tally
+}
+
+/// A stalled client: reads nothing until the run stops, then reads what the server still has
+/// for it, until the server closes the connection or has been silent for a second.
+async fn stall(mut stream: Stream, mut stop: watch::Receiver<bool>) -> Tally {
+    let _ = stop.wait_for(|stop| *stop).await;
+    let mut tally = Tally::default();
+    let mut seen = Vec::new();
+    loop {
+        match tokio::time::timeout(Duration::from_secs(1), stream.next()).await {
+            Err(_) => break,
+            Ok(Some(Ok(Message::Text(text)))) => {
+                if text.as_str().starts_with("42[\"chatMessage\"") {
+                    seen.extend(seq(text.as_str()));
+                }
+            }
+            Ok(Some(Ok(_))) => {}
+            Ok(Some(Err(_)) | None) => {
+                tally.cut_off = true;
+                break;
+            }
+        }
+    }
+    tally.stalled_seen = Some(seen);
+    tally
+}
+
+/// Most messages the chat returns per `sync` (its `SYNC_LIMIT`); a full page means "sync again".
+const SYNC_PAGE: usize = 500;
+
+/// Catches up as a new connection would: the sequence numbers of every stored message of the
+/// default room after `after_seq`, through `sync`, page by page. `None` if the server does not
+/// answer `sync` (the Node reference stores nothing).
+pub async fn stored_after(base_url: &str, mut after_seq: u64) -> Result<Option<Vec<u64>>> {
+    let (mut sink, mut stream) = handshake(base_url).await?;
+    let mut seqs = Vec::new();
+    loop {
+        let request = format!(
+            "420[\"sync\",{{\"rooms\":[{{\"room\":\"general\",\"afterSeq\":{after_seq}}}]}}]"
+        );
+        sink.send(Message::text(request)).await?;
+        let answer = tokio::time::timeout(Duration::from_secs(5), async {
+            loop {
+                let text = next_text(&mut stream).await?;
+                if text == "2" {
+                    sink.send(Message::text("3")).await?;
+                } else if let Some(ack) = text.strip_prefix("430") {
+                    return anyhow::Ok(ack.to_owned());
+                }
+            }
+        })
+        .await;
+        let Ok(ack) = answer else { return Ok(None) };
+        let ack: serde_json::Value = serde_json::from_str(&ack?)?;
+        let messages = ack[0]["messages"]
+            .as_array()
+            .context("sync refused or malformed")?;
+        let page: Vec<u64> = messages
+            .iter()
+            .filter_map(|message| message["seq"].as_u64())
+            .collect();
+        seqs.extend(&page);
+        match page.last() {
+            Some(&last) if page.len() == SYNC_PAGE => after_seq = last,
+            _ => return Ok(Some(seqs)),
+        }
+    }
 }
 
 /// A histogram of microseconds, from 1 µs to 10 minutes, 3 significant digits.
@@ -178,6 +276,15 @@ fn micros_since(epoch: Instant, sent: u64) -> u64 {
     now.saturating_sub(sent)
 }
 
+/// The first `"seq":N` in a packet: the stored message's sequence number.
+fn seq(packet: &str) -> Option<u64> {
+    let start = packet.find("\"seq\":")? + "\"seq\":".len();
+    let rest = &packet[start..];
+    rest[..rest.find(|c: char| !c.is_ascii_digit())?]
+        .parse()
+        .ok()
+}
+
 fn sent_micros(packet: &str) -> Option<u64> {
     let start = packet.find("\"text\":\"b|")? + "\"text\":\"b|".len();
     let rest = &packet[start..];
@@ -198,5 +305,6 @@ mod tests {
             &packet[packet.find("\"text\"").unwrap()..packet.len() - 2]
         );
         assert!(sent_micros(&broadcast).is_some());
+        assert_eq!(seq(&broadcast), Some(1));
     }
 }

@@ -9,6 +9,7 @@ mod client;
 mod proc_stats;
 
 use std::{
+    collections::BTreeSet,
     net::IpAddr,
     sync::{
         Arc,
@@ -23,7 +24,7 @@ use hdrhistogram::Histogram;
 use serde_json::json;
 use tokio::{sync::watch, task::JoinSet};
 
-use client::Tally;
+use client::{Role, Tally};
 use proc_stats::Snapshot;
 
 #[derive(Debug, Parser)]
@@ -59,6 +60,14 @@ struct Args {
     /// The server's process id, for its CPU time and memory (from /proc).
     #[arg(long)]
     server_pid: Option<u32>,
+    /// How many of the receiving clients stall: they read nothing until sending stops, then
+    /// report whether the server cut them off, and catch up with `sync` from what they got.
+    #[arg(long, default_value_t = 0)]
+    stalled: usize,
+    /// After the run, read the room back with `sync` and check that every acknowledged
+    /// message is stored.
+    #[arg(long)]
+    verify: bool,
 }
 
 #[tokio::main]
@@ -75,7 +84,8 @@ async fn main() -> Result<()> {
     let mut connecting = JoinSet::new();
     let mut clients = Vec::with_capacity(args.clients);
     let mut connect_times = client::micros_histogram();
-    for _ in 0..args.clients {
+    let stalled_from = args.clients - args.stalled.min(args.clients - args.senders.min(args.clients));
+    for index in 0..args.clients {
         if connecting.len() >= args.connect_concurrency
             && let Some(done) = connecting.join_next().await
         {
@@ -84,7 +94,12 @@ async fn main() -> Result<()> {
             clients.push(client);
         }
         let (url, stopped, delivered) = (args.url.clone(), stopped.clone(), delivered.clone());
-        connecting.spawn(async move { client::connect(&url, epoch, delivered, stopped).await });
+        let role = if index >= stalled_from {
+            Role::Stalled
+        } else {
+            Role::Reader
+        };
+        connecting.spawn(async move { client::connect(&url, role, epoch, delivered, stopped).await });
     }
     while let Some(done) = connecting.join_next().await {
         let (client, took) = done??;
@@ -92,6 +107,7 @@ async fn main() -> Result<()> {
         clients.push(client);
     }
     let connected = Snapshot::take(server);
+    let peak_rss = tokio::spawn(peak_rss_kib(server, stopped.clone()));
 
     // Send.
     let senders = args.senders.min(clients.len());
@@ -147,7 +163,7 @@ async fn main() -> Result<()> {
     let send_seconds = args.duration;
 
     // Wait until every delivery arrived (or the drain time is up), then add everything up.
-    let expected = sent * clients.len() as u64;
+    let expected = sent * (clients.len() - args.stalled.min(clients.len())) as u64;
     let drain_deadline = Instant::now() + Duration::from_secs_f64(args.drain);
     while delivered.load(Ordering::Relaxed) < expected && Instant::now() < drain_deadline {
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -157,6 +173,12 @@ async fn main() -> Result<()> {
     for client in clients {
         tallies.push(client.reader.await?);
     }
+    let peak_rss = peak_rss.await?;
+    let checks = if args.verify {
+        verify(&args.url, &tallies).await?
+    } else {
+        serde_json::Value::Null
+    };
     report(
         &args,
         sent,
@@ -167,8 +189,64 @@ async fn main() -> Result<()> {
         &at_start,
         &connected,
         &sending_ended,
+        peak_rss,
+        checks,
     );
     Ok(())
+}
+
+/// The server's largest resident size, sampled every 50 ms until `stop`.
+async fn peak_rss_kib(server: Option<u32>, mut stop: watch::Receiver<bool>) -> Option<u64> {
+    let mut peak = None;
+    let mut ticks = tokio::time::interval(Duration::from_millis(50));
+    loop {
+        tokio::select! {
+            _ = ticks.tick() => peak = peak.max(Snapshot::take(server).server_rss_kib),
+            _ = stop.wait_for(|stop| *stop) => return peak,
+        }
+    }
+}
+
+/// Reads the room back and checks every acknowledged message is in it; each stalled client
+/// then catches up from the last message it holds without a gap, as the UI does.
+async fn verify(url: &str, tallies: &[Tally]) -> Result<serde_json::Value> {
+    let Some(stored) = client::stored_after(url, 0).await? else {
+        println!("the server does not answer `sync`: nothing to verify");
+        return Ok(serde_json::Value::Null);
+    };
+    let stored_set: BTreeSet<u64> = stored.iter().copied().collect();
+    let acked_not_stored = tallies
+        .iter()
+        .flat_map(|tally| &tally.acked_seqs)
+        .filter(|seq| !stored_set.contains(seq))
+        .count();
+    let mut catching_up = JoinSet::new();
+    let mut cut_off = 0;
+    for tally in tallies {
+        let Some(seen) = &tally.stalled_seen else {
+            continue;
+        };
+        cut_off += usize::from(tally.cut_off);
+        let seen: BTreeSet<u64> = seen.iter().copied().collect();
+        // The cursor: the end of the run of sequence numbers without a gap.
+        let cursor = (1..).find(|seq| !seen.contains(seq)).unwrap_or(1) - 1;
+        let (url, stored_set) = (url.to_owned(), stored_set.clone());
+        catching_up.spawn(async move {
+            let synced = client::stored_after(&url, cursor).await?.unwrap_or_default();
+            let held: BTreeSet<u64> = seen.into_iter().chain(synced).collect();
+            anyhow::Ok(held.is_superset(&stored_set))
+        });
+    }
+    let mut caught_up = 0;
+    while let Some(done) = catching_up.join_next().await {
+        caught_up += usize::from(done??);
+    }
+    Ok(json!({
+        "stored": stored.len(),
+        "acked_not_stored": acked_not_stored,
+        "stalled_cut_off": cut_off,
+        "stalled_caught_up": caught_up,
+    }))
 }
 
 fn record(histogram: &mut Histogram<u64>, took: Duration) {
@@ -186,13 +264,23 @@ fn report(
     at_start: &Snapshot,
     connected: &Snapshot,
     sending_ended: &Snapshot,
+    peak_rss: Option<u64>,
+    checks: serde_json::Value,
 ) {
     let mut latency = client::micros_histogram();
     let mut ack_latency = client::micros_histogram();
     let (mut received, mut acked, mut refused) = (0, 0, 0);
+    let readers_cut_off = tallies
+        .iter()
+        .filter(|tally| tally.cut_off && tally.stalled_seen.is_none())
+        .count();
     for tally in tallies {
-        latency.add(&tally.latency).expect("same precision");
-        ack_latency.add(&tally.ack_latency).expect("same precision");
+        if let Some(histogram) = &tally.latency {
+            latency.add(histogram).expect("same precision");
+        }
+        if let Some(histogram) = &tally.ack_latency {
+            ack_latency.add(histogram).expect("same precision");
+        }
         received += tally.delivered;
         acked += tally.acked;
         refused += tally.refused;
@@ -239,6 +327,11 @@ fn report(
         "server_cpu_s": server_cpu,
         "server_cpu_us_per_delivery": if received > 0 { server_cpu * 1e6 / received as f64 } else { 0.0 },
         "server_rss_kib": sending_ended.server_rss_kib,
+        "server_peak_rss_kib": peak_rss,
+        "stalled": args.stalled,
+        // Clients that read everything as it came, yet were disconnected by the server.
+        "readers_cut_off": readers_cut_off,
+        "checks": checks,
         "idle_kib_per_connection": idle_kib_per_conn,
         "bench_cpu_s": own_cpu,
     });

@@ -69,7 +69,7 @@ fn on_event(state: ChatState, event: ServerEvent) {
         ServerEvent::Message(message) => receive(state, message),
         ServerEvent::Presence(presence) => {
             if let Some(room) = state.room(&presence.room) {
-                room.apply_presence(presence.online, presence.joined, &presence.left);
+                room.apply_presence(presence);
             }
         }
         ServerEvent::Typing(typing) => {
@@ -231,8 +231,8 @@ fn pump(state: ChatState) {
                         .update(|outbox| outbox.retain(|m| m.client_id != message.client_id));
                     receive(state, stored);
                 }
-                Err(error) if error.code == "rate_limited" => {
-                    // Too fast: the budget refills within a second; try again then.
+                Err(error) if error.code == "rate_limited" || error.code == "overloaded" => {
+                    // Too fast, or the server is busy: both pass within a second; try again then.
                     set_delivery(state, &message.client_id, Delivery::Queued);
                     set_timeout(move || pump(state), RATE_LIMIT_PAUSE);
                     return;

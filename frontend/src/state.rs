@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use leptos::prelude::*;
-use shared::{Author, ChatMessage, DEFAULT_ROOM};
+use shared::{Author, ChatMessage, DEFAULT_ROOM, Presence};
 
 /// The connection as the user should understand it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -116,8 +116,15 @@ impl Room {
     }
 
     /// Applies a presence update to the member list, if it is loaded.
-    pub fn apply_presence(&self, online: usize, joined: Vec<Author>, left: &[Author]) {
-        self.online.set(online);
+    /// Applies a presence update. One that names nobody (a crowd came or went) makes the member
+    /// list unknown; it is asked for again when the room is opened.
+    pub fn apply_presence(&self, presence: Presence) {
+        self.online.set(presence.online);
+        if presence.partial {
+            self.members.set(None);
+            return;
+        }
+        let Presence { joined, left, .. } = presence;
         self.members.update(|members| {
             if let Some(members) = members {
                 members.retain(|m| {

@@ -22,6 +22,7 @@ use tokio::net::TcpListener;
 use tower_layer::Layer;
 
 pub use transport::RateLimit;
+use transport::InFlight;
 
 use chat::Chat;
 use store::sqlite::SqliteStore;
@@ -38,6 +39,8 @@ pub struct Config {
     /// `ping_interval + ping_timeout`.
     pub ping_interval: Duration,
     pub ping_timeout: Duration,
+    /// Most `chatMessage`s handled at once; past it they are refused with `overloaded`.
+    pub max_in_flight: usize,
 }
 
 impl Config {
@@ -48,6 +51,7 @@ impl Config {
             rate_limit: RateLimit::default(),
             ping_interval: Duration::from_secs(25),
             ping_timeout: Duration::from_secs(20),
+            max_in_flight: 4096,
         }
     }
 }
@@ -76,6 +80,7 @@ pub async fn run(
         .ping_timeout(config.ping_timeout)
         .with_state(chat.clone())
         .with_state(config.rate_limit)
+        .with_state(InFlight::new(config.max_in_flight))
         .build_layer();
     io.ns("/", transport::on_connect.with(transport::authenticate));
 

@@ -1,6 +1,6 @@
 //! The `chat` binary: read the configuration, set up logging, bind, and hand over to the library.
 
-use std::{io::IsTerminal, net::SocketAddr, path::PathBuf};
+use std::{io::IsTerminal, net::SocketAddr, path::PathBuf, time::Duration};
 
 use anyhow::Context;
 use clap::Parser;
@@ -25,6 +25,15 @@ struct Args {
     /// Messages each connection may send in a burst.
     #[arg(long, env = "CHAT_RATE_BURST", default_value_t = 20.0)]
     rate_burst: f64,
+
+    /// Seconds between heartbeats. A client that does not answer one within --ping-timeout, or
+    /// whose send queue is still full when the next one is due, is disconnected.
+    #[arg(long, env = "CHAT_PING_INTERVAL", default_value_t = 25)]
+    ping_interval: u64,
+
+    /// Seconds a client has to answer a heartbeat.
+    #[arg(long, env = "CHAT_PING_TIMEOUT", default_value_t = 20)]
+    ping_timeout: u64,
 }
 
 #[tokio::main]
@@ -45,6 +54,8 @@ async fn main() -> anyhow::Result<()> {
             per_second: args.rate_per_second,
             burst: args.rate_burst,
         },
+        ping_interval: Duration::from_secs(args.ping_interval),
+        ping_timeout: Duration::from_secs(args.ping_timeout),
         ..server::Config::new(args.data_dir)
     };
     server::run(listener, config, shutdown_signal())

@@ -19,7 +19,7 @@ use socketioxide::{
     handler::{FromMessageParts, Value},
     socket::{DisconnectReason, Socket},
 };
-use tokio::sync::watch;
+use tokio::sync::{Semaphore, watch};
 
 pub use connection::RateLimit;
 use connection::{Conn, Connection};
@@ -87,6 +87,21 @@ async fn on_disconnect<A: Adapter>(
     }
 }
 
+/// Bounds the `chatMessage`s this node is working on (stored, broadcast, acknowledged) at once.
+///
+/// socketioxide runs each event's handler as its own task, as fast as the socket delivers them,
+/// so without a bound a flood of messages becomes a flood of waiting tasks. Past the bound a
+/// message is refused with `overloaded` (nothing stored, the client retries), so memory stays
+/// bounded however far the senders go above what the store and the fan-out can take.
+#[derive(Clone)]
+pub struct InFlight(Arc<Semaphore>);
+
+impl InFlight {
+    pub fn new(limit: usize) -> Self {
+        Self(Arc::new(Semaphore::new(limit)))
+    }
+}
+
 /// `chatMessage`: store, broadcast to the room (sender included), then acknowledge.
 async fn on_chat_message<A: Adapter>(
     io: SocketIo<A>,
@@ -95,6 +110,7 @@ async fn on_chat_message<A: Adapter>(
     TryData(input): TryData<ChatInput>,
     reply: Reply<A>,
     State(chat): State<Chat>,
+    State(InFlight(in_flight)): State<InFlight>,
 ) {
     let Ok(input) = input else {
         return reply.error(ErrorPayload::new(
@@ -108,6 +124,12 @@ async fn on_chat_message<A: Adapter>(
             "you are sending too fast; wait a moment and retry",
         ));
     }
+    let Ok(_working) = in_flight.try_acquire() else {
+        return reply.error(ErrorPayload::new(
+            "overloaded",
+            "the server is busy; retry in a moment",
+        ));
+    };
     let known_member = connection.is_in(input.room());
     let message = match chat.post(&connection.user(), input, known_member).await {
         Ok(Posted::Duplicate(message)) => message,
@@ -321,6 +343,7 @@ pub async fn announce_presence<A: Adapter>(
                 online: changes.online,
                 joined: changes.joined,
                 left: changes.left,
+                partial: changes.partial,
             };
             if let Err(error) = io
                 .to(presence.room.clone())

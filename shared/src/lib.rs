@@ -9,7 +9,7 @@ mod validate;
 
 pub use message::{
     Ack, Auth, Author, ChatInput, ChatMessage, DEFAULT_ROOM, Done, ErrorPayload, Joined, Members,
-    Presence, RenameRequest, Renamed, RoomCursor, RoomInfo, RoomRequest, SendAck, Sent,
+    PRESENCE_NAMED_MAX, Presence, RenameRequest, Renamed, RoomCursor, RoomInfo, RoomRequest, SendAck, Sent,
     SyncRequest, Synced, Typing, Welcome,
 };
 pub use validate::{

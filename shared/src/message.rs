@@ -144,13 +144,23 @@ pub struct RoomCursor {
 /// Server -> room: who came online and who went offline since the last update (updates are
 /// batched, a few per second at most), and how many are online now. A user who joins again under
 /// a new name (a rename) is in `joined` with the same id.
+///
+/// When more people came and went in one batch than are worth naming
+/// ([`PRESENCE_NAMED_MAX`]), the lists are left empty and `partial` is true: a member list the
+/// client holds is out of date. Every member receives every update, so naming thousands of
+/// arrivals would cost each of them as much.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Presence {
     pub room: String,
     pub online: usize,
     pub joined: Vec<Author>,
     pub left: Vec<Author>,
+    #[serde(default)]
+    pub partial: bool,
 }
+
+/// Most people one `presence` update names (joined and left together).
+pub const PRESENCE_NAMED_MAX: usize = 16;
 
 /// What `members` acknowledgements carry: everyone online in the room.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -14,6 +14,8 @@ use crate::{Project, run};
 /// One standard scenario: the load generator's arguments and the figures it is about.
 struct Scenario {
     args: &'static [&'static str],
+    /// Seconds between the servers' heartbeats, where the default (25) is longer than the run.
+    heartbeat: Option<u64>,
     figures: &'static [Figure],
 }
 
@@ -32,6 +34,7 @@ const SCENARIOS: &[Scenario] = &[
             "--window",
             "2",
         ],
+        heartbeat: None,
         figures: &[Figure(
             "saturated deliveries/s, 1,000 clients",
             "/delivered_per_s",
@@ -40,6 +43,7 @@ const SCENARIOS: &[Scenario] = &[
     },
     Scenario {
         args: &["--clients", "1000", "--senders", "1000", "--rate", "100"],
+        heartbeat: None,
         figures: &[
             Figure(
                 "p99 latency, 1,000 clients x 100 msg/s",
@@ -51,6 +55,7 @@ const SCENARIOS: &[Scenario] = &[
     },
     Scenario {
         args: &["--clients", "100", "--senders", "100", "--rate", "1000"],
+        heartbeat: None,
         figures: &[
             Figure(
                 "p99 latency, 100 clients x 1,000 msg/s",
@@ -71,6 +76,7 @@ const SCENARIOS: &[Scenario] = &[
             "--window",
             "8",
         ],
+        heartbeat: None,
         figures: &[
             Figure("acknowledged messages/s, 100 senders", "/acked_per_s", "/s"),
             Figure(
@@ -82,6 +88,7 @@ const SCENARIOS: &[Scenario] = &[
     },
     Scenario {
         args: &["--clients", "2000", "--senders", "0", "--drain", "0"],
+        heartbeat: None,
         figures: &[
             Figure(
                 "idle memory per connection, 2,000 clients",
@@ -89,6 +96,47 @@ const SCENARIOS: &[Scenario] = &[
                 "KiB",
             ),
             Figure("connect p99, 2,000 clients", "/connect_ms/p99", "ms"),
+        ],
+    },
+    // Overload: 100 senders at 20,000 messages/s in all, to 1,000 clients (20M deliveries/s
+    // asked, about ten times what the server can fan out), 50 of which read nothing. With a
+    // 1-second heartbeat the stalled clients' fate is decided within the run.
+    Scenario {
+        args: &[
+            "--clients",
+            "1000",
+            "--senders",
+            "100",
+            "--rate",
+            "20000",
+            "--stalled",
+            "50",
+            "--verify",
+        ],
+        heartbeat: Some(1),
+        figures: &[
+            Figure("overload: server peak RSS", "/server_peak_rss_kib", "KiB"),
+            Figure("overload: acknowledged messages/s", "/acked_per_s", "/s"),
+            Figure(
+                "overload: acknowledged but not stored",
+                "/checks/acked_not_stored",
+                "",
+            ),
+            Figure(
+                "overload: reading clients cut off (of 950)",
+                "/readers_cut_off",
+                "",
+            ),
+            Figure(
+                "overload: stalled clients cut off (of 50)",
+                "/checks/stalled_cut_off",
+                "",
+            ),
+            Figure(
+                "overload: stalled clients caught up from storage (of 50)",
+                "/checks/stalled_caught_up",
+                "",
+            ),
         ],
     },
 ];
@@ -120,7 +168,7 @@ pub fn all(project: &Project, rounds: usize, seconds: f64) -> Result<()> {
         let mut reports = [Vec::new(), Vec::new()];
         for _ in 0..rounds {
             for (slot, server) in [(0, Server::Node), (1, Server::Rust)] {
-                let mut process = start(project, server)?;
+                let mut process = start(project, server, scenario.heartbeat)?;
                 let mut command = project.command(bench.to_str().context("path")?);
                 command
                     .args([
@@ -161,6 +209,30 @@ pub fn all(project: &Project, rounds: usize, seconds: f64) -> Result<()> {
             println!("| {name} | {} | {} | {ratio} |", cell(node), cell(rust));
         }
     }
+    page_load(project, rounds)
+}
+
+/// The chat's first page load in headless Chromium (`bench/page-load.mjs`); the Node reference
+/// serves no UI to compare with.
+fn page_load(project: &Project, runs: usize) -> Result<()> {
+    let mut process = start(project, Server::Rust, None)?;
+    let report = last_json_line(project.command("node").args([
+        "bench/page-load.mjs",
+        "--url",
+        &process.url,
+        "--runs",
+        &runs.max(5).to_string(),
+    ]));
+    process.stop();
+    let report = report?;
+    eprintln!("page load: {report}");
+    let figure = |pointer| report.pointer(pointer).and_then(Value::as_f64);
+    let (gzip, interactive) = (
+        figure("/gzip_bytes").context("gzip_bytes")?,
+        figure("/interactive_ms").context("interactive_ms")?,
+    );
+    println!("| first page, everything it fetches (gzip) | - | {:.1} KB | - |", gzip / 1000.0);
+    println!("| first page, time to interactive (headless Chromium) | - | {interactive:.0} ms | - |");
     Ok(())
 }
 
@@ -193,7 +265,7 @@ impl Process {
 }
 
 /// Starts a fresh server on a free loopback port and waits until it listens.
-fn start(project: &Project, server: Server) -> Result<Process> {
+fn start(project: &Project, server: Server, heartbeat: Option<u64>) -> Result<Process> {
     let (mut command, data_dir) = match server {
         Server::Rust => {
             let dir = std::env::temp_dir().join(format!("chat-bench-{}", std::process::id()));
@@ -205,6 +277,10 @@ fn start(project: &Project, server: Server) -> Result<Process> {
                 // would refuse most of their messages instead of measuring the server.
                 .args(["--rate-per-second", "1000000", "--rate-burst", "1000000"])
                 .env("RUST_LOG", "warn,server=info");
+            if let Some(seconds) = heartbeat {
+                let seconds = seconds.to_string();
+                command.args(["--ping-interval", &seconds, "--ping-timeout", &seconds]);
+            }
             (command, Some(dir))
         }
         Server::Node => {
@@ -212,6 +288,9 @@ fn start(project: &Project, server: Server) -> Result<Process> {
             command
                 .arg("bench/reference-node/server.js")
                 .env("PORT", "0");
+            if let Some(seconds) = heartbeat {
+                command.env("HEARTBEAT_MS", (seconds * 1000).to_string());
+            }
             (command, None)
         }
     };

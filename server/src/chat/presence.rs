@@ -13,7 +13,7 @@ use std::{
     sync::Mutex,
 };
 
-use shared::Author;
+use shared::{Author, PRESENCE_NAMED_MAX};
 
 #[derive(Debug, Default)]
 struct Room {
@@ -24,13 +24,15 @@ struct Room {
     left: BTreeMap<String, Author>,
 }
 
-/// A room's changes since the last announcement.
+/// A room's changes since the last announcement. Past [`PRESENCE_NAMED_MAX`] changes nobody is
+/// named: `partial` instead.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Changes {
     pub room: String,
     pub online: usize,
     pub joined: Vec<Author>,
     pub left: Vec<Author>,
+    pub partial: bool,
 }
 
 #[derive(Debug, Default)]
@@ -101,11 +103,24 @@ impl Presence {
         let changes = rooms
             .iter_mut()
             .filter(|(_, room)| !room.joined.is_empty() || !room.left.is_empty())
-            .map(|(name, room)| Changes {
-                room: name.clone(),
-                online: room.online.len(),
-                joined: std::mem::take(&mut room.joined).into_values().collect(),
-                left: std::mem::take(&mut room.left).into_values().collect(),
+            .map(|(name, room)| {
+                let joined = std::mem::take(&mut room.joined);
+                let left = std::mem::take(&mut room.left);
+                let partial = joined.len() + left.len() > PRESENCE_NAMED_MAX;
+                let named = |changes: BTreeMap<String, Author>| {
+                    if partial {
+                        Vec::new()
+                    } else {
+                        changes.into_values().collect()
+                    }
+                };
+                Changes {
+                    room: name.clone(),
+                    online: room.online.len(),
+                    joined: named(joined),
+                    left: named(left),
+                    partial,
+                }
             })
             .collect();
         rooms.retain(|_, room| !room.online.is_empty());
@@ -128,8 +143,27 @@ mod tests {
         presence
             .take_changes()
             .into_iter()
-            .map(|c| (c.online, c.joined, c.left))
+            .map(|c| {
+                assert!(!c.partial);
+                (c.online, c.joined, c.left)
+            })
             .collect()
+    }
+
+    #[test]
+    fn a_crowd_arriving_at_once_is_counted_not_named() {
+        let presence = Presence::default();
+        for id in 0..=PRESENCE_NAMED_MAX {
+            presence.enter("general", &user(&id.to_string()));
+        }
+        let [crowd] = &presence.take_changes()[..] else {
+            panic!("one room changed");
+        };
+        assert!(crowd.partial);
+        assert_eq!(crowd.online, PRESENCE_NAMED_MAX + 1);
+        assert!(crowd.joined.is_empty() && crowd.left.is_empty());
+        presence.exit("general", &user("0"));
+        assert_eq!(changes(&presence), [(PRESENCE_NAMED_MAX, vec![], vec![user("0")])]);
     }
 
     #[test]

@@ -5,7 +5,10 @@ use serde_json::{Value, json};
 use server::{Config, RateLimit};
 use shared::{Ack, Auth, ChatMessage, RoomCursor, Sent, Synced, event};
 
-use crate::helpers::{TestApp, TestClient, temp_data_dir};
+use crate::{
+    helpers::{TestApp, TestClient, temp_data_dir},
+    raw::RawWebSocket,
+};
 
 fn acked(ack: Value) -> ChatMessage {
     match serde_json::from_value(ack).expect("ack shape") {
@@ -217,5 +220,53 @@ async fn over_the_rate_limit_nothing_is_stored() {
     assert_eq!(refused["status"], "error");
     assert_eq!(refused["error"]["code"], "rate_limited");
     assert_eq!(app.history(&ada.token(), "general", None).await.len(), 3);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn past_the_in_flight_bound_messages_are_refused_and_nothing_acked_is_lost() {
+    let app = TestApp::spawn_with(Config {
+        max_in_flight: 1,
+        rate_limit: RateLimit {
+            per_second: 1e6,
+            burst: 1e6,
+        },
+        ..Config::new(temp_data_dir())
+    })
+    .await;
+    let mut flood = RawWebSocket::connect(&app.url).await;
+    const SENT: u64 = 200;
+    for id in 0..SENT {
+        flood
+            .send_packet(format!("42{id}[\"chatMessage\",\"m{id}\"]"))
+            .await;
+    }
+    let mut acked = Vec::new();
+    let mut overloaded = 0;
+    for _ in 0..SENT {
+        let (_, ack) = flood.next_ack().await;
+        match serde_json::from_value(ack).expect("ack shape") {
+            Ack::Ok(Sent { message }) => acked.push(message),
+            Ack::Error { error } => {
+                assert_eq!(error.code, "overloaded");
+                overloaded += 1;
+            }
+        }
+    }
+    assert!(overloaded > 0, "one slot cannot take {SENT} pipelined messages");
+    flood
+        .send_packet(
+            "42999[\"sync\",{\"rooms\":[{\"room\":\"general\",\"afterSeq\":0}]}]".into(),
+        )
+        .await;
+    let (_, synced) = flood.next_ack().await;
+    let Ack::Ok(Synced { messages: stored }) = serde_json::from_value(synced).expect("sync ack")
+    else {
+        panic!("sync refused");
+    };
+    let stored: Vec<_> = stored.iter().map(|m| (m.seq, &m.text)).collect();
+    acked.sort_by_key(|m| m.seq);
+    let acked: Vec<_> = acked.iter().map(|m| (m.seq, &m.text)).collect();
+    assert_eq!(stored, acked, "exactly the acknowledged messages are stored");
     app.stop().await;
 }

@@ -70,6 +70,19 @@ impl RawWebSocket {
         }
     }
 
+    /// The next acknowledgement, `43<id>[payload]`, as its id and payload.
+    pub async fn next_ack(&mut self) -> (u64, Value) {
+        loop {
+            let packet = self.next_packet().await.expect("connection open");
+            let Some(rest) = packet.strip_prefix("43") else {
+                continue;
+            };
+            let (id, args) = rest.split_at(rest.find('[').expect("ack arguments"));
+            let [payload]: [Value; 1] = serde_json::from_str(args).expect("one ack argument");
+            return (id.parse().expect("ack id"), payload);
+        }
+    }
+
     /// Waits until the server closes the connection (events still in flight are skipped).
     pub async fn closed(&mut self) {
         tokio::time::timeout(PATIENCE, async {
