@@ -84,6 +84,24 @@ async fn handshake(base_url: &str) -> Result<(Sink, Stream)> {
     Ok((sink, stream))
 }
 
+/// Joins `room`, creating it if it does not exist yet (another client may create it first).
+async fn enter(sink: &mut Sink, stream: &mut Stream, room: &str) -> Result<()> {
+    for event in ["joinRoom", "createRoom", "joinRoom"] {
+        let request = format!("421[\"{event}\",{{\"room\":\"{room}\"}}]");
+        sink.send(Message::text(request)).await?;
+        let ack = loop {
+            let text = next_text(stream).await?;
+            if text.starts_with("431[") {
+                break text;
+            }
+        };
+        if ack.contains("\"status\":\"ok\"") {
+            return Ok(());
+        }
+    }
+    bail!("could not join or create {room}")
+}
+
 async fn next_text(stream: &mut Stream) -> Result<String> {
     loop {
         match stream.next().await {
@@ -97,15 +115,21 @@ async fn next_text(stream: &mut Stream) -> Result<String> {
 
 /// Connects and waits for the server's `welcome`; returns the client and how long that took.
 /// The reader counts until `stop` turns true.
+/// The client is put in `room` (joined, or created by whoever comes first) before it counts as
+/// connected.
 pub async fn connect(
     base_url: &str,
     role: Role,
+    room: Option<String>,
     epoch: Instant,
     delivered: Arc<AtomicU64>,
     stop: watch::Receiver<bool>,
 ) -> Result<(Client, Duration)> {
     let started = Instant::now();
-    let (mut sink, stream) = handshake(base_url).await?;
+    let (mut sink, mut stream) = handshake(base_url).await?;
+    if let Some(room) = room {
+        enter(&mut sink, &mut stream, &room).await?;
+    }
     let connected = started.elapsed();
 
     let (outbox, mut queued) = mpsc::unbounded_channel::<String>();
@@ -263,12 +287,15 @@ pub fn micros_histogram() -> Histogram<u64> {
 
 /// The `chatMessage` packet for a message sent now, padded to about `size` bytes of text;
 /// with `ack_id`, it asks for an acknowledgement.
-pub fn chat_packet(epoch: Instant, size: usize, ack_id: Option<u64>) -> String {
+pub fn chat_packet(epoch: Instant, room: Option<&str>, size: usize, ack_id: Option<u64>) -> String {
     let sent = epoch.elapsed().as_micros();
     let mut text = format!("b|{sent}|");
     text.extend(std::iter::repeat_n('x', size.saturating_sub(text.len())));
     let ack = ack_id.map(|id| id.to_string()).unwrap_or_default();
-    format!("42{ack}[\"chatMessage\",{{\"text\":\"{text}\"}}]")
+    let room = room
+        .map(|room| format!(",\"room\":\"{room}\""))
+        .unwrap_or_default();
+    format!("42{ack}[\"chatMessage\",{{\"text\":\"{text}\"{room}}}]")
 }
 
 fn micros_since(epoch: Instant, sent: u64) -> u64 {
@@ -298,7 +325,7 @@ mod tests {
     #[test]
     fn the_send_time_survives_the_round_trip() {
         let epoch = Instant::now();
-        let packet = chat_packet(epoch, 64, Some(7));
+        let packet = chat_packet(epoch, None, 64, Some(7));
         assert!(packet.starts_with("427[\"chatMessage\""));
         let broadcast = format!(
             "42[\"chatMessage\",{{\"id\":\"x\",\"room\":\"general\",\"seq\":1,{}}}]",

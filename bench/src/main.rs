@@ -24,7 +24,7 @@ use hdrhistogram::Histogram;
 use serde_json::json;
 use tokio::{sync::watch, task::JoinSet};
 
-use client::{Role, Tally};
+use client::{Client, Role, Tally};
 use proc_stats::Snapshot;
 
 #[derive(Debug, Parser)]
@@ -64,6 +64,10 @@ struct Args {
     /// report whether the server cut them off, and catch up with `sync` from what they got.
     #[arg(long, default_value_t = 0)]
     stalled: usize,
+    /// Spread the clients over this many rooms (`bench-0`, `bench-1`, ...; client i in room
+    /// i mod N), each message going to its sender's room only. 0: everyone in the default room.
+    #[arg(long, default_value_t = 0)]
+    rooms: usize,
     /// After the run, read the room back with `sync` and check that every acknowledged
     /// message is stored.
     #[arg(long)]
@@ -74,43 +78,62 @@ struct Args {
 async fn main() -> Result<()> {
     let args = Args::parse();
     ensure_loopback(&args.url)?;
+    if args.verify && args.rooms > 0 {
+        bail!("--verify reads back the default room only; leave out --rooms");
+    }
     let epoch = Instant::now();
     let (stop, stopped) = watch::channel(false);
     let delivered = Arc::new(AtomicU64::new(0));
     let server = args.server_pid;
     let at_start = Snapshot::take(server);
 
-    // Connect everyone, a bounded number at a time.
+    // Connect everyone, a bounded number at a time. Senders come first, stalled clients last.
     let mut connecting = JoinSet::new();
-    let mut clients = Vec::with_capacity(args.clients);
+    let mut slots: Vec<Option<Client>> = (0..args.clients).map(|_| None).collect();
     let mut connect_times = client::micros_histogram();
-    let stalled_from = args.clients - args.stalled.min(args.clients - args.senders.min(args.clients));
+    let senders = args.senders.min(args.clients);
+    let stalled = args.stalled.min(args.clients - senders);
+    let role = |index: usize| {
+        if index >= args.clients - stalled {
+            Role::Stalled
+        } else {
+            Role::Reader
+        }
+    };
+    let room = |index: usize| (args.rooms > 0).then(|| format!("bench-{}", index % args.rooms));
     for index in 0..args.clients {
         if connecting.len() >= args.connect_concurrency
             && let Some(done) = connecting.join_next().await
         {
-            let (client, took) = done??;
+            let (index, connected) = done?;
+            let (client, took) = connected?;
             record(&mut connect_times, took);
-            clients.push(client);
+            slots[index] = Some(client);
         }
         let (url, stopped, delivered) = (args.url.clone(), stopped.clone(), delivered.clone());
-        let role = if index >= stalled_from {
-            Role::Stalled
-        } else {
-            Role::Reader
-        };
-        connecting.spawn(async move { client::connect(&url, role, epoch, delivered, stopped).await });
+        let (role, room) = (role(index), room(index));
+        connecting.spawn(async move {
+            let connected = client::connect(&url, role, room, epoch, delivered, stopped).await;
+            (index, connected)
+        });
     }
     while let Some(done) = connecting.join_next().await {
-        let (client, took) = done??;
+        let (index, connected) = done?;
+        let (client, took) = connected?;
         record(&mut connect_times, took);
-        clients.push(client);
+        slots[index] = Some(client);
     }
+    let clients: Vec<Client> = slots.into_iter().flatten().collect();
+    // How many receive what a client sends: the readers in its room.
+    let readers_with = |sender: usize| {
+        (0..args.clients)
+            .filter(|&index| role(index) == Role::Reader && room(index) == room(sender))
+            .count() as u64
+    };
     let connected = Snapshot::take(server);
     let peak_rss = tokio::spawn(peak_rss_kib(server, stopped.clone()));
 
     // Send.
-    let senders = args.senders.min(clients.len());
     let deadline = tokio::time::Instant::now() + Duration::from_secs_f64(args.duration);
     let mut sending = JoinSet::new();
     for (index, client) in clients[..senders].iter().enumerate() {
@@ -118,6 +141,9 @@ async fn main() -> Result<()> {
         let outbox = client.outbox.clone();
         let acks = client.acks.clone();
         let (rate, window, size) = (args.rate / senders as f64, args.window, args.size);
+        let room = room(index);
+        let receivers = readers_with(index);
+        let packet = move |sent| client::chat_packet(epoch, room.as_deref(), size, Some(sent));
         sending.spawn(async move {
             let mut sent = 0_u64;
             if rate > 0.0 {
@@ -131,10 +157,7 @@ async fn main() -> Result<()> {
                     .await
                     .is_ok()
                 {
-                    if outbox
-                        .send(client::chat_packet(epoch, size, Some(sent)))
-                        .is_err()
-                    {
+                    if outbox.send(packet(sent)).is_err() {
                         break;
                     }
                     sent += 1;
@@ -143,27 +166,25 @@ async fn main() -> Result<()> {
                 acks.add_permits(window);
                 while let Ok(Ok(permit)) = tokio::time::timeout_at(deadline, acks.acquire()).await {
                     permit.forget();
-                    if outbox
-                        .send(client::chat_packet(epoch, size, Some(sent)))
-                        .is_err()
-                    {
+                    if outbox.send(packet(sent)).is_err() {
                         break;
                     }
                     sent += 1;
                 }
             }
-            sent
+            (sent, sent * receivers)
         });
     }
-    let mut sent = 0;
+    let (mut sent, mut expected) = (0, 0);
     while let Some(done) = sending.join_next().await {
-        sent += done?;
+        let (by_one, deliveries) = done?;
+        sent += by_one;
+        expected += deliveries;
     }
     let sending_ended = Snapshot::take(server);
     let send_seconds = args.duration;
 
     // Wait until every delivery arrived (or the drain time is up), then add everything up.
-    let expected = sent * (clients.len() - args.stalled.min(clients.len())) as u64;
     let drain_deadline = Instant::now() + Duration::from_secs_f64(args.drain);
     while delivered.load(Ordering::Relaxed) < expected && Instant::now() < drain_deadline {
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -232,7 +253,9 @@ async fn verify(url: &str, tallies: &[Tally]) -> Result<serde_json::Value> {
         let cursor = (1..).find(|seq| !seen.contains(seq)).unwrap_or(1) - 1;
         let (url, stored_set) = (url.to_owned(), stored_set.clone());
         catching_up.spawn(async move {
-            let synced = client::stored_after(&url, cursor).await?.unwrap_or_default();
+            let synced = client::stored_after(&url, cursor)
+                .await?
+                .unwrap_or_default();
             let held: BTreeSet<u64> = seen.into_iter().chain(synced).collect();
             anyhow::Ok(held.is_superset(&stored_set))
         });

@@ -21,8 +21,8 @@ use socketioxide::{SocketIo, handler::ConnectHandler};
 use tokio::net::TcpListener;
 use tower_layer::Layer;
 
-pub use transport::RateLimit;
 use transport::InFlight;
+pub use transport::RateLimit;
 
 use chat::Chat;
 use store::sqlite::SqliteStore;

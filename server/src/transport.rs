@@ -337,7 +337,7 @@ pub async fn announce_presence<A: Adapter>(
             _ = ticks.tick() => {}
             _ = stop.wait_for(|stop| *stop) => return,
         }
-        for changes in chat.presence.take_changes() {
+        for changes in chat.presence.take_changes(std::time::Instant::now()) {
             let presence = Presence {
                 room: changes.room,
                 online: changes.online,

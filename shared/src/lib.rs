@@ -9,8 +9,8 @@ mod validate;
 
 pub use message::{
     Ack, Auth, Author, ChatInput, ChatMessage, DEFAULT_ROOM, Done, ErrorPayload, Joined, Members,
-    PRESENCE_NAMED_MAX, Presence, RenameRequest, Renamed, RoomCursor, RoomInfo, RoomRequest, SendAck, Sent,
-    SyncRequest, Synced, Typing, Welcome,
+    PRESENCE_NAMED_MAX, Presence, RenameRequest, Renamed, RoomCursor, RoomInfo, RoomRequest,
+    SendAck, Sent, SyncRequest, Synced, Typing, Welcome,
 };
 pub use validate::{
     MAX_MESSAGE_CHARS, MAX_NAME_CHARS, MAX_ROOM_CHARS, ValidationError, validate_name,

@@ -16,6 +16,8 @@ struct Scenario {
     args: &'static [&'static str],
     /// Seconds between the servers' heartbeats, where the default (25) is longer than the run.
     heartbeat: Option<u64>,
+    /// Whether the Node reference can run it (it has no rooms).
+    node: bool,
     figures: &'static [Figure],
 }
 
@@ -35,15 +37,26 @@ const SCENARIOS: &[Scenario] = &[
             "2",
         ],
         heartbeat: None,
-        figures: &[Figure(
-            "saturated deliveries/s, 1,000 clients",
-            "/delivered_per_s",
-            "/s",
-        )],
+        node: true,
+        figures: &[
+            Figure(
+                "saturated deliveries/s, 1,000 clients",
+                "/delivered_per_s",
+                "/s",
+            ),
+            Figure(
+                "server CPU per delivery, saturated",
+                "/server_cpu_us_per_delivery",
+                "us",
+            ),
+            Figure("server CPU seconds, saturated", "/server_cpu_s", "s"),
+            Figure("load generator CPU seconds, saturated", "/bench_cpu_s", "s"),
+        ],
     },
     Scenario {
         args: &["--clients", "1000", "--senders", "1000", "--rate", "100"],
         heartbeat: None,
+        node: true,
         figures: &[
             Figure(
                 "p99 latency, 1,000 clients x 100 msg/s",
@@ -56,6 +69,7 @@ const SCENARIOS: &[Scenario] = &[
     Scenario {
         args: &["--clients", "100", "--senders", "100", "--rate", "1000"],
         heartbeat: None,
+        node: true,
         figures: &[
             Figure(
                 "p99 latency, 100 clients x 1,000 msg/s",
@@ -74,28 +88,73 @@ const SCENARIOS: &[Scenario] = &[
             "--rate",
             "0",
             "--window",
-            "8",
+            "2",
         ],
         heartbeat: None,
+        node: true,
         figures: &[
-            Figure("acknowledged messages/s, 100 senders", "/acked_per_s", "/s"),
             Figure(
-                "ack p99, 100 senders (the chat stores first)",
+                "acknowledged messages/s, 100 senders in one room of 100",
+                "/acked_per_s",
+                "/s",
+            ),
+            Figure(
+                "ack p99, 100 senders in one room of 100",
                 "/ack_ms/p99",
                 "ms",
             ),
         ],
     },
+    // Storage without the fan-out: each sender alone in its room.
     Scenario {
-        args: &["--clients", "2000", "--senders", "0", "--drain", "0"],
+        args: &[
+            "--clients",
+            "100",
+            "--senders",
+            "100",
+            "--rooms",
+            "100",
+            "--rate",
+            "0",
+            "--window",
+            "2",
+        ],
         heartbeat: None,
+        node: false,
         figures: &[
             Figure(
-                "idle memory per connection, 2,000 clients",
+                "stored + acknowledged messages/s, 100 senders in 100 rooms",
+                "/acked_per_s",
+                "/s",
+            ),
+            Figure("ack p99, 100 senders in 100 rooms", "/ack_ms/p99", "ms"),
+        ],
+    },
+    // Connections arrive 8 at a time: with more at once, the figure measures the queue.
+    Scenario {
+        args: &[
+            "--clients",
+            "10000",
+            "--senders",
+            "0",
+            "--drain",
+            "0",
+            "--connect-concurrency",
+            "8",
+        ],
+        heartbeat: None,
+        node: true,
+        figures: &[
+            Figure(
+                "idle memory per connection, 10,000 clients",
                 "/idle_kib_per_connection",
                 "KiB",
             ),
-            Figure("connect p99, 2,000 clients", "/connect_ms/p99", "ms"),
+            Figure(
+                "connect p99, 10,000 clients (8 at a time)",
+                "/connect_ms/p99",
+                "ms",
+            ),
         ],
     },
     // Overload: 100 senders at 20,000 messages/s in all, to 1,000 clients (20M deliveries/s
@@ -114,6 +173,7 @@ const SCENARIOS: &[Scenario] = &[
             "--verify",
         ],
         heartbeat: Some(1),
+        node: true,
         figures: &[
             Figure("overload: server peak RSS", "/server_peak_rss_kib", "KiB"),
             Figure("overload: acknowledged messages/s", "/acked_per_s", "/s"),
@@ -168,6 +228,9 @@ pub fn all(project: &Project, rounds: usize, seconds: f64) -> Result<()> {
         let mut reports = [Vec::new(), Vec::new()];
         for _ in 0..rounds {
             for (slot, server) in [(0, Server::Node), (1, Server::Rust)] {
+                if matches!(server, Server::Node) && !scenario.node {
+                    continue;
+                }
                 let mut process = start(project, server, scenario.heartbeat)?;
                 let mut command = project.command(bench.to_str().context("path")?);
                 command
@@ -231,8 +294,13 @@ fn page_load(project: &Project, runs: usize) -> Result<()> {
         figure("/gzip_bytes").context("gzip_bytes")?,
         figure("/interactive_ms").context("interactive_ms")?,
     );
-    println!("| first page, everything it fetches (gzip) | - | {:.1} KB | - |", gzip / 1000.0);
-    println!("| first page, time to interactive (headless Chromium) | - | {interactive:.0} ms | - |");
+    println!(
+        "| first page, everything it fetches (gzip) | - | {:.1} KB | - |",
+        gzip / 1000.0
+    );
+    println!(
+        "| first page, time to interactive (headless Chromium) | - | {interactive:.0} ms | - |"
+    );
     Ok(())
 }
 

@@ -3,12 +3,17 @@
 //! Writes go through a single connection (SQLite has one writer anyway; queuing in the pool
 //! beats retrying on `SQLITE_BUSY`); reads use a separate pool and never wait for writes.
 
-use std::{path::Path, str::FromStr, time::Duration};
+use std::{
+    collections::{BTreeMap, HashMap},
+    path::Path,
+    str::FromStr,
+    time::Duration,
+};
 
 use async_trait::async_trait;
 use shared::{Author, ChatMessage, RoomInfo};
 use sqlx::{
-    Row, SqlitePool,
+    QueryBuilder, Row, SqlitePool,
     sqlite::{
         SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
     },
@@ -76,7 +81,7 @@ impl SqliteStore {
 async fn commit_appends(writer: SqlitePool, mut queued: mpsc::Receiver<AppendRequest>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while queued.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        match store_batch(&writer, &mut batch).await {
+        match store_batch(&writer, &batch).await {
             Ok(outcomes) => {
                 for ((_, reply), outcome) in batch.drain(..).zip(outcomes) {
                     // The requester may have gone (its connection closed); the message is
@@ -94,69 +99,160 @@ async fn commit_appends(writer: SqlitePool, mut queued: mpsc::Receiver<AppendReq
     }
 }
 
-/// Stores a batch in one transaction. A message for a room that does not exist gets its own
-/// error without failing the others; a database error fails (and rolls back) the whole batch.
+/// Stores a batch in one transaction, in a fixed number of statements whatever its size: one
+/// lookup of retried client ids, one counter bump per room, one insert. A message for a room
+/// that does not exist gets its own error without failing the others; a database error fails
+/// (and rolls back) the whole batch.
 async fn store_batch(
     writer: &SqlitePool,
-    batch: &mut [AppendRequest],
+    batch: &[AppendRequest],
 ) -> Result<Vec<StoreResult<Appended>>, sqlx::Error> {
     let mut tx = writer.begin().await?;
-    let mut outcomes = Vec::with_capacity(batch.len());
-    for (new, _) in batch.iter() {
-        outcomes.push(append_one(&mut tx, new).await?);
-    }
-    tx.commit().await?;
-    Ok(outcomes)
-}
+    let stored = stored_retries(&mut tx, batch).await?;
 
-async fn append_one(
-    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
-    new: &NewMessage,
-) -> Result<StoreResult<Appended>, sqlx::Error> {
-    if let Some(client_id) = &new.client_id {
-        let existing = sqlx::query(&format!(
-            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE author_id = ? AND client_id = ?"
-        ))
-        .bind(&new.author.id)
-        .bind(client_id)
-        .fetch_optional(&mut **tx)
-        .await?;
-        if let Some(row) = existing {
-            return Ok(Ok(Appended::Duplicate(message(&row))));
+    // What becomes of each message: a retry of a stored one, of an earlier one in this batch,
+    // or new in its room (in arrival order).
+    let mut outcomes: Vec<Option<StoreResult<Appended>>> = batch.iter().map(|_| None).collect();
+    let mut retries_in_batch = Vec::new();
+    let mut first_with_key = HashMap::new();
+    let mut new_by_room: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for (index, (new, _)) in batch.iter().enumerate() {
+        if let Some(client_id) = &new.client_id {
+            let key = (new.author.id.as_str(), client_id.as_str());
+            let repeated = |m: &&ChatMessage| {
+                m.author.id == new.author.id && m.client_id.as_ref() == Some(client_id)
+            };
+            if let Some(message) = stored.iter().find(repeated) {
+                outcomes[index] = Some(Ok(Appended::Duplicate(message.clone())));
+                continue;
+            }
+            if let Some(&first) = first_with_key.get(&key) {
+                retries_in_batch.push((index, first));
+                continue;
+            }
+            first_with_key.insert(key, index);
+        }
+        new_by_room
+            .entry(new.room.as_str())
+            .or_default()
+            .push(index);
+    }
+
+    // Each room's counter moves once, by its number of new messages (one statement for all
+    // rooms): gap-free, in arrival order.
+    let mut rows = Vec::new();
+    let lasts = bump_counters(&mut tx, &new_by_room).await?;
+    for (room, indexes) in new_by_room {
+        match lasts.get(room) {
+            Some(&last) => {
+                let first = last - i64::try_from(indexes.len()).expect("a batch fits in i64") + 1;
+                rows.extend(indexes.into_iter().zip(first..));
+            }
+            None => {
+                for index in indexes {
+                    outcomes[index] = Some(Err(StoreError::RoomNotFound));
+                }
+            }
         }
     }
-    let Some(row) =
-        sqlx::query("UPDATE rooms SET last_seq = last_seq + 1 WHERE name = ? RETURNING last_seq")
-            .bind(&new.room)
-            .fetch_optional(&mut **tx)
-            .await?
-    else {
-        return Ok(Err(StoreError::RoomNotFound));
-    };
-    let seq: i64 = row.get(0);
-    sqlx::query(
-        "INSERT INTO messages (id, room, seq, text, author_id, author_name, sent_at, client_id) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(&new.id)
-    .bind(&new.room)
-    .bind(seq)
-    .bind(&new.text)
-    .bind(&new.author.id)
-    .bind(&new.author.name)
-    .bind(new.sent_at)
-    .bind(&new.client_id)
-    .execute(&mut **tx)
-    .await?;
-    Ok(Ok(Appended::New(ChatMessage {
-        id: new.id.clone(),
-        room: new.room.clone(),
-        seq,
-        text: new.text.clone(),
-        author: new.author.clone(),
-        sent_at: new.sent_at,
-        client_id: new.client_id.clone(),
-    })))
+    if !rows.is_empty() {
+        QueryBuilder::new(
+            "INSERT INTO messages (id, room, seq, text, author_id, author_name, sent_at, client_id) ",
+        )
+        .push_values(&rows, |mut values, &(index, seq)| {
+            let new = &batch[index].0;
+            values
+                .push_bind(&new.id)
+                .push_bind(&new.room)
+                .push_bind(seq)
+                .push_bind(&new.text)
+                .push_bind(&new.author.id)
+                .push_bind(&new.author.name)
+                .push_bind(new.sent_at)
+                .push_bind(&new.client_id);
+        })
+        .build()
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+
+    for (index, seq) in rows {
+        let new = &batch[index].0;
+        outcomes[index] = Some(Ok(Appended::New(ChatMessage {
+            id: new.id.clone(),
+            room: new.room.clone(),
+            seq,
+            text: new.text.clone(),
+            author: new.author.clone(),
+            sent_at: new.sent_at,
+            client_id: new.client_id.clone(),
+        })));
+    }
+    for (index, first) in retries_in_batch {
+        outcomes[index] = Some(match &outcomes[first] {
+            Some(Ok(Appended::New(message))) => Ok(Appended::Duplicate(message.clone())),
+            _ => Err(StoreError::RoomNotFound),
+        });
+    }
+    Ok(outcomes
+        .into_iter()
+        .map(|outcome| outcome.expect("every message has an outcome"))
+        .collect())
+}
+
+/// Adds each room's count of new messages to its counter; returns the new `last_seq` of each
+/// room that exists.
+async fn bump_counters(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    new_by_room: &BTreeMap<&str, Vec<usize>>,
+) -> Result<HashMap<String, i64>, sqlx::Error> {
+    if new_by_room.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let mut query = QueryBuilder::new("WITH counts (name, n) AS (");
+    query.push_values(new_by_room, |mut values, (room, indexes)| {
+        values
+            .push_bind(*room)
+            .push_bind(i64::try_from(indexes.len()).expect("a batch fits in i64"));
+    });
+    query.push(
+        ") UPDATE rooms SET last_seq = last_seq + counts.n FROM counts \
+         WHERE rooms.name = counts.name RETURNING rooms.name, rooms.last_seq",
+    );
+    let rows = query.build().fetch_all(&mut **tx).await?;
+    Ok(rows.iter().map(|row| (row.get(0), row.get(1))).collect())
+}
+
+/// The stored messages whose (author, client id) a message of the batch repeats. Retries are
+/// rare: usually none.
+async fn stored_retries(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    batch: &[AppendRequest],
+) -> Result<Vec<ChatMessage>, sqlx::Error> {
+    let keys: Vec<(&str, &str)> = batch
+        .iter()
+        .filter_map(|(new, _)| Some((new.author.id.as_str(), new.client_id.as_deref()?)))
+        .collect();
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    // One lookup per key through the (author_id, client_id) index, OR-ed together.
+    let mut query = QueryBuilder::new(format!(
+        "SELECT {MESSAGE_COLUMNS} FROM messages WHERE client_id IS NOT NULL AND ("
+    ));
+    let mut terms = query.separated(" OR ");
+    for (author, client_id) in keys {
+        terms
+            .push("(author_id = ")
+            .push_bind_unseparated(author)
+            .push_unseparated(" AND client_id = ")
+            .push_bind_unseparated(client_id)
+            .push_unseparated(")");
+    }
+    query.push(")");
+    let rows = query.build().fetch_all(&mut **tx).await?;
+    Ok(rows.iter().map(message).collect())
 }
 
 fn message(row: &SqliteRow) -> ChatMessage {
@@ -362,6 +458,53 @@ mod tests {
             sent_at: 1,
             client_id: client_id.map(Into::into),
         }
+    }
+
+    #[tokio::test]
+    async fn one_batch_mixes_rooms_retries_and_unknown_rooms() {
+        let dir = temp_dir();
+        let store = SqliteStore::open(&dir).await.unwrap();
+        store.create_room("rust", 0).await.unwrap();
+        let stored = store
+            .append(new_message("general", "earlier", Some("old")))
+            .await
+            .unwrap();
+        let batch: Vec<AppendRequest> = [
+            new_message("general", "a", Some("x")),
+            new_message("nope", "b", None),
+            new_message("rust", "c", None),
+            new_message("general", "a again", Some("x")),
+            new_message("general", "d", None),
+            new_message("general", "earlier again", Some("old")),
+        ]
+        .into_iter()
+        .map(|new| (new, oneshot::channel().0))
+        .collect();
+        let outcomes = store_batch(&store.writer, &batch).await.unwrap();
+        let seen: Vec<_> = outcomes
+            .into_iter()
+            .map(|outcome| match outcome {
+                Ok(Appended::New(m)) => format!("new {} {} {}", m.room, m.seq, m.text),
+                Ok(Appended::Duplicate(m)) => format!("dup {} {} {}", m.room, m.seq, m.text),
+                Err(error) => error.to_string(),
+            })
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                "new general 2 a",
+                "no such room",
+                "new rust 1 c",
+                "dup general 2 a",
+                "new general 3 d",
+                "dup general 1 earlier",
+            ]
+        );
+        let general = store.after("general", 0, 10).await.unwrap();
+        assert_eq!(stored, Appended::New(general[0].clone()));
+        assert_eq!(general.len(), 3);
+        store.close().await;
+        std::fs::remove_dir_all(dir).unwrap();
     }
 
     #[tokio::test]

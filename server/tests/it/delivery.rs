@@ -253,11 +253,12 @@ async fn past_the_in_flight_bound_messages_are_refused_and_nothing_acked_is_lost
             }
         }
     }
-    assert!(overloaded > 0, "one slot cannot take {SENT} pipelined messages");
+    assert!(
+        overloaded > 0,
+        "one slot cannot take {SENT} pipelined messages"
+    );
     flood
-        .send_packet(
-            "42999[\"sync\",{\"rooms\":[{\"room\":\"general\",\"afterSeq\":0}]}]".into(),
-        )
+        .send_packet("42999[\"sync\",{\"rooms\":[{\"room\":\"general\",\"afterSeq\":0}]}]".into())
         .await;
     let (_, synced) = flood.next_ack().await;
     let Ack::Ok(Synced { messages: stored }) = serde_json::from_value(synced).expect("sync ack")
@@ -267,6 +268,9 @@ async fn past_the_in_flight_bound_messages_are_refused_and_nothing_acked_is_lost
     let stored: Vec<_> = stored.iter().map(|m| (m.seq, &m.text)).collect();
     acked.sort_by_key(|m| m.seq);
     let acked: Vec<_> = acked.iter().map(|m| (m.seq, &m.text)).collect();
-    assert_eq!(stored, acked, "exactly the acknowledged messages are stored");
+    assert_eq!(
+        stored, acked,
+        "exactly the acknowledged messages are stored"
+    );
     app.stop().await;
 }
