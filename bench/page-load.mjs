@@ -1,11 +1,13 @@
 // First page load of the chat in headless Chromium: what the page fetches and how long until it
 // is usable. Usage: node bench/page-load.mjs --url http://127.0.0.1:4000 [--runs 5]
 //
-// Each run opens a fresh browser context (empty cache, no stored session) and measures, from
-// the start of navigation:
-// - interactive_ms: the status reads "Connected", i.e. the UI is rendered, the socket is open and
-//   the server's welcome has arrived, so a message typed now is sent at once;
-// - bytes: the encoded (on the wire) body bytes of every HTTP response the page received, as
+// Each run loads the page twice, each time in a fresh browser context (empty cache), and
+// measures from the start of navigation:
+// - interactive_ms, a first visit: the UI is rendered and takes input (the name field shows);
+// - connected_ms, a returning visitor (a name in localStorage, still an empty cache): the status
+//   reads "Connected", i.e. the socket is open and the server's welcome has arrived, so a message
+//   typed now is sent at once;
+// - bytes: the encoded (on the wire) body bytes of every HTTP response of the first visit, as
 //   Chromium negotiated them (it asks for brotli).
 // Then every URL the page fetched is fetched once more asking for gzip only, for the gzip total.
 // The last line printed is one JSON object with the medians.
@@ -21,26 +23,37 @@ if (!['127.0.0.1', 'localhost', '[::1]'].includes(base.hostname)) {
   throw new Error(`page-load only targets this machine, not ${base.hostname}`);
 }
 
-/** Records when the status first reads "Connected", in the page's own clock. */
-function watchForConnected() {
+/**
+ * Records, in the page's own clock, when a text field first shows (`__inputAt`) and when the
+ * status first reads "Connected" (`__connectedAt`). With `name`, the visitor has been here.
+ */
+function watch(name) {
+  if (name) localStorage.setItem('chat.name', name);
   new MutationObserver((_, observer) => {
-    const status = document.querySelector('[role=status]');
-    if (status?.textContent.includes('Connected')) {
+    window.__inputAt ??= document.querySelector('input, textarea') ? performance.now() : undefined;
+    if (document.querySelector('[role=status]')?.textContent.includes('Connected')) {
       window.__connectedAt = performance.now();
       observer.disconnect();
     }
   }).observe(document, { subtree: true, childList: true, characterData: true });
 }
 
-async function onePageLoad(browser) {
+/** Loads the page in a fresh context; resolves when `mark` is set, with it and the requests. */
+async function load(browser, name, mark) {
   const context = await browser.newContext();
   const page = await context.newPage();
-  await page.addInitScript(watchForConnected);
+  await page.addInitScript(watch, name);
   const fetched = [];
   page.on('requestfinished', (req) => fetched.push(req));
   await page.goto(base.href);
-  await page.waitForFunction(() => window.__connectedAt !== undefined, null, { timeout: 10_000 });
-  const interactive = await page.evaluate(() => window.__connectedAt);
+  await page.waitForFunction((mark) => window[mark] !== undefined, mark, { timeout: 10_000 });
+  return { context, at: await page.evaluate((mark) => window[mark], mark), fetched };
+}
+
+async function onePageLoad(browser) {
+  const returning = await load(browser, 'Returning visitor', '__connectedAt');
+  await returning.context.close();
+  const { context, at: interactive, fetched } = await load(browser, null, '__inputAt');
   let bytes = 0;
   const urls = new Set();
   for (const req of fetched) {
@@ -52,7 +65,7 @@ async function onePageLoad(browser) {
     }
   }
   await context.close();
-  return { interactive, bytes, urls: [...urls] };
+  return { interactive, connected: returning.at, bytes, urls: [...urls] };
 }
 
 /** Body bytes on the wire when only gzip is accepted. */
@@ -79,7 +92,10 @@ const runs = [];
 try {
   for (let i = 0; i < Number(values.runs); i++) {
     const run = await onePageLoad(browser);
-    console.log(`run ${i + 1}: interactive ${run.interactive.toFixed(1)} ms, ${run.bytes} bytes`);
+    console.log(
+      `run ${i + 1}: interactive ${run.interactive.toFixed(1)} ms, ` +
+        `connected ${run.connected.toFixed(1)} ms, ${run.bytes} bytes`,
+    );
     runs.push(run);
   }
 } finally {
@@ -92,6 +108,7 @@ console.log(
   JSON.stringify({
     runs: runs.length,
     interactive_ms: median(runs.map((r) => r.interactive)),
+    connected_ms: median(runs.map((r) => r.connected)),
     wire_bytes: median(runs.map((r) => r.bytes)),
     gzip_bytes: gzip,
     gzip_files: files,
