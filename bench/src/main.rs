@@ -228,10 +228,21 @@ async fn peak_rss_kib(server: Option<u32>, mut stop: watch::Receiver<bool>) -> O
     }
 }
 
+/// [`client::stored_after`], connecting again (as a client would) if the connection drops.
+async fn read_back(url: &str, after_seq: u64) -> Result<Option<Vec<u64>>> {
+    for _ in 0..3 {
+        match client::stored_after(url, after_seq).await {
+            Err(error) => println!("read-back failed ({error}); connecting again"),
+            done => return done,
+        }
+    }
+    client::stored_after(url, after_seq).await
+}
+
 /// Reads the room back and checks every acknowledged message is in it; each stalled client
 /// then catches up from the last message it holds without a gap, as the UI does.
 async fn verify(url: &str, tallies: &[Tally]) -> Result<serde_json::Value> {
-    let Some(stored) = client::stored_after(url, 0).await? else {
+    let Some(stored) = read_back(url, 0).await? else {
         println!("the server does not answer `sync`: nothing to verify");
         return Ok(serde_json::Value::Null);
     };
@@ -253,9 +264,7 @@ async fn verify(url: &str, tallies: &[Tally]) -> Result<serde_json::Value> {
         let cursor = (1..).find(|seq| !seen.contains(seq)).unwrap_or(1) - 1;
         let (url, stored_set) = (url.to_owned(), stored_set.clone());
         catching_up.spawn(async move {
-            let synced = client::stored_after(&url, cursor)
-                .await?
-                .unwrap_or_default();
+            let synced = read_back(&url, cursor).await?.unwrap_or_default();
             let held: BTreeSet<u64> = seen.into_iter().chain(synced).collect();
             anyhow::Ok(held.is_superset(&stored_set))
         });

@@ -21,7 +21,7 @@ use socketioxide::{SocketIo, handler::ConnectHandler};
 use tokio::net::TcpListener;
 use tower_layer::Layer;
 
-use transport::InFlight;
+use transport::Intake;
 pub use transport::RateLimit;
 
 use chat::Chat;
@@ -80,7 +80,7 @@ pub async fn run(
         .ping_timeout(config.ping_timeout)
         .with_state(chat.clone())
         .with_state(config.rate_limit)
-        .with_state(InFlight::new(config.max_in_flight))
+        .with_state(Arc::new(Intake::new(config.max_in_flight)))
         .build_layer();
     io.ns("/", transport::on_connect.with(transport::authenticate));
 

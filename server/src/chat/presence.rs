@@ -3,7 +3,9 @@
 //!
 //! Changes are announced in batches (see `transport::announce_presence`), as who joined and who
 //! left, never as whole member lists: when thousands connect at once, each member receives a few
-//! updates instead of one list per arrival.
+//! updates instead of one list per arrival. A batch names at most `PRESENCE_NAMED_MAX` people
+//! (past that it only counts), and a big room is told less often, so what presence costs stays
+//! bounded however many people arrive.
 //!
 //! This map is per node. With several nodes behind one chat it must move to the shared adapter
 //! or store; it only feeds the member list, never message delivery.
