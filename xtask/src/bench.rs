@@ -290,9 +290,10 @@ fn page_load(project: &Project, runs: usize) -> Result<()> {
     let report = report?;
     eprintln!("page load: {report}");
     let figure = |pointer| report.pointer(pointer).and_then(Value::as_f64);
-    let (gzip, interactive) = (
+    let (gzip, interactive, connected) = (
         figure("/gzip_bytes").context("gzip_bytes")?,
         figure("/interactive_ms").context("interactive_ms")?,
+        figure("/connected_ms").context("connected_ms")?,
     );
     println!(
         "| first page, everything it fetches (gzip) | - | {:.1} KB | - |",
@@ -300,6 +301,9 @@ fn page_load(project: &Project, runs: usize) -> Result<()> {
     );
     println!(
         "| first page, time to interactive (headless Chromium) | - | {interactive:.0} ms | - |"
+    );
+    println!(
+        "| first page, time to connected (returning visitor, empty cache) | - | {connected:.0} ms | - |"
     );
     Ok(())
 }
