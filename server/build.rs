@@ -110,13 +110,15 @@ fn content_type(route: &str) -> &'static str {
     }
 }
 
-/// Trunk names its outputs `name-<16 hex digits>.ext`: such a URL never changes content.
+/// Trunk names its outputs `name-<hash>.ext`, the hash a 64-bit number in hex without leading
+/// zeros (so usually 16 digits, sometimes fewer): such a URL never changes content.
 fn is_hashed(route: &str) -> bool {
     let stem = route.rsplit('/').next().unwrap_or_default();
     let stem = stem.split('.').next().unwrap_or_default();
     let stem = stem.strip_suffix("_bg").unwrap_or(stem);
-    stem.rsplit_once('-')
-        .is_some_and(|(_, hash)| hash.len() == 16 && hash.chars().all(|c| c.is_ascii_hexdigit()))
+    stem.rsplit_once('-').is_some_and(|(_, hash)| {
+        (8..=16).contains(&hash.len()) && hash.chars().all(|c| c.is_ascii_hexdigit())
+    })
 }
 
 fn gzip(raw: &[u8]) -> Vec<u8> {

@@ -108,12 +108,19 @@ pub fn MessageList() -> impl IntoView {
 
     view! {
         <main class="conversation" node_ref=scroller on:scroll=on_scroll>
-            <Show when=move || history() == Some(History::Loading)>
-                <p class="loading">"Loading…"</p>
-            </Show>
-            <Show when=move || history() == Some(History::Complete)>
-                <p class="start">"This is the start of the room."</p>
-            </Show>
+            // Always there, one line high, so that nothing above the messages changes height
+            // while an older page comes in: the place kept is exact.
+            <p
+                class="edge"
+                class:loading=move || history() == Some(History::Loading)
+                class:start=move || history() == Some(History::Complete)
+            >
+                {move || match history() {
+                    Some(History::Loading) => "Loading…",
+                    Some(History::Complete) => "This is the start of the room.",
+                    _ => "",
+                }}
+            </p>
             <ol class="messages" aria-live="polite">
                 <For each=messages key=|message| message.id.clone() let:message>
                     <MessageItem message />
