@@ -285,17 +285,17 @@ pub fn micros_histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, 600_000_000, 3).expect("valid bounds")
 }
 
-/// The `chatMessage` packet for a message sent now, padded to about `size` bytes of text;
-/// with `ack_id`, it asks for an acknowledgement.
-pub fn chat_packet(epoch: Instant, room: Option<&str>, size: usize, ack_id: Option<u64>) -> String {
+/// The sender's `n`th `chatMessage`, sent now, padded to about `size` bytes of text. Like the
+/// UI's, it carries a client id (so the server checks it for a retry) and asks for an
+/// acknowledgement (with id `n`).
+pub fn chat_packet(epoch: Instant, room: Option<&str>, size: usize, n: u64) -> String {
     let sent = epoch.elapsed().as_micros();
     let mut text = format!("b|{sent}|");
     text.extend(std::iter::repeat_n('x', size.saturating_sub(text.len())));
-    let ack = ack_id.map(|id| id.to_string()).unwrap_or_default();
     let room = room
         .map(|room| format!(",\"room\":\"{room}\""))
         .unwrap_or_default();
-    format!("42{ack}[\"chatMessage\",{{\"text\":\"{text}\"{room}}}]")
+    format!("42{n}[\"chatMessage\",{{\"text\":\"{text}\",\"clientId\":\"m{n}\"{room}}}]")
 }
 
 fn micros_since(epoch: Instant, sent: u64) -> u64 {
@@ -325,7 +325,7 @@ mod tests {
     #[test]
     fn the_send_time_survives_the_round_trip() {
         let epoch = Instant::now();
-        let packet = chat_packet(epoch, None, 64, Some(7));
+        let packet = chat_packet(epoch, None, 64, 7);
         assert!(packet.starts_with("427[\"chatMessage\""));
         let broadcast = format!(
             "42[\"chatMessage\",{{\"id\":\"x\",\"room\":\"general\",\"seq\":1,{}}}]",

@@ -9,7 +9,7 @@ mod client;
 mod proc_stats;
 
 use std::{
-    collections::BTreeSet,
+    collections::{BTreeSet, HashMap},
     net::IpAddr,
     sync::{
         Arc,
@@ -125,11 +125,10 @@ async fn main() -> Result<()> {
     }
     let clients: Vec<Client> = slots.into_iter().flatten().collect();
     // How many receive what a client sends: the readers in its room.
-    let readers_with = |sender: usize| {
-        (0..args.clients)
-            .filter(|&index| role(index) == Role::Reader && room(index) == room(sender))
-            .count() as u64
-    };
+    let mut readers_in: HashMap<Option<String>, u64> = HashMap::new();
+    for index in (0..args.clients).filter(|&index| role(index) == Role::Reader) {
+        *readers_in.entry(room(index)).or_default() += 1;
+    }
     let connected = Snapshot::take(server);
     let peak_rss = tokio::spawn(peak_rss_kib(server, stopped.clone()));
 
@@ -142,8 +141,8 @@ async fn main() -> Result<()> {
         let acks = client.acks.clone();
         let (rate, window, size) = (args.rate / senders as f64, args.window, args.size);
         let room = room(index);
-        let receivers = readers_with(index);
-        let packet = move |sent| client::chat_packet(epoch, room.as_deref(), size, Some(sent));
+        let receivers = readers_in.get(&room).copied().unwrap_or(0);
+        let packet = move |sent| client::chat_packet(epoch, room.as_deref(), size, sent);
         sending.spawn(async move {
             let mut sent = 0_u64;
             if rate > 0.0 {

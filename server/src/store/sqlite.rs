@@ -237,21 +237,16 @@ async fn stored_retries(
     if keys.is_empty() {
         return Ok(Vec::new());
     }
-    // One lookup per key through the (author_id, client_id) index, OR-ed together.
-    let mut query = QueryBuilder::new(format!(
-        "SELECT {MESSAGE_COLUMNS} FROM messages WHERE client_id IS NOT NULL AND ("
-    ));
-    let mut terms = query.separated(" OR ");
-    for (author, client_id) in keys {
-        terms
-            .push("(author_id = ")
-            .push_bind_unseparated(author)
-            .push_unseparated(" AND client_id = ")
-            .push_bind_unseparated(client_id)
-            .push_unseparated(")");
-    }
-    query.push(")");
-    let rows = query.build().fetch_all(&mut **tx).await?;
+    // The keys go in as one JSON array, so the statement's text is always the same (prepared
+    // once, cached); each key is one search of the (author_id, client_id) index.
+    let keys = serde_json::to_string(&keys).expect("strings serialize");
+    let rows = sqlx::query(&format!(
+        "SELECT {MESSAGE_COLUMNS} FROM messages WHERE client_id IS NOT NULL \
+         AND (author_id, client_id) IN (SELECT value ->> 0, value ->> 1 FROM json_each(?))"
+    ))
+    .bind(keys)
+    .fetch_all(&mut **tx)
+    .await?;
     Ok(rows.iter().map(message).collect())
 }
 
