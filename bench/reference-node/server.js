@@ -2,16 +2,19 @@
 // `chatMessage` to every client (sender included) with io.emit. Used only as the benchmark's
 // baseline, so it adds what the load generator needs and nothing else: a `welcome` on connect
 // (the generator waits for it, as it does with the Rust server) and an ack for messages sent
-// with one. PORT (default 4000) and HOST (default 127.0.0.1) choose the address; HEARTBEAT_MS,
-// when set, is Socket.io's ping interval and timeout (the benchmark's overload run uses 1 s).
+// with one. PORT (default 4000) and HOST (default 127.0.0.1) choose the address;
+// PING_INTERVAL_MS and PING_TIMEOUT_MS, when set, Socket.io's heartbeat (the benchmark's
+// overload run shortens it).
 import { createServer } from 'node:http';
 import express from 'express';
 import { Server } from 'socket.io';
 
 const app = express();
 const http = createServer(app);
-const heartbeat = process.env.HEARTBEAT_MS ? Number(process.env.HEARTBEAT_MS) : undefined;
-const io = new Server(http, heartbeat ? { pingInterval: heartbeat, pingTimeout: heartbeat } : {});
+const heartbeat = {};
+if (process.env.PING_INTERVAL_MS) heartbeat.pingInterval = Number(process.env.PING_INTERVAL_MS);
+if (process.env.PING_TIMEOUT_MS) heartbeat.pingTimeout = Number(process.env.PING_TIMEOUT_MS);
+const io = new Server(http, heartbeat);
 
 app.get('/', (_req, res) => {
   res.type('html').send('<!doctype html><title>Chat</title><p>Reference server for benchmarks.</p>');

@@ -231,7 +231,7 @@ async fn peak_rss_kib(server: Option<u32>, mut stop: watch::Receiver<bool>) -> O
 async fn read_back(url: &str, after_seq: u64) -> Result<Option<Vec<u64>>> {
     for _ in 0..3 {
         match client::stored_after(url, after_seq).await {
-            Err(error) => println!("read-back failed ({error}); connecting again"),
+            Err(error) => eprintln!("read-back failed ({error}); connecting again"),
             done => return done,
         }
     }

@@ -14,8 +14,9 @@ use crate::{Project, run};
 /// One standard scenario: the load generator's arguments and the figures it is about.
 struct Scenario {
     args: &'static [&'static str],
-    /// Seconds between the servers' heartbeats, where the default (25) is longer than the run.
-    heartbeat: Option<u64>,
+    /// The servers' heartbeat (seconds between pings, seconds to answer), where the default
+    /// (25, 20) is longer than the run.
+    heartbeat: Option<(u64, u64)>,
     /// Whether the Node reference can run it (it has no rooms).
     node: bool,
     figures: &'static [Figure],
@@ -159,7 +160,7 @@ const SCENARIOS: &[Scenario] = &[
     },
     // Overload: 100 senders at 20,000 messages/s in all, to 1,000 clients (20M deliveries/s
     // asked, about ten times what the server can fan out), 50 of which read nothing. With a
-    // 1-second heartbeat the stalled clients' fate is decided within the run.
+    // ping every 2 seconds the stalled clients' fate is decided within the run.
     Scenario {
         args: &[
             "--clients",
@@ -172,7 +173,7 @@ const SCENARIOS: &[Scenario] = &[
             "50",
             "--verify",
         ],
-        heartbeat: Some(1),
+        heartbeat: Some((2, 5)),
         node: true,
         figures: &[
             Figure("overload: server peak RSS", "/server_peak_rss_kib", "KiB"),
@@ -337,7 +338,7 @@ impl Process {
 }
 
 /// Starts a fresh server on a free loopback port and waits until it listens.
-fn start(project: &Project, server: Server, heartbeat: Option<u64>) -> Result<Process> {
+fn start(project: &Project, server: Server, heartbeat: Option<(u64, u64)>) -> Result<Process> {
     let (mut command, data_dir) = match server {
         Server::Rust => {
             let dir = std::env::temp_dir().join(format!("chat-bench-{}", std::process::id()));
@@ -349,9 +350,9 @@ fn start(project: &Project, server: Server, heartbeat: Option<u64>) -> Result<Pr
                 // would refuse most of their messages instead of measuring the server.
                 .args(["--rate-per-second", "1000000", "--rate-burst", "1000000"])
                 .env("RUST_LOG", "warn,server=info");
-            if let Some(seconds) = heartbeat {
-                let seconds = seconds.to_string();
-                command.args(["--ping-interval", &seconds, "--ping-timeout", &seconds]);
+            if let Some((interval, timeout)) = heartbeat {
+                command.args(["--ping-interval", &interval.to_string()]);
+                command.args(["--ping-timeout", &timeout.to_string()]);
             }
             (command, Some(dir))
         }
@@ -360,8 +361,9 @@ fn start(project: &Project, server: Server, heartbeat: Option<u64>) -> Result<Pr
             command
                 .arg("bench/reference-node/server.js")
                 .env("PORT", "0");
-            if let Some(seconds) = heartbeat {
-                command.env("HEARTBEAT_MS", (seconds * 1000).to_string());
+            if let Some((interval, timeout)) = heartbeat {
+                command.env("PING_INTERVAL_MS", (interval * 1000).to_string());
+                command.env("PING_TIMEOUT_MS", (timeout * 1000).to_string());
             }
             (command, None)
         }
