@@ -3,18 +3,25 @@
 //!
 //! Bodies run only on the server (`ssr`), where they ask the [`Backend`] the server provides as
 //! context. Each function has a fixed endpoint so that a UI and a server built from different
-//! checkouts agree on the URL.
+//! checkouts agree on the URL. A refusal is the same `{ code, message }` JSON as on the socket.
 
-use leptos::prelude::*;
-use shared::{ChatMessage, RoomInfo};
+use leptos::{
+    prelude::*,
+    server_fn::{
+        codec::JsonEncoding,
+        error::{FromServerFnError, ServerFnErrorErr},
+    },
+};
+use serde::{Deserialize, Serialize};
+use shared::{ChatMessage, ErrorCode, ErrorPayload, RoomInfo};
 
 #[cfg(feature = "ssr")]
-pub use backend::{Backend, BackendError};
+pub use backend::Backend;
 
 /// Every room on the server, by name.
 #[server(endpoint = "rooms")]
-pub async fn list_rooms(token: String) -> Result<Vec<RoomInfo>, ServerFnError> {
-    backend()?.rooms(&token).await.map_err(Into::into)
+pub async fn list_rooms(token: String) -> Result<Vec<RoomInfo>, ApiError> {
+    Ok(backend()?.rooms(&token).await?)
 }
 
 /// Up to `limit` messages of `room` before sequence number `before` (the newest if `None`),
@@ -25,47 +32,67 @@ pub async fn history(
     room: String,
     before: Option<i64>,
     limit: u32,
-) -> Result<Vec<ChatMessage>, ServerFnError> {
-    backend()?
-        .history(&token, &room, before, limit)
-        .await
-        .map_err(Into::into)
+) -> Result<Vec<ChatMessage>, ApiError> {
+    Ok(backend()?.history(&token, &room, before, limit).await?)
+}
+
+/// A server function's refusal: the socket's `{ code, message }`, as the JSON body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ApiError(pub ErrorPayload);
+
+impl From<ErrorPayload> for ApiError {
+    fn from(error: ErrorPayload) -> Self {
+        Self(error)
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl FromServerFnError for ApiError {
+    type Encoder = JsonEncoding;
+
+    fn from_server_fn_error(error: ServerFnErrorErr) -> Self {
+        let code = match &error {
+            ServerFnErrorErr::Args(_) | ServerFnErrorErr::MissingArg(_) => {
+                ErrorCode::InvalidPayload
+            }
+            ServerFnErrorErr::Request(_) => ErrorCode::Timeout,
+            _ => ErrorCode::Internal,
+        };
+        Self(ErrorPayload::new(code, error.to_string()))
+    }
 }
 
 #[cfg(feature = "ssr")]
-fn backend() -> Result<std::sync::Arc<dyn Backend>, ServerFnError> {
-    use_context::<std::sync::Arc<dyn Backend>>()
-        .ok_or_else(|| ServerFnError::new("server functions are not wired to the chat"))
+fn backend() -> Result<std::sync::Arc<dyn Backend>, ApiError> {
+    use_context::<std::sync::Arc<dyn Backend>>().ok_or_else(|| {
+        ApiError(ErrorPayload::new(
+            ErrorCode::Internal,
+            "server functions are not wired to the chat",
+        ))
+    })
 }
 
 #[cfg(feature = "ssr")]
 mod backend {
-    use leptos::prelude::ServerFnError;
-    use shared::{ChatMessage, RoomInfo};
+    use shared::{ChatMessage, ErrorPayload, RoomInfo};
 
-    /// A refusal with a stable code, like the socket errors.
-    #[derive(Debug)]
-    pub struct BackendError {
-        pub code: &'static str,
-        pub message: String,
-    }
-
-    impl From<BackendError> for ServerFnError {
-        fn from(error: BackendError) -> Self {
-            ServerFnError::ServerError(format!("{}: {}", error.code, error.message))
-        }
-    }
-
-    /// What the server functions need from the chat; the server implements it.
+    /// What the server functions need from the chat; the server implements it. Refusals come
+    /// back already mapped to what the client may see.
     #[async_trait::async_trait]
     pub trait Backend: Send + Sync + 'static {
-        async fn rooms(&self, token: &str) -> Result<Vec<RoomInfo>, BackendError>;
+        async fn rooms(&self, token: &str) -> Result<Vec<RoomInfo>, ErrorPayload>;
         async fn history(
             &self,
             token: &str,
             room: &str,
             before: Option<i64>,
             limit: u32,
-        ) -> Result<Vec<ChatMessage>, BackendError>;
+        ) -> Result<Vec<ChatMessage>, ErrorPayload>;
     }
 }

@@ -2,8 +2,6 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::ValidationError;
-
 /// The room every connection is in and every bare message goes to.
 pub const DEFAULT_ROOM: &str = "general";
 
@@ -116,24 +114,7 @@ pub struct Welcome {
     pub max_message_chars: usize,
 }
 
-/// `joinRoom`, `createRoom`, `leaveRoom` request.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RoomRequest {
-    pub room: String,
-}
-
-/// `rename` request.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RenameRequest {
-    pub name: String,
-}
-
-/// `sync` request: for each room, the last sequence number the client has.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SyncRequest {
-    pub rooms: Vec<RoomCursor>,
-}
-
+/// Where a `sync` resumes in one room: after the last sequence number the client holds.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RoomCursor {
@@ -150,7 +131,7 @@ pub struct RoomCursor {
 /// client holds is out of date. Every member receives every update, so naming thousands of
 /// arrivals would cost each of them as much.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Presence {
+pub struct PresenceChange {
     pub room: String,
     pub online: usize,
     pub joined: Vec<Author>,
@@ -164,7 +145,7 @@ pub const PRESENCE_NAMED_MAX: usize = 16;
 
 /// What `members` acknowledgements carry: everyone online in the room.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Members {
+pub struct MemberList {
     pub members: Vec<Author>,
 }
 
@@ -173,39 +154,6 @@ pub struct Members {
 pub struct Typing {
     pub room: String,
     pub user: Author,
-}
-
-/// A refusal the client can show and act on.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ErrorPayload {
-    /// Stable, machine-readable; see `docs/PROTOCOL.md` for the list.
-    pub code: String,
-    /// For people; may change between versions.
-    pub message: String,
-}
-
-impl ErrorPayload {
-    pub fn new(code: &str, message: impl Into<String>) -> Self {
-        Self {
-            code: code.to_owned(),
-            message: message.into(),
-        }
-    }
-}
-
-impl From<&ValidationError> for ErrorPayload {
-    fn from(error: &ValidationError) -> Self {
-        Self::new(error.code(), error.to_string())
-    }
-}
-
-/// The acknowledgement of any request: `{ "status": "ok", ...fields of T }` or
-/// `{ "status": "error", "error": { "code", "message" } }`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "status", rename_all = "lowercase")]
-pub enum Ack<T> {
-    Ok(T),
-    Error { error: ErrorPayload },
 }
 
 /// What a `chatMessage` acknowledgement carries: the stored message.
@@ -225,6 +173,10 @@ pub struct Joined {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Synced {
     pub messages: Vec<ChatMessage>,
+    /// The reply was cut short (a page per room, a size for the whole reply): some room may have
+    /// newer messages. Sync again from the new cursors.
+    #[serde(default)]
+    pub more: bool,
 }
 
 /// What `rename` acknowledgements carry.
@@ -232,13 +184,6 @@ pub struct Synced {
 pub struct Renamed {
     pub user: Author,
 }
-
-/// An acknowledgement with nothing more to say than "ok".
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Done {}
-
-/// The acknowledgement of a `chatMessage`.
-pub type SendAck = Ack<Sent>;
 
 #[cfg(test)]
 mod tests {
@@ -270,23 +215,5 @@ mod tests {
         ] {
             assert!(serde_json::from_value::<ChatInput>(value).is_err());
         }
-    }
-
-    #[test]
-    fn acks_are_tagged_by_status() {
-        let refused: SendAck = Ack::Error {
-            error: ErrorPayload::new("empty_message", "nope"),
-        };
-        assert_eq!(
-            serde_json::to_value(&refused).unwrap(),
-            json!({ "status": "error", "error": { "code": "empty_message", "message": "nope" } })
-        );
-        let done: Ack<Done> = Ack::Ok(Done {});
-        assert_eq!(
-            serde_json::to_value(&done).unwrap(),
-            json!({ "status": "ok" })
-        );
-        let back: Ack<Done> = serde_json::from_value(json!({ "status": "ok" })).unwrap();
-        assert_eq!(back, done);
     }
 }

@@ -3,12 +3,16 @@
 
 use thiserror::Error;
 
+use crate::ErrorCode;
+
 /// Longest accepted message, in Unicode scalar values (what people count as characters).
 pub const MAX_MESSAGE_CHARS: usize = 2_000;
 /// Longest display name, in characters.
 pub const MAX_NAME_CHARS: usize = 32;
-/// Longest room name, in characters.
+/// Longest room name, in characters (room names are ASCII, so also in bytes).
 pub const MAX_ROOM_CHARS: usize = 32;
+/// Longest client message id (the idempotency key), in bytes.
+pub const MAX_CLIENT_ID_BYTES: usize = 64;
 
 /// Why some input was refused.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -19,35 +23,65 @@ pub enum ValidationError {
     TooLong { chars: usize },
     #[error("message contains control characters")]
     ControlCharacters,
-    #[error("a name needs 1 to {MAX_NAME_CHARS} characters and no control characters")]
+    #[error("a name needs 1 to {MAX_NAME_CHARS} visible characters and no control characters")]
     InvalidName,
     #[error(
         "a room name needs 1 to {MAX_ROOM_CHARS} lowercase letters, digits, '-' or '_', \
          starting with a letter or digit"
     )]
     InvalidRoom,
+    #[error("clientId must be 1 to {MAX_CLIENT_ID_BYTES} bytes")]
+    InvalidClientId,
 }
 
 impl ValidationError {
     /// The stable code sent to clients.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            Self::Empty => "empty_message",
-            Self::TooLong { .. } => "message_too_long",
-            Self::ControlCharacters => "invalid_characters",
-            Self::InvalidName => "invalid_name",
-            Self::InvalidRoom => "invalid_room",
+            Self::Empty => ErrorCode::EmptyMessage,
+            Self::TooLong { .. } => ErrorCode::MessageTooLong,
+            Self::ControlCharacters => ErrorCode::InvalidCharacters,
+            Self::InvalidName => ErrorCode::InvalidName,
+            Self::InvalidRoom => ErrorCode::InvalidRoom,
+            Self::InvalidClientId => ErrorCode::InvalidPayload,
         }
     }
+}
+
+/// Whether `c` shows nothing on its own: white space, or a default-ignorable code point (zero-width
+/// spaces and joiners, direction marks and overrides, the byte order mark, variation selectors,
+/// fillers; Unicode's `Default_Ignorable_Code_Point`).
+fn is_invisible(c: char) -> bool {
+    c.is_whitespace()
+        || matches!(
+            c,
+            '\u{00AD}'
+                | '\u{034F}'
+                | '\u{061C}'
+                | '\u{115F}'..='\u{1160}'
+                | '\u{17B4}'..='\u{17B5}'
+                | '\u{180B}'..='\u{180F}'
+                | '\u{200B}'..='\u{200F}'
+                | '\u{202A}'..='\u{202E}'
+                | '\u{2060}'..='\u{206F}'
+                | '\u{3164}'
+                | '\u{FE00}'..='\u{FE0F}'
+                | '\u{FEFF}'
+                | '\u{FFA0}'
+                | '\u{1BCA0}'..='\u{1BCA3}'
+                | '\u{1D173}'..='\u{1D17A}'
+                | '\u{E0000}'..='\u{E0FFF}'
+        )
 }
 
 /// Trims surrounding white space and checks what is left; returns the text to store and show.
 ///
 /// Newlines and tabs inside a message are kept; other control characters are refused because
-/// they render as nothing or garble terminals and logs.
+/// they render as nothing or garble terminals and logs. Text that shows nothing (only zero-width
+/// or direction characters) counts as empty.
 pub fn validate_text(text: &str) -> Result<&str, ValidationError> {
     let text = text.trim();
-    if text.is_empty() {
+    if text.chars().all(is_invisible) {
         return Err(ValidationError::Empty);
     }
     let chars = text.chars().count();
@@ -63,11 +97,15 @@ pub fn validate_text(text: &str) -> Result<&str, ValidationError> {
     Ok(text)
 }
 
-/// A display name: trimmed, 1 to [`MAX_NAME_CHARS`] characters, no control characters.
+/// A display name: trimmed, 1 to [`MAX_NAME_CHARS`] characters, something visible among them, no
+/// control characters.
 pub fn validate_name(name: &str) -> Result<&str, ValidationError> {
     let name = name.trim();
     let chars = name.chars().count();
-    if chars == 0 || chars > MAX_NAME_CHARS || name.chars().any(char::is_control) {
+    if chars > MAX_NAME_CHARS
+        || name.chars().all(is_invisible)
+        || name.chars().any(char::is_control)
+    {
         return Err(ValidationError::InvalidName);
     }
     Ok(name)
@@ -86,6 +124,14 @@ pub fn validate_room(room: &str) -> Result<String, ValidationError> {
         return Err(ValidationError::InvalidRoom);
     }
     Ok(room)
+}
+
+/// A client message id: 1 to [`MAX_CLIENT_ID_BYTES`] bytes.
+pub fn validate_client_id(id: &str) -> Result<&str, ValidationError> {
+    if id.is_empty() || id.len() > MAX_CLIENT_ID_BYTES {
+        return Err(ValidationError::InvalidClientId);
+    }
+    Ok(id)
 }
 
 #[cfg(test)]
@@ -130,6 +176,38 @@ mod tests {
     }
 
     #[test]
+    fn text_that_shows_nothing_is_empty() {
+        for blank in [
+            "\u{200B}",
+            " \u{FEFF} ",
+            "\u{200B}\u{200D}\u{2060}",
+            "\u{202E}\u{3164}",
+        ] {
+            assert_eq!(
+                validate_text(blank),
+                Err(ValidationError::Empty),
+                "{blank:?}"
+            );
+            assert_eq!(
+                validate_name(blank),
+                Err(ValidationError::InvalidName),
+                "{blank:?}"
+            );
+        }
+        // Invisible characters inside visible text are left alone (emoji sequences need them).
+        assert_eq!(validate_text("a\u{200D}b"), Ok("a\u{200D}b"));
+        assert_eq!(validate_name("Zoë\u{FE0F}"), Ok("Zoë\u{FE0F}"));
+    }
+
+    #[test]
+    fn client_ids() {
+        assert!(validate_client_id("c1").is_ok());
+        assert!(validate_client_id("").is_err());
+        assert!(validate_client_id(&"x".repeat(MAX_CLIENT_ID_BYTES)).is_ok());
+        assert!(validate_client_id(&"x".repeat(MAX_CLIENT_ID_BYTES + 1)).is_err());
+    }
+
+    #[test]
     fn names() {
         assert_eq!(validate_name("  Ada Lovelace "), Ok("Ada Lovelace"));
         assert_eq!(validate_name("   "), Err(ValidationError::InvalidName));
@@ -161,7 +239,7 @@ mod tests {
         #[test]
         fn accepted_text_is_trimmed_bounded_and_printable(input in "\\PC{0,2100}") {
             if let Ok(text) = validate_text(&input) {
-                prop_assert!(!text.is_empty());
+                prop_assert!(!text.chars().all(is_invisible));
                 prop_assert_eq!(text, text.trim());
                 prop_assert!(text.chars().count() <= MAX_MESSAGE_CHARS);
             }

@@ -1,0 +1,150 @@
+//! Refusals: one list of stable codes, and the `{ code, message }` payload every refusal carries,
+//! in an acknowledgement, a `chatError` event or a server function's error body.
+
+use serde::{Deserialize, Serialize};
+
+use crate::ValidationError;
+
+/// Why a request was refused: stable, machine-readable, serialized as the snake_case strings
+/// listed in `docs/PROTOCOL.md`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// The payload does not have the expected shape.
+    InvalidPayload,
+    EmptyMessage,
+    MessageTooLong,
+    InvalidCharacters,
+    InvalidName,
+    InvalidRoom,
+    RoomExists,
+    RoomNotFound,
+    NotAMember,
+    CannotLeaveDefaultRoom,
+    /// The user is in as many rooms as allowed, or the server holds as many rooms as allowed.
+    TooManyRooms,
+    /// Too many requests of this kind in a short time; nothing was done.
+    RateLimited,
+    /// The server is handling as many messages as it will at once; nothing was stored.
+    Overloaded,
+    UnknownSession,
+    /// The server failed; the detail is in its log, not in the reply.
+    Internal,
+    /// Made by a client, never sent by the server: no answer came in time.
+    Timeout,
+    /// A code this build does not know (sent by a newer server).
+    #[serde(other)]
+    Unknown,
+}
+
+impl ErrorCode {
+    /// Whether the same request may succeed if sent again a little later, unchanged.
+    pub fn is_transient(self) -> bool {
+        matches!(self, Self::RateLimited | Self::Overloaded)
+    }
+}
+
+/// A refusal the client can show and act on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorPayload {
+    /// For programs.
+    pub code: ErrorCode,
+    /// For people; may change between versions.
+    pub message: String,
+}
+
+impl ErrorPayload {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<&ValidationError> for ErrorPayload {
+    fn from(error: &ValidationError) -> Self {
+        Self::new(error.code(), error.to_string())
+    }
+}
+
+impl std::fmt::Display for ErrorPayload {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// The acknowledgement of any request: `{ "status": "ok", ...fields of T }` or
+/// `{ "status": "error", "error": { "code", "message" } }`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "lowercase")]
+pub enum Ack<T> {
+    Ok(T),
+    Error { error: ErrorPayload },
+}
+
+impl<T> From<Result<T, ErrorPayload>> for Ack<T> {
+    fn from(result: Result<T, ErrorPayload>) -> Self {
+        match result {
+            Ok(data) => Self::Ok(data),
+            Err(error) => Self::Error { error },
+        }
+    }
+}
+
+impl<T> From<Ack<T>> for Result<T, ErrorPayload> {
+    fn from(ack: Ack<T>) -> Self {
+        match ack {
+            Ack::Ok(data) => Ok(data),
+            Ack::Error { error } => Err(error),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::Done;
+
+    #[test]
+    fn codes_are_the_documented_strings() {
+        for (code, wire) in [
+            (ErrorCode::InvalidPayload, "invalid_payload"),
+            (ErrorCode::NotAMember, "not_a_member"),
+            (
+                ErrorCode::CannotLeaveDefaultRoom,
+                "cannot_leave_default_room",
+            ),
+            (ErrorCode::TooManyRooms, "too_many_rooms"),
+            (ErrorCode::RateLimited, "rate_limited"),
+        ] {
+            assert_eq!(serde_json::to_value(code).unwrap(), json!(wire));
+            assert_eq!(
+                serde_json::from_value::<ErrorCode>(json!(wire)).unwrap(),
+                code
+            );
+        }
+        let newer: ErrorCode = serde_json::from_value(json!("from_the_future")).unwrap();
+        assert_eq!(newer, ErrorCode::Unknown);
+    }
+
+    #[test]
+    fn acks_are_tagged_by_status() {
+        let refused: Ack<Done> = Ack::Error {
+            error: ErrorPayload::new(ErrorCode::EmptyMessage, "nope"),
+        };
+        assert_eq!(
+            serde_json::to_value(&refused).unwrap(),
+            json!({ "status": "error", "error": { "code": "empty_message", "message": "nope" } })
+        );
+        let done: Ack<Done> = Ack::Ok(Done {});
+        assert_eq!(
+            serde_json::to_value(&done).unwrap(),
+            json!({ "status": "ok" })
+        );
+        let back: Ack<Done> = serde_json::from_value(json!({ "status": "ok" })).unwrap();
+        assert_eq!(back, done);
+    }
+}

@@ -1,0 +1,143 @@
+//! Which payload travels under which Socket.io event name, and what answers it.
+//!
+//! Every event is a type: [`Event::NAME`] is its name on the wire and [`Request::Reply`] what its
+//! acknowledgement carries. The server's transport and the UI's socket module use these traits
+//! and never spell an event name themselves.
+
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
+
+use crate::{
+    ChatInput, ChatMessage, ErrorPayload, Joined, MemberList, PresenceChange, Renamed, RoomCursor,
+    Sent, Synced, Typing, Welcome,
+};
+
+/// A payload sent under one event name, in either direction.
+pub trait Event: Serialize + DeserializeOwned {
+    const NAME: &'static str;
+}
+
+/// A client event the server answers through the acknowledgement: `Ack<Self::Reply>`.
+pub trait Request: Event {
+    type Reply: Serialize + DeserializeOwned;
+}
+
+/// `chatMessage` with a bare string posts to the default room, as in the original protocol.
+impl Event for ChatInput {
+    const NAME: &'static str = "chatMessage";
+}
+impl Request for ChatInput {
+    type Reply = Sent;
+}
+
+/// Client -> server: the messages missed in each room since a sequence number.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sync {
+    pub rooms: Vec<RoomCursor>,
+}
+impl Event for Sync {
+    const NAME: &'static str = "sync";
+}
+impl Request for Sync {
+    type Reply = Synced;
+}
+
+/// Client -> server: make a new room and join it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreateRoom {
+    pub room: String,
+}
+impl Event for CreateRoom {
+    const NAME: &'static str = "createRoom";
+}
+impl Request for CreateRoom {
+    type Reply = Joined;
+}
+
+/// Client -> server: join an existing room.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JoinRoom {
+    pub room: String,
+}
+impl Event for JoinRoom {
+    const NAME: &'static str = "joinRoom";
+}
+impl Request for JoinRoom {
+    type Reply = Joined;
+}
+
+/// Client -> server: leave a room, in every tab of this user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeaveRoom {
+    pub room: String,
+}
+impl Event for LeaveRoom {
+    const NAME: &'static str = "leaveRoom";
+}
+impl Request for LeaveRoom {
+    type Reply = Done;
+}
+
+/// Client -> server: change the display name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rename {
+    pub name: String,
+}
+impl Event for Rename {
+    const NAME: &'static str = "rename";
+}
+impl Request for Rename {
+    type Reply = Renamed;
+}
+
+/// Client -> server: everyone online in a room the client is in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Members {
+    pub room: String,
+}
+impl Event for Members {
+    const NAME: &'static str = "members";
+}
+impl Request for Members {
+    type Reply = MemberList;
+}
+
+/// Client -> server: the user is typing in a room. No acknowledgement; the server relays
+/// [`Typing`] to the room's other members.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NowTyping {
+    pub room: String,
+}
+impl Event for NowTyping {
+    const NAME: &'static str = "typing";
+}
+
+/// Server -> a room (but the typist).
+impl Event for Typing {
+    const NAME: &'static str = "typing";
+}
+
+/// Server -> every member of the room, the sender included: a stored message.
+impl Event for ChatMessage {
+    const NAME: &'static str = "chatMessage";
+}
+
+/// Server -> one client, right after it connects.
+impl Event for Welcome {
+    const NAME: &'static str = "welcome";
+}
+
+/// Server -> a room: who came online and who left (batched).
+impl Event for PresenceChange {
+    const NAME: &'static str = "presence";
+}
+
+/// Server -> one client: a request of its was refused and it asked for no acknowledgement.
+/// Not plain `error`: several clients (rust_socketio, older socket.io) reserve that name for
+/// their own connection errors.
+impl Event for ErrorPayload {
+    const NAME: &'static str = "chatError";
+}
+
+/// An acknowledgement with nothing more to say than "ok".
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Done {}
