@@ -1,37 +1,42 @@
-//! The chat domain: sessions, rooms, messages and presence.
+//! The chat domain: sessions, rooms and membership, messages, and who is online.
 //!
 //! It knows nothing of Socket.io or HTTP; the transport and the server functions call it with
-//! typed values and map [`ChatError`] to wire errors. Everything that must survive a restart or
-//! be shared between nodes goes through the [`Store`].
+//! typed values, and [`crate::error`] turns a [`ChatError`] into what a client sees. Everything
+//! that must survive a restart or be shared between nodes goes through the [`Store`].
 
 mod presence;
 
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use sha2::{Digest, Sha256};
 use shared::{
-    Auth, Author, ChatInput, ChatMessage, DEFAULT_ROOM, RoomCursor, RoomInfo, ValidationError,
-    validate_name, validate_room, validate_text,
+    Auth, Author, ChatInput, ChatMessage, DEFAULT_ROOM, ErrorCode, PresenceChange, RoomCursor,
+    RoomInfo, ValidationError, validate_client_id, validate_name, validate_room, validate_text,
 };
 
-pub use presence::Presence;
+pub use presence::ConnectionId;
+use presence::Presence;
 
-use crate::store::{Appended, NewMessage, Store, StoreError};
+pub use crate::store::Posted;
+use crate::store::{NewMessage, RoomLimits, Store, StoreError};
 
 /// Most messages one `sync` returns per room; a client that gets this many syncs again.
-pub const SYNC_LIMIT: u32 = 500;
+pub const SYNC_PAGE: u32 = 500;
+/// Most distinct rooms one `sync` may name.
+pub const SYNC_MAX_ROOMS: usize = 100;
+/// Most bytes of message text one `sync` reply carries in all: what bounds the reply's size
+/// (a page of 500 messages of 2,000 four-byte characters is 4 MB).
+pub const SYNC_MAX_BYTES: usize = 1 << 20;
 /// Most messages one history page returns.
 pub const PAGE_LIMIT: u32 = 100;
-/// Longest accepted client message id.
-const MAX_CLIENT_ID_LEN: usize = 64;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ChatError {
     #[error(transparent)]
     Invalid(#[from] ValidationError),
-    #[error("clientId must be 1 to {MAX_CLIENT_ID_LEN} characters")]
-    InvalidClientId,
+    #[error("sync names at most {SYNC_MAX_ROOMS} rooms")]
+    TooManySyncRooms,
     #[error("a room with that name already exists")]
     RoomExists,
     #[error("no room has that name")]
@@ -40,34 +45,29 @@ pub enum ChatError {
     NotMember,
     #[error("everyone stays in #{DEFAULT_ROOM}")]
     CannotLeaveDefault,
+    #[error("the server holds as many rooms as it allows ({0})")]
+    TooManyRooms(usize),
+    #[error("you are in as many rooms as allowed ({0}); leave one first")]
+    TooManyMemberships(usize),
     #[error("your session is unknown; reconnect")]
     UnknownSession,
     #[error("storage failed: {0}")]
     Store(StoreError),
 }
 
-impl From<StoreError> for ChatError {
-    fn from(error: StoreError) -> Self {
-        match error {
-            StoreError::RoomExists => Self::RoomExists,
-            StoreError::RoomNotFound => Self::RoomNotFound,
-            other => Self::Store(other),
-        }
-    }
-}
-
 impl ChatError {
     /// The stable code clients see.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
             Self::Invalid(error) => error.code(),
-            Self::InvalidClientId => "invalid_payload",
-            Self::RoomExists => "room_exists",
-            Self::RoomNotFound => "room_not_found",
-            Self::NotMember => "not_a_member",
-            Self::CannotLeaveDefault => "cannot_leave_default_room",
-            Self::UnknownSession => "unknown_session",
-            Self::Store(_) => "internal",
+            Self::TooManySyncRooms => ErrorCode::InvalidPayload,
+            Self::RoomExists => ErrorCode::RoomExists,
+            Self::RoomNotFound => ErrorCode::RoomNotFound,
+            Self::NotMember => ErrorCode::NotAMember,
+            Self::CannotLeaveDefault => ErrorCode::CannotLeaveDefaultRoom,
+            Self::TooManyRooms(_) | Self::TooManyMemberships(_) => ErrorCode::TooManyRooms,
+            Self::UnknownSession => ErrorCode::UnknownSession,
+            Self::Store(_) => ErrorCode::Internal,
         }
     }
 }
@@ -80,6 +80,7 @@ pub struct Session {
     pub user: Author,
     /// The secret to present next time. Only its hash is stored.
     pub token: String,
+    /// The user's rooms, the default room first.
     pub rooms: Vec<RoomInfo>,
     /// Whether the user is in the store. A guest (a client that sent no auth, as in the seed) is
     /// not, until it does something that must be remembered (see [`Chat::remember`]): a
@@ -87,27 +88,36 @@ pub struct Session {
     pub stored: bool,
 }
 
-/// A message the chat accepted.
-#[derive(Debug, Clone)]
-pub enum Posted {
-    /// Stored now: broadcast it.
-    New(ChatMessage),
-    /// A retry of a message stored earlier: acknowledge it again, broadcast nothing.
-    Duplicate(ChatMessage),
+/// The rooms a connection is in right now. The transport answers from the socket's rooms in the
+/// adapter, which follow every join and leave of the user on any node; the chat decides with it
+/// whether the connection may post, sync or look in a room.
+pub trait InRooms {
+    fn contains(&self, room: &str) -> bool;
+}
+
+/// Limits the chat enforces, from the configuration.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Rooms on the server, in all.
+    pub rooms: usize,
+    /// Rooms one user may be in besides the default room.
+    pub rooms_per_user: usize,
 }
 
 /// The chat service, cheap to clone.
 #[derive(Clone)]
 pub struct Chat {
     store: Arc<dyn Store>,
-    /// Who is online where. Per node; see [`Presence`].
-    pub presence: Arc<Presence>,
+    limits: Limits,
+    /// Who is online where, on this node.
+    presence: Arc<Presence>,
 }
 
 impl Chat {
-    pub fn new(store: Arc<dyn Store>) -> Self {
+    pub fn new(store: Arc<dyn Store>, limits: Limits) -> Self {
         Self {
             store,
+            limits,
             presence: Arc::default(),
         }
     }
@@ -118,7 +128,7 @@ impl Chat {
         if let Some(token) = &auth.token
             && let Some(user) = self.store.user_by_token(&hash(token)).await?
         {
-            let rooms = self.store.memberships(&user.id).await?;
+            let rooms = self.rooms_of(&user.id).await?;
             return Ok(Session {
                 user,
                 token: token.clone(),
@@ -129,18 +139,13 @@ impl Chat {
         let id = uuid::Uuid::now_v7().to_string();
         let token = new_token();
         let Some(name) = &auth.name else {
-            let general = self
-                .store
-                .room(DEFAULT_ROOM)
-                .await?
-                .ok_or(ChatError::RoomNotFound)?;
             return Ok(Session {
                 user: Author {
                     name: format!("Guest {}", &id[id.len() - 4..]),
                     id,
                 },
                 token,
-                rooms: vec![general],
+                rooms: vec![self.default_room().await?],
                 stored: false,
             });
         };
@@ -151,16 +156,15 @@ impl Chat {
         self.store
             .create_user(&user, &hash(&token), now_millis())
             .await?;
-        let rooms = self.store.memberships(&user.id).await?;
         Ok(Session {
             user,
             token,
-            rooms,
+            rooms: vec![self.default_room().await?],
             stored: true,
         })
     }
 
-    /// Stores a guest, so that its rooms and name can be remembered.
+    /// Stores a guest, so that its rooms and name can be remembered. Safe to call twice at once.
     pub async fn remember(&self, user: &Author, token: &str) -> ChatResult<()> {
         Ok(self
             .store
@@ -179,36 +183,29 @@ impl Chat {
     pub async fn rename(&self, user: &Author, name: &str) -> ChatResult<Author> {
         let name = validate_name(name)?;
         self.store.rename_user(&user.id, name).await?;
-        Ok(Author {
+        let renamed = Author {
             id: user.id.clone(),
             name: name.to_owned(),
-        })
+        };
+        self.presence.renamed(&renamed);
+        Ok(renamed)
     }
 
-    /// Validates and stores a message. `member_of` says whether the author is known to be in the
-    /// room; when it is not known, the store is asked.
+    /// Validates and stores a message from a connection that is in `rooms`.
     pub async fn post(
         &self,
         author: &Author,
+        rooms: &impl InRooms,
         input: ChatInput,
-        known_member: bool,
     ) -> ChatResult<Posted> {
         let text = validate_text(input.text())?.to_owned();
-        let room = validate_room(input.room())?;
-        let client_id = input.client_id().map(str::to_owned);
-        if client_id
-            .as_ref()
-            .is_some_and(|id| id.is_empty() || id.len() > MAX_CLIENT_ID_LEN)
-        {
-            return Err(ChatError::InvalidClientId);
-        }
-        if !known_member && !self.store.is_member(&author.id, &room).await? {
-            return Err(match self.store.room(&room).await? {
-                Some(_) => ChatError::NotMember,
-                None => ChatError::RoomNotFound,
-            });
-        }
-        let appended = self
+        let client_id = input
+            .client_id()
+            .map(validate_client_id)
+            .transpose()?
+            .map(str::to_owned);
+        let room = self.member_room(rooms, input.room()).await?;
+        Ok(self
             .store
             .append(NewMessage {
                 id: uuid::Uuid::now_v7().to_string(),
@@ -218,54 +215,95 @@ impl Chat {
                 sent_at: now_millis(),
                 client_id,
             })
-            .await?;
-        Ok(match appended {
-            Appended::New(message) => Posted::New(message),
-            Appended::Duplicate(message) => Posted::Duplicate(message),
+            .await?)
+    }
+
+    /// The canonical name of `room`, if the connection is in it; why not otherwise. The one
+    /// place that decides membership.
+    pub async fn member_room(&self, rooms: &impl InRooms, room: &str) -> ChatResult<String> {
+        let room = validate_room(room)?;
+        if room == DEFAULT_ROOM || rooms.contains(&room) {
+            return Ok(room);
+        }
+        Err(match self.store.room(&room).await? {
+            Some(_) => ChatError::NotMember,
+            None => ChatError::RoomNotFound,
         })
     }
 
     pub async fn create_room(&self, user: &Author, name: &str) -> ChatResult<RoomInfo> {
         let name = validate_room(name)?;
-        let room = self.store.create_room(&name, now_millis()).await?;
-        self.store.join(&user.id, &name).await?;
+        let room = self
+            .store
+            .create_room(&name, &user.id, now_millis(), self.room_limits())
+            .await
+            .map_err(|error| self.store_error(error))?;
+        self.presence.entered(&user.id, &room.name);
         Ok(room)
     }
 
     pub async fn join_room(&self, user: &Author, name: &str) -> ChatResult<RoomInfo> {
         let name = validate_room(name)?;
-        self.store.join(&user.id, &name).await?;
-        self.store.room(&name).await?.ok_or(ChatError::RoomNotFound)
+        let room = if name == DEFAULT_ROOM {
+            self.default_room().await?
+        } else {
+            self.store
+                .join(&user.id, &name, self.room_limits())
+                .await
+                .map_err(|error| self.store_error(error))?
+        };
+        self.presence.entered(&user.id, &room.name);
+        Ok(room)
     }
 
+    /// Takes the user out of the room, with every connection of theirs (on this node; the
+    /// transport tells the others through the adapter).
     pub async fn leave_room(&self, user: &Author, name: &str) -> ChatResult<String> {
         let name = validate_room(name)?;
         if name == DEFAULT_ROOM {
             return Err(ChatError::CannotLeaveDefault);
         }
         self.store.leave(&user.id, &name).await?;
+        self.presence.left(&user.id, &name);
         Ok(name)
     }
 
-    /// Messages after each cursor, for the rooms the user is in; oldest first per room.
-    pub async fn missed(
+    /// Messages after each cursor, for rooms the connection is in: each room at most once, in
+    /// the order asked, oldest first per room. `more` is true when the reply was cut short (a
+    /// full page in some room, or [`SYNC_MAX_BYTES`] reached).
+    pub async fn sync(
         &self,
-        user: &Author,
+        rooms: &impl InRooms,
         cursors: &[RoomCursor],
-    ) -> ChatResult<Vec<ChatMessage>> {
-        let mut messages = Vec::new();
+    ) -> ChatResult<(Vec<ChatMessage>, bool)> {
+        let mut asked: Vec<(String, i64)> = Vec::new();
         for cursor in cursors {
             let room = validate_room(&cursor.room)?;
-            if !self.store.is_member(&user.id, &room).await? {
-                return Err(ChatError::NotMember);
+            if !asked.iter().any(|(name, _)| *name == room) {
+                if asked.len() == SYNC_MAX_ROOMS {
+                    return Err(ChatError::TooManySyncRooms);
+                }
+                asked.push((room, cursor.after_seq));
             }
-            messages.extend(
-                self.store
-                    .after(&room, cursor.after_seq, SYNC_LIMIT)
-                    .await?,
-            );
         }
-        Ok(messages)
+        for (room, _) in &asked {
+            self.member_room(rooms, room).await?;
+        }
+        let mut messages = Vec::new();
+        let mut bytes = 0;
+        let mut more = false;
+        for (room, after) in asked {
+            let page = self.store.sync(&room, after, SYNC_PAGE).await?;
+            more |= page.len() == SYNC_PAGE as usize;
+            for message in page {
+                bytes += message.text.len();
+                if bytes > SYNC_MAX_BYTES {
+                    return Ok((messages, true));
+                }
+                messages.push(message);
+            }
+        }
+        Ok((messages, more))
     }
 
     /// A page of a room's history: up to `PAGE_LIMIT` messages before `before`, oldest first.
@@ -281,12 +319,81 @@ impl Chat {
         }
         Ok(self
             .store
-            .before(&room, before, limit.clamp(1, PAGE_LIMIT))
+            .history(&room, before, limit.clamp(1, PAGE_LIMIT))
             .await?)
     }
 
     pub async fn rooms(&self) -> ChatResult<Vec<RoomInfo>> {
         Ok(self.store.rooms().await?)
+    }
+
+    /// A connection of `user` is open and in `rooms`.
+    pub fn connected(&self, connection: ConnectionId, user: &Author, rooms: &[RoomInfo]) {
+        self.presence.connected(connection, user, rooms);
+    }
+
+    /// The connection closed. Safe against requests of its still in flight: presence changes
+    /// they make afterwards no longer reach it.
+    pub fn disconnected(&self, connection: ConnectionId) {
+        self.presence.disconnected(connection);
+    }
+
+    /// Everyone online in `room`, by name.
+    pub fn members(&self, room: &str) -> Vec<Author> {
+        self.presence.members(room)
+    }
+
+    /// Presence changes due an announcement at `now`.
+    pub fn presence_changes(&self, now: Instant) -> Vec<PresenceChange> {
+        self.presence.take_changes(now)
+    }
+
+    /// The user's rooms: the default room, which everyone is in, then the rooms they joined.
+    async fn rooms_of(&self, user_id: &str) -> ChatResult<Vec<RoomInfo>> {
+        let mut rooms = vec![self.default_room().await?];
+        rooms.extend(
+            self.store
+                .memberships(user_id)
+                .await?
+                .into_iter()
+                .filter(|room| room.name != DEFAULT_ROOM),
+        );
+        Ok(rooms)
+    }
+
+    async fn default_room(&self) -> ChatResult<RoomInfo> {
+        self.store
+            .room(DEFAULT_ROOM)
+            .await?
+            .ok_or(ChatError::RoomNotFound)
+    }
+
+    fn room_limits(&self) -> RoomLimits {
+        RoomLimits {
+            rooms: self.limits.rooms,
+            per_user: self.limits.rooms_per_user,
+        }
+    }
+
+    fn store_error(&self, error: StoreError) -> ChatError {
+        match error {
+            StoreError::RoomExists => ChatError::RoomExists,
+            StoreError::RoomNotFound => ChatError::RoomNotFound,
+            StoreError::TooManyRooms => ChatError::TooManyRooms(self.limits.rooms),
+            StoreError::TooManyMemberships => {
+                ChatError::TooManyMemberships(self.limits.rooms_per_user)
+            }
+            other => ChatError::Store(other),
+        }
+    }
+}
+
+impl From<StoreError> for ChatError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::RoomNotFound => Self::RoomNotFound,
+            other => Self::Store(other),
+        }
     }
 }
 

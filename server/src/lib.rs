@@ -3,11 +3,14 @@
 //!
 //! `main` and the integration tests both call [`run`], so what is tested is what ships.
 
-mod api;
 mod assets;
+mod backend;
 mod chat;
+mod error;
 mod memory;
 mod store;
+mod supervise;
+mod throttle;
 mod transport;
 
 use std::{future::Future, path::PathBuf, sync::Arc, time::Duration};
@@ -21,10 +24,10 @@ use socketioxide::{SocketIo, handler::ConnectHandler};
 use tokio::net::TcpListener;
 use tower_layer::Layer;
 
-use transport::Intake;
 pub use transport::RateLimit;
+use transport::{Intake, SharedBudget};
 
-use chat::Chat;
+use chat::{Chat, Limits};
 use store::sqlite::SqliteStore;
 
 /// Everything `run` needs besides the listener.
@@ -41,6 +44,10 @@ pub struct Config {
     pub ping_timeout: Duration,
     /// Most `chatMessage`s handled at once; past it they are refused with `overloaded`.
     pub max_in_flight: usize,
+    /// Most rooms on the server; creating more is refused with `too_many_rooms`.
+    pub max_rooms: usize,
+    /// Most rooms one user may be in besides the default room.
+    pub max_rooms_per_user: usize,
 }
 
 impl Config {
@@ -52,6 +59,8 @@ impl Config {
             ping_interval: Duration::from_secs(25),
             ping_timeout: Duration::from_secs(20),
             max_in_flight: 4096,
+            max_rooms: 1_000,
+            max_rooms_per_user: 100,
         }
     }
 }
@@ -64,7 +73,14 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let store = SqliteStore::open(&config.data_dir).await?;
-    let chat = Chat::new(Arc::new(store.clone()));
+    let chat = Chat::new(
+        Arc::new(store.clone()),
+        Limits {
+            rooms: config.max_rooms,
+            rooms_per_user: config.max_rooms_per_user,
+        },
+    );
+    let shared_budget = Arc::new(SharedBudget::default());
 
     let (socket_layer, io) = SocketIo::builder()
         .max_payload(shared::MAX_PACKET_BYTES)
@@ -81,6 +97,7 @@ pub async fn run(
         .with_state(chat.clone())
         .with_state(config.rate_limit)
         .with_state(Arc::new(Intake::new(config.max_in_flight)))
+        .with_state(shared_budget.clone())
         .build_layer();
     io.ns("/", transport::on_connect.with(transport::authenticate));
 
@@ -88,12 +105,12 @@ pub async fn run(
     // each call builds a separate Engine.IO server that does not know the others' sessions.
     let socket_io = socket_layer.layer(Router::new().fallback(assets::serve));
     // socketioxide answers every path under /socket.io/, so the client script is routed in front.
-    let backend: Arc<dyn ::api::Backend> = Arc::new(chat.clone());
+    let backend_chat: Arc<dyn api::Backend> = Arc::new(chat.clone());
     let app = Router::new()
         .route(assets::SOCKET_IO_CLIENT_PATH, get(assets::serve))
         .route(
-            api::ROUTE,
-            post(move |request| api::handle(backend.clone(), request)),
+            backend::ROUTE,
+            post(move |request| backend::handle(backend_chat.clone(), request)),
         )
         .fallback_service(socket_io)
         .layer(axum::middleware::from_fn(memory::detach_request_parts));
@@ -102,6 +119,7 @@ pub async fn run(
     let presence = tokio::spawn(transport::announce_presence(
         io.clone(),
         chat.clone(),
+        shared_budget,
         presence_stopped,
     ));
 

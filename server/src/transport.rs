@@ -1,20 +1,26 @@
-//! Socket.io transport: the only module that knows event names and payload encodings.
+//! Socket.io transport: the only server module that knows event names and payload encodings.
+//! Event names come from the `shared` types ([`Event::NAME`]); each handler receives its typed
+//! request from the [`Payload`] extractor and answers through one [`Reply`].
 //!
 //! Handlers are generic over socketioxide's [`Adapter`] so the same code runs on the in-memory
-//! adapter today and on a shared (Redis) adapter when several nodes serve one chat.
+//! adapter today and on a shared (Redis) adapter when several nodes serve one chat. Room
+//! membership of live connections is the sockets' rooms in the adapter; every connection of a
+//! user is also in the room [`user_room`], so a join or leave reaches all of that user's tabs on
+//! every node.
 
+mod budget;
 mod connection;
 mod intake;
 
-use std::{convert::Infallible, sync::Arc, time::Duration};
+use std::{convert::Infallible, marker::PhantomData, sync::Arc, time::Duration};
 
-use serde::Serialize;
 use shared::{
-    Ack, Auth, ChatInput, Done, ErrorPayload, Joined, Members, Presence, RenameRequest, Renamed,
-    RoomRequest, Sent, SyncRequest, Synced, Typing, Welcome, event,
+    Ack, Auth, ChatInput, ChatMessage, CreateRoom, Done, ErrorCode, ErrorPayload, Event, JoinRoom,
+    Joined, LeaveRoom, MemberList, Members, NowTyping, Rename, Renamed, Request, Sent, Sync,
+    Synced, Typing, Welcome,
 };
 use socketioxide::{
-    BroadcastError, ParserError, SocketError, SocketIo,
+    BroadcastError, SocketError, SocketIo,
     adapter::Adapter,
     extract::{AckSender, SocketRef, State, TryData},
     handler::{FromMessageParts, Value},
@@ -22,11 +28,34 @@ use socketioxide::{
 };
 use tokio::sync::watch;
 
-pub use connection::RateLimit;
+pub use budget::{RateLimit, SharedBudget};
 use connection::{Conn, Connection};
 pub use intake::Intake;
 
-use crate::chat::{Chat, ChatError, Posted};
+use crate::{
+    chat::{Chat, ChatError, InRooms, Posted},
+    error::refusal,
+};
+
+/// The adapter room every connection of user `id` is in.
+fn user_room(id: &str) -> String {
+    // Chat room names cannot contain ':', so this never names a chat room.
+    format!("user:{id}")
+}
+
+/// A socket's rooms, as the chat asks about them.
+struct SocketRooms<'a, A: Adapter>(&'a SocketRef<A>);
+
+impl<A: Adapter> InRooms for SocketRooms<'_, A> {
+    fn contains(&self, room: &str) -> bool {
+        self.0.rooms().iter().any(|joined| joined == room)
+    }
+}
+
+/// A handshake refusal, as the client's `connect_error` shows it.
+#[derive(Debug, thiserror::Error)]
+#[error("{}", .0.message)]
+pub struct Refused(ErrorPayload);
 
 /// Runs before the client is told it is connected: resolves who it is and registers the event
 /// handlers, so that an event sent right after connecting is never missed.
@@ -35,19 +64,22 @@ pub async fn authenticate<A: Adapter>(
     TryData(auth): TryData<Auth>,
     State(chat): State<Chat>,
     State(limit): State<RateLimit>,
-) -> Result<(), ChatError> {
-    let session = chat.open_session(auth.unwrap_or_default()).await?;
+) -> Result<(), Refused> {
+    let session = chat
+        .open_session(auth.unwrap_or_default())
+        .await
+        .map_err(|error| Refused(refusal(&error)))?;
     socket
         .extensions
         .insert(Arc::new(Connection::new(session, limit)));
-    socket.on(event::CHAT_MESSAGE, on_chat_message::<A>);
-    socket.on(event::SYNC, on_sync::<A>);
-    socket.on(event::CREATE_ROOM, on_create_room::<A>);
-    socket.on(event::JOIN_ROOM, on_join_room::<A>);
-    socket.on(event::LEAVE_ROOM, on_leave_room::<A>);
-    socket.on(event::RENAME, on_rename::<A>);
-    socket.on(event::TYPING, on_typing::<A>);
-    socket.on(event::MEMBERS, on_members::<A>);
+    socket.on(ChatInput::NAME, on_chat_message::<A>);
+    socket.on(Sync::NAME, on_sync::<A>);
+    socket.on(CreateRoom::NAME, on_create_room::<A>);
+    socket.on(JoinRoom::NAME, on_join_room::<A>);
+    socket.on(LeaveRoom::NAME, on_leave_room::<A>);
+    socket.on(Rename::NAME, on_rename::<A>);
+    socket.on(NowTyping::NAME, on_typing::<A>);
+    socket.on(Members::NAME, on_members::<A>);
     socket.on_disconnect(on_disconnect::<A>);
     Ok(())
 }
@@ -58,21 +90,21 @@ pub async fn on_connect<A: Adapter>(
     Conn(connection): Conn,
     State(chat): State<Chat>,
 ) {
-    let (user, token, rooms) = connection.welcome_parts();
+    let user = connection.user();
+    let rooms = connection.rooms_at_connect().to_vec();
     tracing::info!(sid = %socket.id, user = %user.id, transport = ?socket.transport_type(), "client connected");
-    let names: Vec<String> = rooms.iter().map(|room| room.name.clone()).collect();
-    socket.join(names.clone());
+    let mut names: Vec<String> = rooms.iter().map(|room| room.name.clone()).collect();
+    names.push(user_room(&user.id));
+    socket.join(names);
+    chat.connected(connection.id, &user, &rooms);
     let welcome = Welcome {
-        user: user.clone(),
-        token,
+        user,
+        token: connection.token().to_owned(),
         rooms,
         max_message_chars: shared::MAX_MESSAGE_CHARS,
     };
-    if let Err(error) = socket.emit(event::WELCOME, &welcome) {
-        tracing::warn!(sid = %socket.id, %error, "could not send the welcome");
-    }
-    for room in names {
-        chat.presence.enter(&room, &user);
+    if let Err(error) = socket.emit(Welcome::NAME, &welcome) {
+        crate::throttled!(warn, sid = %socket.id, %error, "could not send the welcome");
     }
 }
 
@@ -83,64 +115,55 @@ async fn on_disconnect<A: Adapter>(
     State(chat): State<Chat>,
 ) {
     tracing::info!(sid = %socket.id, %reason, "client disconnected");
-    let user = connection.user();
-    for room in connection.rooms() {
-        chat.presence.exit(&room, &user);
-    }
+    chat.disconnected(connection.id);
 }
 
 /// `chatMessage`: store, broadcast to the room (sender included), then acknowledge.
 async fn on_chat_message<A: Adapter>(
     io: SocketIo<A>,
+    socket: SocketRef<A>,
     Conn(connection): Conn,
-    TryData(input): TryData<ChatInput>,
-    reply: Reply<A>,
+    Payload(input): Payload<ChatInput>,
+    reply: Reply<A, ChatInput>,
     State(chat): State<Chat>,
     State(intake): State<Arc<Intake>>,
 ) {
-    let Ok(input) = input else {
-        return reply.error(ErrorPayload::new(
-            "invalid_payload",
-            "chatMessage takes a string or an object with a string `text`",
-        ));
-    };
-    if !connection.take_token() {
-        return reply.error(ErrorPayload::new(
-            "rate_limited",
-            "you are sending too fast; wait a moment and retry",
-        ));
+    if !connection.budget.message() {
+        return reply.refuse(rate_limited());
     }
     let Some(_working) = intake.admit() else {
-        return reply.error(ErrorPayload::new(
-            "overloaded",
+        return reply.refuse(ErrorPayload::new(
+            ErrorCode::Overloaded,
             "the server is busy; retry in a moment",
         ));
     };
-    let known_member = connection.is_in(input.room());
-    let message = match chat.post(&connection.user(), input, known_member).await {
+    let posted = chat
+        .post(&connection.user(), &SocketRooms(&socket), input)
+        .await;
+    let message = match posted {
         Ok(Posted::Duplicate(message)) => message,
         Ok(Posted::New(message)) => {
             // Stored first: a recipient this misses (its queue was full, or the adapter failed)
             // sees a gap in the room's sequence numbers and catches up with `sync`.
             if let Err(error) = io
                 .to(message.room.clone())
-                .emit(event::CHAT_MESSAGE, &message)
+                .emit(ChatMessage::NAME, &message)
                 .await
             {
-                missed(&error, &message.room);
+                log_broadcast_failure(&error, &message.room);
             }
             message
         }
-        Err(error) => return reply.error(error_payload(&error)),
+        Err(error) => return reply.fail(&error),
     };
-    reply.ok(&Sent { message });
+    reply.ok(Sent { message });
 }
 
 /// Logs a broadcast that did not reach everyone. Full queues (slow clients) and closing sockets
 /// are expected; anything else is a fault.
-fn missed(error: &BroadcastError, room: &str) {
+fn log_broadcast_failure(error: &BroadcastError, room: &str) {
     let BroadcastError::Socket(failed) = error else {
-        return tracing::error!(%room, %error, "broadcast failed");
+        return crate::throttled!(error, %room, %error, "broadcast failed");
     };
     let full = failed
         .iter()
@@ -151,262 +174,281 @@ fn missed(error: &BroadcastError, room: &str) {
 
 /// `sync`: the messages missed since the client's cursors, in order.
 async fn on_sync<A: Adapter>(
+    socket: SocketRef<A>,
     Conn(connection): Conn,
-    TryData(request): TryData<SyncRequest>,
-    reply: Reply<A>,
+    Payload(request): Payload<Sync>,
+    reply: Reply<A, Sync>,
     State(chat): State<Chat>,
 ) {
-    let Ok(request) = request else {
-        return reply.error(invalid("sync takes { rooms: [{ room, afterSeq }] }"));
-    };
-    let result = chat.missed(&connection.user(), &request.rooms).await;
-    reply.result(result.map(|messages| Synced { messages }));
+    if !connection.budget.read() {
+        return reply.refuse(rate_limited());
+    }
+    let synced = chat.sync(&SocketRooms(&socket), &request.rooms).await;
+    reply.result(synced.map(|(messages, more)| Synced { messages, more }));
 }
 
 async fn on_create_room<A: Adapter>(
-    socket: SocketRef<A>,
+    io: SocketIo<A>,
     Conn(connection): Conn,
-    TryData(request): TryData<RoomRequest>,
-    reply: Reply<A>,
+    Payload(request): Payload<CreateRoom>,
+    reply: Reply<A, CreateRoom>,
     State(chat): State<Chat>,
+    State(shared): State<Arc<SharedBudget>>,
 ) {
-    enter(socket, connection, request, reply, chat, Entry::Create).await;
+    let user = connection.user();
+    if !shared.write(&user.id) {
+        return reply.refuse(rate_limited());
+    }
+    if let Err(error) = connection.remember(&chat).await {
+        return reply.fail(&error);
+    }
+    let created = chat.create_room(&user, &request.room).await;
+    reply.result(entered(&io, &chat, &user.id, created).await);
 }
 
 async fn on_join_room<A: Adapter>(
-    socket: SocketRef<A>,
+    io: SocketIo<A>,
     Conn(connection): Conn,
-    TryData(request): TryData<RoomRequest>,
-    reply: Reply<A>,
+    Payload(request): Payload<JoinRoom>,
+    reply: Reply<A, JoinRoom>,
     State(chat): State<Chat>,
+    State(shared): State<Arc<SharedBudget>>,
 ) {
-    enter(socket, connection, request, reply, chat, Entry::Join).await;
-}
-
-/// How `createRoom` and `joinRoom` differ: whether the room must be new or must exist.
-#[derive(Clone, Copy)]
-enum Entry {
-    Create,
-    Join,
-}
-
-async fn enter<A: Adapter>(
-    socket: SocketRef<A>,
-    connection: Arc<Connection>,
-    request: Result<RoomRequest, ParserError>,
-    reply: Reply<A>,
-    chat: Chat,
-    entry: Entry,
-) {
-    let Ok(request) = request else {
-        return reply.error(invalid("createRoom and joinRoom take { room }"));
-    };
-    if let Err(error) = connection.remember(&chat).await {
-        return reply.error(error_payload(&error));
-    }
     let user = connection.user();
-    let entered = match entry {
-        Entry::Create => chat.create_room(&user, &request.room).await,
-        Entry::Join => chat.join_room(&user, &request.room).await,
-    };
-    match entered {
-        Ok(room) => {
-            let members = enter_room(&socket, &chat, &connection, &room.name);
-            reply.ok(&Joined { room, members });
-        }
-        Err(error) => reply.error(error_payload(&error)),
+    if !shared.write(&user.id) {
+        return reply.refuse(rate_limited());
     }
+    if let Err(error) = connection.remember(&chat).await {
+        return reply.fail(&error);
+    }
+    let joined = chat.join_room(&user, &request.room).await;
+    reply.result(entered(&io, &chat, &user.id, joined).await);
+}
+
+/// After the chat let the user into a room: every connection of theirs joins it, on every node.
+async fn entered<A: Adapter>(
+    io: &SocketIo<A>,
+    chat: &Chat,
+    user_id: &str,
+    room: Result<shared::RoomInfo, ChatError>,
+) -> Result<Joined, ChatError> {
+    let room = room?;
+    if let Err(error) = io.to(user_room(user_id)).join(room.name.clone()).await {
+        crate::throttled!(error, %error, room = %room.name, "could not add a user's connections to a room");
+    }
+    let members = chat.members(&room.name);
+    Ok(Joined { room, members })
 }
 
 async fn on_leave_room<A: Adapter>(
-    socket: SocketRef<A>,
+    io: SocketIo<A>,
     Conn(connection): Conn,
-    TryData(request): TryData<RoomRequest>,
-    reply: Reply<A>,
+    Payload(request): Payload<LeaveRoom>,
+    reply: Reply<A, LeaveRoom>,
     State(chat): State<Chat>,
+    State(shared): State<Arc<SharedBudget>>,
 ) {
-    let Ok(request) = request else {
-        return reply.error(invalid("leaveRoom takes { room }"));
-    };
     let user = connection.user();
-    match chat.leave_room(&user, &request.room).await {
-        Ok(room) => {
-            socket.leave(room.clone());
-            if connection.left(&room) {
-                chat.presence.exit(&room, &user);
-            }
-            reply.ok(&Done {});
-        }
-        Err(error) => reply.error(error_payload(&error)),
+    if !shared.write(&user.id) {
+        return reply.refuse(rate_limited());
     }
+    let room = match chat.leave_room(&user, &request.room).await {
+        Ok(room) => room,
+        Err(error) => return reply.fail(&error),
+    };
+    if let Err(error) = io.to(user_room(&user.id)).leave(room.clone()).await {
+        crate::throttled!(error, %error, %room, "could not take a user's connections out of a room");
+    }
+    reply.ok(Done {});
 }
 
 async fn on_rename<A: Adapter>(
     Conn(connection): Conn,
-    TryData(request): TryData<RenameRequest>,
-    reply: Reply<A>,
+    Payload(request): Payload<Rename>,
+    reply: Reply<A, Rename>,
     State(chat): State<Chat>,
+    State(shared): State<Arc<SharedBudget>>,
 ) {
-    let Ok(request) = request else {
-        return reply.error(invalid("rename takes { name }"));
-    };
+    if !shared.write(&connection.user().id) {
+        return reply.refuse(rate_limited());
+    }
     if let Err(error) = connection.remember(&chat).await {
-        return reply.error(error_payload(&error));
+        return reply.fail(&error);
     }
-    match chat.rename(&connection.user(), &request.name).await {
-        Ok(user) => {
-            connection.set_user(user.clone());
-            chat.presence.rename(&user);
-            reply.ok(&Renamed { user });
-        }
-        Err(error) => reply.error(error_payload(&error)),
+    let renamed = chat.rename(&connection.user(), &request.name).await;
+    if let Ok(user) = &renamed {
+        connection.set_user(user.clone());
     }
+    reply.result(renamed.map(|user| Renamed { user }));
 }
 
-/// `typing`: relayed to the room's other members; nothing is stored.
+/// `typing`: relayed to the room's other members; nothing is stored. Bad payloads, rooms the
+/// connection is not in and signals over budget are dropped without an answer.
 async fn on_typing<A: Adapter>(
     socket: SocketRef<A>,
     Conn(connection): Conn,
-    TryData(request): TryData<RoomRequest>,
+    TryData(request): TryData<NowTyping>,
+    State(chat): State<Chat>,
+    State(shared): State<Arc<SharedBudget>>,
 ) {
     let Ok(request) = request else {
         return;
     };
-    if !connection.is_in(&request.room) {
+    if !connection.budget.typing() {
+        return;
+    }
+    let Ok(room) = chat.member_room(&SocketRooms(&socket), &request.room).await else {
+        return;
+    };
+    if !shared.room_typing(&room) {
         return;
     }
     let typing = Typing {
-        room: request.room,
+        room,
         user: connection.user(),
     };
     if let Err(error) = socket
         .to(typing.room.clone())
-        .emit(event::TYPING, &typing)
+        .emit(Typing::NAME, &typing)
         .await
     {
-        tracing::warn!(sid = %socket.id, %error, "typing relay failed");
+        log_broadcast_failure(&error, &typing.room);
     }
-}
-
-/// Joins the socket to `room` (if it was not in it) and returns the room's members.
-fn enter_room<A: Adapter>(
-    socket: &SocketRef<A>,
-    chat: &Chat,
-    connection: &Connection,
-    room: &str,
-) -> Vec<shared::Author> {
-    if connection.joined(room) {
-        socket.join(room.to_owned());
-        chat.presence.enter(room, &connection.user());
-    }
-    chat.presence.members(room)
 }
 
 /// `members`: everyone online in a room the client is in.
 async fn on_members<A: Adapter>(
+    socket: SocketRef<A>,
     Conn(connection): Conn,
-    TryData(request): TryData<RoomRequest>,
-    reply: Reply<A>,
+    Payload(request): Payload<Members>,
+    reply: Reply<A, Members>,
     State(chat): State<Chat>,
 ) {
-    let Ok(request) = request else {
-        return reply.error(invalid("members takes { room }"));
-    };
-    if !connection.is_in(&request.room) {
-        return reply.error(error_payload(&ChatError::NotMember));
+    if !connection.budget.read() {
+        return reply.refuse(rate_limited());
     }
-    reply.ok(&Members {
-        members: chat.presence.members(&request.room),
-    });
+    let room = chat.member_room(&SocketRooms(&socket), &request.room).await;
+    reply.result(room.map(|room| MemberList {
+        members: chat.members(&room),
+    }));
 }
 
 /// How often presence changes are announced, at most.
 const PRESENCE_EVERY: Duration = Duration::from_millis(250);
+/// How often budgets of users and rooms gone quiet are forgotten.
+const FORGET_BUDGETS_EVERY: u32 = 40;
 
-/// Announces presence changes, batched, until `stop` turns true.
+/// Announces presence changes, batched, until `stop` turns true; now and then forgets idle
+/// budgets.
 pub async fn announce_presence<A: Adapter>(
     io: SocketIo<A>,
     chat: Chat,
+    shared: Arc<SharedBudget>,
     mut stop: watch::Receiver<bool>,
 ) {
     let mut ticks = tokio::time::interval(PRESENCE_EVERY);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
+    for tick in 1_u32.. {
         tokio::select! {
             _ = ticks.tick() => {}
             _ = stop.wait_for(|stop| *stop) => return,
         }
-        for changes in chat.presence.take_changes(std::time::Instant::now()) {
-            let presence = Presence {
-                room: changes.room,
-                online: changes.online,
-                joined: changes.joined,
-                left: changes.left,
-                partial: changes.partial,
-            };
+        for change in chat.presence_changes(std::time::Instant::now()) {
             if let Err(error) = io
-                .to(presence.room.clone())
-                .emit(event::PRESENCE, &presence)
+                .to(change.room.clone())
+                .emit(shared::PresenceChange::NAME, &change)
                 .await
             {
-                tracing::warn!(room = %presence.room, %error, "presence broadcast failed");
+                log_broadcast_failure(&error, &change.room);
             }
+        }
+        if tick % FORGET_BUDGETS_EVERY == 0 {
+            shared.forget_idle();
         }
     }
 }
 
-fn invalid(message: &str) -> ErrorPayload {
-    ErrorPayload::new("invalid_payload", message)
+fn rate_limited() -> ErrorPayload {
+    ErrorPayload::new(
+        ErrorCode::RateLimited,
+        "you are doing that too fast; wait a moment and retry",
+    )
 }
 
-/// The client sees a stable code and a plain message; storage details stay in the log.
-fn error_payload(error: &ChatError) -> ErrorPayload {
-    if let ChatError::Store(detail) = error {
-        tracing::error!(%detail, "storage failed");
-        return ErrorPayload::new(error.code(), "the server could not store that; try again");
+/// Extractor: the request, parsed. A payload that does not parse is refused with
+/// `invalid_payload` right here (through the ack, or a `chatError` event), and the handler is
+/// not called.
+struct Payload<R>(R);
+
+#[derive(Debug, thiserror::Error)]
+#[error("payload refused")]
+struct PayloadRefused;
+
+impl<A: Adapter, R: Request> FromMessageParts<A> for Payload<R> {
+    type Error = PayloadRefused;
+
+    fn from_message_parts(
+        socket: &Arc<Socket<A>>,
+        value: &mut Value,
+        ack_id: &Option<i64>,
+    ) -> Result<Self, PayloadRefused> {
+        let Ok(TryData(parsed)) = TryData::<R>::from_message_parts(socket, value, ack_id);
+        parsed.map(Payload).map_err(|error| {
+            let reply = Reply::<A, R>::from_message_parts(socket, value, ack_id)
+                .unwrap_or_else(|never| match never {});
+            reply.refuse(ErrorPayload::new(
+                ErrorCode::InvalidPayload,
+                format!("`{}` could not read that: {error}", R::NAME),
+            ));
+            PayloadRefused
+        })
     }
-    ErrorPayload::new(error.code(), error.to_string())
 }
 
 /// How to answer a client's request: through its acknowledgement callback if it asked for one,
 /// otherwise with a `chatError` event for refusals (and nothing for successes, as in the seed).
-struct Reply<A: Adapter> {
+struct Reply<A: Adapter, R> {
     socket: SocketRef<A>,
     ack: AckSender<A>,
     wants_ack: bool,
+    request: PhantomData<R>,
 }
 
-impl<A: Adapter> Reply<A> {
-    fn ok<T: Serialize>(self, data: &T) {
+impl<A: Adapter, R: Request> Reply<A, R> {
+    fn ok(self, data: R::Reply) {
         if self.wants_ack {
             self.send_ack(&Ack::Ok(data));
         }
     }
 
-    fn result<T: Serialize>(self, result: Result<T, ChatError>) {
+    fn result(self, result: Result<R::Reply, ChatError>) {
         match result {
-            Ok(data) => self.ok(&data),
-            Err(error) => self.error(error_payload(&error)),
+            Ok(data) => self.ok(data),
+            Err(error) => self.fail(&error),
         }
     }
 
-    fn error(self, error: ErrorPayload) {
-        tracing::debug!(sid = %self.socket.id, code = %error.code, "request refused");
+    fn fail(self, error: &ChatError) {
+        self.refuse(refusal(error));
+    }
+
+    fn refuse(self, error: ErrorPayload) {
+        tracing::debug!(sid = %self.socket.id, code = ?error.code, "request refused");
         if self.wants_ack {
-            self.send_ack(&Ack::<Done>::Error { error });
-        } else if let Err(send_error) = self.socket.emit(event::ERROR, &error) {
-            tracing::warn!(sid = %self.socket.id, %send_error, "could not send an error event");
+            self.send_ack(&Ack::<R::Reply>::Error { error });
+        } else if let Err(send_error) = self.socket.emit(ErrorPayload::NAME, &error) {
+            crate::throttled!(warn, sid = %self.socket.id, %send_error, "could not send an error event");
         }
     }
 
-    fn send_ack(self, ack: &impl Serialize) {
+    fn send_ack(self, ack: &Ack<R::Reply>) {
         if let Err(error) = self.ack.send(ack) {
-            tracing::warn!(sid = %self.socket.id, %error, "could not send an acknowledgement");
+            crate::throttled!(warn, sid = %self.socket.id, %error, "could not send an acknowledgement");
         }
     }
 }
 
-impl<A: Adapter> FromMessageParts<A> for Reply<A> {
+impl<A: Adapter, R> FromMessageParts<A> for Reply<A, R> {
     type Error = Infallible;
 
     fn from_message_parts(
@@ -418,6 +460,7 @@ impl<A: Adapter> FromMessageParts<A> for Reply<A> {
             socket: SocketRef::from(socket.clone()),
             ack: AckSender::from_message_parts(socket, value, ack_id)?,
             wants_ack: ack_id.is_some(),
+            request: PhantomData,
         })
     }
 }

@@ -7,16 +7,40 @@
 //! (past that it only counts), and a big room is told less often, so what presence costs stays
 //! bounded however many people arrive.
 //!
+//! Presence is tracked per connection, under one lock: a connection that closed is forgotten at
+//! once, so a request of its that finishes later cannot put it back (no ghosts), and taking a
+//! room away twice changes nothing (no other tab loses its place).
+//!
 //! This map is per node. With several nodes behind one chat it must move to the shared adapter
 //! or store; it only feeds the member list, never message delivery.
 
 use std::{
-    collections::{BTreeMap, btree_map::Entry},
-    sync::Mutex,
+    collections::{BTreeMap, BTreeSet, HashMap, btree_map::Entry},
+    sync::{
+        Mutex,
+        atomic::{AtomicU64, Ordering},
+    },
     time::{Duration, Instant},
 };
 
-use shared::{Author, PRESENCE_NAMED_MAX};
+use shared::{Author, PRESENCE_NAMED_MAX, PresenceChange, RoomInfo};
+
+/// One open connection, unique on this node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ConnectionId(u64);
+
+impl ConnectionId {
+    pub fn next() -> Self {
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        Self(NEXT.fetch_add(1, Ordering::Relaxed))
+    }
+}
+
+#[derive(Debug)]
+struct Connection {
+    user: Author,
+    rooms: BTreeSet<String>,
+}
 
 #[derive(Debug, Default)]
 struct Room {
@@ -29,51 +53,21 @@ struct Room {
     announced: Option<Instant>,
 }
 
-/// Quiet time between two announcements in one room, per member online. Every member receives
-/// every announcement, so a big room is told less often: 625 members or fewer hear at every
-/// tick (250 ms), 10,000 every 4 s. That bounds what presence costs one room to 2,500
-/// deliveries a second, however many arrive.
-const QUIET_PER_MEMBER: Duration = Duration::from_micros(400);
-
-/// A room's changes since the last announcement. Past [`PRESENCE_NAMED_MAX`] changes nobody is
-/// named: `partial` instead.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Changes {
-    pub room: String,
-    pub online: usize,
-    pub joined: Vec<Author>,
-    pub left: Vec<Author>,
-    pub partial: bool,
-}
-
-#[derive(Debug, Default)]
-pub struct Presence {
-    rooms: Mutex<BTreeMap<String, Room>>,
-}
-
-impl Presence {
-    /// A connection of `user` is in `room`.
-    pub fn enter(&self, room: &str, user: &Author) {
-        let mut rooms = self.rooms.lock().expect("presence lock");
-        let room = rooms.entry(room.to_owned()).or_default();
-        let entry = room
+impl Room {
+    fn enter(&mut self, user: &Author) {
+        let entry = self
             .online
             .entry(user.id.clone())
             .or_insert_with(|| (user.clone(), 0));
         entry.1 += 1;
         // Left and came back before anyone was told: nothing to tell.
-        if entry.1 == 1 && room.left.remove(&user.id).is_none() {
-            room.joined.insert(user.id.clone(), user.clone());
+        if entry.1 == 1 && self.left.remove(&user.id).is_none() {
+            self.joined.insert(user.id.clone(), user.clone());
         }
     }
 
-    /// A connection of `user` left `room`.
-    pub fn exit(&self, room_name: &str, user: &Author) {
-        let mut rooms = self.rooms.lock().expect("presence lock");
-        let Some(room) = rooms.get_mut(room_name) else {
-            return;
-        };
-        let Entry::Occupied(mut entry) = room.online.entry(user.id.clone()) else {
+    fn exit(&mut self, user_id: &str) {
+        let Entry::Occupied(mut entry) = self.online.entry(user_id.to_owned()) else {
             return;
         };
         entry.get_mut().1 -= 1;
@@ -81,14 +75,97 @@ impl Presence {
             return;
         }
         let (user, _) = entry.remove();
-        if room.joined.remove(&user.id).is_none() {
-            room.left.insert(user.id.clone(), user);
+        if self.joined.remove(&user.id).is_none() {
+            self.left.insert(user.id.clone(), user);
+        }
+    }
+}
+
+/// Quiet time between two announcements in one room, per member online. Every member receives
+/// every announcement, so a big room is told less often: 625 members or fewer hear at every
+/// tick (250 ms), 10,000 every 4 s. That bounds what presence costs one room to 2,500
+/// deliveries a second, however many arrive.
+const QUIET_PER_MEMBER: Duration = Duration::from_micros(400);
+
+#[derive(Debug, Default)]
+struct State {
+    connections: HashMap<ConnectionId, Connection>,
+    rooms: BTreeMap<String, Room>,
+}
+
+#[derive(Debug, Default)]
+pub struct Presence {
+    state: Mutex<State>,
+}
+
+impl Presence {
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().expect("presence lock")
+    }
+
+    /// A connection of `user` opened, in `rooms`.
+    pub fn connected(&self, connection: ConnectionId, user: &Author, rooms: &[RoomInfo]) {
+        let mut state = self.lock();
+        let names: BTreeSet<String> = rooms.iter().map(|room| room.name.clone()).collect();
+        for name in &names {
+            state.rooms.entry(name.clone()).or_default().enter(user);
+        }
+        state.connections.insert(
+            connection,
+            Connection {
+                user: user.clone(),
+                rooms: names,
+            },
+        );
+    }
+
+    /// The connection closed: it leaves every room it was in, once.
+    pub fn disconnected(&self, connection: ConnectionId) {
+        let mut state = self.lock();
+        let Some(closed) = state.connections.remove(&connection) else {
+            return;
+        };
+        for name in &closed.rooms {
+            if let Some(room) = state.rooms.get_mut(name) {
+                room.exit(&closed.user.id);
+            }
+        }
+    }
+
+    /// Every open connection of the user is in `room` now.
+    pub fn entered(&self, user_id: &str, room: &str) {
+        let State { connections, rooms } = &mut *self.lock();
+        for connection in connections.values_mut() {
+            if connection.user.id == user_id && connection.rooms.insert(room.to_owned()) {
+                rooms
+                    .entry(room.to_owned())
+                    .or_default()
+                    .enter(&connection.user);
+            }
+        }
+    }
+
+    /// No connection of the user is in `room` any more.
+    pub fn left(&self, user_id: &str, room: &str) {
+        let State { connections, rooms } = &mut *self.lock();
+        for connection in connections.values_mut() {
+            if connection.user.id == user_id
+                && connection.rooms.remove(room)
+                && let Some(room) = rooms.get_mut(room)
+            {
+                room.exit(user_id);
+            }
         }
     }
 
     /// The user's name changed: announced as joining again, under the new name.
-    pub fn rename(&self, user: &Author) {
-        let mut rooms = self.rooms.lock().expect("presence lock");
+    pub fn renamed(&self, user: &Author) {
+        let State { connections, rooms } = &mut *self.lock();
+        for connection in connections.values_mut() {
+            if connection.user.id == user.id {
+                connection.user = user.clone();
+            }
+        }
         for room in rooms.values_mut() {
             if let Some(entry) = room.online.get_mut(&user.id) {
                 entry.0 = user.clone();
@@ -99,8 +176,9 @@ impl Presence {
 
     /// Everyone online in `room`, by name.
     pub fn members(&self, room: &str) -> Vec<Author> {
-        let rooms = self.rooms.lock().expect("presence lock");
-        let mut members: Vec<Author> = rooms
+        let state = self.lock();
+        let mut members: Vec<Author> = state
+            .rooms
             .get(room)
             .map(|room| room.online.values().map(|(user, _)| user.clone()).collect())
             .unwrap_or_default();
@@ -110,9 +188,10 @@ impl Presence {
 
     /// The changes not announced yet, of the rooms due an announcement at `now` (see
     /// [`QUIET_PER_MEMBER`]); forgets them, and rooms nobody is in any more.
-    pub fn take_changes(&self, now: Instant) -> Vec<Changes> {
-        let mut rooms = self.rooms.lock().expect("presence lock");
-        let changes = rooms
+    pub fn take_changes(&self, now: Instant) -> Vec<PresenceChange> {
+        let mut state = self.lock();
+        let changes = state
+            .rooms
             .iter_mut()
             .filter(|(_, room)| {
                 let quiet = QUIET_PER_MEMBER
@@ -134,7 +213,7 @@ impl Presence {
                         changes.into_values().collect()
                     }
                 };
-                Changes {
+                PresenceChange {
                     room: name.clone(),
                     online: room.online.len(),
                     joined: named(joined),
@@ -143,7 +222,9 @@ impl Presence {
                 }
             })
             .collect();
-        rooms.retain(|_, room| !room.online.is_empty() || !room.left.is_empty());
+        state
+            .rooms
+            .retain(|_, room| !room.online.is_empty() || !room.left.is_empty());
         changes
     }
 }
@@ -159,6 +240,20 @@ mod tests {
             id: id.into(),
             name: id.to_uppercase(),
         }
+    }
+
+    fn general() -> Vec<RoomInfo> {
+        vec![RoomInfo {
+            name: "general".into(),
+            last_seq: 0,
+        }]
+    }
+
+    /// A new connection of `id`, in general.
+    fn open(presence: &Presence, id: &str) -> ConnectionId {
+        let connection = ConnectionId::next();
+        presence.connected(connection, &user(id), &general());
+        connection
     }
 
     /// The changes, announced a minute after the previous call: every room is due.
@@ -181,12 +276,13 @@ mod tests {
     #[test]
     fn a_big_room_is_told_less_often() {
         let presence = Presence::default();
-        for id in 0..5_000 {
-            presence.enter("general", &user(&id.to_string()));
+        let first = open(&presence, "0");
+        for id in 1..5_000 {
+            open(&presence, &id.to_string());
         }
         let start = Instant::now();
         assert_eq!(presence.take_changes(start).len(), 1);
-        presence.exit("general", &user("0"));
+        presence.disconnected(first);
         assert_eq!(presence.take_changes(start + Duration::from_secs(1)), []);
         let [news] = &presence.take_changes(start + Duration::from_secs(2))[..] else {
             panic!("due after 5,000 x 400 us");
@@ -197,8 +293,9 @@ mod tests {
     #[test]
     fn a_crowd_arriving_at_once_is_counted_not_named() {
         let presence = Presence::default();
-        for id in 0..=PRESENCE_NAMED_MAX {
-            presence.enter("general", &user(&id.to_string()));
+        let first = open(&presence, "0");
+        for id in 1..=PRESENCE_NAMED_MAX {
+            open(&presence, &id.to_string());
         }
         let [crowd] = &presence.take_changes(a_minute_later())[..] else {
             panic!("one room changed");
@@ -206,7 +303,7 @@ mod tests {
         assert!(crowd.partial);
         assert_eq!(crowd.online, PRESENCE_NAMED_MAX + 1);
         assert!(crowd.joined.is_empty() && crowd.left.is_empty());
-        presence.exit("general", &user("0"));
+        presence.disconnected(first);
         assert_eq!(
             changes(&presence),
             [(PRESENCE_NAMED_MAX, vec![], vec![user("0")])]
@@ -216,16 +313,16 @@ mod tests {
     #[test]
     fn two_tabs_are_one_member_until_both_close() {
         let presence = Presence::default();
-        presence.enter("general", &user("a"));
-        presence.enter("general", &user("a"));
-        presence.enter("general", &user("b"));
+        let tab1 = open(&presence, "a");
+        let tab2 = open(&presence, "a");
+        open(&presence, "b");
         assert_eq!(
             changes(&presence),
             [(2, vec![user("a"), user("b")], vec![])]
         );
-        presence.exit("general", &user("a"));
+        presence.disconnected(tab1);
         assert_eq!(changes(&presence), []);
-        presence.exit("general", &user("a"));
+        presence.disconnected(tab2);
         assert_eq!(changes(&presence), [(1, vec![], vec![user("a")])]);
         assert_eq!(presence.members("general"), [user("b")]);
     }
@@ -233,28 +330,57 @@ mod tests {
     #[test]
     fn a_quick_reconnect_announces_nothing() {
         let presence = Presence::default();
-        presence.enter("general", &user("a"));
+        let first = open(&presence, "a");
         changes(&presence);
-        presence.exit("general", &user("a"));
-        presence.enter("general", &user("a"));
+        presence.disconnected(first);
+        open(&presence, "a");
         assert_eq!(changes(&presence), []);
         // Joining and leaving within one batch is no news either.
-        presence.enter("general", &user("b"));
-        presence.exit("general", &user("b"));
+        let b = open(&presence, "b");
+        presence.disconnected(b);
         assert_eq!(changes(&presence), []);
     }
 
     #[test]
     fn a_rename_is_announced_as_a_join() {
         let presence = Presence::default();
-        presence.enter("general", &user("a"));
+        open(&presence, "a");
         changes(&presence);
         let renamed = Author {
             id: "a".into(),
             name: "Ada".into(),
         };
-        presence.rename(&renamed);
+        presence.renamed(&renamed);
         assert_eq!(changes(&presence), [(1, vec![renamed.clone()], vec![])]);
         assert_eq!(presence.members("general"), [renamed]);
+    }
+
+    #[test]
+    fn a_closed_connection_is_not_put_back_by_a_late_request() {
+        let presence = Presence::default();
+        let gone = open(&presence, "a");
+        presence.disconnected(gone);
+        // A join request of that connection finishes after it closed.
+        presence.entered("a", "rust");
+        assert_eq!(presence.members("rust"), []);
+        presence.disconnected(gone);
+        assert_eq!(presence.members("general"), []);
+    }
+
+    #[test]
+    fn rooms_follow_the_user_to_every_tab_and_leaving_twice_takes_nothing_else() {
+        let presence = Presence::default();
+        let tab1 = open(&presence, "a");
+        let tab2 = open(&presence, "a");
+        open(&presence, "b");
+        presence.entered("a", "rust");
+        assert_eq!(presence.members("rust"), [user("a")]);
+        presence.left("a", "rust");
+        presence.left("a", "rust");
+        assert_eq!(presence.members("rust"), []);
+        presence.disconnected(tab1);
+        assert_eq!(presence.members("general"), [user("a"), user("b")]);
+        presence.disconnected(tab2);
+        assert_eq!(presence.members("general"), [user("b")]);
     }
 }

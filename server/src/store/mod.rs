@@ -22,11 +22,22 @@ pub struct NewMessage {
 
 /// The result of [`Store::append`].
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Appended {
-    /// Newly stored.
+pub enum Posted {
+    /// Newly stored: broadcast it.
     New(ChatMessage),
     /// The author already stored a message with this client id: here it is, unchanged.
+    /// Acknowledge it again, broadcast nothing.
     Duplicate(ChatMessage),
+}
+
+/// Caps on rooms, checked in the statement that would exceed them so that concurrent requests
+/// (on any node) cannot overshoot.
+#[derive(Debug, Clone, Copy)]
+pub struct RoomLimits {
+    /// Rooms on the server, in all.
+    pub rooms: usize,
+    /// Rooms one user is a member of (the default room not counted).
+    pub per_user: usize,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -35,6 +46,10 @@ pub enum StoreError {
     RoomExists,
     #[error("no such room")]
     RoomNotFound,
+    #[error("the server holds as many rooms as it allows")]
+    TooManyRooms,
+    #[error("the user is in as many rooms as allowed")]
+    TooManyMemberships,
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
     #[error("migration: {0}")]
@@ -49,31 +64,39 @@ pub type StoreResult<T> = Result<T, StoreError>;
 
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
-    /// Creates a user with the hash of their session token.
+    /// Creates a user with the hash of their session token. Idempotent: a user already stored
+    /// (by a concurrent request of the same guest) is left as it is.
     async fn create_user(&self, user: &Author, token_hash: &[u8], now: i64) -> StoreResult<()>;
     async fn user_by_token(&self, token_hash: &[u8]) -> StoreResult<Option<Author>>;
     async fn rename_user(&self, user_id: &str, name: &str) -> StoreResult<()>;
 
-    /// Creates a room; [`StoreError::RoomExists`] if the name is taken.
-    async fn create_room(&self, name: &str, now: i64) -> StoreResult<RoomInfo>;
+    /// Creates a room with `user_id` as its first member, in one transaction;
+    /// [`StoreError::RoomExists`] if the name is taken.
+    async fn create_room(
+        &self,
+        name: &str,
+        user_id: &str,
+        now: i64,
+        limits: RoomLimits,
+    ) -> StoreResult<RoomInfo>;
     async fn room(&self, name: &str) -> StoreResult<Option<RoomInfo>>;
     async fn rooms(&self) -> StoreResult<Vec<RoomInfo>>;
 
-    /// The rooms `user_id` is a member of, by name. Everyone is in the default room, stored or
-    /// not.
+    /// The rooms `user_id` joined, by name. (The domain adds the default room, which is never
+    /// stored as a membership.)
     async fn memberships(&self, user_id: &str) -> StoreResult<Vec<RoomInfo>>;
-    async fn is_member(&self, user_id: &str, room: &str) -> StoreResult<bool>;
-    /// Idempotent.
-    async fn join(&self, user_id: &str, room: &str) -> StoreResult<()>;
+    /// Idempotent; [`StoreError::RoomNotFound`] for a room that does not exist.
+    async fn join(&self, user_id: &str, room: &str, limits: RoomLimits) -> StoreResult<RoomInfo>;
     /// Idempotent.
     async fn leave(&self, user_id: &str, room: &str) -> StoreResult<()>;
 
     /// Stores a message with the room's next sequence number, durably, before returning.
-    async fn append(&self, message: NewMessage) -> StoreResult<Appended>;
-    /// Up to `limit` messages of `room` with `seq > after`, oldest first.
-    async fn after(&self, room: &str, after: i64, limit: u32) -> StoreResult<Vec<ChatMessage>>;
-    /// Up to `limit` messages of `room` with `seq < before` (all if `None`), oldest first.
-    async fn before(
+    async fn append(&self, message: NewMessage) -> StoreResult<Posted>;
+    /// For `sync`: up to `limit` messages of `room` with `seq > after`, oldest first.
+    async fn sync(&self, room: &str, after: i64, limit: u32) -> StoreResult<Vec<ChatMessage>>;
+    /// A history page: up to `limit` messages of `room` with `seq < before` (the newest if
+    /// `None`), oldest first.
+    async fn history(
         &self,
         room: &str,
         before: Option<i64>,

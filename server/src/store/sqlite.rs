@@ -7,6 +7,7 @@ use std::{
     collections::{BTreeMap, HashMap},
     path::Path,
     str::FromStr,
+    sync::{Arc, Mutex},
     time::Duration,
 };
 
@@ -18,14 +19,18 @@ use sqlx::{
         SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
     },
 };
-use tokio::sync::{mpsc, oneshot};
+use tokio::{
+    sync::{mpsc, oneshot, watch},
+    task::JoinHandle,
+};
 
-use super::{Appended, NewMessage, Store, StoreError, StoreResult};
+use super::{NewMessage, Posted, RoomLimits, Store, StoreError, StoreResult};
+use crate::supervise::supervise;
 
 const MESSAGE_COLUMNS: &str = "id, room, seq, text, author_id, author_name, sent_at, client_id";
 
 /// A message to store and where to send the outcome once it is committed.
-type AppendRequest = (NewMessage, oneshot::Sender<StoreResult<Appended>>);
+type AppendRequest = (NewMessage, oneshot::Sender<StoreResult<Posted>>);
 
 /// Most messages committed in one transaction.
 const MAX_BATCH: usize = 512;
@@ -37,6 +42,14 @@ pub struct SqliteStore {
     /// Appends go to one committer task, which stores whatever has queued up in a single
     /// transaction: one fsync for many messages, each acknowledged only after its commit.
     appends: mpsc::Sender<AppendRequest>,
+    committer: Arc<Committer>,
+}
+
+/// The committer task, kept so that closing the store can stop it and wait for it.
+#[derive(Debug)]
+struct Committer {
+    stop: watch::Sender<bool>,
+    task: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl SqliteStore {
@@ -61,26 +74,64 @@ impl SqliteStore {
             .connect_with(options.read_only(true))
             .await?;
         let (appends, queued) = mpsc::channel(4 * MAX_BATCH);
-        tokio::spawn(commit_appends(writer.clone(), queued));
+        let (stop, stopped) = watch::channel(false);
+        let queued = Arc::new(tokio::sync::Mutex::new(queued));
+        let task = tokio::spawn({
+            let writer = writer.clone();
+            supervise("committer", move || {
+                commit_appends(writer.clone(), queued.clone(), stopped.clone())
+            })
+        });
         Ok(Self {
             writer,
             reader,
             appends,
+            committer: Arc::new(Committer {
+                stop,
+                task: Mutex::new(Some(task)),
+            }),
         })
     }
 
-    /// Closes both pools, checkpointing the WAL.
+    /// Stops taking messages, commits those already queued, then closes both pools
+    /// (checkpointing the WAL).
     pub async fn close(&self) {
+        self.committer.stop.send_replace(true);
+        let task = self.committer.task.lock().expect("committer lock").take();
+        if let Some(task) = task
+            && let Err(error) = task.await
+        {
+            tracing::error!(%error, "the committer failed while stopping");
+        }
         self.reader.close().await;
         self.writer.close().await;
     }
 }
 
 /// The committer: takes every append that has queued up (up to [`MAX_BATCH`]) and stores them in
-/// one transaction, in arrival order.
-async fn commit_appends(writer: SqlitePool, mut queued: mpsc::Receiver<AppendRequest>) {
+/// one transaction, in arrival order. Once `stop` turns true it takes no more, commits what is
+/// queued and returns.
+async fn commit_appends(
+    writer: SqlitePool,
+    queued: Arc<tokio::sync::Mutex<mpsc::Receiver<AppendRequest>>>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut queued = queued.lock().await;
     let mut batch = Vec::with_capacity(MAX_BATCH);
-    while queued.recv_many(&mut batch, MAX_BATCH).await > 0 {
+    let mut stopping = false;
+    loop {
+        // Between batches only: a batch being committed always finishes.
+        let received = tokio::select! {
+            received = queued.recv_many(&mut batch, MAX_BATCH) => received,
+            _ = stop.wait_for(|stop| *stop), if !stopping => {
+                stopping = true;
+                queued.close();
+                continue;
+            }
+        };
+        if received == 0 {
+            return;
+        }
         match store_batch(&writer, &batch).await {
             Ok(outcomes) => {
                 for ((_, reply), outcome) in batch.drain(..).zip(outcomes) {
@@ -106,13 +157,13 @@ async fn commit_appends(writer: SqlitePool, mut queued: mpsc::Receiver<AppendReq
 async fn store_batch(
     writer: &SqlitePool,
     batch: &[AppendRequest],
-) -> Result<Vec<StoreResult<Appended>>, sqlx::Error> {
+) -> Result<Vec<StoreResult<Posted>>, sqlx::Error> {
     let mut tx = writer.begin().await?;
     let stored = stored_retries(&mut tx, batch).await?;
 
     // What becomes of each message: a retry of a stored one, of an earlier one in this batch,
     // or new in its room (in arrival order).
-    let mut outcomes: Vec<Option<StoreResult<Appended>>> = batch.iter().map(|_| None).collect();
+    let mut outcomes: Vec<Option<StoreResult<Posted>>> = batch.iter().map(|_| None).collect();
     let mut retries_in_batch = Vec::new();
     let mut first_with_key = HashMap::new();
     let mut new_by_room: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
@@ -123,7 +174,7 @@ async fn store_batch(
                 m.author.id == new.author.id && m.client_id.as_ref() == Some(client_id)
             };
             if let Some(message) = stored.iter().find(repeated) {
-                outcomes[index] = Some(Ok(Appended::Duplicate(message.clone())));
+                outcomes[index] = Some(Ok(Posted::Duplicate(message.clone())));
                 continue;
             }
             if let Some(&first) = first_with_key.get(&key) {
@@ -179,7 +230,7 @@ async fn store_batch(
 
     for (index, seq) in rows {
         let new = &batch[index].0;
-        outcomes[index] = Some(Ok(Appended::New(ChatMessage {
+        outcomes[index] = Some(Ok(Posted::New(ChatMessage {
             id: new.id.clone(),
             room: new.room.clone(),
             seq,
@@ -191,7 +242,7 @@ async fn store_batch(
     }
     for (index, first) in retries_in_batch {
         outcomes[index] = Some(match &outcomes[first] {
-            Some(Ok(Appended::New(message))) => Ok(Appended::Duplicate(message.clone())),
+            Some(Ok(Posted::New(message))) => Ok(Posted::Duplicate(message.clone())),
             _ => Err(StoreError::RoomNotFound),
         });
     }
@@ -272,23 +323,70 @@ fn room(row: &SqliteRow) -> RoomInfo {
     }
 }
 
+/// A limit as SQLite's integer.
+fn count(limit: usize) -> i64 {
+    i64::try_from(limit).unwrap_or(i64::MAX)
+}
+
+/// Makes `user_id` a member of room `name` inside `tx`, unless they are in as many rooms as
+/// allowed (checked in the same statement, so concurrent joins cannot overshoot).
+async fn join_in(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    user_id: &str,
+    name: &str,
+    limits: RoomLimits,
+) -> StoreResult<RoomInfo> {
+    let Some(room) = room_in(tx, name).await? else {
+        return Err(StoreError::RoomNotFound);
+    };
+    let inserted = sqlx::query(
+        "INSERT INTO memberships (user_id, room) SELECT ?1, ?2 \
+         WHERE (SELECT count(*) FROM memberships WHERE user_id = ?1) < ?3 \
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(user_id)
+    .bind(name)
+    .bind(count(limits.per_user))
+    .execute(&mut **tx)
+    .await?;
+    if inserted.rows_affected() == 0 {
+        let member = sqlx::query("SELECT 1 FROM memberships WHERE user_id = ? AND room = ?")
+            .bind(user_id)
+            .bind(name)
+            .fetch_optional(&mut **tx)
+            .await?;
+        if member.is_none() {
+            return Err(StoreError::TooManyMemberships);
+        }
+    }
+    Ok(room)
+}
+
+/// The room called `name`, read inside `tx`.
+async fn room_in(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    name: &str,
+) -> StoreResult<Option<RoomInfo>> {
+    let row = sqlx::query("SELECT name, last_seq FROM rooms WHERE name = ?")
+        .bind(name)
+        .fetch_optional(&mut **tx)
+        .await?;
+    Ok(row.as_ref().map(room))
+}
+
 #[async_trait]
 impl Store for SqliteStore {
     async fn create_user(&self, user: &Author, token_hash: &[u8], now: i64) -> StoreResult<()> {
-        let mut tx = self.writer.begin().await?;
-        sqlx::query("INSERT INTO users (id, name, token_hash, created_at) VALUES (?, ?, ?, ?)")
-            .bind(&user.id)
-            .bind(&user.name)
-            .bind(token_hash)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("INSERT INTO memberships (user_id, room) VALUES (?, ?)")
-            .bind(&user.id)
-            .bind(shared::DEFAULT_ROOM)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
+        sqlx::query(
+            "INSERT INTO users (id, name, token_hash, created_at) VALUES (?, ?, ?, ?) \
+             ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(&user.id)
+        .bind(&user.name)
+        .bind(token_hash)
+        .bind(now)
+        .execute(&self.writer)
+        .await?;
         Ok(())
     }
 
@@ -312,21 +410,32 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn create_room(&self, name: &str, now: i64) -> StoreResult<RoomInfo> {
+    async fn create_room(
+        &self,
+        name: &str,
+        user_id: &str,
+        now: i64,
+        limits: RoomLimits,
+    ) -> StoreResult<RoomInfo> {
+        let mut tx = self.writer.begin().await?;
+        if room_in(&mut tx, name).await?.is_some() {
+            return Err(StoreError::RoomExists);
+        }
         let inserted = sqlx::query(
-            "INSERT INTO rooms (name, last_seq, created_at) VALUES (?, 0, ?) ON CONFLICT DO NOTHING",
+            "INSERT INTO rooms (name, last_seq, created_at) SELECT ?, 0, ? \
+             WHERE (SELECT count(*) FROM rooms) < ?",
         )
         .bind(name)
         .bind(now)
-        .execute(&self.writer)
+        .bind(count(limits.rooms))
+        .execute(&mut *tx)
         .await?;
         if inserted.rows_affected() == 0 {
-            return Err(StoreError::RoomExists);
+            return Err(StoreError::TooManyRooms);
         }
-        Ok(RoomInfo {
-            name: name.to_owned(),
-            last_seq: 0,
-        })
+        let room = join_in(&mut tx, user_id, name, limits).await?;
+        tx.commit().await?;
+        Ok(room)
     }
 
     async fn room(&self, name: &str) -> StoreResult<Option<RoomInfo>> {
@@ -355,31 +464,11 @@ impl Store for SqliteStore {
         Ok(rows.iter().map(room).collect())
     }
 
-    async fn is_member(&self, user_id: &str, room: &str) -> StoreResult<bool> {
-        if room == shared::DEFAULT_ROOM {
-            return Ok(true);
-        }
-        let row = sqlx::query("SELECT 1 FROM memberships WHERE user_id = ? AND room = ?")
-            .bind(user_id)
-            .bind(room)
-            .fetch_optional(&self.reader)
-            .await?;
-        Ok(row.is_some())
-    }
-
-    async fn join(&self, user_id: &str, room: &str) -> StoreResult<()> {
-        let result = sqlx::query(
-            "INSERT INTO memberships (user_id, room) SELECT ?, name FROM rooms WHERE name = ? \
-             ON CONFLICT DO NOTHING",
-        )
-        .bind(user_id)
-        .bind(room)
-        .execute(&self.writer)
-        .await?;
-        if result.rows_affected() == 0 && self.room(room).await?.is_none() {
-            return Err(StoreError::RoomNotFound);
-        }
-        Ok(())
+    async fn join(&self, user_id: &str, name: &str, limits: RoomLimits) -> StoreResult<RoomInfo> {
+        let mut tx = self.writer.begin().await?;
+        let room = join_in(&mut tx, user_id, name, limits).await?;
+        tx.commit().await?;
+        Ok(room)
     }
 
     async fn leave(&self, user_id: &str, room: &str) -> StoreResult<()> {
@@ -391,7 +480,7 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn append(&self, new: NewMessage) -> StoreResult<Appended> {
+    async fn append(&self, new: NewMessage) -> StoreResult<Posted> {
         let (reply, outcome) = oneshot::channel();
         self.appends
             .send((new, reply))
@@ -400,7 +489,7 @@ impl Store for SqliteStore {
         outcome.await.map_err(|_| StoreError::Closed)?
     }
 
-    async fn after(&self, room: &str, after: i64, limit: u32) -> StoreResult<Vec<ChatMessage>> {
+    async fn sync(&self, room: &str, after: i64, limit: u32) -> StoreResult<Vec<ChatMessage>> {
         let rows = sqlx::query(&format!(
             "SELECT {MESSAGE_COLUMNS} FROM messages WHERE room = ? AND seq > ? ORDER BY seq LIMIT ?"
         ))
@@ -412,7 +501,7 @@ impl Store for SqliteStore {
         Ok(rows.iter().map(message).collect())
     }
 
-    async fn before(
+    async fn history(
         &self,
         room: &str,
         before: Option<i64>,
@@ -441,6 +530,24 @@ mod tests {
         dir
     }
 
+    const LIMITS: RoomLimits = RoomLimits {
+        rooms: 10,
+        per_user: 10,
+    };
+
+    /// A store in a fresh directory, with user `u1` and room `rust`.
+    async fn open_with_rust() -> (SqliteStore, std::path::PathBuf) {
+        let dir = temp_dir();
+        let store = SqliteStore::open(&dir).await.unwrap();
+        let ada = Author {
+            id: "u1".into(),
+            name: "Ada".into(),
+        };
+        store.create_user(&ada, b"hash", 0).await.unwrap();
+        store.create_room("rust", "u1", 0, LIMITS).await.unwrap();
+        (store, dir)
+    }
+
     fn new_message(room: &str, text: &str, client_id: Option<&str>) -> NewMessage {
         NewMessage {
             id: uuid::Uuid::now_v7().to_string(),
@@ -457,9 +564,7 @@ mod tests {
 
     #[tokio::test]
     async fn one_batch_mixes_rooms_retries_and_unknown_rooms() {
-        let dir = temp_dir();
-        let store = SqliteStore::open(&dir).await.unwrap();
-        store.create_room("rust", 0).await.unwrap();
+        let (store, dir) = open_with_rust().await;
         let stored = store
             .append(new_message("general", "earlier", Some("old")))
             .await
@@ -479,8 +584,8 @@ mod tests {
         let seen: Vec<_> = outcomes
             .into_iter()
             .map(|outcome| match outcome {
-                Ok(Appended::New(m)) => format!("new {} {} {}", m.room, m.seq, m.text),
-                Ok(Appended::Duplicate(m)) => format!("dup {} {} {}", m.room, m.seq, m.text),
+                Ok(Posted::New(m)) => format!("new {} {} {}", m.room, m.seq, m.text),
+                Ok(Posted::Duplicate(m)) => format!("dup {} {} {}", m.room, m.seq, m.text),
                 Err(error) => error.to_string(),
             })
             .collect();
@@ -495,8 +600,8 @@ mod tests {
                 "dup general 1 earlier",
             ]
         );
-        let general = store.after("general", 0, 10).await.unwrap();
-        assert_eq!(stored, Appended::New(general[0].clone()));
+        let general = store.sync("general", 0, 10).await.unwrap();
+        assert_eq!(stored, Posted::New(general[0].clone()));
         assert_eq!(general.len(), 3);
         store.close().await;
         std::fs::remove_dir_all(dir).unwrap();
@@ -504,13 +609,11 @@ mod tests {
 
     #[tokio::test]
     async fn sequence_numbers_are_per_room_and_gap_free() {
-        let dir = temp_dir();
-        let store = SqliteStore::open(&dir).await.unwrap();
-        store.create_room("rust", 0).await.unwrap();
+        let (store, dir) = open_with_rust().await;
         let mut seqs = Vec::new();
         for n in 0..5 {
             for room in ["general", "rust"] {
-                let Appended::New(message) = store
+                let Posted::New(message) = store
                     .append(new_message(room, &format!("{room} {n}"), None))
                     .await
                     .unwrap()
@@ -526,9 +629,9 @@ mod tests {
             .map(|(_, s)| *s)
             .collect();
         assert_eq!(general, [1, 2, 3, 4, 5]);
-        let page = store.before("rust", Some(5), 2).await.unwrap();
+        let page = store.history("rust", Some(5), 2).await.unwrap();
         assert_eq!(page.iter().map(|m| m.seq).collect::<Vec<_>>(), [3, 4]);
-        let missed = store.after("general", 3, 100).await.unwrap();
+        let missed = store.sync("general", 3, 100).await.unwrap();
         assert_eq!(missed.iter().map(|m| m.seq).collect::<Vec<_>>(), [4, 5]);
         store.close().await;
         std::fs::remove_dir_all(dir).unwrap();
@@ -536,9 +639,7 @@ mod tests {
 
     #[tokio::test]
     async fn concurrent_appends_are_batched_without_gaps_or_duplicates() {
-        let dir = temp_dir();
-        let store = SqliteStore::open(&dir).await.unwrap();
-        store.create_room("rust", 0).await.unwrap();
+        let (store, dir) = open_with_rust().await;
         let appends = (0..300).map(|n| {
             let store = store.clone();
             let room = if n % 3 == 0 { "rust" } else { "general" };
@@ -553,7 +654,7 @@ mod tests {
         });
         let mut stored = Vec::new();
         for append in appends.collect::<Vec<_>>() {
-            if let Appended::New(message) = append.await.unwrap() {
+            if let Posted::New(message) = append.await.unwrap() {
                 stored.push((message.room, message.seq));
             }
         }
@@ -575,7 +676,7 @@ mod tests {
     async fn a_repeated_client_id_returns_the_first_message() {
         let dir = temp_dir();
         let store = SqliteStore::open(&dir).await.unwrap();
-        let Appended::New(first) = store
+        let Posted::New(first) = store
             .append(new_message("general", "once", Some("c1")))
             .await
             .unwrap()
@@ -586,51 +687,102 @@ mod tests {
             .append(new_message("general", "once", Some("c1")))
             .await
             .unwrap();
-        assert_eq!(again, Appended::Duplicate(first));
+        assert_eq!(again, Posted::Duplicate(first));
         assert_eq!(store.room("general").await.unwrap().unwrap().last_seq, 1);
         store.close().await;
         std::fs::remove_dir_all(dir).unwrap();
     }
 
     #[tokio::test]
-    async fn rooms_memberships_and_unknown_rooms() {
-        let dir = temp_dir();
-        let store = SqliteStore::open(&dir).await.unwrap();
-        let ada = Author {
-            id: "u1".into(),
-            name: "Ada".into(),
-        };
-        store.create_user(&ada, b"hash", 0).await.unwrap();
+    async fn rooms_memberships_and_limits() {
+        let (store, dir) = open_with_rust().await;
         assert_eq!(
-            store.user_by_token(b"hash").await.unwrap(),
-            Some(ada.clone())
+            store.user_by_token(b"hash").await.unwrap().map(|u| u.name),
+            Some("Ada".to_owned())
+        );
+        // A second create of the same user (two requests of one guest at once) changes nothing.
+        let again = Author {
+            id: "u1".into(),
+            name: "Other".into(),
+        };
+        store.create_user(&again, b"other", 0).await.unwrap();
+        assert_eq!(
+            store.user_by_token(b"hash").await.unwrap().map(|u| u.name),
+            Some("Ada".to_owned())
         );
         assert!(matches!(
-            store.create_room("general", 0).await,
+            store.create_room("general", "u1", 0, LIMITS).await,
             Err(StoreError::RoomExists)
         ));
         assert!(matches!(
-            store.join("u1", "nope").await,
+            store.join("u1", "nope", LIMITS).await,
             Err(StoreError::RoomNotFound)
         ));
         assert!(matches!(
             store.append(new_message("nope", "x", None)).await,
             Err(StoreError::RoomNotFound)
         ));
-        store.create_room("rust", 0).await.unwrap();
-        store.join("u1", "rust").await.unwrap();
-        store.join("u1", "rust").await.unwrap();
-        let names: Vec<String> = store
-            .memberships("u1")
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|r| r.name)
-            .collect();
-        assert_eq!(names, ["general", "rust"]);
-        store.leave("u1", "rust").await.unwrap();
-        assert!(!store.is_member("u1", "rust").await.unwrap());
+        store.join("u1", "rust", LIMITS).await.unwrap();
+        let names = |rooms: Vec<RoomInfo>| rooms.into_iter().map(|r| r.name).collect::<Vec<_>>();
+        assert_eq!(names(store.memberships("u1").await.unwrap()), ["rust"]);
+
+        let two = RoomLimits {
+            rooms: 10,
+            per_user: 2,
+        };
+        store.create_room("go", "u1", 0, two).await.unwrap();
+        assert!(matches!(
+            store.create_room("zig", "u1", 0, two).await,
+            Err(StoreError::TooManyMemberships)
+        ));
+        assert!(store.room("zig").await.unwrap().is_none(), "rolled back");
+        // Joining a room one is in already is fine at the limit.
+        store.join("u1", "go", two).await.unwrap();
+        store.leave("u1", "go").await.unwrap();
+        let one_more = RoomLimits {
+            rooms: 3,
+            per_user: 5,
+        };
+        assert!(matches!(
+            store.create_room("zig", "u1", 0, one_more).await,
+            Err(StoreError::TooManyRooms)
+        ));
+        assert_eq!(names(store.memberships("u1").await.unwrap()), ["rust"]);
         store.close().await;
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[tokio::test]
+    async fn closing_commits_what_is_queued() {
+        let dir = temp_dir();
+        let store = SqliteStore::open(&dir).await.unwrap();
+        let replies: Vec<_> = (0..100)
+            .map(|n| {
+                let (reply, outcome) = oneshot::channel();
+                store
+                    .appends
+                    .try_send((new_message("general", &format!("m{n}"), None), reply))
+                    .expect("room in the queue");
+                outcome
+            })
+            .collect();
+        store.close().await;
+        for outcome in replies {
+            assert!(matches!(outcome.await, Ok(Ok(Posted::New(_)))));
+        }
+        let store = SqliteStore::open(&dir).await.unwrap();
+        assert_eq!(store.room("general").await.unwrap().unwrap().last_seq, 100);
+        assert!(matches!(
+            store.append(new_message("general", "late", None)).await,
+            Ok(Posted::New(_))
+        ));
+        store.close().await;
+        assert!(matches!(
+            store
+                .append(new_message("general", "after close", None))
+                .await,
+            Err(StoreError::Closed)
+        ));
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

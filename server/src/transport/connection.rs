@@ -1,12 +1,9 @@
-//! What the transport keeps per connection: who it is, the rooms it is in, its rate budget.
-//! Nothing here decides anything beyond this one connection.
+//! What the transport keeps per connection: who it is, its id in presence, its budgets. The
+//! rooms it is in are the socket's rooms in the adapter, not kept here.
 
-use std::{
-    collections::BTreeSet,
-    sync::{
-        Arc, Mutex,
-        atomic::{AtomicBool, Ordering},
-    },
+use std::sync::{
+    Arc, Mutex,
+    atomic::{AtomicBool, Ordering},
 };
 
 use shared::{Author, RoomInfo};
@@ -15,43 +12,20 @@ use socketioxide::{
     handler::{FromConnectParts, FromDisconnectParts, FromMessageParts, Value},
     socket::{DisconnectReason, Socket},
 };
-use tokio::time::Instant;
 
-use crate::chat::{Chat, ChatError, Session};
-
-/// Messages a connection may send: `burst` at once, refilled at `per_second`.
-#[derive(Debug, Clone, Copy)]
-pub struct RateLimit {
-    pub per_second: f64,
-    pub burst: f64,
-}
-
-impl Default for RateLimit {
-    fn default() -> Self {
-        Self {
-            per_second: 10.0,
-            burst: 20.0,
-        }
-    }
-}
+use super::budget::{ConnectionBudget, RateLimit};
+use crate::chat::{Chat, ChatError, ConnectionId, Session};
 
 #[derive(Debug)]
 pub struct Connection {
+    pub id: ConnectionId,
     user: Mutex<Author>,
     token: String,
     /// False for a guest not written to the store yet.
     stored: AtomicBool,
-    /// Rooms this connection has joined, with their state at connect time.
-    joined_at_connect: Vec<RoomInfo>,
-    rooms: Mutex<BTreeSet<String>>,
-    bucket: Mutex<Bucket>,
-}
-
-#[derive(Debug)]
-struct Bucket {
-    limit: RateLimit,
-    tokens: f64,
-    refilled: Instant,
+    /// The user's rooms when the connection opened, for the welcome.
+    rooms_at_connect: Vec<RoomInfo>,
+    pub budget: ConnectionBudget,
 }
 
 /// The connection state of a socket that passed [`super::authenticate`].
@@ -103,32 +77,27 @@ impl<A: Adapter> FromDisconnectParts<A> for Conn {
 }
 
 impl Connection {
-    pub fn new(session: Session, limit: RateLimit) -> Self {
-        let rooms = session.rooms.iter().map(|room| room.name.clone()).collect();
+    pub fn new(session: Session, messages: RateLimit) -> Self {
         Self {
+            id: ConnectionId::next(),
             user: Mutex::new(session.user),
             token: session.token,
             stored: AtomicBool::new(session.stored),
-            joined_at_connect: session.rooms,
-            rooms: Mutex::new(rooms),
-            bucket: Mutex::new(Bucket {
-                limit,
-                tokens: limit.burst,
-                refilled: Instant::now(),
-            }),
+            rooms_at_connect: session.rooms,
+            budget: ConnectionBudget::new(messages),
         }
     }
 
-    /// What the welcome carries.
-    pub fn welcome_parts(&self) -> (Author, String, Vec<RoomInfo>) {
-        (
-            self.user(),
-            self.token.clone(),
-            self.joined_at_connect.clone(),
-        )
+    pub fn token(&self) -> &str {
+        &self.token
     }
 
-    /// Writes a guest to the store before something that must be remembered about it.
+    pub fn rooms_at_connect(&self) -> &[RoomInfo] {
+        &self.rooms_at_connect
+    }
+
+    /// Writes a guest to the store before something that must be remembered about it. Two
+    /// requests doing this at once both succeed: storing a user is idempotent.
     pub async fn remember(&self, chat: &Chat) -> Result<(), ChatError> {
         if !self.stored.load(Ordering::Acquire) {
             chat.remember(&self.user(), &self.token).await?;
@@ -143,90 +112,5 @@ impl Connection {
 
     pub fn set_user(&self, user: Author) {
         *self.user.lock().expect("user lock") = user;
-    }
-
-    pub fn rooms(&self) -> Vec<String> {
-        self.rooms
-            .lock()
-            .expect("rooms lock")
-            .iter()
-            .cloned()
-            .collect()
-    }
-
-    pub fn is_in(&self, room: &str) -> bool {
-        self.rooms.lock().expect("rooms lock").contains(room)
-    }
-
-    /// Records a join; false if the connection was already in the room.
-    pub fn joined(&self, room: &str) -> bool {
-        self.rooms
-            .lock()
-            .expect("rooms lock")
-            .insert(room.to_owned())
-    }
-
-    /// Records a leave; false if the connection was not in the room.
-    pub fn left(&self, room: &str) -> bool {
-        self.rooms.lock().expect("rooms lock").remove(room)
-    }
-
-    /// Spends one message from the budget; false when it is exhausted.
-    pub fn take_token(&self) -> bool {
-        let mut bucket = self.bucket.lock().expect("bucket lock");
-        let now = Instant::now();
-        let elapsed = now.saturating_duration_since(bucket.refilled);
-        bucket.refilled = now;
-        bucket.tokens = (bucket.tokens + elapsed.as_secs_f64() * bucket.limit.per_second)
-            .min(bucket.limit.burst);
-        if bucket.tokens >= 1.0 {
-            bucket.tokens -= 1.0;
-            true
-        } else {
-            false
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use std::time::Duration;
-
-    use super::*;
-
-    /// How long until a connection that just ran dry may send one message again.
-    fn one_token(limit: RateLimit) -> Duration {
-        Duration::from_secs_f64(1.0 / limit.per_second)
-    }
-
-    fn connection(limit: RateLimit) -> Connection {
-        Connection::new(
-            Session {
-                user: Author {
-                    id: "u".into(),
-                    name: "U".into(),
-                },
-                token: "t".into(),
-                rooms: vec![],
-                stored: true,
-            },
-            limit,
-        )
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn the_bucket_allows_a_burst_then_the_refill_rate() {
-        let limit = RateLimit {
-            per_second: 2.0,
-            burst: 3.0,
-        };
-        let connection = connection(limit);
-        assert!((0..3).all(|_| connection.take_token()));
-        assert!(!connection.take_token());
-        tokio::time::advance(one_token(limit)).await;
-        assert!(connection.take_token());
-        assert!(!connection.take_token());
-        tokio::time::advance(Duration::from_secs(60)).await;
-        assert_eq!((0..10).filter(|_| connection.take_token()).count(), 3);
     }
 }

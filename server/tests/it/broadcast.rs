@@ -2,7 +2,9 @@
 
 use rust_socketio::TransportType;
 use serde_json::json;
-use shared::{ChatMessage, SendAck, Sent, event};
+use shared::{Ack, ChatMessage, Sent};
+
+use crate::helpers::event;
 
 use crate::{helpers::TestApp, raw::RawWebSocket};
 
@@ -41,7 +43,7 @@ async fn an_object_is_acknowledged_with_the_stamped_message() {
             json!({ "text": "  hi there  ", "clientId": "c-42" }),
         )
         .await;
-    let SendAck::Ok(Sent { message: acked }) = serde_json::from_value(ack).expect("ack shape")
+    let Ack::<Sent>::Ok(Sent { message: acked }) = serde_json::from_value(ack).expect("ack shape")
     else {
         panic!("message refused");
     };

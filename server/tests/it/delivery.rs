@@ -3,7 +3,9 @@
 
 use serde_json::{Value, json};
 use server::{Config, RateLimit};
-use shared::{Ack, Auth, ChatMessage, RoomCursor, Sent, Synced, event};
+use shared::{Ack, Auth, ChatMessage, RoomCursor, Sent, Synced};
+
+use crate::helpers::event;
 
 use crate::{
     helpers::{TestApp, TestClient, temp_data_dir},
@@ -171,7 +173,7 @@ async fn a_client_that_was_away_catches_up_exactly_once_in_order() {
             ] }),
         )
         .await;
-    let Ack::Ok(Synced { messages }) = serde_json::from_value(ack).expect("sync ack") else {
+    let Ack::Ok(Synced { messages, .. }) = serde_json::from_value(ack).expect("sync ack") else {
         panic!("sync refused");
     };
     for room in ["general", "ops"] {
@@ -248,7 +250,7 @@ async fn past_the_in_flight_bound_messages_are_refused_and_nothing_acked_is_lost
         match serde_json::from_value(ack).expect("ack shape") {
             Ack::Ok(Sent { message }) => acked.push(message),
             Ack::Error { error } => {
-                assert_eq!(error.code, "overloaded");
+                assert_eq!(error.code, shared::ErrorCode::Overloaded);
                 overloaded += 1;
             }
         }
@@ -261,7 +263,9 @@ async fn past_the_in_flight_bound_messages_are_refused_and_nothing_acked_is_lost
         .send_packet("42999[\"sync\",{\"rooms\":[{\"room\":\"general\",\"afterSeq\":0}]}]".into())
         .await;
     let (_, synced) = flood.next_ack().await;
-    let Ack::Ok(Synced { messages: stored }) = serde_json::from_value(synced).expect("sync ack")
+    let Ack::Ok(Synced {
+        messages: stored, ..
+    }) = serde_json::from_value(synced).expect("sync ack")
     else {
         panic!("sync refused");
     };

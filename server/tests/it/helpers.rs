@@ -10,7 +10,7 @@ use rust_socketio::{
 };
 use serde_json::{Value, json};
 use server::{Config, RateLimit};
-use shared::{Auth, ChatMessage, Presence, Welcome, event};
+use shared::{Auth, ChatMessage, PresenceChange, Welcome};
 use tokio::sync::{mpsc, oneshot};
 
 /// How long any single expected event may take before the test fails.
@@ -177,9 +177,12 @@ impl TestClient {
     }
 
     /// Presence updates until one satisfies `wanted` (earlier ones may still be in flight).
-    pub async fn presence_until(&mut self, wanted: impl Fn(&Presence) -> bool) -> Presence {
+    pub async fn presence_until(
+        &mut self,
+        wanted: impl Fn(&PresenceChange) -> bool,
+    ) -> PresenceChange {
         loop {
-            let presence: Presence =
+            let presence: PresenceChange =
                 serde_json::from_value(self.next(event::PRESENCE).await).expect("presence");
             if wanted(&presence) {
                 return presence;
@@ -225,4 +228,24 @@ fn first_value(payload: Payload) -> Value {
         Payload::Text(mut values) if !values.is_empty() => values.swap_remove(0),
         _ => Value::Null,
     }
+}
+
+/// The event names, as a client sees them (from the `shared` types that carry them).
+pub mod event {
+    use shared::{
+        ChatInput, CreateRoom, ErrorPayload, Event, JoinRoom, LeaveRoom, Members, NowTyping,
+        PresenceChange, Rename, Sync, Welcome,
+    };
+
+    pub const CHAT_MESSAGE: &str = ChatInput::NAME;
+    pub const WELCOME: &str = Welcome::NAME;
+    pub const SYNC: &str = Sync::NAME;
+    pub const CREATE_ROOM: &str = CreateRoom::NAME;
+    pub const JOIN_ROOM: &str = JoinRoom::NAME;
+    pub const LEAVE_ROOM: &str = LeaveRoom::NAME;
+    pub const RENAME: &str = Rename::NAME;
+    pub const TYPING: &str = NowTyping::NAME;
+    pub const PRESENCE: &str = PresenceChange::NAME;
+    pub const MEMBERS: &str = Members::NAME;
+    pub const ERROR: &str = ErrorPayload::NAME;
 }

@@ -53,7 +53,7 @@ impl RawWebSocket {
                 .expect("connect")
                 .starts_with("40")
         );
-        assert_eq!(client.next_event().await.0, shared::event::WELCOME);
+        assert_eq!(client.next_event().await.0, crate::helpers::event::WELCOME);
         client
     }
 

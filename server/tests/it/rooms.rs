@@ -4,7 +4,9 @@ use std::time::Duration;
 
 use serde_json::json;
 use server::Config;
-use shared::{Auth, Typing, event};
+use shared::{Auth, Typing};
+
+use crate::helpers::event;
 
 use crate::{
     helpers::{TestApp, temp_data_dir},
@@ -154,7 +156,7 @@ async fn two_tabs_are_one_member_and_closing_both_removes_them() {
     let refused = watcher
         .emit_with_ack(event::MEMBERS, json!({ "room": "elsewhere" }))
         .await;
-    assert_eq!(refused["error"]["code"], "not_a_member");
+    assert_eq!(refused["error"]["code"], "room_not_found");
     app.stop().await;
 }
 

@@ -1,7 +1,9 @@
 //! Bad input gets a structured refusal, reaches nobody, and leaves the connection working.
 
 use serde_json::{Value, json};
-use shared::{ErrorPayload, MAX_MESSAGE_CHARS, SendAck, Sent, event};
+use shared::{Ack, ErrorPayload, MAX_MESSAGE_CHARS, Sent};
+
+use crate::helpers::event;
 
 use crate::{
     helpers::{TestApp, TestClient},
@@ -10,8 +12,8 @@ use crate::{
 
 fn refusal(ack: Value) -> ErrorPayload {
     match serde_json::from_value(ack).expect("ack shape") {
-        SendAck::Error { error } => error,
-        SendAck::Ok(Sent { message }) => panic!("accepted {message:?}"),
+        Ack::<Sent>::Error { error } => error,
+        Ack::<Sent>::Ok(Sent { message }) => panic!("accepted {message:?}"),
     }
 }
 
@@ -44,7 +46,7 @@ async fn invalid_payloads_are_refused_with_a_code_and_reach_nobody() {
                 .emit_with_ack(event::CHAT_MESSAGE, payload.clone())
                 .await,
         );
-        assert_eq!(error.code, code, "for {payload}");
+        assert_eq!(json!(error.code), code, "for {payload}");
         assert!(!error.message.is_empty());
     }
 
@@ -62,7 +64,7 @@ async fn without_an_ack_the_refusal_comes_as_an_error_event() {
     alice.emit(event::CHAT_MESSAGE, json!("   ")).await;
     let error: ErrorPayload =
         serde_json::from_value(alice.next(event::ERROR).await).expect("error payload");
-    assert_eq!(error.code, "empty_message");
+    assert_eq!(json!(error.code), "empty_message");
 
     assert_next_is_marker(&alice, &mut bob).await;
     app.stop().await;
@@ -78,7 +80,7 @@ async fn a_message_at_the_limit_is_accepted() {
         .await;
     assert!(matches!(
         serde_json::from_value(ack).expect("ack shape"),
-        SendAck::Ok(_)
+        Ack::<Sent>::Ok(_)
     ));
     app.stop().await;
 }

@@ -1,0 +1,64 @@
+//! Serves the server functions of the `api` crate at `/api/<endpoint>`, backed by the chat.
+//! Refusals go through the same edge as the socket's, with an HTTP status to match the code.
+
+use std::sync::Arc;
+
+use api::Backend;
+use axum::{body::Body, extract::Request, http::StatusCode, response::IntoResponse};
+use leptos::prelude::{provide_context, use_context};
+use shared::{ChatMessage, ErrorCode, ErrorPayload, RoomInfo};
+
+use crate::{
+    chat::{Chat, ChatError},
+    error::refusal,
+};
+
+/// The route the functions live under; `api` names each endpoint below it.
+pub const ROUTE: &str = "/api/{*fn_name}";
+
+pub async fn handle(backend: Arc<dyn Backend>, request: Request<Body>) -> impl IntoResponse {
+    leptos_axum::handle_server_fns_with_context(move || provide_context(backend.clone()), request)
+        .await
+}
+
+#[async_trait::async_trait]
+impl Backend for Chat {
+    async fn rooms(&self, token: &str) -> Result<Vec<RoomInfo>, ErrorPayload> {
+        self.user_by_token(token).await.map_err(refuse)?;
+        Chat::rooms(self).await.map_err(refuse)
+    }
+
+    async fn history(
+        &self,
+        token: &str,
+        room: &str,
+        before: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<ChatMessage>, ErrorPayload> {
+        self.user_by_token(token).await.map_err(refuse)?;
+        Chat::history(self, room, before, limit)
+            .await
+            .map_err(refuse)
+    }
+}
+
+/// The client's view of `error`, with the response's status set to match.
+fn refuse(error: ChatError) -> ErrorPayload {
+    let payload = refusal(&error);
+    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+        response.set_status(status(payload.code));
+    }
+    payload
+}
+
+fn status(code: ErrorCode) -> StatusCode {
+    match code {
+        ErrorCode::UnknownSession => StatusCode::UNAUTHORIZED,
+        ErrorCode::RoomNotFound => StatusCode::NOT_FOUND,
+        ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+        ErrorCode::Internal | ErrorCode::Overloaded | ErrorCode::Timeout | ErrorCode::Unknown => {
+            StatusCode::INTERNAL_SERVER_ERROR
+        }
+        _ => StatusCode::BAD_REQUEST,
+    }
+}

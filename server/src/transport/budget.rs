@@ -1,0 +1,140 @@
+//! How much of each kind of request a client may make: every client event has a budget, so no
+//! event is a free loop. Over budget, a request is refused with `rate_limited` (a `typing` is
+//! dropped), and nothing else happens.
+//!
+//! Per connection: messages (configurable), reads (`sync`, `members`) and typing signals. Per
+//! user, across their connections: writes that are not messages (`createRoom`, `joinRoom`,
+//! `leaveRoom`, `rename`), which all wait for the one database writer. Per room: typing relays,
+//! since each one is delivered to every member. Budgets are per node; they bound work, they do
+//! not decide correctness.
+
+use std::{num::NonZeroU32, time::Duration};
+
+use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
+
+/// A budget: `burst` at once, refilled at `per_second`.
+#[derive(Debug, Clone, Copy)]
+pub struct RateLimit {
+    pub per_second: f64,
+    pub burst: f64,
+}
+
+impl RateLimit {
+    /// A person's pace for messages: 20 at once, then 10 a second.
+    pub const MESSAGES: Self = Self::new(10.0, 20.0);
+    /// `sync` and `members`: a client asks after each (re)connect and when it opens a room.
+    const READS: Self = Self::new(5.0, 20.0);
+    /// The UI signals typing every 2 seconds at most.
+    const TYPING: Self = Self::new(1.0, 3.0);
+    /// Room changes and renames: a few at once, then one a second.
+    const WRITES: Self = Self::new(1.0, 10.0);
+    /// Typing relays into one room, from all its members together.
+    const ROOM_TYPING: Self = Self::new(10.0, 20.0);
+
+    pub const fn new(per_second: f64, burst: f64) -> Self {
+        Self { per_second, burst }
+    }
+
+    fn quota(self) -> Quota {
+        let period =
+            Duration::from_secs_f64(1.0 / self.per_second.max(1e-6)).max(Duration::from_nanos(1));
+        // Bursts beyond u32 are as good as unlimited.
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let burst = NonZeroU32::new(self.burst.clamp(1.0, f64::from(u32::MAX)) as u32)
+            .unwrap_or(NonZeroU32::MIN);
+        Quota::with_period(period)
+            .expect("the period is positive")
+            .allow_burst(burst)
+    }
+}
+
+impl Default for RateLimit {
+    fn default() -> Self {
+        Self::MESSAGES
+    }
+}
+
+/// One connection's budgets.
+#[derive(Debug)]
+pub struct ConnectionBudget {
+    messages: DefaultDirectRateLimiter,
+    reads: DefaultDirectRateLimiter,
+    typing: DefaultDirectRateLimiter,
+}
+
+impl ConnectionBudget {
+    pub fn new(messages: RateLimit) -> Self {
+        Self {
+            messages: RateLimiter::direct(messages.quota()),
+            reads: RateLimiter::direct(RateLimit::READS.quota()),
+            typing: RateLimiter::direct(RateLimit::TYPING.quota()),
+        }
+    }
+
+    pub fn message(&self) -> bool {
+        self.messages.check().is_ok()
+    }
+
+    pub fn read(&self) -> bool {
+        self.reads.check().is_ok()
+    }
+
+    pub fn typing(&self) -> bool {
+        self.typing.check().is_ok()
+    }
+}
+
+/// The budgets shared by a user's connections and by a room's members.
+#[derive(Debug)]
+pub struct SharedBudget {
+    writes: DefaultKeyedRateLimiter<String>,
+    room_typing: DefaultKeyedRateLimiter<String>,
+}
+
+impl Default for SharedBudget {
+    fn default() -> Self {
+        Self {
+            writes: RateLimiter::keyed(RateLimit::WRITES.quota()),
+            room_typing: RateLimiter::keyed(RateLimit::ROOM_TYPING.quota()),
+        }
+    }
+}
+
+impl SharedBudget {
+    pub fn write(&self, user_id: &str) -> bool {
+        self.writes.check_key(&user_id.to_owned()).is_ok()
+    }
+
+    pub fn room_typing(&self, room: &str) -> bool {
+        self.room_typing.check_key(&room.to_owned()).is_ok()
+    }
+
+    /// Forgets users and rooms whose budget is full again, so the maps stay as small as the
+    /// set of recently active ones.
+    pub fn forget_idle(&self) {
+        self.writes.retain_recent();
+        self.writes.shrink_to_fit();
+        self.room_typing.retain_recent();
+        self.room_typing.shrink_to_fit();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_budget_allows_its_burst_then_refuses() {
+        let budget = ConnectionBudget::new(RateLimit::new(0.001, 3.0));
+        assert_eq!((0..10).filter(|_| budget.message()).count(), 3);
+        let shared = SharedBudget::default();
+        assert_eq!((0..100).filter(|_| shared.write("u1")).count(), 10);
+        assert!(shared.write("u2"), "another user has a budget of their own");
+    }
+
+    #[test]
+    fn an_enormous_rate_is_as_good_as_unlimited() {
+        let budget = ConnectionBudget::new(RateLimit::new(1e9, 1e12));
+        assert!((0..100_000).all(|_| budget.message()));
+    }
+}
