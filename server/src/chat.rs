@@ -9,6 +9,7 @@ mod presence;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
+use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 use shared::{
     Auth, Author, ChatInput, ChatMessage, DEFAULT_ROOM, ErrorCode, PresenceChange, RoomCursor,
@@ -109,46 +110,47 @@ pub struct Limits {
 pub struct Chat {
     store: Arc<dyn Store>,
     limits: Limits,
+    /// Signs guests' tokens (see [`Chat::guest_token`]); the same on every node.
+    key: Arc<[u8]>,
     /// Who is online where, on this node.
     presence: Arc<Presence>,
 }
 
 impl Chat {
-    pub fn new(store: Arc<dyn Store>, limits: Limits) -> Self {
-        Self {
+    /// The chat over `store`, with guests' tokens signed by the store's server key.
+    pub async fn new(store: Arc<dyn Store>, limits: Limits) -> ChatResult<Self> {
+        let key = store.server_key().await?.into();
+        Ok(Self {
             store,
             limits,
+            key,
             presence: Arc::default(),
-        }
+        })
     }
 
-    /// Resolves a handshake: a known token is the same person again; anything else is a new
-    /// session, named as asked or as a guest.
+    /// Resolves a handshake: a known token is the same person again (a guest's too, stored or
+    /// not); anything else is a new session, named as asked or as a guest.
     pub async fn open_session(&self, auth: Auth) -> ChatResult<Session> {
-        if let Some(token) = &auth.token
-            && let Some(user) = self.store.user_by_token(&hash(token)).await?
-        {
-            let rooms = self.rooms_of(&user.id).await?;
-            return Ok(Session {
-                user,
-                token: token.clone(),
-                rooms,
-                stored: true,
-            });
+        if let Some(token) = &auth.token {
+            if let Some(user) = self.store.user_by_token(&hash(token)).await? {
+                let rooms = self.rooms_of(&user.id).await?;
+                return Ok(Session {
+                    user,
+                    token: token.clone(),
+                    rooms,
+                    stored: true,
+                });
+            }
+            if let Some(id) = self.guest_id(token) {
+                return self.guest(id, token.clone()).await;
+            }
         }
         let id = uuid::Uuid::now_v7().to_string();
-        let token = new_token();
         let Some(name) = &auth.name else {
-            return Ok(Session {
-                user: Author {
-                    name: format!("Guest {}", &id[id.len() - 4..]),
-                    id,
-                },
-                token,
-                rooms: vec![self.default_room().await?],
-                stored: false,
-            });
+            let token = self.guest_token(&id);
+            return self.guest(id, token).await;
         };
+        let token = new_token();
         let user = Author {
             id,
             name: validate_name(name)?.to_owned(),
@@ -162,6 +164,40 @@ impl Chat {
             rooms: vec![self.default_room().await?],
             stored: true,
         })
+    }
+
+    /// A guest session: named after its id, in the default room only, stored nowhere yet.
+    async fn guest(&self, id: String, token: String) -> ChatResult<Session> {
+        Ok(Session {
+            user: Author {
+                name: format!("Guest {}", &id[id.len().saturating_sub(4)..]),
+                id,
+            },
+            token,
+            rooms: vec![self.default_room().await?],
+            stored: false,
+        })
+    }
+
+    /// A guest's token: `g.<id>.<signature>`. It needs no write to be handed out, and
+    /// [`Chat::guest_id`] recognises it later on any node.
+    fn guest_token(&self, id: &str) -> String {
+        let signature = self.signer(id).finalize().into_bytes();
+        format!("g.{id}.{}", to_hex(&signature))
+    }
+
+    /// The guest id a token signed by [`Chat::guest_token`] names.
+    fn guest_id(&self, token: &str) -> Option<String> {
+        let (id, signature) = token.strip_prefix("g.")?.rsplit_once('.')?;
+        uuid::Uuid::parse_str(id).ok()?;
+        self.signer(id).verify_slice(&from_hex(signature)?).ok()?;
+        Some(id.to_owned())
+    }
+
+    fn signer(&self, id: &str) -> Hmac<Sha256> {
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.key).expect("HMAC takes any key size");
+        mac.update(id.as_bytes());
+        mac
     }
 
     /// Stores a guest, so that its rooms and name can be remembered. Safe to call twice at once.
@@ -405,7 +441,21 @@ fn hash(token: &str) -> Vec<u8> {
 fn new_token() -> String {
     let mut bytes = [0_u8; 32];
     getrandom::fill(&mut bytes).expect("the OS random source works");
+    to_hex(&bytes)
+}
+
+fn to_hex(bytes: &[u8]) -> String {
     bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+fn from_hex(hex: &str) -> Option<Vec<u8>> {
+    if !hex.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..hex.len())
+        .step_by(2)
+        .map(|at| u8::from_str_radix(hex.get(at..at + 2)?, 16).ok())
+        .collect()
 }
 
 fn now_millis() -> i64 {

@@ -79,7 +79,8 @@ pub async fn run(
             rooms: config.max_rooms,
             rooms_per_user: config.max_rooms_per_user,
         },
-    );
+    )
+    .await?;
     let shared_budget = Arc::new(SharedBudget::default());
 
     let (socket_layer, io) = SocketIo::builder()

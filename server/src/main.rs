@@ -34,6 +34,14 @@ struct Args {
     /// Seconds a client has to answer a heartbeat.
     #[arg(long, env = "CHAT_PING_TIMEOUT", default_value_t = 20)]
     ping_timeout: u64,
+
+    /// Most rooms on the server; creating more is refused.
+    #[arg(long, env = "CHAT_MAX_ROOMS", default_value_t = 1_000)]
+    max_rooms: usize,
+
+    /// Most rooms one user may join (besides #general).
+    #[arg(long, env = "CHAT_MAX_ROOMS_PER_USER", default_value_t = 100)]
+    max_rooms_per_user: usize,
 }
 
 #[tokio::main]
@@ -56,6 +64,8 @@ async fn main() -> anyhow::Result<()> {
         },
         ping_interval: Duration::from_secs(args.ping_interval),
         ping_timeout: Duration::from_secs(args.ping_timeout),
+        max_rooms: args.max_rooms,
+        max_rooms_per_user: args.max_rooms_per_user,
         ..server::Config::new(args.data_dir)
     };
     server::run(listener, config, shutdown_signal())

@@ -68,6 +68,8 @@ pub trait Store: Send + Sync + 'static {
     /// (by a concurrent request of the same guest) is left as it is.
     async fn create_user(&self, user: &Author, token_hash: &[u8], now: i64) -> StoreResult<()>;
     async fn user_by_token(&self, token_hash: &[u8]) -> StoreResult<Option<Author>>;
+    /// The chat's own secret (made once, when the database is created).
+    async fn server_key(&self) -> StoreResult<Vec<u8>>;
     async fn rename_user(&self, user_id: &str, name: &str) -> StoreResult<()>;
 
     /// Creates a room with `user_id` as its first member, in one transaction;

@@ -401,6 +401,13 @@ impl Store for SqliteStore {
         }))
     }
 
+    async fn server_key(&self) -> StoreResult<Vec<u8>> {
+        let row = sqlx::query("SELECT key FROM server_key WHERE id = 1")
+            .fetch_one(&self.reader)
+            .await?;
+        Ok(row.get("key"))
+    }
+
     async fn rename_user(&self, user_id: &str, name: &str) -> StoreResult<()> {
         sqlx::query("UPDATE users SET name = ? WHERE id = ?")
             .bind(name)
