@@ -238,9 +238,6 @@ async fn stall(mut stream: Stream, mut stop: watch::Receiver<bool>) -> Tally {
     tally
 }
 
-/// Most messages the chat returns per `sync` (its `SYNC_LIMIT`); a full page means "sync again".
-const SYNC_PAGE: usize = 500;
-
 /// Catches up as a new connection would: the sequence numbers of every stored message of the
 /// default room after `after_seq`, through `sync`, page by page. `None` if the server does not
 /// answer `sync` (the Node reference stores nothing).
@@ -273,8 +270,9 @@ pub async fn stored_after(base_url: &str, mut after_seq: u64) -> Result<Option<V
             .filter_map(|message| message["seq"].as_u64())
             .collect();
         seqs.extend(&page);
+        // `more`: the server cut the reply short (a page per room, a size per reply).
         match page.last() {
-            Some(&last) if page.len() == SYNC_PAGE => after_seq = last,
+            Some(&last) if ack[0]["more"] == true => after_seq = last,
             _ => return Ok(Some(seqs)),
         }
     }

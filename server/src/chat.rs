@@ -142,13 +142,13 @@ impl Chat {
                 });
             }
             if let Some(id) = self.guest_id(token) {
-                return self.guest(id, token.clone()).await;
+                return self.guest_session(id, token.clone()).await;
             }
         }
         let id = uuid::Uuid::now_v7().to_string();
         let Some(name) = &auth.name else {
             let token = self.guest_token(&id);
-            return self.guest(id, token).await;
+            return self.guest_session(id, token).await;
         };
         let token = new_token();
         let user = Author {
@@ -166,13 +166,10 @@ impl Chat {
         })
     }
 
-    /// A guest session: named after its id, in the default room only, stored nowhere yet.
-    async fn guest(&self, id: String, token: String) -> ChatResult<Session> {
+    /// A guest session: in the default room only, stored nowhere yet.
+    async fn guest_session(&self, id: String, token: String) -> ChatResult<Session> {
         Ok(Session {
-            user: Author {
-                name: format!("Guest {}", &id[id.len().saturating_sub(4)..]),
-                id,
-            },
+            user: guest(id),
             token,
             rooms: vec![self.default_room().await?],
             stored: false,
@@ -210,10 +207,11 @@ impl Chat {
 
     /// The user behind a token, for requests outside a socket (server functions).
     pub async fn user_by_token(&self, token: &str) -> ChatResult<Author> {
-        self.store
-            .user_by_token(&hash(token))
-            .await?
-            .ok_or(ChatError::UnknownSession)
+        if let Some(user) = self.store.user_by_token(&hash(token)).await? {
+            return Ok(user);
+        }
+        let id = self.guest_id(token).ok_or(ChatError::UnknownSession)?;
+        Ok(guest(id))
     }
 
     pub async fn rename(&self, user: &Author, name: &str) -> ChatResult<Author> {
@@ -430,6 +428,14 @@ impl From<StoreError> for ChatError {
             StoreError::RoomNotFound => Self::RoomNotFound,
             other => Self::Store(other),
         }
+    }
+}
+
+/// A guest, named after its id.
+fn guest(id: String) -> Author {
+    Author {
+        name: format!("Guest {}", &id[id.len().saturating_sub(4)..]),
+        id,
     }
 }
 
