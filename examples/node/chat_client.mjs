@@ -17,9 +17,6 @@ import { parseArgs } from 'node:util';
 import { io } from 'socket.io-client';
 
 const DEFAULT_URL = 'http://127.0.0.1:4000';
-// The server returns at most this many messages per room for one `sync`; a room that fills the
-// reply may have more, so it is asked again from its new cursor.
-const SYNC_LIMIT = 500;
 // A client seeing a room for the first time picks where to start; this one shows the last few
 // messages as context. Older pages are one POST /api/history away.
 const BACKLOG = 10;
@@ -80,10 +77,8 @@ class Timeline {
     return [...this.held.values()].some((held) => held.size > 0);
   }
 
-  cursors(rooms) {
-    return [...this.cursor]
-      .filter(([room]) => !rooms || rooms.has(room))
-      .map(([room, afterSeq]) => ({ room, afterSeq }));
+  cursors() {
+    return [...this.cursor].map(([room, afterSeq]) => ({ room, afterSeq }));
   }
 }
 
@@ -177,24 +172,16 @@ class ChatClient {
 
   /** Asks for everything after each cursor until no room has more and no gap is left. */
   async catchUp() {
-    let rooms = null;
     try {
       for (;;) {
-        const { messages } = await this.request('sync', { rooms: this.timeline.cursors(rooms) });
+        const { messages, more } = await this.request('sync', { rooms: this.timeline.cursors() });
         say(`sync: ${messages.length} message(s) to catch up on`);
-        const counts = new Map();
-        for (const message of messages) {
-          counts.set(message.room, (counts.get(message.room) ?? 0) + 1);
-          this.show(message);
-        }
-        const full = [...counts].filter(([, count]) => count >= SYNC_LIMIT);
-        rooms = new Set(full.map(([room]) => room));
-        if (rooms.size === 0) {
-          // A gap left after a pass that brought nothing new is not this sync's to fill; the
-          // next broadcast or reconnect tries again.
-          if (messages.length === 0 || !this.timeline.hasGap()) return;
-          rooms = null;
-        }
+        for (const message of messages) this.show(message);
+        // `more`: the server cut the reply short (a page per room, a size per reply).
+        if (more) continue;
+        // A gap left after a pass that brought nothing new is not this sync's to fill; the
+        // next broadcast or reconnect tries again.
+        if (messages.length === 0 || !this.timeline.hasGap()) return;
       }
     } catch (error) {
       // The next welcome (after a reconnect) starts another catch-up.

@@ -22,9 +22,6 @@ import uuid
 import socketio
 
 DEFAULT_URL = "http://127.0.0.1:4000"
-# The server returns at most this many messages per room for one `sync`; a room that fills the
-# reply may have more, so it is asked again from its new cursor.
-SYNC_LIMIT = 500
 # A client seeing a room for the first time picks where to start; this one shows the last few
 # messages as context. Older pages are one POST /api/history away.
 BACKLOG = 10
@@ -81,12 +78,8 @@ class Timeline:
     def has_gap(self):
         return any(self.held.values())
 
-    def cursors(self, rooms=None):
-        return [
-            {"room": room, "afterSeq": seq}
-            for room, seq in self.cursor.items()
-            if rooms is None or room in rooms
-        ]
+    def cursors(self):
+        return [{"room": room, "afterSeq": seq} for room, seq in self.cursor.items()]
 
 
 class ChatClient:
@@ -200,23 +193,20 @@ class ChatClient:
 
     async def catch_up(self):
         """Asks for everything after each cursor until no room has more and no gap is left."""
-        rooms = None
         try:
             while True:
-                reply = await self.request("sync", {"rooms": self.timeline.cursors(rooms)})
+                reply = await self.request("sync", {"rooms": self.timeline.cursors()})
                 messages = reply["messages"]
                 say(f"sync: {len(messages)} message(s) to catch up on")
-                counts = {}
                 for message in messages:
-                    counts[message["room"]] = counts.get(message["room"], 0) + 1
                     self.show(message)
-                rooms = {room for room, count in counts.items() if count >= SYNC_LIMIT}
-                if not rooms:
-                    # A gap left after a pass that brought nothing new is not this sync's to
-                    # fill; the next broadcast or reconnect tries again.
-                    if not messages or not self.timeline.has_gap():
-                        return
-                    rooms = None
+                # `more`: the server cut the reply short (a page per room, a size per reply).
+                if reply.get("more"):
+                    continue
+                # A gap left after a pass that brought nothing new is not this sync's to fill;
+                # the next broadcast or reconnect tries again.
+                if not messages or not self.timeline.has_gap():
+                    return
         except (socketio.exceptions.SocketIOError, Refused) as error:
             # The next welcome (after a reconnect) starts another catch-up.
             say(f"sync failed: {error!r}")
