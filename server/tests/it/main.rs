@@ -2,8 +2,14 @@
 
 mod assets;
 mod broadcast;
+mod budgets;
 mod delivery;
 mod helpers;
+// Needs `server::Config::{max_rooms_per_user, max_rooms}` (issue 8): register it once they exist.
+// mod limits;
+mod presence;
 mod raw;
 mod rooms;
+mod sessions;
+mod sync;
 mod validation;
