@@ -647,33 +647,66 @@ mod tests {
     #[tokio::test]
     async fn concurrent_appends_are_batched_without_gaps_or_duplicates() {
         let (store, dir) = open_with_rust().await;
+        // Message n goes to #rust if n is a multiple of 3, else to general. Every tenth append
+        // (n ending in 9) is a retry of message n - 1: same room, text and client id. Whichever
+        // of the two is stored first, the other gets it back as a duplicate.
+        let original = |n: usize| if n % 10 == 9 { n - 1 } else { n };
+        let room_of = |n: usize| {
+            if n.is_multiple_of(3) {
+                "rust"
+            } else {
+                "general"
+            }
+        };
         let appends = (0..300).map(|n| {
             let store = store.clone();
-            let room = if n % 3 == 0 { "rust" } else { "general" };
-            // Every tenth message is a retry of the one before it.
-            let client_id = format!("c{}", n - n % 10 / 9);
-            tokio::spawn(async move {
-                store
-                    .append(new_message(room, &format!("m{n}"), Some(&client_id)))
-                    .await
-                    .unwrap()
-            })
+            let m = original(n);
+            let new = new_message(room_of(m), &format!("m{m}"), Some(&format!("c{m}")));
+            tokio::spawn(async move { store.append(new).await.unwrap() })
         });
-        let mut stored = Vec::new();
+        let mut new = Vec::new();
+        let mut duplicates = Vec::new();
         for append in appends.collect::<Vec<_>>() {
-            if let Posted::New(message) = append.await.unwrap() {
-                stored.push((message.room, message.seq));
+            match append.await.unwrap() {
+                Posted::New(message) => new.push(message),
+                Posted::Duplicate(message) => duplicates.push(message),
             }
         }
-        for room in ["general", "rust"] {
-            let mut seqs: Vec<i64> = stored
-                .iter()
-                .filter(|(r, _)| r == room)
-                .map(|(_, s)| *s)
+
+        // 270 distinct messages, 30 retries; #rust gets the multiples of 3 not ending in 9
+        // (100 - 10), general the rest (200 - 20).
+        assert_eq!((new.len(), duplicates.len()), (270, 30));
+        for duplicate in &duplicates {
+            assert!(
+                new.contains(duplicate),
+                "a retry returns the stored message"
+            );
+        }
+        for (room, count) in [("rust", 90), ("general", 180)] {
+            let mut want: Vec<String> = (0..300)
+                .filter(|&n| original(n) == n && room_of(n) == room)
+                .map(|n| format!("m{n}"))
                 .collect();
-            seqs.sort_unstable();
-            let last_seq = store.room(room).await.unwrap().unwrap().last_seq;
+            assert_eq!(want.len(), count, "room {room}");
+            let stored = store.sync(room, 0, 1_000).await.unwrap();
+            let seqs: Vec<i64> = stored.iter().map(|m| m.seq).collect();
+            let last_seq = i64::try_from(count).unwrap();
             assert_eq!(seqs, (1..=last_seq).collect::<Vec<_>>(), "room {room}");
+            assert_eq!(store.room(room).await.unwrap().unwrap().last_seq, last_seq);
+            let mut texts: Vec<String> = stored.into_iter().map(|m| m.text).collect();
+            texts.sort_unstable();
+            want.sort_unstable();
+            assert_eq!(texts, want, "room {room}");
+            let mut acked: Vec<i64> = new
+                .iter()
+                .filter(|m| m.room == room)
+                .map(|m| m.seq)
+                .collect();
+            acked.sort_unstable();
+            assert_eq!(
+                acked, seqs,
+                "room {room}: every stored message was acknowledged as new"
+            );
         }
         store.close().await;
         std::fs::remove_dir_all(dir).unwrap();

@@ -13,8 +13,10 @@ use server::{Config, RateLimit};
 use shared::{Auth, ChatMessage, PresenceChange, Welcome};
 use tokio::sync::{mpsc, oneshot};
 
+use crate::raw::RawWebSocket;
+
 /// How long any single expected event may take before the test fails.
-const PATIENCE: Duration = Duration::from_secs(10);
+pub const PATIENCE: Duration = Duration::from_secs(10);
 
 pub struct TestApp {
     pub url: String,
@@ -64,16 +66,22 @@ impl TestApp {
 
     /// A guest client over WebSocket.
     pub async fn client(&self) -> TestClient {
-        self.connect(TransportType::Websocket, Auth::default())
+        self.connect(TransportType::Websocket, json!(Auth::default()))
             .await
     }
 
     pub async fn client_over(&self, transport: TransportType) -> TestClient {
-        self.connect(transport, Auth::default()).await
+        self.connect(transport, json!(Auth::default())).await
     }
 
     /// A client that presents `auth` in the handshake.
     pub async fn client_as(&self, auth: Auth) -> TestClient {
+        self.connect(TransportType::Websocket, json!(auth)).await
+    }
+
+    /// A client that presents `auth`, written as the JSON that goes over the wire (`{}`,
+    /// `{ "name" }` or `{ "token" }`).
+    pub async fn client_with(&self, auth: Value) -> TestClient {
         self.connect(TransportType::Websocket, auth).await
     }
 
@@ -99,10 +107,10 @@ impl TestApp {
     }
 
     /// A connected client that has received its welcome, so the server knows it.
-    async fn connect(&self, transport: TransportType, auth: Auth) -> TestClient {
+    async fn connect(&self, transport: TransportType, auth: Value) -> TestClient {
         let (events_tx, mut events) = mpsc::unbounded_channel();
         let socket = ClientBuilder::new(self.url.clone())
-            .auth(json!(auth))
+            .auth(auth)
             .transport_type(transport)
             .reconnect(false)
             .on_any(move |event, payload, _| {
@@ -198,6 +206,20 @@ impl TestClient {
         self.welcome.token.clone()
     }
 
+    /// The welcome as it went over the wire, for tests that speak only JSON.
+    pub fn welcome_json(&self) -> Value {
+        serde_json::to_value(&self.welcome).expect("a welcome serializes")
+    }
+
+    /// The next event received, whatever its name (presence updates included), or `None` if
+    /// nothing arrives within `patience`.
+    pub async fn next_any_within(&mut self, patience: Duration) -> Option<(String, Value)> {
+        tokio::time::timeout(patience, self.events.recv())
+            .await
+            .ok()
+            .map(|event| event.expect("client closed"))
+    }
+
     pub async fn emit(&self, name: &str, payload: Value) {
         self.socket.emit(name, payload).await.expect("emit");
     }
@@ -227,6 +249,39 @@ fn first_value(payload: Payload) -> Value {
     match payload {
         Payload::Text(mut values) if !values.is_empty() => values.swap_remove(0),
         _ => Value::Null,
+    }
+}
+
+/// Sends `payloads` as `event` requests back to back on a raw connection, without waiting for
+/// any answer, then collects every acknowledgement, in request order.
+pub async fn pipelined(raw: &mut RawWebSocket, event: &str, payloads: &[Value]) -> Vec<Value> {
+    let requests: Vec<(&str, Value)> = payloads.iter().map(|p| (event, p.clone())).collect();
+    pipelined_requests(raw, &requests).await
+}
+
+/// Sends `(event, payload)` requests back to back on a raw connection, without waiting for any
+/// answer, then collects every acknowledgement, in request order.
+pub async fn pipelined_requests(raw: &mut RawWebSocket, requests: &[(&str, Value)]) -> Vec<Value> {
+    for (id, (event, payload)) in requests.iter().enumerate() {
+        raw.send_packet(format!("42{id}{}", json!([event, payload])))
+            .await;
+    }
+    let mut acks = vec![Value::Null; requests.len()];
+    for _ in 0..requests.len() {
+        let (id, ack) = raw.next_ack().await;
+        let slot = usize::try_from(id).expect("an ack id fits in usize");
+        assert!(acks[slot].is_null(), "ack {id} arrived twice");
+        acks[slot] = ack;
+    }
+    acks
+}
+
+/// The error code of a refused request's acknowledgement, `None` if it was accepted.
+pub fn refusal_code(ack: &Value) -> Option<&str> {
+    match ack["status"].as_str() {
+        Some("ok") => None,
+        Some("error") => Some(ack["error"]["code"].as_str().expect("an error has a code")),
+        _ => panic!("not an acknowledgement: {ack}"),
     }
 }
 

@@ -2,8 +2,13 @@
 
 mod assets;
 mod broadcast;
+mod budgets;
 mod delivery;
 mod helpers;
+mod limits;
+mod presence;
 mod raw;
 mod rooms;
+mod sessions;
+mod sync;
 mod validation;

@@ -26,6 +26,8 @@ fn parse_event(packet: &str) -> Option<(String, Value)> {
 
 pub struct RawWebSocket {
     socket: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    /// The `welcome` the server greeted this connection with.
+    pub welcome: Value,
 }
 
 impl RawWebSocket {
@@ -43,7 +45,10 @@ impl RawWebSocket {
         let (socket, _) = tokio_tungstenite::connect_async(url)
             .await
             .expect("websocket");
-        let mut client = Self { socket };
+        let mut client = Self {
+            socket,
+            welcome: Value::Null,
+        };
         assert!(client.next_packet().await.expect("open").starts_with('0'));
         client.send_packet(format!("40{auth}")).await;
         assert!(
@@ -53,7 +58,9 @@ impl RawWebSocket {
                 .expect("connect")
                 .starts_with("40")
         );
-        assert_eq!(client.next_event().await.0, crate::helpers::event::WELCOME);
+        let (name, welcome) = client.next_event().await;
+        assert_eq!(name, crate::helpers::event::WELCOME);
+        client.welcome = welcome;
         client
     }
 
