@@ -7,6 +7,7 @@ mod api;
 mod assets;
 mod chat;
 mod memory;
+mod serve;
 mod store;
 mod transport;
 
@@ -15,12 +16,12 @@ use std::{future::Future, path::PathBuf, sync::Arc, time::Duration};
 use axum::{
     Router,
     routing::{get, post},
-    serve::ListenerExt,
 };
 use socketioxide::{SocketIo, handler::ConnectHandler};
 use tokio::net::TcpListener;
 use tower_layer::Layer;
 
+pub use serve::{ConnectionLimits, raise_open_file_limit};
 use transport::Intake;
 pub use transport::RateLimit;
 
@@ -41,6 +42,8 @@ pub struct Config {
     pub ping_timeout: Duration,
     /// Most `chatMessage`s handled at once; past it they are refused with `overloaded`.
     pub max_in_flight: usize,
+    /// Deadlines and caps that keep idle or abusive connections from locking others out.
+    pub connections: ConnectionLimits,
 }
 
 impl Config {
@@ -52,6 +55,7 @@ impl Config {
             ping_interval: Duration::from_secs(25),
             ping_timeout: Duration::from_secs(20),
             max_in_flight: 4096,
+            connections: ConnectionLimits::default(),
         }
     }
 }
@@ -78,6 +82,8 @@ pub async fn run(
         .max_buffer_size(1024)
         .ping_interval(config.ping_interval)
         .ping_timeout(config.ping_timeout)
+        // A client that opens Engine.IO but never joins the namespace holds a socket too.
+        .connect_timeout(config.connections.handshake_timeout)
         .with_state(chat.clone())
         .with_state(config.rate_limit)
         .with_state(Arc::new(Intake::new(config.max_in_flight)))
@@ -107,19 +113,10 @@ pub async fn run(
 
     let addr = listener.local_addr()?;
     tracing::info!(data_dir = %config.data_dir.display(), "chat listening on http://{addr}");
-    // Chat packets are small and latency matters: send each one now, not when Nagle's
-    // algorithm has gathered enough (on loopback that waits up to the 40 ms delayed ACK).
-    let listener = listener.tap_io(|tcp| {
-        if let Err(error) = tcp.set_nodelay(true) {
-            tracing::warn!(%error, "could not set TCP_NODELAY");
-        }
-    });
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            io.close().await;
-        })
-        .await?;
+    serve::serve(listener, app, &config.connections, shutdown, async move {
+        io.close().await;
+    })
+    .await;
     stop_presence.send_replace(true);
     if let Err(error) = presence.await {
         tracing::error!(%error, "the presence task failed");

@@ -1,6 +1,6 @@
 //! The `chat` binary: read the configuration, set up logging, bind, and hand over to the library.
 
-use std::{io::IsTerminal, net::SocketAddr, path::PathBuf, time::Duration};
+use std::{io::IsTerminal, net::SocketAddr, num::NonZeroUsize, path::PathBuf, time::Duration};
 
 use anyhow::Context;
 use clap::Parser;
@@ -34,6 +34,16 @@ struct Args {
     /// Seconds a client has to answer a heartbeat.
     #[arg(long, env = "CHAT_PING_TIMEOUT", default_value_t = 20)]
     ping_timeout: u64,
+
+    /// Seconds a new connection has to send its request head (and a Socket.io session to join),
+    /// after which it is closed.
+    #[arg(long, env = "CHAT_HANDSHAKE_TIMEOUT", default_value_t = 10)]
+    handshake_timeout: u64,
+
+    /// Connections one IP address may hold open at once; 0 for no cap. Behind a reverse proxy
+    /// all clients share its address: raise it or use 0 there.
+    #[arg(long, env = "CHAT_MAX_CONNECTIONS_PER_IP", default_value_t = 256)]
+    max_connections_per_ip: usize,
 }
 
 #[tokio::main]
@@ -45,6 +55,10 @@ async fn main() -> anyhow::Result<()> {
         .with_ansi(std::io::stdout().is_terminal())
         .init();
     let args = Args::parse();
+    match server::raise_open_file_limit() {
+        Ok(limit) => tracing::debug!(limit, "open-file limit"),
+        Err(error) => tracing::warn!(%error, "cannot raise the open-file limit"),
+    }
 
     let listener = tokio::net::TcpListener::bind(args.bind)
         .await
@@ -56,6 +70,10 @@ async fn main() -> anyhow::Result<()> {
         },
         ping_interval: Duration::from_secs(args.ping_interval),
         ping_timeout: Duration::from_secs(args.ping_timeout),
+        connections: server::ConnectionLimits {
+            handshake_timeout: Duration::from_secs(args.handshake_timeout),
+            max_per_ip: NonZeroUsize::new(args.max_connections_per_ip),
+        },
         ..server::Config::new(args.data_dir)
     };
     server::run(listener, config, shutdown_signal())

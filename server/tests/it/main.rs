@@ -4,6 +4,7 @@ mod assets;
 mod broadcast;
 mod delivery;
 mod helpers;
+mod limits;
 mod raw;
 mod rooms;
 mod validation;
