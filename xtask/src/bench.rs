@@ -349,6 +349,8 @@ fn start(project: &Project, server: Server, heartbeat: Option<(u64, u64)>) -> Re
                 // Saturating senders go far past a person's pace; the per-connection limit
                 // would refuse most of their messages instead of measuring the server.
                 .args(["--rate-per-second", "1000000", "--rate-burst", "1000000"])
+                // Every generated client comes from 127.0.0.1, up to 10,000 of them.
+                .args(["--max-connections-per-ip", "0"])
                 .env("RUST_LOG", "warn,server=info");
             if let Some((interval, timeout)) = heartbeat {
                 command.args(["--ping-interval", &interval.to_string()]);
