@@ -17,7 +17,7 @@ use axum::{
     Router,
     routing::{get, post},
 };
-use socketioxide::{SocketIo, handler::ConnectHandler};
+use socketioxide::{ParserConfig, SocketIo, handler::ConnectHandler};
 use tokio::net::TcpListener;
 use tower_layer::Layer;
 
@@ -82,6 +82,14 @@ pub async fn run(
         .max_buffer_size(1024)
         .ping_interval(config.ping_interval)
         .ping_timeout(config.ping_timeout)
+        // The chat sends no binary data, and the parser buffers a binary packet's attachments
+        // (up to 10 MB per socket by default, memory the allocator kept after the sockets
+        // closed): a socket that announces an attachment is disconnected instead.
+        .with_parser(
+            ParserConfig::common()
+                .max_incoming_binaries(0)
+                .max_incoming_binary_buf_size(0),
+        )
         // A client that opens Engine.IO but never joins the namespace holds a socket too.
         .connect_timeout(config.connections.handshake_timeout)
         .with_state(chat.clone())

@@ -94,6 +94,15 @@ impl RawWebSocket {
         self.socket.send(Message::text(packet)).await.expect("send");
     }
 
+    /// Sends a binary WebSocket frame: a Socket.io attachment. The send itself may fail once the
+    /// server has closed the connection.
+    pub async fn send_binary(&mut self, bytes: Vec<u8>) -> Result<(), String> {
+        self.socket
+            .send(Message::binary(bytes))
+            .await
+            .map_err(|error| error.to_string())
+    }
+
     pub async fn next_event(&mut self) -> (String, Value) {
         loop {
             let packet = self.next_packet().await.expect("connection open");
