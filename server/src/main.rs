@@ -44,6 +44,10 @@ struct Args {
     /// all clients share its address: raise it or use 0 there.
     #[arg(long, env = "CHAT_MAX_CONNECTIONS_PER_IP", default_value_t = 256)]
     max_connections_per_ip: usize,
+
+    /// Seconds shutdown waits for open connections before closing them anyway.
+    #[arg(long, env = "CHAT_SHUTDOWN_TIMEOUT", default_value_t = 5)]
+    shutdown_timeout: u64,
 }
 
 #[tokio::main]
@@ -73,6 +77,7 @@ async fn main() -> anyhow::Result<()> {
         connections: server::ConnectionLimits {
             handshake_timeout: Duration::from_secs(args.handshake_timeout),
             max_per_ip: NonZeroUsize::new(args.max_connections_per_ip),
+            shutdown_timeout: Duration::from_secs(args.shutdown_timeout),
         },
         ..server::Config::new(args.data_dir)
     };

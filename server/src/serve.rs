@@ -6,7 +6,8 @@
 //! give it. 1,100 such sockets used up a 1,024 open-file limit, after which every new client was
 //! refused without a log line.
 //! Here each connection has a deadline for its request head, one address may hold only so many
-//! connections, and a lack of file descriptors is logged.
+//! connections, a lack of file descriptors is logged, and shutdown has a deadline of its own: a
+//! client holding a half-sent request kept the process alive until it left.
 
 use std::{
     collections::HashMap,
@@ -54,6 +55,9 @@ pub struct ConnectionLimits {
     /// ones are closed as soon as they are accepted. `None`: no cap. Behind a reverse proxy every
     /// client has the proxy's address, so the cap must be raised or lifted there.
     pub max_per_ip: Option<NonZeroUsize>,
+    /// How long shutdown waits for sockets and requests to finish before it cuts them and `run`
+    /// returns: a client holding a half-sent request must not keep the process alive.
+    pub shutdown_timeout: Duration,
 }
 
 impl Default for ConnectionLimits {
@@ -61,6 +65,7 @@ impl Default for ConnectionLimits {
         Self {
             handshake_timeout: Duration::from_secs(10),
             max_per_ip: NonZeroUsize::new(256),
+            shutdown_timeout: Duration::from_secs(5),
         }
     }
 }
@@ -73,7 +78,9 @@ pub fn raise_open_file_limit() -> io::Result<u64> {
 }
 
 /// Serves `app` on `listener` until `shutdown` resolves; then stops accepting, runs
-/// `close_sockets`, lets open requests finish, and returns once all connections have closed.
+/// `close_sockets`, lets open requests finish, and returns once all connections have closed or
+/// `limits.shutdown_timeout` has passed since `shutdown` resolved, whichever comes first (the
+/// connections still open are then closed).
 pub async fn serve(
     listener: TcpListener,
     app: Router,
@@ -170,10 +177,21 @@ pub async fn serve(
     }
 
     drop(listener);
-    close_sockets.await;
-    draining.send_replace(true);
-    while let Some(finished) = connections.join_next().await {
-        log_panic(finished);
+    let deadline = Instant::now() + limits.shutdown_timeout;
+    let drained = tokio::time::timeout_at(deadline, async {
+        close_sockets.await;
+        draining.send_replace(true);
+        while let Some(finished) = connections.join_next().await {
+            log_panic(finished);
+        }
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!(
+            open = connections.len(),
+            timeout = ?limits.shutdown_timeout,
+            "shutdown deadline passed; closing the connections still open"
+        );
     }
 }
 

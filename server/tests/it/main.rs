@@ -8,4 +8,5 @@ mod helpers;
 mod limits;
 mod raw;
 mod rooms;
+mod shutdown;
 mod validation;
