@@ -326,6 +326,7 @@ struct Process {
 
 impl Process {
     fn stop(&mut self) {
+        crate::signals::untrack(&self.child);
         // SIGTERM through kill(1): std only offers SIGKILL.
         let _ = Command::new("kill")
             .arg(self.child.id().to_string())
@@ -339,6 +340,9 @@ impl Process {
 
 /// Starts a fresh server on a free loopback port and waits until it listens.
 fn start(project: &Project, server: Server, heartbeat: Option<(u64, u64)>) -> Result<Process> {
+    if let Some(signal) = crate::signals::received() {
+        bail!("stopped by signal {signal}");
+    }
     let (mut command, data_dir) = match server {
         Server::Rust => {
             let dir = std::env::temp_dir().join(format!("chat-bench-{}", std::process::id()));
@@ -375,6 +379,8 @@ fn start(project: &Project, server: Server, heartbeat: Option<(u64, u64)>) -> Re
         .stderr(Stdio::null())
         .spawn()
         .context("start the server")?;
+    // A signal to xtask stops the server too (`Process::stop` stops passing them on).
+    crate::signals::track(&child);
     let stdout = child.stdout.take().context("server stdout")?;
     let mut lines = BufReader::new(stdout).lines();
     let url = loop {
