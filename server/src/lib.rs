@@ -8,6 +8,7 @@ mod backend;
 mod chat;
 mod error;
 mod memory;
+mod serve;
 mod store;
 mod supervise;
 mod throttle;
@@ -18,12 +19,12 @@ use std::{future::Future, path::PathBuf, sync::Arc, time::Duration};
 use axum::{
     Router,
     routing::{get, post},
-    serve::ListenerExt,
 };
-use socketioxide::{SocketIo, handler::ConnectHandler};
+use socketioxide::{ParserConfig, SocketIo, handler::ConnectHandler};
 use tokio::net::TcpListener;
 use tower_layer::Layer;
 
+pub use serve::{ConnectionLimits, raise_open_file_limit};
 pub use transport::RateLimit;
 use transport::{Intake, SharedBudget};
 
@@ -48,6 +49,8 @@ pub struct Config {
     pub max_rooms: usize,
     /// Most rooms one user may be in besides the default room.
     pub max_rooms_per_user: usize,
+    /// Deadlines and caps that keep idle or abusive connections from locking others out.
+    pub connections: ConnectionLimits,
 }
 
 impl Config {
@@ -61,6 +64,7 @@ impl Config {
             max_in_flight: 4096,
             max_rooms: 1_000,
             max_rooms_per_user: 100,
+            connections: ConnectionLimits::default(),
         }
     }
 }
@@ -95,6 +99,16 @@ pub async fn run(
         .max_buffer_size(1024)
         .ping_interval(config.ping_interval)
         .ping_timeout(config.ping_timeout)
+        // The chat sends no binary data, and the parser buffers a binary packet's attachments
+        // (up to 10 MB per socket by default, memory the allocator kept after the sockets
+        // closed): a socket that announces an attachment is disconnected instead.
+        .with_parser(
+            ParserConfig::common()
+                .max_incoming_binaries(0)
+                .max_incoming_binary_buf_size(0),
+        )
+        // A client that opens Engine.IO but never joins the namespace holds a socket too.
+        .connect_timeout(config.connections.handshake_timeout)
         .with_state(chat.clone())
         .with_state(config.rate_limit)
         .with_state(Arc::new(Intake::new(config.max_in_flight)))
@@ -126,19 +140,10 @@ pub async fn run(
 
     let addr = listener.local_addr()?;
     tracing::info!(data_dir = %config.data_dir.display(), "chat listening on http://{addr}");
-    // Chat packets are small and latency matters: send each one now, not when Nagle's
-    // algorithm has gathered enough (on loopback that waits up to the 40 ms delayed ACK).
-    let listener = listener.tap_io(|tcp| {
-        if let Err(error) = tcp.set_nodelay(true) {
-            tracing::warn!(%error, "could not set TCP_NODELAY");
-        }
-    });
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            io.close().await;
-        })
-        .await?;
+    serve::serve(listener, app, &config.connections, shutdown, async move {
+        io.close().await;
+    })
+    .await;
     stop_presence.send_replace(true);
     if let Err(error) = presence.await {
         tracing::error!(%error, "the presence task failed");

@@ -1,6 +1,6 @@
 //! The `chat` binary: read the configuration, set up logging, bind, and hand over to the library.
 
-use std::{io::IsTerminal, net::SocketAddr, path::PathBuf, time::Duration};
+use std::{io::IsTerminal, net::SocketAddr, num::NonZeroUsize, path::PathBuf, time::Duration};
 
 use anyhow::Context;
 use clap::Parser;
@@ -42,6 +42,20 @@ struct Args {
     /// Most rooms one user may join (besides #general).
     #[arg(long, env = "CHAT_MAX_ROOMS_PER_USER", default_value_t = 100)]
     max_rooms_per_user: usize,
+
+    /// Seconds a new connection has to send its request head (and a Socket.io session to join),
+    /// after which it is closed.
+    #[arg(long, env = "CHAT_HANDSHAKE_TIMEOUT", default_value_t = 10)]
+    handshake_timeout: u64,
+
+    /// Connections one IP address may hold open at once; 0 for no cap. Behind a reverse proxy
+    /// all clients share its address: raise it or use 0 there.
+    #[arg(long, env = "CHAT_MAX_CONNECTIONS_PER_IP", default_value_t = 256)]
+    max_connections_per_ip: usize,
+
+    /// Seconds shutdown waits for open connections before closing them anyway.
+    #[arg(long, env = "CHAT_SHUTDOWN_TIMEOUT", default_value_t = 5)]
+    shutdown_timeout: u64,
 }
 
 #[tokio::main]
@@ -53,6 +67,10 @@ async fn main() -> anyhow::Result<()> {
         .with_ansi(std::io::stdout().is_terminal())
         .init();
     let args = Args::parse();
+    match server::raise_open_file_limit() {
+        Ok(limit) => tracing::debug!(limit, "open-file limit"),
+        Err(error) => tracing::warn!(%error, "cannot raise the open-file limit"),
+    }
 
     let listener = tokio::net::TcpListener::bind(args.bind)
         .await
@@ -66,6 +84,12 @@ async fn main() -> anyhow::Result<()> {
         ping_timeout: Duration::from_secs(args.ping_timeout),
         max_rooms: args.max_rooms,
         max_rooms_per_user: args.max_rooms_per_user,
+
+        connections: server::ConnectionLimits {
+            handshake_timeout: Duration::from_secs(args.handshake_timeout),
+            max_per_ip: NonZeroUsize::new(args.max_connections_per_ip),
+            shutdown_timeout: Duration::from_secs(args.shutdown_timeout),
+        },
         ..server::Config::new(args.data_dir)
     };
     server::run(listener, config, shutdown_signal())

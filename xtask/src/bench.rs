@@ -326,6 +326,7 @@ struct Process {
 
 impl Process {
     fn stop(&mut self) {
+        crate::signals::untrack(&self.child);
         // SIGTERM through kill(1): std only offers SIGKILL.
         let _ = Command::new("kill")
             .arg(self.child.id().to_string())
@@ -339,6 +340,9 @@ impl Process {
 
 /// Starts a fresh server on a free loopback port and waits until it listens.
 fn start(project: &Project, server: Server, heartbeat: Option<(u64, u64)>) -> Result<Process> {
+    if let Some(signal) = crate::signals::received() {
+        bail!("stopped by signal {signal}");
+    }
     let (mut command, data_dir) = match server {
         Server::Rust => {
             let dir = std::env::temp_dir().join(format!("chat-bench-{}", std::process::id()));
@@ -349,6 +353,8 @@ fn start(project: &Project, server: Server, heartbeat: Option<(u64, u64)>) -> Re
                 // Saturating senders go far past a person's pace; the per-connection limit
                 // would refuse most of their messages instead of measuring the server.
                 .args(["--rate-per-second", "1000000", "--rate-burst", "1000000"])
+                // Every generated client comes from 127.0.0.1, up to 10,000 of them.
+                .args(["--max-connections-per-ip", "0"])
                 .env("RUST_LOG", "warn,server=info");
             if let Some((interval, timeout)) = heartbeat {
                 command.args(["--ping-interval", &interval.to_string()]);
@@ -373,6 +379,8 @@ fn start(project: &Project, server: Server, heartbeat: Option<(u64, u64)>) -> Re
         .stderr(Stdio::null())
         .spawn()
         .context("start the server")?;
+    // A signal to xtask stops the server too (`Process::stop` stops passing them on).
+    crate::signals::track(&child);
     let stdout = child.stdout.take().context("server stdout")?;
     let mut lines = BufReader::new(stdout).lines();
     let url = loop {

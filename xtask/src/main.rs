@@ -3,6 +3,7 @@
 
 mod bench;
 mod setup;
+mod signals;
 
 use std::{
     env,
@@ -54,22 +55,35 @@ enum Cmd {
 
 fn main() -> Result<()> {
     let cli = Cli::parse();
+    signals::forward()?;
     let project = Project::locate()?;
-    match cli.command {
-        Cmd::Setup { tests } => setup::all(&project, tests),
-        Cmd::Build => build(&project).map(drop),
+    let outcome = command(cli.command, &project);
+    // Stopped by a signal: what was running has finished; exit as the shell expects.
+    if let Some(signal) = signals::received() {
+        if let Err(error) = outcome {
+            eprintln!("xtask: {error:#}");
+        }
+        std::process::exit(128 + signal);
+    }
+    outcome
+}
+
+fn command(command: Cmd, project: &Project) -> Result<()> {
+    match command {
+        Cmd::Setup { tests } => setup::all(project, tests),
+        Cmd::Build => build(project).map(drop),
         Cmd::Run { bind } => {
-            let binary = build(&project)?;
+            let binary = build(project)?;
             let mut command = Command::new(binary);
             if let Some(bind) = bind {
                 command.args(["--bind", &bind]);
             }
             run(&mut command)
         }
-        Cmd::Test => test(&project),
+        Cmd::Test => test(project),
         Cmd::Bench { rounds, seconds } => {
-            build(&project)?;
-            bench::all(&project, rounds, seconds)
+            build(project)?;
+            bench::all(project, rounds, seconds)
         }
     }
 }
@@ -216,12 +230,18 @@ fn newest<'a>(project: &Project, paths: impl IntoIterator<Item = &'a str>) -> Sy
         .fold(SystemTime::UNIX_EPOCH, SystemTime::max)
 }
 
-/// Runs `command` to completion, failing on a non-zero exit.
+/// Runs `command` to completion, failing on a non-zero exit. SIGINT and SIGTERM sent to xtask
+/// are passed on to it; after one, nothing new is started.
 fn run(command: &mut Command) -> Result<()> {
+    if let Some(signal) = signals::received() {
+        bail!("stopped by signal {signal}");
+    }
     eprintln!("xtask> {}", describe(command));
-    let status = command
-        .status()
+    let mut child = command
+        .spawn()
         .with_context(|| format!("cannot start {}", describe(command)))?;
+    let status = signals::wait(&mut child)
+        .with_context(|| format!("cannot wait for {}", describe(command)))?;
     if !status.success() {
         bail!("{} failed with {status}", describe(command));
     }

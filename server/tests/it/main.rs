@@ -1,8 +1,10 @@
 //! Integration tests: the real server on a free port, driven by real Socket.io clients.
 
 mod assets;
+mod attachments;
 mod broadcast;
 mod budgets;
+mod connections;
 mod delivery;
 mod helpers;
 mod limits;
@@ -10,5 +12,6 @@ mod presence;
 mod raw;
 mod rooms;
 mod sessions;
+mod shutdown;
 mod sync;
 mod validation;

@@ -2,11 +2,14 @@
 //! not offer: sending a raw, oversized packet, and noticing that the server closed the
 //! connection (rust_socketio reports nothing when the transport goes away).
 
-use std::time::Duration;
+use std::{
+    net::{IpAddr, SocketAddr},
+    time::Duration,
+};
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
-use tokio::net::TcpStream;
+use tokio::net::{TcpSocket, TcpStream};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, tungstenite::Message};
 
 const PATIENCE: Duration = Duration::from_secs(10);
@@ -14,6 +17,13 @@ const PATIENCE: Duration = Duration::from_secs(10);
 /// A Socket.IO event packet on the default namespace: `42["name",payload]`.
 pub fn event_packet(name: &str, payload: &Value) -> String {
     format!("42{}", json!([name, payload]))
+}
+
+fn websocket_url(base_url: &str) -> String {
+    format!(
+        "{}/socket.io/?EIO=4&transport=websocket",
+        base_url.replacen("http", "ws", 1)
+    )
 }
 
 /// Parses `42["name",payload]`; `None` for any other packet.
@@ -38,11 +48,39 @@ impl RawWebSocket {
 
     /// Like [`Self::connect`], presenting `auth` in the handshake.
     pub async fn connect_as(base_url: &str, auth: &Value) -> Self {
-        let url = format!(
-            "{}/socket.io/?EIO=4&transport=websocket",
-            base_url.replacen("http", "ws", 1)
-        );
-        let (socket, _) = tokio_tungstenite::connect_async(url)
+        let mut client = Self::open(base_url).await;
+        client.join(auth).await;
+        client
+    }
+
+    /// Like [`Self::connect`], from the local address `ip` (any of 127.0.0.0/8 on loopback), so
+    /// that the server sees another client address.
+    pub async fn connect_from(base_url: &str, ip: IpAddr) -> Self {
+        let server: SocketAddr = base_url
+            .trim_start_matches("http://")
+            .parse()
+            .expect("http://ip:port");
+        let tcp = TcpSocket::new_v4().expect("socket");
+        tcp.bind(SocketAddr::new(ip, 0))
+            .expect("bind the local address");
+        let stream = tcp.connect(server).await.expect("tcp connect");
+        let (socket, _) =
+            tokio_tungstenite::client_async(websocket_url(base_url), MaybeTlsStream::Plain(stream))
+                .await
+                .expect("websocket");
+        let mut client = Self {
+            socket,
+            welcome: Value::Null,
+        };
+        assert!(client.next_packet().await.expect("open").starts_with('0'));
+        client.join(&json!({})).await;
+        client
+    }
+
+    /// Opens the Engine.IO session only (the server's `0{...}` open packet has arrived); the
+    /// Socket.io namespace is not joined.
+    pub async fn open(base_url: &str) -> Self {
+        let (socket, _) = tokio_tungstenite::connect_async(websocket_url(base_url))
             .await
             .expect("websocket");
         let mut client = Self {
@@ -50,22 +88,29 @@ impl RawWebSocket {
             welcome: Value::Null,
         };
         assert!(client.next_packet().await.expect("open").starts_with('0'));
-        client.send_packet(format!("40{auth}")).await;
-        assert!(
-            client
-                .next_packet()
-                .await
-                .expect("connect")
-                .starts_with("40")
-        );
-        let (name, welcome) = client.next_event().await;
-        assert_eq!(name, crate::helpers::event::WELCOME);
-        client.welcome = welcome;
         client
+    }
+
+    /// Joins the default namespace with `auth` and waits for the welcome.
+    async fn join(&mut self, auth: &Value) {
+        self.send_packet(format!("40{auth}")).await;
+        assert!(self.next_packet().await.expect("connect").starts_with("40"));
+        let (name, welcome) = self.next_event().await;
+        assert_eq!(name, crate::helpers::event::WELCOME);
+        self.welcome = welcome;
     }
 
     pub async fn send_packet(&mut self, packet: String) {
         self.socket.send(Message::text(packet)).await.expect("send");
+    }
+
+    /// Sends a binary WebSocket frame: a Socket.io attachment. The send itself may fail once the
+    /// server has closed the connection.
+    pub async fn send_binary(&mut self, bytes: Vec<u8>) -> Result<(), String> {
+        self.socket
+            .send(Message::binary(bytes))
+            .await
+            .map_err(|error| error.to_string())
     }
 
     pub async fn next_event(&mut self) -> (String, Value) {
@@ -92,11 +137,14 @@ impl RawWebSocket {
 
     /// Waits until the server closes the connection (events still in flight are skipped).
     pub async fn closed(&mut self) {
-        tokio::time::timeout(PATIENCE, async {
-            while self.next_packet().await.is_some() {}
-        })
-        .await
-        .expect("server closed the connection in time");
+        self.closed_within(PATIENCE).await;
+    }
+
+    /// Like [`Self::closed`], failing if the server has not closed it within `limit`.
+    pub async fn closed_within(&mut self, limit: Duration) {
+        tokio::time::timeout(limit, async { while self.next_packet().await.is_some() {} })
+            .await
+            .unwrap_or_else(|_| panic!("server did not close the connection within {limit:?}"));
     }
 
     /// The next Engine.IO packet, answering pings; `None` once the connection is closed.

@@ -1,0 +1,380 @@
+//! The HTTP accept loop: what `axum::serve` does, plus the limits that keep connections which
+//! send nothing from locking everyone else out.
+//!
+//! With `axum::serve` (axum 0.8), a connection that never sends a byte, or trickles a header,
+//! stays open for ever: hyper's header-read timeout needs a timer, which `axum::serve` does not
+//! give it. 1,100 such sockets used up a 1,024 open-file limit, after which every new client was
+//! refused without a log line.
+//! Here each connection has a deadline for its request head, one address may hold only so many
+//! connections, a lack of file descriptors is logged, and shutdown has a deadline of its own: a
+//! client holding a half-sent request kept the process alive until it left.
+
+use std::{
+    collections::HashMap,
+    future::Future,
+    io,
+    net::{IpAddr, SocketAddr},
+    num::NonZeroUsize,
+    pin::{Pin, pin},
+    sync::{Arc, Mutex},
+    task::{Context, Poll},
+    time::Duration,
+};
+
+use axum::Router;
+use hyper::server::conn::http1;
+use hyper_util::{
+    rt::{TokioIo, TokioTimer},
+    service::TowerToHyperService,
+};
+use tokio::{
+    io::{AsyncRead, AsyncWrite, ReadBuf},
+    net::{TcpListener, TcpStream},
+    sync::watch,
+    task::JoinSet,
+    time::Instant,
+};
+
+/// How long an address or an error class stays quiet in the log after it was reported once:
+/// an attack or a full descriptor table would otherwise write a line per connection.
+const LOG_EVERY: Duration = Duration::from_secs(10);
+
+/// How long accepting pauses after the process ran out of file descriptors. The pending
+/// connections wait in the kernel's backlog; retrying at once would spin on the same error.
+const FULL_TABLE_PAUSE: Duration = Duration::from_millis(100);
+
+/// Bounds on connections, so that idle or abusive clients cannot exhaust the process's file
+/// descriptors or hold up a shutdown.
+#[derive(Debug, Clone)]
+pub struct ConnectionLimits {
+    /// How long a connection has to send a complete request head (also between two requests on a
+    /// kept-alive connection), and a new Engine.IO session has to join the Socket.io namespace.
+    /// Past it the connection is closed: a client that sends nothing holds no descriptor for long.
+    pub handshake_timeout: Duration,
+    /// Most connections one IP address may hold open at once (WebSockets included); past it new
+    /// ones are closed as soon as they are accepted. `None`: no cap. Behind a reverse proxy every
+    /// client has the proxy's address, so the cap must be raised or lifted there.
+    pub max_per_ip: Option<NonZeroUsize>,
+    /// How long shutdown waits for sockets and requests to finish before it cuts them and `run`
+    /// returns: a client holding a half-sent request must not keep the process alive.
+    pub shutdown_timeout: Duration,
+}
+
+impl Default for ConnectionLimits {
+    fn default() -> Self {
+        Self {
+            handshake_timeout: Duration::from_secs(10),
+            max_per_ip: NonZeroUsize::new(256),
+            shutdown_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Raises this process's soft limit on open files to the hard limit, and returns the new soft
+/// limit. Every connection is a file descriptor, and the usual soft limit (1,024) is far below
+/// what the server can hold (the hard limit is often 500 times higher).
+pub fn raise_open_file_limit() -> io::Result<u64> {
+    rlimit::increase_nofile_limit(u64::MAX)
+}
+
+/// Serves `app` on `listener` until `shutdown` resolves; then stops accepting, runs
+/// `close_sockets`, lets open requests finish, and returns once all connections have closed or
+/// `limits.shutdown_timeout` has passed since `shutdown` resolved, whichever comes first (the
+/// connections still open are then closed).
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    limits: &ConnectionLimits,
+    shutdown: impl Future<Output = ()>,
+    close_sockets: impl Future<Output = ()>,
+) {
+    let mut http = http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(limits.handshake_timeout);
+    let per_ip = limits.max_per_ip.map(OpenPerIp::new);
+    let mut refusals = Throttle::default();
+    let mut accept_errors = Throttle::default();
+    // Each connection task watches this and finishes its current request when it turns true.
+    let (draining, drain) = watch::channel(false);
+    // Dropping the set aborts every task still in it: that is how a shutdown past its deadline
+    // closes the connections that did not finish.
+    let mut connections = JoinSet::new();
+    let mut shutdown = pin!(shutdown);
+
+    loop {
+        let (stream, peer) = tokio::select! {
+            () = &mut shutdown => break,
+            Some(finished) = connections.join_next(), if !connections.is_empty() => {
+                log_panic(finished);
+                continue;
+            }
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    if out_of_descriptors(&error) {
+                        if let Some(missed) = accept_errors.ready() {
+                            tracing::error!(
+                                %error,
+                                missed,
+                                "cannot accept connections: out of file descriptors; new clients \
+                                 wait until some close (raise the open-file limit, or lower \
+                                 --max-connections-per-ip)"
+                            );
+                        }
+                        tokio::select! {
+                            () = tokio::time::sleep(FULL_TABLE_PAUSE) => {}
+                            () = &mut shutdown => break,
+                        }
+                    } else if !is_connection_error(&error)
+                        && let Some(missed) = accept_errors.ready()
+                    {
+                        tracing::warn!(%error, missed, "accept failed");
+                    }
+                    continue;
+                }
+            },
+        };
+        let permit = match &per_ip {
+            None => None,
+            Some(per_ip) => match per_ip.admit(peer.ip()) {
+                Ok(permit) => Some(permit),
+                Err(open) => {
+                    if let Some(missed) = refusals.ready() {
+                        tracing::warn!(
+                            peer = %peer.ip(),
+                            open,
+                            missed,
+                            "refused a connection: this address already holds the most allowed \
+                             (--max-connections-per-ip)"
+                        );
+                    }
+                    continue;
+                }
+            },
+        };
+        // Chat packets are small and latency matters: send each one now, not when Nagle's
+        // algorithm has gathered enough (on loopback that waits up to the 40 ms delayed ACK).
+        if let Err(error) = stream.set_nodelay(true) {
+            tracing::warn!(%error, "could not set TCP_NODELAY");
+        }
+        let io = TokioIo::new(Connection {
+            stream,
+            _permit: permit,
+        });
+        let connection = http
+            .serve_connection(io, TowerToHyperService::new(app.clone()))
+            .with_upgrades();
+        let mut drain = drain.clone();
+        connections.spawn(async move {
+            let mut connection = pin!(connection);
+            tokio::select! {
+                result = connection.as_mut() => return log_closed(peer, result),
+                _ = drain.wait_for(|draining| *draining) => {}
+            }
+            connection.as_mut().graceful_shutdown();
+            log_closed(peer, connection.await);
+        });
+    }
+
+    drop(listener);
+    let deadline = Instant::now() + limits.shutdown_timeout;
+    let drained = tokio::time::timeout_at(deadline, async {
+        close_sockets.await;
+        draining.send_replace(true);
+        while let Some(finished) = connections.join_next().await {
+            log_panic(finished);
+        }
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!(
+            open = connections.len(),
+            timeout = ?limits.shutdown_timeout,
+            "shutdown deadline passed; closing the connections still open"
+        );
+    }
+}
+
+fn log_closed(peer: SocketAddr, result: hyper::Result<()>) {
+    if let Err(error) = result {
+        tracing::debug!(%peer, %error, "connection closed with an error");
+    }
+}
+
+fn log_panic(finished: Result<(), tokio::task::JoinError>) {
+    if let Err(error) = finished
+        && error.is_panic()
+    {
+        tracing::error!(%error, "a connection task panicked");
+    }
+}
+
+/// EMFILE: this process's limit; ENFILE: the system's. Both pass once connections close.
+fn out_of_descriptors(error: &io::Error) -> bool {
+    matches!(error.raw_os_error(), Some(libc::EMFILE | libc::ENFILE))
+}
+
+/// Errors about one connection that went away before it was accepted: nothing to report.
+fn is_connection_error(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::ConnectionRefused
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::ConnectionReset
+    )
+}
+
+/// Lets a repeated log line through at most once per [`LOG_EVERY`], counting what it held back.
+#[derive(Debug, Default)]
+struct Throttle {
+    last: Option<Instant>,
+    missed: u64,
+}
+
+impl Throttle {
+    /// `Some(lines held back since the last one)` when a line may be written now.
+    fn ready(&mut self) -> Option<u64> {
+        let now = Instant::now();
+        if self.last.is_some_and(|last| now < last + LOG_EVERY) {
+            self.missed += 1;
+            return None;
+        }
+        self.last = Some(now);
+        Some(std::mem::take(&mut self.missed))
+    }
+}
+
+/// Open connections per client address, shared by the accept loop and the connections' permits.
+#[derive(Debug)]
+struct OpenPerIp {
+    max: usize,
+    open: Arc<Mutex<HashMap<IpAddr, usize>>>,
+}
+
+impl OpenPerIp {
+    fn new(max: NonZeroUsize) -> Self {
+        Self {
+            max: max.get(),
+            open: Arc::default(),
+        }
+    }
+
+    /// A permit for one more connection from `ip`, or the number it already holds.
+    fn admit(&self, ip: IpAddr) -> Result<IpPermit, usize> {
+        // An IPv4 client of a dual-stack socket arrives as ::ffff:a.b.c.d; count it as a.b.c.d.
+        let ip = ip.to_canonical();
+        let mut open = self
+            .open
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let count = open.entry(ip).or_default();
+        if *count >= self.max {
+            return Err(*count);
+        }
+        *count += 1;
+        Ok(IpPermit {
+            ip,
+            open: Arc::clone(&self.open),
+        })
+    }
+}
+
+/// One open connection counted against its address; dropping it gives the place back.
+#[derive(Debug)]
+struct IpPermit {
+    ip: IpAddr,
+    open: Arc<Mutex<HashMap<IpAddr, usize>>>,
+}
+
+impl Drop for IpPermit {
+    fn drop(&mut self) {
+        let mut open = self
+            .open
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(count) = open.get_mut(&self.ip) {
+            *count -= 1;
+            if *count == 0 {
+                open.remove(&self.ip);
+            }
+        }
+    }
+}
+
+/// A TCP stream carrying its address's permit. hyper hands the stream itself to the WebSocket
+/// after an upgrade, so the permit lives exactly as long as the socket, whatever speaks on it.
+#[derive(Debug)]
+struct Connection {
+    stream: TcpStream,
+    _permit: Option<IpPermit>,
+}
+
+impl AsyncRead for Connection {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Connection {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_address_gets_its_places_back_when_connections_close() {
+        let per_ip = OpenPerIp::new(NonZeroUsize::new(2).expect("non-zero"));
+        let ip: IpAddr = "192.0.2.1".parse().expect("ip");
+        let other: IpAddr = "192.0.2.2".parse().expect("ip");
+        let first = per_ip.admit(ip).expect("first");
+        let _second = per_ip.admit(ip).expect("second");
+        assert_eq!(per_ip.admit(ip).err(), Some(2));
+        let _elsewhere = per_ip
+            .admit(other)
+            .expect("another address is not affected");
+        drop(first);
+        let _third = per_ip.admit(ip).expect("a place was given back");
+    }
+
+    #[test]
+    fn mapped_ipv4_counts_as_ipv4() {
+        let per_ip = OpenPerIp::new(NonZeroUsize::new(1).expect("non-zero"));
+        let _v4 = per_ip.admit("192.0.2.1".parse().expect("ip")).expect("v4");
+        assert_eq!(
+            per_ip.admit("::ffff:192.0.2.1".parse().expect("ip")).err(),
+            Some(1)
+        );
+    }
+}

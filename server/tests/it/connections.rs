@@ -1,0 +1,157 @@
+//! Connections that send nothing, or too many from one address, cannot lock other clients out:
+//! each is closed by a deadline or refused at accept, and everyone else still gets in.
+
+use std::{
+    net::{IpAddr, Ipv4Addr},
+    num::NonZeroUsize,
+    time::Duration,
+};
+
+use serde_json::json;
+use server::{Config, ConnectionLimits};
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    net::TcpStream,
+};
+
+use crate::{
+    helpers::{TestApp, temp_data_dir},
+    raw::{RawWebSocket, event_packet},
+};
+
+/// The handshake timeout the tests configure, and the client's own deadline for seeing the
+/// server close the connection: well past the timeout, well short of "never".
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(1);
+const CLOSE_DEADLINE: Duration = Duration::from_secs(5);
+
+async fn spawn_with(connections: ConnectionLimits) -> TestApp {
+    TestApp::spawn_with(Config {
+        connections,
+        ..Config::new(temp_data_dir())
+    })
+    .await
+}
+
+async fn spawn_with_handshake_timeout() -> TestApp {
+    spawn_with(ConnectionLimits {
+        handshake_timeout: HANDSHAKE_TIMEOUT,
+        ..ConnectionLimits::default()
+    })
+    .await
+}
+
+fn address(app: &TestApp) -> String {
+    app.url.trim_start_matches("http://").to_owned()
+}
+
+/// Reads until the server closes the connection, failing past `deadline`; returns what the
+/// server sent first (a 408 response, or nothing).
+async fn read_until_closed(stream: &mut TcpStream, deadline: Duration) -> Vec<u8> {
+    let mut received = Vec::new();
+    tokio::time::timeout(deadline, async {
+        let mut buf = [0u8; 1024];
+        loop {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => received.extend_from_slice(&buf[..n]),
+            }
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("the server kept the connection open past {deadline:?}"));
+    received
+}
+
+#[tokio::test]
+async fn a_connection_that_sends_nothing_is_closed() {
+    let app = spawn_with_handshake_timeout().await;
+    let mut idle = TcpStream::connect(address(&app)).await.expect("connect");
+    read_until_closed(&mut idle, CLOSE_DEADLINE).await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_trickled_request_head_is_closed() {
+    let app = spawn_with_handshake_timeout().await;
+    let mut slow = TcpStream::connect(address(&app)).await.expect("connect");
+    slow.write_all(b"GET / HTTP/1.1\r\nHost: chat\r\n")
+        .await
+        .expect("write the start of a request");
+    // One more header line every 100 ms: the client is never silent for long, but its head never
+    // ends, so only a deadline on the whole head closes it.
+    let mut pace = tokio::time::interval(Duration::from_millis(100));
+    let mut buf = [0u8; 1024];
+    let closed = tokio::time::timeout(CLOSE_DEADLINE, async {
+        loop {
+            tokio::select! {
+                _ = pace.tick() => {
+                    if slow.write_all(b"X-Trickle: 1\r\n").await.is_err() {
+                        return;
+                    }
+                }
+                read = slow.read(&mut buf) => match read {
+                    Ok(0) | Err(_) => return,
+                    Ok(_) => {}
+                },
+            }
+        }
+    })
+    .await;
+    assert!(
+        closed.is_ok(),
+        "a client trickling its request head kept the connection past {CLOSE_DEADLINE:?}"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_session_that_never_joins_the_namespace_is_closed() {
+    let app = spawn_with_handshake_timeout().await;
+    let mut lurker = RawWebSocket::open(&app.url).await;
+    lurker.closed_within(CLOSE_DEADLINE).await;
+    // A client that does join in time stays, and chats.
+    let mut client = RawWebSocket::connect(&app.url).await;
+    client
+        .send_packet(event_packet(
+            crate::helpers::event::CHAT_MESSAGE,
+            &json!("still here"),
+        ))
+        .await;
+    assert_eq!(
+        client.next_event().await.0,
+        crate::helpers::event::CHAT_MESSAGE
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_address_over_its_cap_is_refused_while_others_connect() {
+    let app = spawn_with(ConnectionLimits {
+        max_per_ip: NonZeroUsize::new(2),
+        ..ConnectionLimits::default()
+    })
+    .await;
+    let local = IpAddr::V4(Ipv4Addr::LOCALHOST);
+    let _first = RawWebSocket::connect_from(&app.url, local).await;
+    let _second = RawWebSocket::connect_from(&app.url, local).await;
+
+    // The handshake timeout is the default (10 s): a close within the deadline is the refusal.
+    let mut third = TcpStream::connect(address(&app)).await.expect("connect");
+    let answer = read_until_closed(&mut third, CLOSE_DEADLINE).await;
+    assert!(answer.is_empty(), "a refused connection gets no answer");
+
+    // Another address is not affected.
+    let mut other =
+        RawWebSocket::connect_from(&app.url, IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2))).await;
+    other
+        .send_packet(event_packet(
+            crate::helpers::event::CHAT_MESSAGE,
+            &json!("hello"),
+        ))
+        .await;
+    assert_eq!(
+        other.next_event().await.0,
+        crate::helpers::event::CHAT_MESSAGE
+    );
+    app.stop().await;
+}
