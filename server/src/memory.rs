@@ -3,8 +3,9 @@
 //! hyper parses a request's URI and header values as slices of the connection's first 8 KiB
 //! read buffer, and Engine.IO keeps each socket's request parts for the socket's whole life, so
 //! every open socket pins that buffer. Copying the URI and headers into their own small
-//! allocations before the request goes further releases it (measured: see
-//! `../shared/notes/memory-per-connection.md` and the README's benchmark).
+//! allocations before the request goes further releases it: with 5,000 idle WebSocket
+//! connections this took about 7 KiB off each (28.2 to 21.1 KiB, measured RSS growth per
+//! connection); the README's benchmark has the current figure and how to measure it.
 
 use axum::{
     extract::Request,
