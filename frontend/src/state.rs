@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use leptos::prelude::*;
-use shared::{Author, ChatMessage, DEFAULT_ROOM, Presence};
+use shared::{Author, ChatMessage, DEFAULT_ROOM, PresenceChange};
 
 /// The connection as the user should understand it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,7 +92,7 @@ impl Room {
     }
 
     /// The newest sequence number held with nothing missing before it (down to the oldest
-    /// loaded): where a catch-up must resume.
+    /// loaded): where a sync must resume.
     pub fn contiguous_seq(&self) -> i64 {
         self.messages.with_untracked(|messages| {
             let mut keys = messages.keys().copied();
@@ -115,16 +115,15 @@ impl Room {
         self.members.set(Some(members));
     }
 
-    /// Applies a presence update to the member list, if it is loaded.
     /// Applies a presence update. One that names nobody (a crowd came or went) makes the member
     /// list unknown; it is asked for again when the room is opened.
-    pub fn apply_presence(&self, presence: Presence) {
+    pub fn apply_presence(&self, presence: PresenceChange) {
         self.online.set(presence.online);
         if presence.partial {
             self.members.set(None);
             return;
         }
-        let Presence { joined, left, .. } = presence;
+        let PresenceChange { joined, left, .. } = presence;
         self.members.update(|members| {
             if let Some(members) = members {
                 members.retain(|m| {
