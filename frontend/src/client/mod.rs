@@ -23,7 +23,7 @@ pub use typing::typing;
 
 use crate::{
     socket::{self, ServerEvent},
-    state::{ChatState, History, Room, Status},
+    state::{ChatState, Room, Status},
     storage,
 };
 
@@ -83,31 +83,26 @@ fn on_welcome(state: ChatState, welcome: Welcome) {
     state.status.set(Status::Connected);
     // Also joins the room a link pointed to, if the user is not in it yet.
     open_room(state, state.current.get_untracked());
-    sync::sync(state);
+    sync::after_welcome(state);
     outbox::pump(state);
 }
 
 /// Messages of one room from the server, live, synced or acknowledged: they settle what the
 /// outbox holds of ours, and join the room's messages by sequence number, so a message seen
-/// twice shows once.
+/// twice shows once. Messages held beyond a gap ask for a sync.
 fn receive(state: ChatState, messages: Vec<ChatMessage>) {
-    let Some(room) = messages
-        .first()
-        .and_then(|message| state.room(&message.room))
-    else {
+    let Some(name) = messages.first().map(|message| message.room.clone()) else {
+        return;
+    };
+    let Some(room) = state.room(&name) else {
         return;
     };
     for message in &messages {
         outbox::settle(state, message);
     }
-    let behind = messages
-        .iter()
-        .any(|message| message.seq > room.contiguous_seq() + 1)
-        && room.history.get_untracked() != History::NotLoaded;
     room.merge(messages);
-    if behind && state.status.get_untracked() == Status::Connected {
-        // A gap: something was missed while this tab was away.
-        sync::sync(state);
+    if room.has_gap() {
+        sync::fill_gap(state, name);
     }
 }
 
