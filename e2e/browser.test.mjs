@@ -309,3 +309,19 @@ test('dark mode follows the system setting', async () => {
   await dark.close();
   await light.close();
 });
+
+test('without a connection a request is answered with a refusal, not left waiting', async () => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  // No Socket.io client script: the page cannot connect at all.
+  await page.route('**/socket.io/socket.io.js', (route) => route.abort());
+  await page.goto(server.url);
+  await page.getByRole('textbox', { name: 'Your name' }).fill('Stranded');
+  await page.getByRole('button', { name: 'Start chatting' }).click();
+  await page.locator('[role=status]', { hasText: 'Offline' }).waitFor();
+  // Creating a room is a request: its answer, here a refusal made in the page, must come.
+  await page.getByRole('textbox', { name: 'New room name' }).fill('nowhere');
+  await page.getByRole('textbox', { name: 'New room name' }).press('Enter');
+  await page.locator('.composer .error', { hasText: 'Not connected' }).waitFor();
+  await context.close();
+});

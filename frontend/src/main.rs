@@ -1,5 +1,5 @@
 //! The chat's browser UI. `socket` is the only module that speaks Socket.io, `client` holds the
-//! behaviour (outbox, catch-up, history), and components read the shared
+//! behaviour (outbox, sync, history pages, rooms, typing), and components read the shared
 //! [`state::ChatState`] from context.
 
 mod client;

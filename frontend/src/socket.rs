@@ -1,10 +1,17 @@
 //! The one module that knows Socket.io: bindings to the official JS client (loaded by
-//! `index.html` from `/socket.io/socket.io.js`) and the translation to typed events.
+//! `index.html` from `/socket.io/socket.io.js`) and the translation to typed events. Event names
+//! come from `shared` ([`Event::NAME`]); nothing else in the UI spells one.
 
-use std::{cell::OnceCell, rc::Rc};
+use std::{
+    cell::{Cell, OnceCell},
+    rc::Rc,
+};
 
 use serde::{Serialize, de::DeserializeOwned};
-use shared::{Ack, Auth, ChatMessage, ErrorPayload, Presence, Typing, Welcome, event};
+use shared::{
+    Ack, Auth, ChatMessage, ErrorCode, ErrorPayload, Event, PresenceChange, Request, Typing,
+    Welcome,
+};
 use wasm_bindgen::prelude::*;
 
 /// How long a request may wait for its acknowledgement.
@@ -27,8 +34,8 @@ extern "C" {
     #[wasm_bindgen(method)]
     fn on(this: &Socket, event: &str, listener: &JsValue);
 
-    #[wasm_bindgen(method)]
-    fn emit(this: &Socket, event: &str, data: &JsValue);
+    #[wasm_bindgen(method, catch)]
+    fn emit(this: &Socket, event: &str, data: &JsValue) -> Result<(), JsValue>;
 
     #[wasm_bindgen(method)]
     fn timeout(this: &Socket, ms: u32) -> TimedEmitter;
@@ -36,8 +43,13 @@ extern "C" {
     #[wasm_bindgen(method)]
     fn connect(this: &Socket);
 
-    #[wasm_bindgen(method, js_name = emit)]
-    fn emit_with_ack(this: &TimedEmitter, event: &str, data: &JsValue, ack: &JsValue);
+    #[wasm_bindgen(method, catch, js_name = emit)]
+    fn emit_with_ack(
+        this: &TimedEmitter,
+        event: &str,
+        data: &JsValue,
+        ack: &JsValue,
+    ) -> Result<(), JsValue>;
 
     #[wasm_bindgen(method, getter, js_name = io)]
     fn manager(this: &Socket) -> Manager;
@@ -52,14 +64,13 @@ thread_local! {
 
 /// Everything the server can tell the UI.
 pub enum ServerEvent {
-    Connected,
     /// The connection dropped; the client reconnects by itself.
     Disconnected,
     /// The client could not start at all.
     Unavailable,
     Welcome(Welcome),
     Message(ChatMessage),
-    Presence(Presence),
+    Presence(PresenceChange),
     Typing(Typing),
     Refused(ErrorPayload),
 }
@@ -68,7 +79,7 @@ pub enum ServerEvent {
 /// reconnect presents the token the first welcome gave.
 pub fn connect(auth: impl Fn() -> Auth + 'static, on_event: impl Fn(ServerEvent) + 'static) {
     let auth = Closure::<dyn Fn(js_sys::Function)>::new(move |reply: js_sys::Function| {
-        if let Some(auth) = to_js(&auth())
+        if let Ok(auth) = to_js(&auth())
             && let Err(error) = reply.call1(&JsValue::NULL, &auth)
         {
             leptos::logging::error!("auth callback failed: {error:?}");
@@ -98,15 +109,17 @@ pub fn connect(auth: impl Fn() -> Auth + 'static, on_event: impl Fn(ServerEvent)
     let handler: Rc<dyn Fn(ServerEvent)> = Rc::new(on_event);
 
     let h = handler.clone();
-    listen(&socket, "connect", move |_| h(ServerEvent::Connected));
-    let h = handler.clone();
     listen(&socket, "disconnect", move |reason| {
         h(ServerEvent::Disconnected);
         // The server closes every socket when it restarts; the client library does not retry
         // after a server-side disconnect by itself, so ask it to.
         if reason.as_string().as_deref() == Some("io server disconnect") {
             leptos::prelude::set_timeout(
-                || with_socket(Socket::connect),
+                || {
+                    if let Err(error) = with_socket(Socket::connect) {
+                        leptos::logging::error!("{error}");
+                    }
+                },
                 std::time::Duration::from_secs(1),
             );
         }
@@ -117,19 +130,15 @@ pub fn connect(auth: impl Fn() -> Auth + 'static, on_event: impl Fn(ServerEvent)
         h(ServerEvent::Disconnected);
     });
     let h = handler.clone();
-    listen_typed(&socket, event::WELCOME, move |w| h(ServerEvent::Welcome(w)));
+    listen_to::<Welcome>(&socket, move |w| h(ServerEvent::Welcome(w)));
     let h = handler.clone();
-    listen_typed(&socket, event::CHAT_MESSAGE, move |m| {
-        h(ServerEvent::Message(m))
-    });
+    listen_to::<ChatMessage>(&socket, move |m| h(ServerEvent::Message(m)));
     let h = handler.clone();
-    listen_typed(&socket, event::PRESENCE, move |p| {
-        h(ServerEvent::Presence(p))
-    });
+    listen_to::<PresenceChange>(&socket, move |p| h(ServerEvent::Presence(p)));
     let h = handler.clone();
-    listen_typed(&socket, event::TYPING, move |t| h(ServerEvent::Typing(t)));
+    listen_to::<Typing>(&socket, move |t| h(ServerEvent::Typing(t)));
     let h = handler.clone();
-    listen_typed(&socket, event::ERROR, move |e| h(ServerEvent::Refused(e)));
+    listen_to::<ErrorPayload>(&socket, move |e| h(ServerEvent::Refused(e)));
     let h = handler;
     let reconnecting = Closure::<dyn Fn()>::new(move || h(ServerEvent::Disconnected));
     socket
@@ -144,48 +153,104 @@ pub fn connect(auth: impl Fn() -> Auth + 'static, on_event: impl Fn(ServerEvent)
     });
 }
 
-/// Sends a request and hands its outcome to `on_reply`: the acknowledged data, or a refusal
-/// (code `timeout` when the server did not answer in time).
-pub fn request<T: DeserializeOwned>(
-    name: &str,
-    data: &impl Serialize,
-    on_reply: impl FnOnce(Result<T, ErrorPayload>) + 'static,
-) {
-    let Some(data) = to_js(data) else { return };
-    let ack = Closure::once_into_js(move |error: JsValue, reply: JsValue| {
-        let outcome = if !error.is_null() && !error.is_undefined() {
-            Err(ErrorPayload::new("timeout", "The server did not answer."))
-        } else {
-            match from_js::<Ack<T>>(reply) {
-                Some(Ack::Ok(data)) => Ok(data),
-                Some(Ack::Error { error }) => Err(error),
-                None => Err(ErrorPayload::new(
-                    "invalid_reply",
-                    "Unreadable server reply.",
-                )),
-            }
-        };
-        on_reply(outcome);
-    });
-    with_socket(|socket| {
+/// Sends a request and hands its outcome to `on_reply`, exactly once: the acknowledged data, or
+/// a refusal. Failures on this side become refusals too (code `timeout` when no answer can
+/// come), so a caller waiting for the reply, like the outbox, never waits forever.
+pub fn request<R: Request>(
+    request: &R,
+    on_reply: impl FnOnce(Result<R::Reply, ErrorPayload>) + 'static,
+) where
+    R::Reply: 'static,
+{
+    let reply = Reply::new(on_reply);
+    let payload = match to_js(request) {
+        Ok(payload) => payload,
+        Err(error) => return reply.settle(Err(error)),
+    };
+    let ack = {
+        let reply = reply.clone();
+        Closure::once_into_js(move |error: JsValue, data: JsValue| {
+            reply.settle(read_ack(&error, data));
+        })
+    };
+    let emitted = with_socket(|socket| {
         socket
             .timeout(ACK_TIMEOUT_MS)
-            .emit_with_ack(name, &data, &ack);
+            .emit_with_ack(R::NAME, &payload, &ack)
+            .map_err(|error| {
+                leptos::logging::error!("emit failed: {error:?}");
+                ErrorPayload::new(ErrorCode::Timeout, "The request could not be sent.")
+            })
     });
-}
-
-/// Sends an event that expects no answer.
-pub fn notify(name: &str, data: &impl Serialize) {
-    if let Some(data) = to_js(data) {
-        with_socket(|socket| socket.emit(name, &data));
+    if let Err(error) = emitted.and_then(|emitted| emitted) {
+        reply.settle(Err(error));
     }
 }
 
-fn with_socket(f: impl FnOnce(&Socket)) {
-    SOCKET.with(|cell| match cell.get() {
-        Some(socket) => f(socket),
-        None => leptos::logging::error!("no connection yet"),
+/// Sends an event that expects no answer.
+pub fn notify<E: Event>(event: &E) {
+    let sent = to_js(event).and_then(|payload| {
+        with_socket(|socket| socket.emit(E::NAME, &payload))?.map_err(|error| {
+            ErrorPayload::new(ErrorCode::Timeout, format!("emit failed: {error:?}"))
+        })
     });
+    if let Err(error) = sent {
+        leptos::logging::warn!("`{}` not sent: {error}", E::NAME);
+    }
+}
+
+/// The reply callback of one request, shared by the acknowledgement and the paths that fail
+/// before the request leaves: whichever settles first calls it, a later one finds it gone. Both
+/// the "at most once" and, since every path of [`request`] ends in `settle` or in socket.io's
+/// timed acknowledgement, the "at least once" live here.
+struct Reply<T>(Rc<Cell<Option<OnReply<T>>>>);
+
+type OnReply<T> = Box<dyn FnOnce(Result<T, ErrorPayload>)>;
+
+impl<T> Clone for Reply<T> {
+    fn clone(&self) -> Self {
+        Self(self.0.clone())
+    }
+}
+
+impl<T: 'static> Reply<T> {
+    fn new(on_reply: impl FnOnce(Result<T, ErrorPayload>) + 'static) -> Self {
+        Self(Rc::new(Cell::new(Some(Box::new(on_reply)))))
+    }
+
+    fn settle(&self, outcome: Result<T, ErrorPayload>) {
+        match self.0.take() {
+            Some(on_reply) => on_reply(outcome),
+            None => leptos::logging::warn!("a request was answered twice"),
+        }
+    }
+}
+
+/// What a timed acknowledgement's `(err, reply)` means.
+fn read_ack<T: DeserializeOwned>(error: &JsValue, reply: JsValue) -> Result<T, ErrorPayload> {
+    if !error.is_null() && !error.is_undefined() {
+        return Err(ErrorPayload::new(
+            ErrorCode::Timeout,
+            "The server did not answer.",
+        ));
+    }
+    match from_js::<Ack<T>>(reply) {
+        Some(ack) => ack.into(),
+        None => Err(ErrorPayload::new(
+            ErrorCode::Unknown,
+            "Unreadable server reply.",
+        )),
+    }
+}
+
+fn with_socket<T>(f: impl FnOnce(&Socket) -> T) -> Result<T, ErrorPayload> {
+    SOCKET.with(|cell| match cell.get() {
+        Some(socket) => Ok(f(socket)),
+        None => Err(ErrorPayload::new(
+            ErrorCode::Timeout,
+            "Not connected to the server.",
+        )),
+    })
 }
 
 /// Listeners live as long as the page, so their closures are deliberately leaked.
@@ -195,16 +260,12 @@ fn listen(socket: &Socket, name: &str, handler: impl Fn(JsValue) + 'static) {
     closure.forget();
 }
 
-fn listen_typed<T: DeserializeOwned>(
-    socket: &Socket,
-    name: &'static str,
-    handler: impl Fn(T) + 'static,
-) {
-    listen(socket, name, move |value| {
+fn listen_to<E: Event>(socket: &Socket, handler: impl Fn(E) + 'static) {
+    listen(socket, E::NAME, move |value| {
         if let Some(value) = from_js(value) {
             handler(value);
         } else {
-            leptos::logging::warn!("ignored a malformed `{name}` event");
+            leptos::logging::warn!("ignored a malformed `{}` event", E::NAME);
         }
     });
 }
@@ -215,11 +276,14 @@ fn from_js<T: DeserializeOwned>(value: JsValue) -> Option<T> {
         .ok()
 }
 
-fn to_js(value: &impl Serialize) -> Option<JsValue> {
+fn to_js(value: &impl Serialize) -> Result<JsValue, ErrorPayload> {
     // Plain objects, not Maps, so the JSON the server receives has the expected shape.
     let serializer = serde_wasm_bindgen::Serializer::json_compatible();
-    value
-        .serialize(&serializer)
-        .inspect_err(|error| leptos::logging::error!("{error}"))
-        .ok()
+    value.serialize(&serializer).map_err(|error| {
+        leptos::logging::error!("{error}");
+        ErrorPayload::new(
+            ErrorCode::InvalidPayload,
+            "The request could not be encoded.",
+        )
+    })
 }

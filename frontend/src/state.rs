@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use leptos::prelude::*;
-use shared::{Author, ChatMessage, DEFAULT_ROOM, Presence};
+use shared::{Author, ChatMessage, DEFAULT_ROOM, PresenceChange};
 
 /// The connection as the user should understand it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,11 +46,24 @@ pub enum History {
     Complete,
 }
 
+/// Whether a room is asking the server for what it missed (see `client::sync`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sync {
+    Idle,
+    /// A sync is on its way or waiting out a pause; `again` if a new connection asked for one
+    /// meanwhile, which the reply on its way may not cover.
+    Busy {
+        again: bool,
+    },
+}
+
 /// One joined room. Signals are `Copy`, so the struct is too.
 #[derive(Debug, Clone, Copy)]
 pub struct Room {
     /// Messages by sequence number: merging by key makes duplicates impossible.
     pub messages: RwSignal<BTreeMap<i64, ChatMessage>>,
+    /// At most one sync per room at a time, however many gaps are noticed meanwhile.
+    pub sync: StoredValue<Sync>,
     /// The newest sequence number the server has told us about.
     pub last_seq: RwSignal<i64>,
     /// The newest sequence number the user has seen (kept in localStorage).
@@ -68,6 +81,7 @@ impl Room {
     pub fn new(last_seq: i64, last_read: i64) -> Self {
         Self {
             messages: RwSignal::new(BTreeMap::new()),
+            sync: StoredValue::new(Sync::Idle),
             last_seq: RwSignal::new(last_seq),
             last_read: RwSignal::new(last_read.min(last_seq)),
             members: RwSignal::new(None),
@@ -91,9 +105,24 @@ impl Room {
         }
     }
 
+    /// Where a sync resumes: `None` while nothing is held (the newest page is loaded instead).
+    pub fn cursor(&self) -> Option<i64> {
+        self.messages
+            .with_untracked(|messages| !messages.is_empty())
+            .then(|| self.contiguous_seq())
+    }
+
+    /// Whether messages are held beyond a gap.
+    pub fn has_gap(&self) -> bool {
+        let newest = self
+            .messages
+            .with_untracked(|messages| messages.keys().next_back().copied());
+        newest.is_some_and(|newest| newest > self.contiguous_seq())
+    }
+
     /// The newest sequence number held with nothing missing before it (down to the oldest
-    /// loaded): where a catch-up must resume.
-    pub fn contiguous_seq(&self) -> i64 {
+    /// loaded): where a sync must resume.
+    fn contiguous_seq(&self) -> i64 {
         self.messages.with_untracked(|messages| {
             let mut keys = messages.keys().copied();
             let Some(mut last) = keys.next() else {
@@ -115,16 +144,15 @@ impl Room {
         self.members.set(Some(members));
     }
 
-    /// Applies a presence update to the member list, if it is loaded.
     /// Applies a presence update. One that names nobody (a crowd came or went) makes the member
     /// list unknown; it is asked for again when the room is opened.
-    pub fn apply_presence(&self, presence: Presence) {
+    pub fn apply_presence(&self, presence: PresenceChange) {
         self.online.set(presence.online);
         if presence.partial {
             self.members.set(None);
             return;
         }
-        let Presence { joined, left, .. } = presence;
+        let PresenceChange { joined, left, .. } = presence;
         self.members.update(|members| {
             if let Some(members) = members {
                 members.retain(|m| {

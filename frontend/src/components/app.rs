@@ -18,7 +18,7 @@ pub fn App() -> impl IntoView {
     let needs_name = storage::token().is_none() && storage::name().is_none();
     let state = ChatState::new(room_from_path(&path), needs_name);
     provide_context(state);
-    client::follow_history(state);
+    client::follow_navigation(state);
     if !needs_name {
         client::start(state);
     }

@@ -4,7 +4,7 @@
 
 use leptos::{html::Main, prelude::*};
 
-use super::message_item::{MessageItem, PendingItem};
+use super::{message_item::MessageItem, pending_item::PendingItem};
 use crate::{
     client,
     state::{ChatState, History},

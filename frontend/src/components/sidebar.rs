@@ -1,9 +1,10 @@
 //! The rooms this user is in, with unread counts; making, finding and joining rooms.
 
-use leptos::{ev, prelude::*, task::spawn_local};
+use leptos::{ev, prelude::*};
 use shared::{RoomInfo, validate_room};
 
-use crate::{client, state::ChatState, storage};
+use super::room_link::RoomLink;
+use crate::{client, state::ChatState};
 
 #[component]
 pub fn Sidebar() -> impl IntoView {
@@ -21,15 +22,7 @@ pub fn Sidebar() -> impl IntoView {
             Err(error) => state.error.set(Some(error.to_string())),
         }
     };
-    let browse = move |_| {
-        let token = storage::token().unwrap_or_default();
-        spawn_local(async move {
-            match api::list_rooms(token).await {
-                Ok(rooms) => directory.set(Some(rooms)),
-                Err(error) => state.error.set(Some(error.to_string())),
-            }
-        });
-    };
+    let browse = move |_| client::browse_rooms(state, move |rooms| directory.set(Some(rooms)));
     let joined = move || {
         state
             .rooms
@@ -77,35 +70,5 @@ pub fn Sidebar() -> impl IntoView {
                 }
             })}
         </nav>
-    }
-}
-
-#[component]
-fn RoomLink(name: String) -> impl IntoView {
-    let state = expect_context::<ChatState>();
-    let room = state.room(&name);
-    let label = format!("# {name}");
-    let target = name.clone();
-    let active = Memo::new(move |_| state.current.get() == name);
-    let unread = move || room.map(|room| room.unread()).unwrap_or_default();
-
-    view! {
-        <li>
-            <a
-                href=format!("/r/{target}")
-                class="room-link"
-                class:active=active
-                aria-current=move || active.get().then_some("page")
-                on:click=move |event: ev::MouseEvent| {
-                    event.prevent_default();
-                    client::open_room(state, target.clone());
-                }
-            >
-                <span>{label}</span>
-                <Show when=move || { unread() > 0 && !active.get() }>
-                    <span class="badge" aria-label="unread">{unread}</span>
-                </Show>
-            </a>
-        </li>
     }
 }

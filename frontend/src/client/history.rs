@@ -1,0 +1,42 @@
+//! History pages: a room's newest messages when it is first shown, and older pages as the
+//! reader scrolls up, through the `history` server function.
+
+use leptos::{prelude::*, task::spawn_local};
+
+use crate::{
+    state::{ChatState, History},
+    storage,
+};
+
+/// Messages per history page.
+const PAGE: u32 = 50;
+
+/// Loads the page of `room` before `before` (the newest page if `None`).
+pub fn load_history(state: ChatState, room_name: String, before: Option<i64>) {
+    let Some(room) = state.room(&room_name) else {
+        return;
+    };
+    if room.history.get_untracked() == History::Loading {
+        return;
+    }
+    room.history.set(History::Loading);
+    let token = storage::token().unwrap_or_default();
+    spawn_local(async move {
+        match api::history(token, room_name, before, PAGE).await {
+            Ok(page) => {
+                let complete =
+                    page.len() < PAGE as usize || page.first().is_some_and(|m| m.seq == 1);
+                room.merge(page);
+                room.history.set(if complete {
+                    History::Complete
+                } else {
+                    History::Partial
+                });
+            }
+            Err(api::ApiError(error)) => {
+                leptos::logging::warn!("history failed: {}", error.message);
+                room.history.set(History::Partial);
+            }
+        }
+    });
+}

@@ -1,0 +1,114 @@
+//! The chat client's behaviour. Components call these functions; the network is reached only
+//! through [`crate::socket`] (and, for history pages and the room directory, the `api` server
+//! functions), never from a component.
+//!
+//! This module dispatches what the server says; each concern has its own module: the ordered
+//! [`outbox`], [`sync`] (what was missed), [`history`] pages, [`rooms`] and [`typing`].
+
+mod history;
+mod outbox;
+mod rooms;
+mod sync;
+mod typing;
+
+use leptos::prelude::*;
+use shared::{Auth, ChatMessage, Rename, Renamed, Welcome};
+
+pub use history::load_history;
+pub use outbox::{retry, send};
+pub use rooms::{
+    browse_rooms, create_room, follow_navigation, join_room, leave_room, mark_read, open_room,
+};
+pub use typing::typing;
+
+use crate::{
+    socket::{self, ServerEvent},
+    state::{ChatState, Room, Status},
+    storage,
+};
+
+/// Connects and keeps `state` in step with the server.
+pub fn start(state: ChatState) {
+    socket::connect(
+        || Auth {
+            token: storage::token(),
+            name: storage::name(),
+        },
+        move |event| on_event(state, event),
+    );
+    typing::expire(state);
+}
+
+fn on_event(state: ChatState, event: ServerEvent) {
+    match event {
+        ServerEvent::Disconnected => {
+            state.status.set(Status::Reconnecting);
+            outbox::requeue(state);
+        }
+        ServerEvent::Unavailable => state.status.set(Status::Failed),
+        ServerEvent::Welcome(welcome) => on_welcome(state, welcome),
+        ServerEvent::Message(message) => receive(state, vec![message]),
+        ServerEvent::Presence(presence) => {
+            if let Some(room) = state.room(&presence.room) {
+                room.apply_presence(presence);
+            }
+        }
+        ServerEvent::Typing(typing) => typing::someone_types(state, typing),
+        ServerEvent::Refused(error) => state.error.set(Some(error.message)),
+    }
+}
+
+fn on_welcome(state: ChatState, welcome: Welcome) {
+    storage::set_token(&welcome.token);
+    state.me.set(Some(welcome.user));
+    state.rooms.update(|rooms| {
+        rooms.retain(|name, _| welcome.rooms.iter().any(|r| &r.name == name));
+        for info in &welcome.rooms {
+            match rooms.get(&info.name) {
+                Some(room) => {
+                    room.last_seq
+                        .set(info.last_seq.max(room.last_seq.get_untracked()));
+                    // Who is online may have changed while we were away: ask again.
+                    room.members.set(None);
+                }
+                None => {
+                    rooms.insert(
+                        info.name.clone(),
+                        Room::new(info.last_seq, storage::last_read(&info.name)),
+                    );
+                }
+            }
+        }
+    });
+    state.status.set(Status::Connected);
+    // Also joins the room a link pointed to, if the user is not in it yet.
+    open_room(state, state.current.get_untracked());
+    sync::after_welcome(state);
+    outbox::pump(state);
+}
+
+/// Messages of one room from the server, live, synced or acknowledged: they settle what the
+/// outbox holds of ours, and join the room's messages by sequence number, so a message seen
+/// twice shows once. Messages held beyond a gap ask for a sync.
+fn receive(state: ChatState, messages: Vec<ChatMessage>) {
+    let Some(name) = messages.first().map(|message| message.room.clone()) else {
+        return;
+    };
+    let Some(room) = state.room(&name) else {
+        return;
+    };
+    for message in &messages {
+        outbox::settle(state, message);
+    }
+    room.merge(messages);
+    if room.has_gap() {
+        sync::fill_gap(state, name);
+    }
+}
+
+pub fn rename(state: ChatState, name: String) {
+    socket::request(&Rename { name }, move |reply| match reply {
+        Ok(Renamed { user }) => state.me.set(Some(user)),
+        Err(error) => state.error.set(Some(error.message)),
+    });
+}

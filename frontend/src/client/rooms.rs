@@ -1,0 +1,138 @@
+//! Rooms: showing one (joining it if needed), creating, joining and leaving, who is online, how
+//! far each is read, the room directory, and the address bar that names the open room.
+
+use leptos::{prelude::*, task::spawn_local};
+use shared::{
+    CreateRoom, DEFAULT_ROOM, Done, ErrorPayload, JoinRoom, Joined, LeaveRoom, MemberList, Members,
+    RoomInfo,
+};
+
+use super::history::load_history;
+use crate::{
+    socket,
+    state::{ChatState, History, Room},
+    storage,
+};
+
+/// Shows `room` (joining it if needed), loading its latest messages the first time.
+pub fn open_room(state: ChatState, name: String) {
+    push_url(&name);
+    if state.current.get_untracked() != name {
+        state.current.set(name.clone());
+        state.error.set(None);
+    }
+    let Some(room) = state.room(&name) else {
+        return join_room(state, name);
+    };
+    if room.members.with_untracked(Option::is_none) {
+        load_members(state, name.clone());
+    }
+    if room.history.get_untracked() == History::NotLoaded {
+        load_history(state, name, None);
+    }
+}
+
+/// Asks who is online in `room`; presence updates keep the list current afterwards.
+fn load_members(state: ChatState, name: String) {
+    socket::request(&Members { room: name.clone() }, move |reply| {
+        match (reply, state.room(&name)) {
+            (Ok(MemberList { members }), Some(room)) => room.set_members(members),
+            (Err(error), _) => leptos::logging::warn!("members failed: {}", error.message),
+            (Ok(_), None) => {}
+        }
+    });
+}
+
+/// Marks everything in the room on screen as read.
+pub fn mark_read(room_name: &str, room: Room) {
+    let last = room.last_seq.get_untracked();
+    if room.last_read.get_untracked() != last {
+        room.last_read.set(last);
+        storage::set_last_read(room_name, last);
+    }
+}
+
+pub fn create_room(state: ChatState, name: String) {
+    socket::request(&CreateRoom { room: name }, move |reply| {
+        entered(state, reply)
+    });
+}
+
+pub fn join_room(state: ChatState, name: String) {
+    socket::request(&JoinRoom { room: name }, move |reply| {
+        if reply.is_err() && state.room(&state.current.get_untracked()).is_none() {
+            open_room(state, DEFAULT_ROOM.to_owned());
+        }
+        entered(state, reply);
+    });
+}
+
+fn entered(state: ChatState, reply: Result<Joined, ErrorPayload>) {
+    match reply {
+        Ok(Joined {
+            room: RoomInfo { name, last_seq },
+            members,
+        }) => {
+            let room = Room::new(last_seq, storage::last_read(&name));
+            room.set_members(members);
+            state.rooms.update(|rooms| {
+                rooms.entry(name.clone()).or_insert(room);
+            });
+            open_room(state, name);
+        }
+        Err(error) => state.error.set(Some(error.message)),
+    }
+}
+
+pub fn leave_room(state: ChatState, name: String) {
+    socket::request(
+        &LeaveRoom { room: name.clone() },
+        move |reply| match reply {
+            Ok(Done {}) => {
+                state.rooms.update(|rooms| {
+                    rooms.remove(&name);
+                });
+                open_room(state, DEFAULT_ROOM.to_owned());
+            }
+            Err(error) => state.error.set(Some(error.message)),
+        },
+    );
+}
+
+/// Every room on the server, for the directory; a refusal is shown like any other.
+pub fn browse_rooms(state: ChatState, on_rooms: impl FnOnce(Vec<RoomInfo>) + 'static) {
+    let token = storage::token().unwrap_or_default();
+    spawn_local(async move {
+        match api::list_rooms(token).await {
+            Ok(rooms) => on_rooms(rooms),
+            Err(api::ApiError(error)) => state.error.set(Some(error.message)),
+        }
+    });
+}
+
+/// Follows the browser's back and forward buttons.
+pub fn follow_navigation(state: ChatState) {
+    let handle = window_event_listener(leptos::ev::popstate, move |_| {
+        let path = window().location().pathname().unwrap_or_default();
+        let name = crate::state::room_from_path(&path);
+        if state.room(&name).is_some() {
+            state.current.set(name);
+        } else {
+            join_room(state, name);
+        }
+    });
+    // The listener lives as long as the page.
+    std::mem::forget(handle);
+}
+
+fn push_url(room: &str) {
+    let url = format!("/r/{room}");
+    if window().location().pathname().ok().as_deref() != Some(url.as_str())
+        && let Ok(history) = window().history()
+        && history
+            .push_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&url))
+            .is_err()
+    {
+        leptos::logging::warn!("could not update the address bar");
+    }
+}

@@ -1,0 +1,35 @@
+//! One room in the sidebar: a link that opens it, with its unread count.
+
+use leptos::{ev, prelude::*};
+
+use crate::{client, state::ChatState};
+
+#[component]
+pub fn RoomLink(name: String) -> impl IntoView {
+    let state = expect_context::<ChatState>();
+    let room = state.room(&name);
+    let label = format!("# {name}");
+    let target = name.clone();
+    let active = Memo::new(move |_| state.current.get() == name);
+    let unread = move || room.map(|room| room.unread()).unwrap_or_default();
+
+    view! {
+        <li>
+            <a
+                href=format!("/r/{target}")
+                class="room-link"
+                class:active=active
+                aria-current=move || active.get().then_some("page")
+                on:click=move |event: ev::MouseEvent| {
+                    event.prevent_default();
+                    client::open_room(state, target.clone());
+                }
+            >
+                <span>{label}</span>
+                <Show when=move || { unread() > 0 && !active.get() }>
+                    <span class="badge" aria-label="unread">{unread}</span>
+                </Show>
+            </a>
+        </li>
+    }
+}
