@@ -63,6 +63,10 @@ impl FromServerFnError for ApiError {
             ServerFnErrorErr::Args(_) | ServerFnErrorErr::MissingArg(_) => {
                 (ErrorCode::InvalidPayload, "a field is missing or malformed")
             }
+            ServerFnErrorErr::Deserialization(_) => (
+                ErrorCode::InvalidPayload,
+                "the request or its answer could not be read (too large or malformed)",
+            ),
             ServerFnErrorErr::Request(_) => (ErrorCode::Timeout, "the server could not be reached"),
             _ => (ErrorCode::Internal, "the request failed; try again"),
         };
