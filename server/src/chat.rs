@@ -216,8 +216,16 @@ impl Chat {
         Ok(guest(id))
     }
 
-    pub async fn rename(&self, user: &Author, name: &str) -> ChatResult<Author> {
+    /// Renames the user. `remember` stores a guest first; it runs only once the request is
+    /// known to be acceptable, so a refusal stores nothing.
+    pub async fn rename(
+        &self,
+        user: &Author,
+        name: &str,
+        remember: impl AsyncFnOnce() -> ChatResult<()>,
+    ) -> ChatResult<Author> {
         let name = validate_name(name)?;
+        remember().await?;
         self.store.rename_user(&user.id, name).await?;
         let renamed = Author {
             id: user.id.clone(),
@@ -267,8 +275,18 @@ impl Chat {
         })
     }
 
-    pub async fn create_room(&self, user: &Author, name: &str) -> ChatResult<RoomInfo> {
+    /// Creates a room with the user in it; `remember` as for [`Chat::rename`].
+    pub async fn create_room(
+        &self,
+        user: &Author,
+        name: &str,
+        remember: impl AsyncFnOnce() -> ChatResult<()>,
+    ) -> ChatResult<RoomInfo> {
         let name = validate_room(name)?;
+        if self.store.room(&name).await?.is_some() {
+            return Err(ChatError::RoomExists);
+        }
+        remember().await?;
         let room = self
             .store
             .create_room(&name, &user.id, now_millis(), self.limits)
@@ -277,11 +295,21 @@ impl Chat {
         Ok(room)
     }
 
-    pub async fn join_room(&self, user: &Author, name: &str) -> ChatResult<RoomInfo> {
+    /// Puts the user in an existing room; `remember` as for [`Chat::rename`].
+    pub async fn join_room(
+        &self,
+        user: &Author,
+        name: &str,
+        remember: impl AsyncFnOnce() -> ChatResult<()>,
+    ) -> ChatResult<RoomInfo> {
         let name = validate_room(name)?;
         let room = if name == DEFAULT_ROOM {
             self.default_room().await?
         } else {
+            if self.store.room(&name).await?.is_none() {
+                return Err(ChatError::RoomNotFound);
+            }
+            remember().await?;
             self.store.join(&user.id, &name, self.limits).await?
         };
         self.presence.entered(&user.id, &room.name);

@@ -12,7 +12,7 @@ mod budget;
 mod connection;
 mod intake;
 
-use std::{convert::Infallible, future::Future, marker::PhantomData, sync::Arc, time::Duration};
+use std::{convert::Infallible, marker::PhantomData, sync::Arc, time::Duration};
 
 use shared::{
     Ack, Auth, ChatInput, ChatMessage, CreateRoom, Done, ErrorCode, ErrorPayload, Event, JoinRoom,
@@ -210,9 +210,14 @@ async fn on_create_room<A: Adapter>(
     State(chat): State<Chat>,
     State(shared): State<Arc<SharedBudget>>,
 ) {
-    let entered = enter(&io, &connection, &chat, &shared, |chat, user| async move {
-        chat.create_room(&user, &request.room).await
-    });
+    let entered = enter(
+        &io,
+        &connection,
+        &chat,
+        &shared,
+        Entry::Create,
+        &request.room,
+    );
     reply.result(entered.await);
 }
 
@@ -224,32 +229,35 @@ async fn on_join_room<A: Adapter>(
     State(chat): State<Chat>,
     State(shared): State<Arc<SharedBudget>>,
 ) {
-    let entered = enter(&io, &connection, &chat, &shared, |chat, user| async move {
-        chat.join_room(&user, &request.room).await
-    });
+    let entered = enter(&io, &connection, &chat, &shared, Entry::Join, &request.room);
     reply.result(entered.await);
 }
 
-/// `createRoom` and `joinRoom`: `into` lets the user into a room (making it, or not), then every
-/// connection of theirs joins it, on every node.
-async fn enter<A, F, T>(
+/// How `createRoom` and `joinRoom` differ: whether the room must be new or must exist.
+enum Entry {
+    Create,
+    Join,
+}
+
+/// `createRoom` and `joinRoom`: the chat lets the user into the room, then every connection of
+/// theirs joins it, on every node.
+async fn enter<A: Adapter>(
     io: &SocketIo<A>,
     connection: &Connection,
     chat: &Chat,
     shared: &SharedBudget,
-    into: F,
-) -> Result<Joined, Refusal>
-where
-    A: Adapter,
-    F: FnOnce(Chat, shared::Author) -> T,
-    T: Future<Output = Result<shared::RoomInfo, ChatError>>,
-{
+    entry: Entry,
+    room: &str,
+) -> Result<Joined, Refusal> {
     let user = connection.user();
     if !shared.write(&user.id) {
         return Err(Refusal::Now(rate_limited()));
     }
-    connection.remember(chat).await?;
-    let room = into(chat.clone(), user.clone()).await?;
+    let remember = async || connection.remember(chat).await;
+    let room = match entry {
+        Entry::Create => chat.create_room(&user, room, remember).await?,
+        Entry::Join => chat.join_room(&user, room, remember).await?,
+    };
     if let Err(error) = io.to(user_room(&user.id)).join(room.name.clone()).await {
         crate::throttled!(error, %error, room = %room.name, "could not add a user's connections to a room");
         return Err(Refusal::Now(adapter_failed()));
@@ -292,10 +300,10 @@ async fn on_rename<A: Adapter>(
     if !shared.write(&connection.user().id) {
         return reply.refuse(rate_limited());
     }
-    if let Err(error) = connection.remember(&chat).await {
-        return reply.fail(&error);
-    }
-    let renamed = chat.rename(&connection.user(), &request.name).await;
+    let remember = async || connection.remember(&chat).await;
+    let renamed = chat
+        .rename(&connection.user(), &request.name, remember)
+        .await;
     if let Ok(user) = &renamed {
         // Every tab of the user on this node posts under the new name from now on.
         for socket in io.local().within(user_room(&user.id)).sockets() {

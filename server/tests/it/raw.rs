@@ -155,7 +155,10 @@ impl RawWebSocket {
                 .expect("a frame in time");
             match frame {
                 Some(Ok(Message::Text(text))) if text.as_str() == "2" => {
-                    self.send_packet("3".into()).await;
+                    // A pong that cannot be sent: the server has closed the connection.
+                    if self.socket.send(Message::text("3")).await.is_err() {
+                        return None;
+                    }
                 }
                 Some(Ok(Message::Text(text))) => return Some(text.as_str().to_owned()),
                 Some(Ok(Message::Close(_)) | Err(_)) | None => return None,
