@@ -29,8 +29,9 @@ after(async () => {
 let people = 0;
 
 /** A page in its own browser context (a separate person) who picked a name and is connected. */
-async function openChat({ name = `Person ${(people += 1)}`, path = '/', base = server.url, ...options } = {}) {
+async function openChat({ name = `Person ${(people += 1)}`, path = '/', base = server.url, init, ...options } = {}) {
   const context = await browser.newContext({ viewport: { width: 1000, height: 640 }, ...options });
+  if (init) await context.addInitScript(init);
   const page = await context.newPage();
   const problems = [];
   page.on('console', (message) => {
@@ -326,6 +327,94 @@ test('without a connection a request is answered with a refusal, not left waitin
   await page.getByRole('textbox', { name: 'New room name' }).press('Enter');
   await page.locator('.composer .error', { hasText: 'Not connected' }).waitFor();
   await context.close();
+});
+
+/**
+ * Runs in the page before its scripts: wraps WebSocket so the test can see the `sync` requests
+ * the page sends, drop the broadcast of one message (a gap), and hold `sync` acknowledgements
+ * until it answers them itself.
+ */
+function wireTap() {
+  const wire = { syncs: [], drop: null, hold: false, held: [] };
+  window.__wire = wire;
+  wire.refuse = (code) => {
+    wire.hold = false;
+    for (const { id, deliver } of wire.held.splice(0)) {
+      const refusal = { status: 'error', error: { code, message: 'refused by the test' } };
+      deliver(new MessageEvent('message', { data: `43${id}${JSON.stringify([refusal])}` }));
+    }
+  };
+  window.WebSocket = class extends window.WebSocket {
+    send(data) {
+      const sync = typeof data === 'string' && data.match(/^42(\d+)\["sync"/);
+      if (sync) wire.syncs.push({ id: sync[1], at: performance.now() });
+      super.send(data);
+    }
+
+    get onmessage() {
+      return super.onmessage;
+    }
+
+    set onmessage(handler) {
+      const deliver = (event) => handler.call(this, event);
+      super.onmessage = (event) => {
+        const { data } = event;
+        if (typeof data === 'string') {
+          if (wire.drop && data.startsWith('42["chatMessage"') && data.includes(`"text":"${wire.drop}"`)) return;
+          const ack = data.match(/^43(\d+)/);
+          if (ack && wire.hold && wire.syncs.some((sync) => sync.id === ack[1])) {
+            wire.held.push({ id: ack[1], deliver });
+            return;
+          }
+        }
+        deliver(event);
+      };
+    }
+  };
+}
+
+test('a gap costs one sync however many messages follow it, and a busy server is asked again after a pause', async () => {
+  const reader = await openChat({ name: 'Gap reader', init: wireTap });
+  const writer = io(server.url, { transports: ['websocket'], auth: { name: 'Gap writer' }, forceNew: true });
+  try {
+    await once(writer, 'welcome');
+    const post = async (text) => {
+      const ack = await writer.timeout(10_000).emitWithAck('chatMessage', { text, clientId: text });
+      assert.equal(ack.status, 'ok', JSON.stringify(ack));
+    };
+    await post('gap 0');
+    await expectOnce(reader.page, 'gap 0');
+    await reader.page.evaluate(() => {
+      window.__wire.syncs.length = 0;
+      window.__wire.drop = 'gap lost';
+      window.__wire.hold = true;
+    });
+    await post('gap lost');
+    const after = Array.from({ length: 10 }, (_, n) => `gap after ${n + 1}`);
+    for (const text of after) await post(text);
+    // Every one of these arrived beyond the gap; the page shows them while it waits.
+    await expectOnce(reader.page, 'gap after 10');
+    assert.equal(await reader.page.evaluate(() => window.__wire.syncs.length), 1, 'one sync for the gap');
+
+    // The server is busy: the page asks again, but only after a pause.
+    const refused = await reader.page.evaluate(() => {
+      window.__wire.refuse('overloaded');
+      return performance.now();
+    });
+    await reader.page.waitForFunction(() => window.__wire.syncs.length === 2);
+    const again = await reader.page.evaluate(() => window.__wire.syncs[1].at);
+    assert.ok(again - refused >= 1000, `asked again ${Math.round(again - refused)} ms after the refusal`);
+
+    await expectOnce(reader.page, 'gap lost');
+    const texts = await reader.page.locator('.message .text').allTextContents();
+    const order = ['gap 0', 'gap lost', ...after];
+    assert.deepEqual(texts.filter((t) => order.includes(t)), order);
+    assert.equal(await reader.page.evaluate(() => window.__wire.syncs.length), 2, 'nothing more to sync');
+    assert.deepEqual(reader.problems, []);
+  } finally {
+    writer.close();
+    await reader.close();
+  }
 });
 
 /** How many messages the flood test posts, and how many the page may hold and show at once. */
