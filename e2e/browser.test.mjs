@@ -495,7 +495,7 @@ test('10,000 messages into the open room: the page keeps up, smooth and bounded'
     assert.ok(caughtUp, `message ${FLOOD} shown within a minute of the last post`);
     assert.equal(seqs.length, WINDOW, 'the list holds the window, not the whole session');
     assert.deepEqual(seqs, Array.from({ length: WINDOW }, (_, i) => FLOOD - WINDOW + 1 + i));
-    assert.ok(figures.lagAfterLastPostMs < 3_000, `the page keeps up: ${figures.lagAfterLastPostMs} ms behind`);
+    assert.ok(figures.lagAfterLastPostMs < 5_000, `the page keeps up: ${figures.lagAfterLastPostMs} ms behind`);
     assert.ok(figures.worstFrameMs < 500, `no frame stalls: worst ${figures.worstFrameMs} ms`);
     assert.ok(figures.busyMsPerMessage < 1, `main thread busy ${figures.busyMsPerMessage} ms per message`);
 

@@ -72,8 +72,9 @@ pub struct Room {
     /// key makes duplicates impossible.
     pub messages: RwSignal<BTreeMap<i64, ChatMessage>>,
     /// The newest sequence number held with nothing missing between it and the oldest held
-    /// (0 while nothing is): where a sync resumes. Advanced as messages arrive, so no message
-    /// costs a walk over the window.
+    /// (0 while nothing is; below the oldest held when more than the window came beyond a gap):
+    /// where a sync resumes. Advanced as messages arrive, so no message costs a walk over the
+    /// window.
     cursor: StoredValue<i64>,
     /// At most one sync per room at a time, however many gaps are noticed meanwhile.
     pub sync: StoredValue<Sync>,

@@ -6,7 +6,6 @@
 //! animation frame: a busy room costs a frame's work per frame, not a list's work per message.
 
 use leptos::{html::Main, prelude::*};
-
 use shared::ChatMessage;
 
 use super::{message_item::MessageItem, pending_item::PendingItem};
