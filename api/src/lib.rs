@@ -56,15 +56,17 @@ impl std::fmt::Display for ApiError {
 impl FromServerFnError for ApiError {
     type Encoder = JsonEncoding;
 
+    /// Errors of the server-function layer itself, with fixed messages: their detail can name
+    /// server internals.
     fn from_server_fn_error(error: ServerFnErrorErr) -> Self {
-        let code = match &error {
+        let (code, message) = match error {
             ServerFnErrorErr::Args(_) | ServerFnErrorErr::MissingArg(_) => {
-                ErrorCode::InvalidPayload
+                (ErrorCode::InvalidPayload, "a field is missing or malformed")
             }
-            ServerFnErrorErr::Request(_) => ErrorCode::Timeout,
-            _ => ErrorCode::Internal,
+            ServerFnErrorErr::Request(_) => (ErrorCode::Timeout, "the server could not be reached"),
+            _ => (ErrorCode::Internal, "the request failed; try again"),
         };
-        Self(ErrorPayload::new(code, error.to_string()))
+        Self(ErrorPayload::new(code, message))
     }
 }
 

@@ -16,7 +16,13 @@ use crate::{
 /// The route the functions live under; `api` names each endpoint below it.
 pub const ROUTE: &str = "/api/{*fn_name}";
 
+/// Largest request body a server function reads: its arguments are a token, a room name and
+/// two numbers. The server-function layer reads the whole body into memory, so the bound is
+/// set here.
+const MAX_BODY_BYTES: usize = 4 * 1024;
+
 pub async fn handle(backend: Arc<dyn Backend>, request: Request<Body>) -> impl IntoResponse {
+    let request = request.map(|body| Body::new(http_body_util::Limited::new(body, MAX_BODY_BYTES)));
     leptos_axum::handle_server_fns_with_context(move || provide_context(backend.clone()), request)
         .await
 }

@@ -20,15 +20,19 @@ pub use presence::ConnectionId;
 use presence::Presence;
 
 pub use crate::store::Posted;
-use crate::store::{NewMessage, RoomLimits, Store, StoreError};
+pub use crate::store::RoomLimits;
+use crate::store::{NewMessage, Store, StoreError};
 
 /// Most messages one `sync` returns per room; a client that gets this many syncs again.
 pub const SYNC_PAGE: u32 = 500;
 /// Most distinct rooms one `sync` may name.
 pub const SYNC_MAX_ROOMS: usize = 100;
-/// Most bytes of message text one `sync` reply carries in all: what bounds the reply's size
-/// (a page of 500 messages of 2,000 four-byte characters is 4 MB).
+/// Most bytes one `sync` reply carries in all, counted as each message's text, name, ids and
+/// [`MESSAGE_OVERHEAD`]: what bounds the reply's size (a page of 500 messages of 2,000
+/// four-byte characters is 4 MB; 100 rooms of 500 short ones would be 50,000 messages).
 pub const SYNC_MAX_BYTES: usize = 1 << 20;
+/// Bytes a message takes on the wire besides its strings (field names, numbers, quotes), about.
+const MESSAGE_OVERHEAD: usize = 120;
 /// Most messages one history page returns.
 pub const PAGE_LIMIT: u32 = 100;
 
@@ -46,10 +50,10 @@ pub enum ChatError {
     NotMember,
     #[error("everyone stays in #{DEFAULT_ROOM}")]
     CannotLeaveDefault,
-    #[error("the server holds as many rooms as it allows ({0})")]
-    TooManyRooms(usize),
-    #[error("you are in as many rooms as allowed ({0}); leave one first")]
-    TooManyMemberships(usize),
+    #[error("the server holds as many rooms as it allows")]
+    TooManyRooms,
+    #[error("you are in as many rooms as allowed; leave one first")]
+    TooManyMemberships,
     #[error("your session is unknown; reconnect")]
     UnknownSession,
     #[error("storage failed: {0}")]
@@ -66,7 +70,7 @@ impl ChatError {
             Self::RoomNotFound => ErrorCode::RoomNotFound,
             Self::NotMember => ErrorCode::NotAMember,
             Self::CannotLeaveDefault => ErrorCode::CannotLeaveDefaultRoom,
-            Self::TooManyRooms(_) | Self::TooManyMemberships(_) => ErrorCode::TooManyRooms,
+            Self::TooManyRooms | Self::TooManyMemberships => ErrorCode::TooManyRooms,
             Self::UnknownSession => ErrorCode::UnknownSession,
             Self::Store(_) => ErrorCode::Internal,
         }
@@ -83,7 +87,7 @@ pub struct Session {
     pub token: String,
     /// The user's rooms, the default room first.
     pub rooms: Vec<RoomInfo>,
-    /// Whether the user is in the store. A guest (a client that sent no auth, as in the seed) is
+    /// Whether the user is in the store. A guest (a client that connected without `auth`) is
     /// not, until it does something that must be remembered (see [`Chat::remember`]): a
     /// thousand bare clients connecting cost no database writes.
     pub stored: bool,
@@ -96,20 +100,11 @@ pub trait InRooms {
     fn contains(&self, room: &str) -> bool;
 }
 
-/// Limits the chat enforces, from the configuration.
-#[derive(Debug, Clone, Copy)]
-pub struct Limits {
-    /// Rooms on the server, in all.
-    pub rooms: usize,
-    /// Rooms one user may be in besides the default room.
-    pub rooms_per_user: usize,
-}
-
 /// The chat service, cheap to clone.
 #[derive(Clone)]
 pub struct Chat {
     store: Arc<dyn Store>,
-    limits: Limits,
+    limits: RoomLimits,
     /// Signs guests' tokens (see [`Chat::guest_token`]); the same on every node.
     key: Arc<[u8]>,
     /// Who is online where, on this node.
@@ -118,7 +113,7 @@ pub struct Chat {
 
 impl Chat {
     /// The chat over `store`, with guests' tokens signed by the store's server key.
-    pub async fn new(store: Arc<dyn Store>, limits: Limits) -> ChatResult<Self> {
+    pub async fn new(store: Arc<dyn Store>, limits: RoomLimits) -> ChatResult<Self> {
         let key = store.server_key().await?.into();
         Ok(Self {
             store,
@@ -186,7 +181,14 @@ impl Chat {
     /// The guest id a token signed by [`Chat::guest_token`] names.
     fn guest_id(&self, token: &str) -> Option<String> {
         let (id, signature) = token.strip_prefix("g.")?.rsplit_once('.')?;
-        uuid::Uuid::parse_str(id).ok()?;
+        // One spelling per guest: the id and signature exactly as handed out.
+        let lower_hex = |c: char| c.is_ascii_digit() || ('a'..='f').contains(&c);
+        if signature.len() != 64 || !signature.chars().all(lower_hex) {
+            return None;
+        }
+        if uuid::Uuid::parse_str(id).ok()?.hyphenated().to_string() != id {
+            return None;
+        }
         self.signer(id).verify_slice(&from_hex(signature)?).ok()?;
         Some(id.to_owned())
     }
@@ -269,9 +271,8 @@ impl Chat {
         let name = validate_room(name)?;
         let room = self
             .store
-            .create_room(&name, &user.id, now_millis(), self.room_limits())
-            .await
-            .map_err(|error| self.store_error(error))?;
+            .create_room(&name, &user.id, now_millis(), self.limits)
+            .await?;
         self.presence.entered(&user.id, &room.name);
         Ok(room)
     }
@@ -281,10 +282,7 @@ impl Chat {
         let room = if name == DEFAULT_ROOM {
             self.default_room().await?
         } else {
-            self.store
-                .join(&user.id, &name, self.room_limits())
-                .await
-                .map_err(|error| self.store_error(error))?
+            self.store.join(&user.id, &name, self.limits).await?
         };
         self.presence.entered(&user.id, &room.name);
         Ok(room)
@@ -330,7 +328,7 @@ impl Chat {
             let page = self.store.sync(&room, after, SYNC_PAGE).await?;
             more |= page.len() == SYNC_PAGE as usize;
             for message in page {
-                bytes += message.text.len();
+                bytes += wire_size(&message);
                 if bytes > SYNC_MAX_BYTES {
                     return Ok((messages, true));
                 }
@@ -340,7 +338,8 @@ impl Chat {
         Ok((messages, more))
     }
 
-    /// A page of a room's history: up to `PAGE_LIMIT` messages before `before`, oldest first.
+    /// A page of a room's history: up to `limit` messages (clamped to 1..=[`PAGE_LIMIT`]) before
+    /// `before`, oldest first.
     pub async fn history(
         &self,
         room: &str,
@@ -401,34 +400,29 @@ impl Chat {
             .await?
             .ok_or(ChatError::RoomNotFound)
     }
-
-    fn room_limits(&self) -> RoomLimits {
-        RoomLimits {
-            rooms: self.limits.rooms,
-            per_user: self.limits.rooms_per_user,
-        }
-    }
-
-    fn store_error(&self, error: StoreError) -> ChatError {
-        match error {
-            StoreError::RoomExists => ChatError::RoomExists,
-            StoreError::RoomNotFound => ChatError::RoomNotFound,
-            StoreError::TooManyRooms => ChatError::TooManyRooms(self.limits.rooms),
-            StoreError::TooManyMemberships => {
-                ChatError::TooManyMemberships(self.limits.rooms_per_user)
-            }
-            other => ChatError::Store(other),
-        }
-    }
 }
 
 impl From<StoreError> for ChatError {
     fn from(error: StoreError) -> Self {
         match error {
+            StoreError::RoomExists => Self::RoomExists,
             StoreError::RoomNotFound => Self::RoomNotFound,
+            StoreError::TooManyRooms => Self::TooManyRooms,
+            StoreError::TooManyMemberships => Self::TooManyMemberships,
             other => Self::Store(other),
         }
     }
+}
+
+/// About how many bytes `message` takes in a reply.
+fn wire_size(message: &ChatMessage) -> usize {
+    message.id.len()
+        + message.room.len()
+        + message.text.len()
+        + message.author.id.len()
+        + message.author.name.len()
+        + message.client_id.as_ref().map_or(0, String::len)
+        + MESSAGE_OVERHEAD
 }
 
 /// A guest, named after its id.

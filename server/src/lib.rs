@@ -28,7 +28,7 @@ pub use serve::{ConnectionLimits, raise_open_file_limit};
 pub use transport::RateLimit;
 use transport::{Intake, SharedBudget};
 
-use chat::{Chat, Limits};
+use chat::{Chat, RoomLimits};
 use store::sqlite::SqliteStore;
 
 /// Everything `run` needs besides the listener.
@@ -79,9 +79,9 @@ pub async fn run(
     let store = SqliteStore::open(&config.data_dir).await?;
     let chat = Chat::new(
         Arc::new(store.clone()),
-        Limits {
+        RoomLimits {
             rooms: config.max_rooms,
-            rooms_per_user: config.max_rooms_per_user,
+            per_user: config.max_rooms_per_user,
         },
     )
     .await?;

@@ -12,7 +12,7 @@ mod budget;
 mod connection;
 mod intake;
 
-use std::{convert::Infallible, marker::PhantomData, sync::Arc, time::Duration};
+use std::{convert::Infallible, future::Future, marker::PhantomData, sync::Arc, time::Duration};
 
 use shared::{
     Ack, Auth, ChatInput, ChatMessage, CreateRoom, Done, ErrorCode, ErrorPayload, Event, JoinRoom,
@@ -43,12 +43,18 @@ fn user_room(id: &str) -> String {
     format!("user:{id}")
 }
 
-/// A socket's rooms, as the chat asks about them.
-struct SocketRooms<'a, A: Adapter>(&'a SocketRef<A>);
+/// A socket's rooms, read once per request, as the chat asks about them.
+struct SocketRooms(Vec<std::borrow::Cow<'static, str>>);
 
-impl<A: Adapter> InRooms for SocketRooms<'_, A> {
+impl SocketRooms {
+    fn of<A: Adapter>(socket: &SocketRef<A>) -> Self {
+        Self(socket.rooms())
+    }
+}
+
+impl InRooms for SocketRooms {
     fn contains(&self, room: &str) -> bool {
-        self.0.rooms().iter().any(|joined| joined == room)
+        self.0.iter().any(|joined| joined == room)
     }
 }
 
@@ -57,8 +63,9 @@ impl<A: Adapter> InRooms for SocketRooms<'_, A> {
 #[error("{}", .0.message)]
 pub struct Refused(ErrorPayload);
 
-/// Runs before the client is told it is connected: resolves who it is and registers the event
-/// handlers, so that an event sent right after connecting is never missed.
+/// Runs before the client is told it is connected: resolves who it is, puts the socket in its
+/// rooms and registers the event handlers, so that an event sent right after connecting is
+/// never missed or refused.
 pub async fn authenticate<A: Adapter>(
     socket: SocketRef<A>,
     TryData(auth): TryData<Auth>,
@@ -69,6 +76,10 @@ pub async fn authenticate<A: Adapter>(
         .open_session(auth.unwrap_or_default())
         .await
         .map_err(|error| Refused(refusal(&error)))?;
+    let mut rooms: Vec<String> = session.rooms.iter().map(|room| room.name.clone()).collect();
+    rooms.push(user_room(&session.user.id));
+    // Rooms joined here are left by socketioxide whatever becomes of the socket.
+    socket.join(rooms);
     socket
         .extensions
         .insert(Arc::new(Connection::new(session, limit)));
@@ -84,7 +95,7 @@ pub async fn authenticate<A: Adapter>(
     Ok(())
 }
 
-/// The client is connected: put it in its rooms and greet it.
+/// The client is connected: count it online and greet it.
 pub async fn on_connect<A: Adapter>(
     socket: SocketRef<A>,
     Conn(connection): Conn,
@@ -92,11 +103,15 @@ pub async fn on_connect<A: Adapter>(
 ) {
     let user = connection.user();
     let rooms = connection.rooms_at_connect().to_vec();
-    tracing::info!(sid = %socket.id, user = %user.id, transport = ?socket.transport_type(), "client connected");
-    let mut names: Vec<String> = rooms.iter().map(|room| room.name.clone()).collect();
-    names.push(user_room(&user.id));
-    socket.join(names);
+    crate::throttled!(info, sid = %socket.id, user = %user.id, transport = ?socket.transport_type(), "client connected");
     chat.connected(connection.id, &user, &rooms);
+    // This handler and `on_disconnect` run as separate tasks. A socket that closed already has
+    // cleared its flag before its disconnect handler started, so whichever ran first, the
+    // connection is not left online.
+    if !socket.connected() {
+        chat.disconnected(connection.id);
+        return;
+    }
     let welcome = Welcome {
         user,
         token: connection.token().to_owned(),
@@ -114,7 +129,7 @@ async fn on_disconnect<A: Adapter>(
     reason: DisconnectReason,
     State(chat): State<Chat>,
 ) {
-    tracing::info!(sid = %socket.id, %reason, "client disconnected");
+    crate::throttled!(info, sid = %socket.id, %reason, "client disconnected");
     chat.disconnected(connection.id);
 }
 
@@ -138,7 +153,7 @@ async fn on_chat_message<A: Adapter>(
         ));
     };
     let posted = chat
-        .post(&connection.user(), &SocketRooms(&socket), input)
+        .post(&connection.user(), &SocketRooms::of(&socket), input)
         .await;
     let message = match posted {
         Ok(Posted::Duplicate(message)) => message,
@@ -183,7 +198,7 @@ async fn on_sync<A: Adapter>(
     if !connection.budget.read() {
         return reply.refuse(rate_limited());
     }
-    let synced = chat.sync(&SocketRooms(&socket), &request.rooms).await;
+    let synced = chat.sync(&SocketRooms::of(&socket), &request.rooms).await;
     reply.result(synced.map(|(messages, more)| Synced { messages, more }));
 }
 
@@ -195,15 +210,10 @@ async fn on_create_room<A: Adapter>(
     State(chat): State<Chat>,
     State(shared): State<Arc<SharedBudget>>,
 ) {
-    let user = connection.user();
-    if !shared.write(&user.id) {
-        return reply.refuse(rate_limited());
-    }
-    if let Err(error) = connection.remember(&chat).await {
-        return reply.fail(&error);
-    }
-    let created = chat.create_room(&user, &request.room).await;
-    reply.result(entered(&io, &chat, &user.id, created).await);
+    let entered = enter(&io, &connection, &chat, &shared, |chat, user| async move {
+        chat.create_room(&user, &request.room).await
+    });
+    reply.result(entered.await);
 }
 
 async fn on_join_room<A: Adapter>(
@@ -214,27 +224,35 @@ async fn on_join_room<A: Adapter>(
     State(chat): State<Chat>,
     State(shared): State<Arc<SharedBudget>>,
 ) {
-    let user = connection.user();
-    if !shared.write(&user.id) {
-        return reply.refuse(rate_limited());
-    }
-    if let Err(error) = connection.remember(&chat).await {
-        return reply.fail(&error);
-    }
-    let joined = chat.join_room(&user, &request.room).await;
-    reply.result(entered(&io, &chat, &user.id, joined).await);
+    let entered = enter(&io, &connection, &chat, &shared, |chat, user| async move {
+        chat.join_room(&user, &request.room).await
+    });
+    reply.result(entered.await);
 }
 
-/// After the chat let the user into a room: every connection of theirs joins it, on every node.
-async fn entered<A: Adapter>(
+/// `createRoom` and `joinRoom`: `into` lets the user into a room (making it, or not), then every
+/// connection of theirs joins it, on every node.
+async fn enter<A, F, T>(
     io: &SocketIo<A>,
+    connection: &Connection,
     chat: &Chat,
-    user_id: &str,
-    room: Result<shared::RoomInfo, ChatError>,
-) -> Result<Joined, ChatError> {
-    let room = room?;
-    if let Err(error) = io.to(user_room(user_id)).join(room.name.clone()).await {
+    shared: &SharedBudget,
+    into: F,
+) -> Result<Joined, Refusal>
+where
+    A: Adapter,
+    F: FnOnce(Chat, shared::Author) -> T,
+    T: Future<Output = Result<shared::RoomInfo, ChatError>>,
+{
+    let user = connection.user();
+    if !shared.write(&user.id) {
+        return Err(Refusal::Now(rate_limited()));
+    }
+    connection.remember(chat).await?;
+    let room = into(chat.clone(), user.clone()).await?;
+    if let Err(error) = io.to(user_room(&user.id)).join(room.name.clone()).await {
         crate::throttled!(error, %error, room = %room.name, "could not add a user's connections to a room");
+        return Err(Refusal::Now(adapter_failed()));
     }
     let members = chat.members(&room.name);
     Ok(Joined { room, members })
@@ -258,11 +276,13 @@ async fn on_leave_room<A: Adapter>(
     };
     if let Err(error) = io.to(user_room(&user.id)).leave(room.clone()).await {
         crate::throttled!(error, %error, %room, "could not take a user's connections out of a room");
+        return reply.refuse(adapter_failed());
     }
     reply.ok(Done {});
 }
 
 async fn on_rename<A: Adapter>(
+    io: SocketIo<A>,
     Conn(connection): Conn,
     Payload(request): Payload<Rename>,
     reply: Reply<A, Rename>,
@@ -277,7 +297,12 @@ async fn on_rename<A: Adapter>(
     }
     let renamed = chat.rename(&connection.user(), &request.name).await;
     if let Ok(user) = &renamed {
-        connection.set_user(user.clone());
+        // Every tab of the user on this node posts under the new name from now on.
+        for socket in io.local().within(user_room(&user.id)).sockets() {
+            if let Some(tab) = socket.extensions.get::<Arc<Connection>>() {
+                tab.set_user(user.clone());
+            }
+        }
     }
     reply.result(renamed.map(|user| Renamed { user }));
 }
@@ -297,7 +322,10 @@ async fn on_typing<A: Adapter>(
     if !connection.budget.typing() {
         return;
     }
-    let Ok(room) = chat.member_room(&SocketRooms(&socket), &request.room).await else {
+    let Ok(room) = chat
+        .member_room(&SocketRooms::of(&socket), &request.room)
+        .await
+    else {
         return;
     };
     if !shared.room_typing(&room) {
@@ -327,7 +355,9 @@ async fn on_members<A: Adapter>(
     if !connection.budget.read() {
         return reply.refuse(rate_limited());
     }
-    let room = chat.member_room(&SocketRooms(&socket), &request.room).await;
+    let room = chat
+        .member_room(&SocketRooms::of(&socket), &request.room)
+        .await;
     reply.result(room.map(|room| MemberList {
         members: chat.members(&room),
     }));
@@ -368,6 +398,25 @@ pub async fn announce_presence<A: Adapter>(
     }
 }
 
+fn adapter_failed() -> ErrorPayload {
+    ErrorPayload::new(
+        ErrorCode::Internal,
+        "the server could not do that right now; try again",
+    )
+}
+
+/// Why a request was refused: by the chat, or by the transport itself.
+enum Refusal {
+    Chat(ChatError),
+    Now(ErrorPayload),
+}
+
+impl From<ChatError> for Refusal {
+    fn from(error: ChatError) -> Self {
+        Self::Chat(error)
+    }
+}
+
 fn rate_limited() -> ErrorPayload {
     ErrorPayload::new(
         ErrorCode::RateLimited,
@@ -394,11 +443,15 @@ impl<A: Adapter, R: Request> FromMessageParts<A> for Payload<R> {
     ) -> Result<Self, PayloadRefused> {
         let Ok(TryData(parsed)) = TryData::<R>::from_message_parts(socket, value, ack_id);
         parsed.map(Payload).map_err(|error| {
+            tracing::debug!(event = R::NAME, %error, "unreadable payload");
             let reply = Reply::<A, R>::from_message_parts(socket, value, ack_id)
                 .unwrap_or_else(|never| match never {});
             reply.refuse(ErrorPayload::new(
                 ErrorCode::InvalidPayload,
-                format!("`{}` could not read that: {error}", R::NAME),
+                format!(
+                    "`{}` could not read that payload; see the protocol",
+                    R::NAME
+                ),
             ));
             PayloadRefused
         })
@@ -406,7 +459,8 @@ impl<A: Adapter, R: Request> FromMessageParts<A> for Payload<R> {
 }
 
 /// How to answer a client's request: through its acknowledgement callback if it asked for one,
-/// otherwise with a `chatError` event for refusals (and nothing for successes, as in the seed).
+/// otherwise with a `chatError` event for refusals; a success without an acknowledgement sends
+/// nothing.
 struct Reply<A: Adapter, R> {
     socket: SocketRef<A>,
     ack: AckSender<A>,
@@ -421,10 +475,11 @@ impl<A: Adapter, R: Request> Reply<A, R> {
         }
     }
 
-    fn result(self, result: Result<R::Reply, ChatError>) {
-        match result {
+    fn result(self, result: Result<R::Reply, impl Into<Refusal>>) {
+        match result.map_err(Into::into) {
             Ok(data) => self.ok(data),
-            Err(error) => self.fail(&error),
+            Err(Refusal::Chat(error)) => self.fail(&error),
+            Err(Refusal::Now(error)) => self.refuse(error),
         }
     }
 

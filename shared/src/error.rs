@@ -3,14 +3,13 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::ValidationError;
-
 /// Why a request was refused: stable, machine-readable, serialized as the snake_case strings
 /// listed in `docs/PROTOCOL.md`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
-    /// The payload does not have the expected shape.
+    /// The payload does not have the expected shape, a `clientId` is not 1-64 bytes, or a
+    /// `sync` names more than 100 rooms.
     InvalidPayload,
     EmptyMessage,
     MessageTooLong,
@@ -62,12 +61,6 @@ impl ErrorPayload {
     }
 }
 
-impl From<&ValidationError> for ErrorPayload {
-    fn from(error: &ValidationError) -> Self {
-        Self::new(error.code(), error.to_string())
-    }
-}
-
 impl std::fmt::Display for ErrorPayload {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.message)
@@ -81,15 +74,6 @@ impl std::fmt::Display for ErrorPayload {
 pub enum Ack<T> {
     Ok(T),
     Error { error: ErrorPayload },
-}
-
-impl<T> From<Result<T, ErrorPayload>> for Ack<T> {
-    fn from(result: Result<T, ErrorPayload>) -> Self {
-        match result {
-            Ok(data) => Self::Ok(data),
-            Err(error) => Self::Error { error },
-        }
-    }
 }
 
 impl<T> From<Ack<T>> for Result<T, ErrorPayload> {

@@ -7,11 +7,12 @@ pub const DEFAULT_ROOM: &str = "general";
 
 /// What a client may send with `chatMessage`.
 ///
-/// The seed sent a bare string; richer clients send an object. Both are accepted forever.
+/// A bare string posts to the default room; an object can name the room and a `clientId`. Both
+/// forms stay accepted.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum ChatInput {
-    /// `"hello"`, the seed's own protocol: goes to [`DEFAULT_ROOM`].
+    /// `"hello"`: goes to [`DEFAULT_ROOM`].
     Text(String),
     /// `{ "text": "hello", "room": "general", "clientId": "..." }`.
     Object {
@@ -110,7 +111,7 @@ pub struct Welcome {
     pub token: String,
     /// The rooms this user is in (the connection has joined them all).
     pub rooms: Vec<RoomInfo>,
-    /// Longest accepted message, in characters.
+    /// Longest accepted message, in Unicode scalar values, after trimming.
     pub max_message_chars: usize,
 }
 

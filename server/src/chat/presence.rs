@@ -46,9 +46,11 @@ struct Connection {
 struct Room {
     /// user id -> (user, open connections in the room)
     online: BTreeMap<String, (Author, usize)>,
-    /// Changes not announced yet, by user id.
+    /// Changes not announced yet, by user id: who came online, who went offline, and who was
+    /// online already and changed their name (announced as joining again).
     joined: BTreeMap<String, Author>,
     left: BTreeMap<String, Author>,
+    renamed: BTreeMap<String, Author>,
     /// When the room's changes were last announced.
     announced: Option<Instant>,
 }
@@ -75,6 +77,7 @@ impl Room {
             return;
         }
         let (user, _) = entry.remove();
+        self.renamed.remove(&user.id);
         if self.joined.remove(&user.id).is_none() {
             self.left.insert(user.id.clone(), user);
         }
@@ -169,7 +172,12 @@ impl Presence {
         for room in rooms.values_mut() {
             if let Some(entry) = room.online.get_mut(&user.id) {
                 entry.0 = user.clone();
-                room.joined.insert(user.id.clone(), user.clone());
+                match room.joined.get_mut(&user.id) {
+                    Some(joined) => *joined = user.clone(),
+                    None => {
+                        room.renamed.insert(user.id.clone(), user.clone());
+                    }
+                }
             }
         }
     }
@@ -199,11 +207,12 @@ impl Presence {
                 let due = room
                     .announced
                     .is_none_or(|at| now.saturating_duration_since(at) >= quiet);
-                due && (!room.joined.is_empty() || !room.left.is_empty())
+                due && !(room.joined.is_empty() && room.left.is_empty() && room.renamed.is_empty())
             })
             .map(|(name, room)| {
                 room.announced = Some(now);
-                let joined = std::mem::take(&mut room.joined);
+                let mut joined = std::mem::take(&mut room.joined);
+                joined.append(&mut room.renamed);
                 let left = std::mem::take(&mut room.left);
                 let partial = joined.len() + left.len() > PRESENCE_NAMED_MAX;
                 let named = |changes: BTreeMap<String, Author>| {
@@ -353,6 +362,22 @@ mod tests {
         presence.renamed(&renamed);
         assert_eq!(changes(&presence), [(1, vec![renamed.clone()], vec![])]);
         assert_eq!(presence.members("general"), [renamed]);
+    }
+
+    #[test]
+    fn renaming_then_leaving_is_announced_as_leaving() {
+        let presence = Presence::default();
+        let tab = open(&presence, "a");
+        open(&presence, "b");
+        changes(&presence);
+        let renamed = Author {
+            id: "a".into(),
+            name: "Ada".into(),
+        };
+        presence.renamed(&renamed);
+        presence.disconnected(tab);
+        assert_eq!(changes(&presence), [(1, vec![], vec![renamed])]);
+        assert_eq!(presence.members("general"), [user("b")]);
     }
 
     #[test]

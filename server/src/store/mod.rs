@@ -30,11 +30,12 @@ pub enum Posted {
     Duplicate(ChatMessage),
 }
 
-/// Caps on rooms, checked in the statement that would exceed them so that concurrent requests
-/// (on any node) cannot overshoot.
+/// Caps on rooms, checked in the statement that would exceed them. With SQLite's single writer
+/// concurrent requests cannot overshoot; a clustered store must lock or serialise to say the
+/// same.
 #[derive(Debug, Clone, Copy)]
 pub struct RoomLimits {
-    /// Rooms on the server, in all.
+    /// Rooms on the server, in all (the default room included).
     pub rooms: usize,
     /// Rooms one user is a member of (the default room not counted).
     pub per_user: usize,
@@ -87,7 +88,8 @@ pub trait Store: Send + Sync + 'static {
     /// The rooms `user_id` joined, by name. (The domain adds the default room, which is never
     /// stored as a membership.)
     async fn memberships(&self, user_id: &str) -> StoreResult<Vec<RoomInfo>>;
-    /// Idempotent; [`StoreError::RoomNotFound`] for a room that does not exist.
+    /// Idempotent; [`StoreError::RoomNotFound`] for a room that does not exist,
+    /// [`StoreError::TooManyMemberships`] past the per-user cap.
     async fn join(&self, user_id: &str, room: &str, limits: RoomLimits) -> StoreResult<RoomInfo>;
     /// Idempotent.
     async fn leave(&self, user_id: &str, room: &str) -> StoreResult<()>;

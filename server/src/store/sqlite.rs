@@ -158,7 +158,9 @@ async fn store_batch(
     writer: &SqlitePool,
     batch: &[AppendRequest],
 ) -> Result<Vec<StoreResult<Posted>>, sqlx::Error> {
-    let mut tx = writer.begin().await?;
+    // IMMEDIATE: the transaction reads before it writes; taking the write lock first means
+    // another process on the same file can make it wait, never fail it half way.
+    let mut tx = writer.begin_with("BEGIN IMMEDIATE").await?;
     let stored = stored_retries(&mut tx, batch).await?;
 
     // What becomes of each message: a retry of a stored one, of an earlier one in this batch,
@@ -424,7 +426,7 @@ impl Store for SqliteStore {
         now: i64,
         limits: RoomLimits,
     ) -> StoreResult<RoomInfo> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         if room_in(&mut tx, name).await?.is_some() {
             return Err(StoreError::RoomExists);
         }
@@ -472,7 +474,7 @@ impl Store for SqliteStore {
     }
 
     async fn join(&self, user_id: &str, name: &str, limits: RoomLimits) -> StoreResult<RoomInfo> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         let room = join_in(&mut tx, user_id, name, limits).await?;
         tx.commit().await?;
         Ok(room)

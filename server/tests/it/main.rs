@@ -11,6 +11,7 @@ mod limits;
 mod presence;
 mod raw;
 mod rooms;
+mod server_fns;
 mod sessions;
 mod shutdown;
 mod sync;
