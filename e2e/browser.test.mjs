@@ -1,9 +1,11 @@
 // The UI in headless Chromium (Debian's, driven by playwright-core): two people chatting.
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { chromium } from 'playwright-core';
+import { io } from 'socket.io-client';
 import { startServer } from './server.mjs';
 
 const ARTIFACTS = process.env.CHAT_ARTIFACTS ?? 'target/e2e';
@@ -27,15 +29,16 @@ after(async () => {
 let people = 0;
 
 /** A page in its own browser context (a separate person) who picked a name and is connected. */
-async function openChat({ name = `Person ${(people += 1)}`, path = '/', ...options } = {}) {
+async function openChat({ name = `Person ${(people += 1)}`, path = '/', base = server.url, init, ...options } = {}) {
   const context = await browser.newContext({ viewport: { width: 1000, height: 640 }, ...options });
+  if (init) await context.addInitScript(init);
   const page = await context.newPage();
   const problems = [];
   page.on('console', (message) => {
     if (message.type() === 'error') problems.push(message.text());
   });
   page.on('pageerror', (error) => problems.push(error.message));
-  await page.goto(server.url + path);
+  await page.goto(base + path);
   await page.getByRole('textbox', { name: 'Your name' }).fill(name);
   await page.getByRole('button', { name: 'Start chatting' }).click();
   await connected(page);
@@ -324,4 +327,185 @@ test('without a connection a request is answered with a refusal, not left waitin
   await page.getByRole('textbox', { name: 'New room name' }).press('Enter');
   await page.locator('.composer .error', { hasText: 'Not connected' }).waitFor();
   await context.close();
+});
+
+/**
+ * Runs in the page before its scripts: wraps WebSocket so the test can see the `sync` requests
+ * the page sends, drop the broadcast of one message (a gap), and hold `sync` acknowledgements
+ * until it answers them itself.
+ */
+function wireTap() {
+  const wire = { syncs: [], drop: null, hold: false, held: [] };
+  window.__wire = wire;
+  wire.refuse = (code) => {
+    wire.hold = false;
+    for (const { id, deliver } of wire.held.splice(0)) {
+      const refusal = { status: 'error', error: { code, message: 'refused by the test' } };
+      deliver(new MessageEvent('message', { data: `43${id}${JSON.stringify([refusal])}` }));
+    }
+  };
+  window.WebSocket = class extends window.WebSocket {
+    send(data) {
+      const sync = typeof data === 'string' && data.match(/^42(\d+)\["sync"/);
+      if (sync) wire.syncs.push({ id: sync[1], at: performance.now() });
+      super.send(data);
+    }
+
+    get onmessage() {
+      return super.onmessage;
+    }
+
+    set onmessage(handler) {
+      const deliver = (event) => handler.call(this, event);
+      super.onmessage = (event) => {
+        const { data } = event;
+        if (typeof data === 'string') {
+          if (wire.drop && data.startsWith('42["chatMessage"') && data.includes(`"text":"${wire.drop}"`)) return;
+          const ack = data.match(/^43(\d+)/);
+          if (ack && wire.hold && wire.syncs.some((sync) => sync.id === ack[1])) {
+            wire.held.push({ id: ack[1], deliver });
+            return;
+          }
+        }
+        deliver(event);
+      };
+    }
+  };
+}
+
+test('a gap costs one sync however many messages follow it, and a busy server is asked again after a pause', async () => {
+  const reader = await openChat({ name: 'Gap reader', init: wireTap });
+  const writer = io(server.url, { transports: ['websocket'], auth: { name: 'Gap writer' }, forceNew: true });
+  try {
+    await once(writer, 'welcome');
+    const post = async (text) => {
+      const ack = await writer.timeout(10_000).emitWithAck('chatMessage', { text, clientId: text });
+      assert.equal(ack.status, 'ok', JSON.stringify(ack));
+    };
+    await post('gap 0');
+    await expectOnce(reader.page, 'gap 0');
+    await reader.page.evaluate(() => {
+      window.__wire.syncs.length = 0;
+      window.__wire.drop = 'gap lost';
+      window.__wire.hold = true;
+    });
+    await post('gap lost');
+    const after = Array.from({ length: 10 }, (_, n) => `gap after ${n + 1}`);
+    for (const text of after) await post(text);
+    // Every one of these arrived beyond the gap; the page shows them while it waits.
+    await expectOnce(reader.page, 'gap after 10');
+    assert.equal(await reader.page.evaluate(() => window.__wire.syncs.length), 1, 'one sync for the gap');
+
+    // The server is busy: the page asks again, but only after a pause.
+    const refused = await reader.page.evaluate(() => {
+      window.__wire.refuse('overloaded');
+      return performance.now();
+    });
+    await reader.page.waitForFunction(() => window.__wire.syncs.length === 2);
+    const again = await reader.page.evaluate(() => window.__wire.syncs[1].at);
+    assert.ok(again - refused >= 1000, `asked again ${Math.round(again - refused)} ms after the refusal`);
+
+    await expectOnce(reader.page, 'gap lost');
+    const texts = await reader.page.locator('.message .text').allTextContents();
+    const order = ['gap 0', 'gap lost', ...after];
+    assert.deepEqual(texts.filter((t) => order.includes(t)), order);
+    assert.equal(await reader.page.evaluate(() => window.__wire.syncs.length), 2, 'nothing more to sync');
+    assert.deepEqual(reader.problems, []);
+  } finally {
+    writer.close();
+    await reader.close();
+  }
+});
+
+/** How many messages the flood test posts, and how many the page may hold and show at once. */
+const FLOOD = 10_000;
+const WINDOW = 500;
+
+test('10,000 messages into the open room: the page keeps up, smooth and bounded', async () => {
+  // Its own server, with the rate limit out of the way: one client posts everything.
+  const flood = await startServer({ args: ['--rate-per-second', '100000', '--rate-burst', '100000'] });
+  const reader = await openChat({ name: 'Flood reader', base: flood.url });
+  const writer = io(flood.url, { transports: ['websocket'], auth: { name: 'Flooder' }, forceNew: true });
+  try {
+    await once(writer, 'welcome');
+    const conversation = reader.page.locator('.conversation');
+    // The page's main-thread time (Chrome's own count), frames and long tasks, from now until
+    // the last message is on screen.
+    const cdp = await reader.context.newCDPSession(reader.page);
+    await cdp.send('Performance.enable');
+    const busySeconds = async () => (await cdp.send('Performance.getMetrics')).metrics
+      .find((metric) => metric.name === 'TaskDuration').value;
+    const busyBefore = await busySeconds();
+    await reader.page.evaluate(() => {
+      const watch = { worstFrame: 0, longTasks: 0, longTaskTime: 0, start: performance.now() };
+      window.__watch = watch;
+      let last = performance.now();
+      const frame = (now) => {
+        watch.worstFrame = Math.max(watch.worstFrame, now - last);
+        last = now;
+        if (!watch.end) requestAnimationFrame(frame);
+      };
+      requestAnimationFrame(frame);
+      new PerformanceObserver((list) => {
+        for (const task of list.getEntries()) {
+          watch.longTasks += 1;
+          watch.longTaskTime += task.duration;
+        }
+      }).observe({ type: 'longtask' });
+    });
+
+    // A hundred requests in flight at a time: far below the server's bound on work in flight.
+    const started = Date.now();
+    let next = 1;
+    await Promise.all(Array.from({ length: 100 }, async () => {
+      while (next <= FLOOD) {
+        const n = next;
+        next += 1;
+        const ack = await writer.timeout(60_000)
+          .emitWithAck('chatMessage', { text: `flood ${n}`, clientId: `flood-${n}` });
+        assert.equal(ack.status, 'ok', JSON.stringify(ack));
+      }
+    }));
+    const posted = Date.now();
+    const caughtUp = await reader.page.locator(`li.message[data-seq="${FLOOD}"]`)
+      .waitFor({ timeout: 60_000 }).then(() => true, () => false);
+    const shown = Date.now();
+    const watch = await reader.page.evaluate(() => {
+      window.__watch.end = performance.now();
+      return window.__watch;
+    });
+    const busyMs = ((await busySeconds()) - busyBefore) * 1000;
+    const seqs = await reader.page.locator('li.message').evaluateAll(
+      (items) => items.map((item) => Number(item.dataset.seq)),
+    );
+    const figures = {
+      caughtUp,
+      newestShown: Math.max(0, ...seqs),
+      listed: seqs.length,
+      postedMs: posted - started,
+      lagAfterLastPostMs: shown - posted,
+      busyMsPerMessage: busyMs / Math.max(1, ...seqs),
+      longTaskMs: Math.round(watch.longTaskTime),
+      longTasks: watch.longTasks,
+      worstFrameMs: Math.round(watch.worstFrame),
+    };
+    console.log('flood figures', JSON.stringify(figures));
+
+    // The newest messages, gap-free, and no more of them than the window.
+    assert.ok(caughtUp, `message ${FLOOD} shown within a minute of the last post`);
+    assert.equal(seqs.length, WINDOW, 'the list holds the window, not the whole session');
+    assert.deepEqual(seqs, Array.from({ length: WINDOW }, (_, i) => FLOOD - WINDOW + 1 + i));
+    assert.ok(figures.lagAfterLastPostMs < 5_000, `the page keeps up: ${figures.lagAfterLastPostMs} ms behind`);
+    assert.ok(figures.worstFrameMs < 500, `no frame stalls: worst ${figures.worstFrameMs} ms`);
+    assert.ok(figures.busyMsPerMessage < 1, `main thread busy ${figures.busyMsPerMessage} ms per message`);
+
+    // What was dropped comes back from history when the reader scrolls up.
+    await conversation.evaluate((el) => { el.scrollTop = 0; });
+    await reader.page.locator(`li.message[data-seq="${FLOOD - WINDOW}"]`).waitFor();
+    assert.deepEqual(reader.problems, []);
+  } finally {
+    writer.close();
+    await reader.close();
+    assert.equal(await flood.stop(), 0);
+  }
 });

@@ -14,8 +14,8 @@ if (!CHAT_BIN) {
 }
 
 /** Runs the binary; resolves with the child and its URL once it logs where it listens. */
-async function spawnServer({ bin, cwd, bind, dataDir, log }) {
-  const child = spawn(bin, ['--bind', bind, '--data-dir', dataDir], {
+async function spawnServer({ bin, cwd, bind, dataDir, args, log }) {
+  const child = spawn(bin, ['--bind', bind, '--data-dir', dataDir, ...args], {
     cwd,
     env: { ...process.env, RUST_LOG: 'info', NO_COLOR: '1' },
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -39,11 +39,14 @@ async function terminate(child) {
   return code;
 }
 
-/** Starts a server on a free port with a fresh data directory. */
-export async function startServer({ cwd, bin = CHAT_BIN } = {}) {
+/**
+ * Starts a server on a free port with a fresh data directory; `args` are more command-line
+ * flags, such as a raised rate limit for a load test.
+ */
+export async function startServer({ cwd, bin = CHAT_BIN, args = [] } = {}) {
   const dataDir = await mkdtemp(join(tmpdir(), 'chat-e2e-'));
   const log = [];
-  let { child, url } = await spawnServer({ bin, cwd, bind: '127.0.0.1:0', dataDir, log });
+  let { child, url } = await spawnServer({ bin, cwd, bind: '127.0.0.1:0', dataDir, args, log });
   return {
     url,
     log,
@@ -53,7 +56,7 @@ export async function startServer({ cwd, bin = CHAT_BIN } = {}) {
     /** Stops the process gracefully and starts it again on the same port and data. */
     async restart() {
       assert.equal(await terminate(child), 0, 'graceful shutdown exits 0');
-      ({ child } = await spawnServer({ bin, cwd, bind: new URL(url).host, dataDir, log }));
+      ({ child } = await spawnServer({ bin, cwd, bind: new URL(url).host, dataDir, args, log }));
     },
     /** SIGTERM, then the exit code (0 for a graceful shutdown); removes the data. */
     async stop() {

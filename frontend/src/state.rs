@@ -46,6 +46,14 @@ pub enum History {
     Complete,
 }
 
+/// Messages a room holds while the reader follows the newest ones (or does not look at it):
+/// enough to fill any screen and scroll back a while; older ones come back from history.
+pub const WINDOW: usize = 500;
+
+/// Messages a room holds at most while the reader has scrolled up: past this the oldest go as new
+/// ones arrive, whatever is on screen, so a long session stays bounded.
+pub const MOST_HELD: usize = 4 * WINDOW;
+
 /// Whether a room is asking the server for what it missed (see `client::sync`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Sync {
@@ -60,8 +68,14 @@ pub enum Sync {
 /// One joined room. Signals are `Copy`, so the struct is too.
 #[derive(Debug, Clone, Copy)]
 pub struct Room {
-    /// Messages by sequence number: merging by key makes duplicates impossible.
+    /// A window of the room's messages by sequence number (at most [`MOST_HELD`]): merging by
+    /// key makes duplicates impossible.
     pub messages: RwSignal<BTreeMap<i64, ChatMessage>>,
+    /// The newest sequence number held with nothing missing between it and the oldest held
+    /// (0 while nothing is; below the oldest held when more than the window came beyond a gap):
+    /// where a sync resumes. Advanced as messages arrive, so no message costs a walk over the
+    /// window.
+    cursor: StoredValue<i64>,
     /// At most one sync per room at a time, however many gaps are noticed meanwhile.
     pub sync: StoredValue<Sync>,
     /// The newest sequence number the server has told us about.
@@ -81,6 +95,7 @@ impl Room {
     pub fn new(last_seq: i64, last_read: i64) -> Self {
         Self {
             messages: RwSignal::new(BTreeMap::new()),
+            cursor: StoredValue::new(0),
             sync: StoredValue::new(Sync::Idle),
             last_seq: RwSignal::new(last_seq),
             last_read: RwSignal::new(last_read.min(last_seq)),
@@ -91,17 +106,71 @@ impl Room {
         }
     }
 
-    /// Adds messages, ignoring any already present.
-    pub fn merge(&self, incoming: impl IntoIterator<Item = ChatMessage>) {
-        let mut newest = 0;
+    /// Adds messages from the server (live, synced or acknowledged), keeping at most `keep`.
+    /// What is at or below the cursor was held already, or is older than the window and comes
+    /// back through history paging, so it is dropped. Returns whether messages are held beyond a
+    /// gap: something was missed and a sync must fill it.
+    pub fn receive(&self, incoming: impl IntoIterator<Item = ChatMessage>, keep: usize) -> bool {
+        self.add(incoming, keep, false)
+    }
+
+    /// Adds a history page (older messages). Nothing is dropped: the reader asked for them, a
+    /// page at a time; the next message received while they read trims to [`MOST_HELD`].
+    pub fn add_page(&self, page: Vec<ChatMessage>) {
+        self.add(page, usize::MAX, true);
+    }
+
+    fn add(
+        &self,
+        incoming: impl IntoIterator<Item = ChatMessage>,
+        keep: usize,
+        older: bool,
+    ) -> bool {
+        let mut newest = self.last_seq.get_untracked();
+        let mut cursor = self.cursor.get_value();
+        let mut trimmed = false;
+        let mut gap = false;
         self.messages.update(|messages| {
             for message in incoming {
-                newest = newest.max(message.seq);
-                messages.entry(message.seq).or_insert(message);
+                let seq = message.seq;
+                if messages.is_empty() {
+                    cursor = seq - 1;
+                } else if seq <= cursor && !older {
+                    continue;
+                }
+                newest = newest.max(seq);
+                messages.entry(seq).or_insert(message);
+                // Each step passes a message once, so this costs O(log n) per message overall.
+                while messages.contains_key(&(cursor + 1)) {
+                    cursor += 1;
+                }
             }
+            // The cursor moved first, so dropping the oldest never forgets where to resume.
+            while messages.len() > keep {
+                messages.pop_first();
+                trimmed = true;
+            }
+            gap = messages
+                .last_key_value()
+                .is_some_and(|(&seq, _)| seq > cursor);
         });
+        self.cursor.set_value(cursor);
         if newest > self.last_seq.get_untracked() {
             self.last_seq.set(newest);
+        }
+        if trimmed {
+            self.history.set(History::Partial);
+        }
+        gap
+    }
+
+    /// Drops the oldest messages past `keep`, as when the reader comes back to the newest.
+    pub fn trim(&self, keep: usize) {
+        if self
+            .messages
+            .with_untracked(|messages| messages.len() > keep)
+        {
+            self.add([], keep, false);
         }
     }
 
@@ -109,32 +178,16 @@ impl Room {
     pub fn cursor(&self) -> Option<i64> {
         self.messages
             .with_untracked(|messages| !messages.is_empty())
-            .then(|| self.contiguous_seq())
+            .then(|| self.cursor.get_value())
     }
 
     /// Whether messages are held beyond a gap.
     pub fn has_gap(&self) -> bool {
-        let newest = self
-            .messages
-            .with_untracked(|messages| messages.keys().next_back().copied());
-        newest.is_some_and(|newest| newest > self.contiguous_seq())
-    }
-
-    /// The newest sequence number held with nothing missing before it (down to the oldest
-    /// loaded): where a sync must resume.
-    fn contiguous_seq(&self) -> i64 {
+        let cursor = self.cursor.get_value();
         self.messages.with_untracked(|messages| {
-            let mut keys = messages.keys().copied();
-            let Some(mut last) = keys.next() else {
-                return 0;
-            };
-            for seq in keys {
-                if seq != last + 1 {
-                    break;
-                }
-                last = seq;
-            }
-            last
+            messages
+                .last_key_value()
+                .is_some_and(|(&seq, _)| seq > cursor)
         })
     }
 
@@ -204,6 +257,9 @@ pub struct ChatState {
     pub needs_name: RwSignal<bool>,
     /// The last refusal worth showing, above the composer.
     pub error: RwSignal<Option<String>>,
+    /// The reader is at the bottom of the open room, following new messages: only then may its
+    /// oldest messages go down to [`WINDOW`] without taking away what they are reading.
+    pub following: RwSignal<bool>,
 }
 
 impl ChatState {
@@ -216,6 +272,7 @@ impl ChatState {
             me: RwSignal::new(None),
             needs_name: RwSignal::new(needs_name),
             error: RwSignal::new(None),
+            following: RwSignal::new(true),
         }
     }
 
@@ -227,6 +284,13 @@ impl ChatState {
     pub fn current_room(&self) -> Option<Room> {
         let name = self.current.get();
         self.rooms.with(|rooms| rooms.get(&name).copied())
+    }
+
+    /// How many messages `room` may hold now.
+    pub fn keep(&self, room: &str) -> usize {
+        let reading = self.current.with_untracked(|current| current == room)
+            && !self.following.get_untracked();
+        if reading { MOST_HELD } else { WINDOW }
     }
 
     pub fn is_mine(&self, message: &ChatMessage) -> bool {
@@ -245,6 +309,82 @@ pub fn room_from_path(path: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn message(seq: i64) -> ChatMessage {
+        ChatMessage {
+            id: format!("m{seq}"),
+            room: "r".to_owned(),
+            seq,
+            text: format!("text {seq}"),
+            author: Author {
+                id: "a".to_owned(),
+                name: "A".to_owned(),
+            },
+            sent_at: 0,
+            client_id: None,
+        }
+    }
+
+    fn held(room: &Room) -> Vec<i64> {
+        room.messages
+            .with_untracked(|m| m.keys().copied().collect())
+    }
+
+    #[test]
+    fn the_cursor_follows_what_is_gap_free_and_gaps_are_told() {
+        let room = Room::new(0, 0);
+        assert_eq!(room.cursor(), None);
+        assert!(!room.receive([message(5)], WINDOW));
+        assert_eq!(room.cursor(), Some(5));
+        assert!(room.receive([message(8)], WINDOW), "7 and 6 are missing");
+        assert!(room.receive([message(6)], WINDOW), "7 is missing");
+        assert_eq!(room.cursor(), Some(6));
+        assert!(!room.receive([message(7)], WINDOW));
+        assert_eq!(room.cursor(), Some(8));
+        assert!(!room.has_gap());
+        // Seen already (live, then in a sync reply): shown once.
+        room.receive([message(7), message(8)], WINDOW);
+        assert_eq!(held(&room), [5, 6, 7, 8]);
+        assert_eq!(room.last_seq.get_untracked(), 8);
+    }
+
+    #[test]
+    fn a_long_session_keeps_the_newest_window_and_pages_back_in() {
+        let room = Room::new(0, 0);
+        room.history.set(History::Complete);
+        for seq in 1..=10_000 {
+            room.receive([message(seq)], WINDOW);
+        }
+        assert_eq!(held(&room), (9_501..=10_000).collect::<Vec<_>>());
+        assert_eq!(room.cursor(), Some(10_000));
+        assert_eq!(
+            room.history.get_untracked(),
+            History::Partial,
+            "what was dropped can be paged back in"
+        );
+        room.add_page((9_451..=9_500).map(message).collect());
+        assert_eq!(held(&room).len(), WINDOW + 50);
+        // A late copy of a message older than the window is not held again: it would leave
+        // a hole that history paging could not see.
+        room.receive([message(3)], MOST_HELD);
+        assert_eq!(held(&room).first(), Some(&9_451));
+        room.trim(WINDOW);
+        assert_eq!(held(&room).first(), Some(&9_501));
+    }
+
+    #[test]
+    fn dropping_the_oldest_never_moves_where_a_sync_resumes() {
+        let room = Room::new(0, 0);
+        room.receive([message(1)], WINDOW);
+        // A thousand messages beyond a gap: more than the window holds.
+        assert!(room.receive((3..=1_002).map(message), WINDOW));
+        assert_eq!(room.cursor(), Some(1));
+        assert_eq!(held(&room).first(), Some(&503));
+        // The sync reply fills the gap, and the cursor runs on through what was held ahead.
+        assert!(!room.receive((2..=502).map(message), WINDOW));
+        assert_eq!(room.cursor(), Some(1_002));
+        assert_eq!(held(&room), (503..=1_002).collect::<Vec<_>>());
+    }
 
     #[test]
     fn the_url_names_the_room() {

@@ -26,7 +26,7 @@ pub fn load_history(state: ChatState, room_name: String, before: Option<i64>) {
             Ok(page) => {
                 let complete =
                     page.len() < PAGE as usize || page.first().is_some_and(|m| m.seq == 1);
-                room.merge(page);
+                room.add_page(page);
                 room.history.set(if complete {
                     History::Complete
                 } else {

@@ -100,8 +100,7 @@ fn receive(state: ChatState, messages: Vec<ChatMessage>) {
     for message in &messages {
         outbox::settle(state, message);
     }
-    room.merge(messages);
-    if room.has_gap() {
+    if room.receive(messages, state.keep(&name)) {
         sync::fill_gap(state, name);
     }
 }

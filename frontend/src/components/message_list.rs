@@ -1,13 +1,17 @@
 //! The open room's conversation. It follows new messages while the reader is at the bottom,
 //! leaves a reader who scrolled up alone (offering a "new messages" button instead), and loads
 //! older pages when the reader reaches the top, keeping their place.
+//!
+//! However many messages arrive between two frames, the list is redrawn once, in the next
+//! animation frame: a busy room costs a frame's work per frame, not a list's work per message.
 
 use leptos::{html::Main, prelude::*};
+use shared::ChatMessage;
 
 use super::{message_item::MessageItem, pending_item::PendingItem};
 use crate::{
     client,
-    state::{ChatState, History},
+    state::{ChatState, History, Outgoing, WINDOW},
 };
 
 /// How close to an edge, in pixels, still counts as being at it.
@@ -17,30 +21,45 @@ const EDGE: i32 = 48;
 pub fn MessageList() -> impl IntoView {
     let state = expect_context::<ChatState>();
     let scroller = NodeRef::<Main>::new();
-    let at_bottom = RwSignal::new(true);
+    let following = state.following;
     let unseen = RwSignal::new(0_i64);
     // The scroll height before an older page was added above, to restore the reader's place.
     let height_before_page = StoredValue::new(None::<i32>);
+    // What the list shows, as of the last animation frame: the open room's messages, and ours on
+    // their way to it. Both change in the same frame, so a message of ours going from one to the
+    // other never blinks.
+    let shown = RwSignal::new((Vec::<ChatMessage>::new(), Vec::<Outgoing>::new()));
+    let frame_asked = StoredValue::new(false);
 
-    let messages = move || {
-        state
-            .current_room()
-            .map(|room| {
-                room.messages
-                    .with(|m| m.values().cloned().collect::<Vec<_>>())
-            })
-            .unwrap_or_default()
-    };
-    let pending = move || {
-        let current = state.current.get();
-        state.outbox.with(|outbox| {
-            outbox
-                .iter()
-                .filter(|m| m.room == current)
-                .cloned()
-                .collect::<Vec<_>>()
-        })
-    };
+    Effect::new(move |_| {
+        if let Some(room) = state.current_room() {
+            room.messages.track();
+        }
+        state.outbox.track();
+        if frame_asked.get_value() {
+            return;
+        }
+        frame_asked.set_value(true);
+        request_animation_frame(move || {
+            frame_asked.set_value(false);
+            let current = state.current.get_untracked();
+            let messages = state
+                .room(&current)
+                .map(|room| {
+                    room.messages
+                        .with_untracked(|m| m.values().cloned().collect::<Vec<_>>())
+                })
+                .unwrap_or_default();
+            let pending = state.outbox.with_untracked(|outbox| {
+                outbox
+                    .iter()
+                    .filter(|m| m.room == current)
+                    .cloned()
+                    .collect::<Vec<_>>()
+            });
+            shown.set((messages, pending));
+        });
+    });
     let history = move || state.current_room().map(|room| room.history.get());
 
     let scroll_to_bottom = move || {
@@ -52,25 +71,22 @@ pub fn MessageList() -> impl IntoView {
     // A new room on screen starts at the bottom.
     Effect::new(move |_| {
         state.current.track();
-        at_bottom.set(true);
+        following.set(true);
         unseen.set(0);
-        request_animation_frame(scroll_to_bottom);
     });
 
     // After the list changed: keep the reader's place, follow, or count what they have not seen.
     Effect::new(move |previous: Option<(String, Option<i64>, usize)>| {
         let current = state.current.get();
         let room = state.current_room();
-        let newest = room.and_then(|room| room.messages.with(|m| m.keys().next_back().copied()));
-        let pending = state
-            .outbox
-            .with(|o| o.iter().filter(|m| m.room == current).count());
+        let (newest, pending) =
+            shown.with(|(messages, pending)| (messages.last().map(|m| m.seq), pending.len()));
         if let Some(height) = height_before_page.get_value()
             && let Some(element) = scroller.get_untracked()
         {
             height_before_page.set_value(None);
             element.set_scroll_top(element.scroll_top() + element.scroll_height() - height);
-        } else if at_bottom.get_untracked() {
+        } else if following.get_untracked() {
             scroll_to_bottom();
             if let Some(room) = room {
                 client::mark_read(&current, room);
@@ -90,11 +106,15 @@ pub fn MessageList() -> impl IntoView {
         };
         let bottom =
             element.scroll_height() - element.scroll_top() - element.client_height() <= EDGE;
-        at_bottom.set(bottom);
+        if following.get_untracked() != bottom {
+            following.set(bottom);
+        }
         if bottom {
             unseen.set(0);
             if let Some(room) = state.current_room() {
                 client::mark_read(&state.current.get_untracked(), room);
+                // Back at the newest: what was kept for reading further up may go.
+                room.trim(WINDOW);
             }
         }
         if element.scroll_top() <= EDGE && history() == Some(History::Partial) {
@@ -122,11 +142,15 @@ pub fn MessageList() -> impl IntoView {
                 }}
             </p>
             <ol class="messages" aria-live="polite">
-                <For each=messages key=|message| message.id.clone() let:message>
+                <For
+                    each=move || shown.with(|(messages, _)| messages.clone())
+                    key=|message| message.id.clone()
+                    let:message
+                >
                     <MessageItem message />
                 </For>
                 <For
-                    each=pending
+                    each=move || shown.with(|(_, pending)| pending.clone())
                     key=|message| (message.client_id.clone(), format!("{:?}", message.delivery))
                     let:message
                 >
