@@ -325,6 +325,12 @@ mod tests {
         }
     }
 
+    /// Runs a test that makes signals, inside a reactive owner (which the workspace build's
+    /// `sandboxed-arenas` feature requires).
+    fn in_an_owner(test: impl FnOnce()) {
+        Owner::new().with(test);
+    }
+
     fn held(room: &Room) -> Vec<i64> {
         room.messages
             .with_untracked(|m| m.keys().copied().collect())
@@ -332,58 +338,64 @@ mod tests {
 
     #[test]
     fn the_cursor_follows_what_is_gap_free_and_gaps_are_told() {
-        let room = Room::new(0, 0);
-        assert_eq!(room.cursor(), None);
-        assert!(!room.receive([message(5)], WINDOW));
-        assert_eq!(room.cursor(), Some(5));
-        assert!(room.receive([message(8)], WINDOW), "7 and 6 are missing");
-        assert!(room.receive([message(6)], WINDOW), "7 is missing");
-        assert_eq!(room.cursor(), Some(6));
-        assert!(!room.receive([message(7)], WINDOW));
-        assert_eq!(room.cursor(), Some(8));
-        assert!(!room.has_gap());
-        // Seen already (live, then in a sync reply): shown once.
-        room.receive([message(7), message(8)], WINDOW);
-        assert_eq!(held(&room), [5, 6, 7, 8]);
-        assert_eq!(room.last_seq.get_untracked(), 8);
+        in_an_owner(|| {
+            let room = Room::new(0, 0);
+            assert_eq!(room.cursor(), None);
+            assert!(!room.receive([message(5)], WINDOW));
+            assert_eq!(room.cursor(), Some(5));
+            assert!(room.receive([message(8)], WINDOW), "7 and 6 are missing");
+            assert!(room.receive([message(6)], WINDOW), "7 is missing");
+            assert_eq!(room.cursor(), Some(6));
+            assert!(!room.receive([message(7)], WINDOW));
+            assert_eq!(room.cursor(), Some(8));
+            assert!(!room.has_gap());
+            // Seen already (live, then in a sync reply): shown once.
+            room.receive([message(7), message(8)], WINDOW);
+            assert_eq!(held(&room), [5, 6, 7, 8]);
+            assert_eq!(room.last_seq.get_untracked(), 8);
+        });
     }
 
     #[test]
     fn a_long_session_keeps_the_newest_window_and_pages_back_in() {
-        let room = Room::new(0, 0);
-        room.history.set(History::Complete);
-        for seq in 1..=10_000 {
-            room.receive([message(seq)], WINDOW);
-        }
-        assert_eq!(held(&room), (9_501..=10_000).collect::<Vec<_>>());
-        assert_eq!(room.cursor(), Some(10_000));
-        assert_eq!(
-            room.history.get_untracked(),
-            History::Partial,
-            "what was dropped can be paged back in"
-        );
-        room.add_page((9_451..=9_500).map(message).collect());
-        assert_eq!(held(&room).len(), WINDOW + 50);
-        // A late copy of a message older than the window is not held again: it would leave
-        // a hole that history paging could not see.
-        room.receive([message(3)], MOST_HELD);
-        assert_eq!(held(&room).first(), Some(&9_451));
-        room.trim(WINDOW);
-        assert_eq!(held(&room).first(), Some(&9_501));
+        in_an_owner(|| {
+            let room = Room::new(0, 0);
+            room.history.set(History::Complete);
+            for seq in 1..=10_000 {
+                room.receive([message(seq)], WINDOW);
+            }
+            assert_eq!(held(&room), (9_501..=10_000).collect::<Vec<_>>());
+            assert_eq!(room.cursor(), Some(10_000));
+            assert_eq!(
+                room.history.get_untracked(),
+                History::Partial,
+                "what was dropped can be paged back in"
+            );
+            room.add_page((9_451..=9_500).map(message).collect());
+            assert_eq!(held(&room).len(), WINDOW + 50);
+            // A late copy of a message older than the window is not held again: it would leave
+            // a hole that history paging could not see.
+            room.receive([message(3)], MOST_HELD);
+            assert_eq!(held(&room).first(), Some(&9_451));
+            room.trim(WINDOW);
+            assert_eq!(held(&room).first(), Some(&9_501));
+        });
     }
 
     #[test]
     fn dropping_the_oldest_never_moves_where_a_sync_resumes() {
-        let room = Room::new(0, 0);
-        room.receive([message(1)], WINDOW);
-        // A thousand messages beyond a gap: more than the window holds.
-        assert!(room.receive((3..=1_002).map(message), WINDOW));
-        assert_eq!(room.cursor(), Some(1));
-        assert_eq!(held(&room).first(), Some(&503));
-        // The sync reply fills the gap, and the cursor runs on through what was held ahead.
-        assert!(!room.receive((2..=502).map(message), WINDOW));
-        assert_eq!(room.cursor(), Some(1_002));
-        assert_eq!(held(&room), (503..=1_002).collect::<Vec<_>>());
+        in_an_owner(|| {
+            let room = Room::new(0, 0);
+            room.receive([message(1)], WINDOW);
+            // A thousand messages beyond a gap: more than the window holds.
+            assert!(room.receive((3..=1_002).map(message), WINDOW));
+            assert_eq!(room.cursor(), Some(1));
+            assert_eq!(held(&room).first(), Some(&503));
+            // The sync reply fills the gap, and the cursor runs on through what was held ahead.
+            assert!(!room.receive((2..=502).map(message), WINDOW));
+            assert_eq!(room.cursor(), Some(1_002));
+            assert_eq!(held(&room), (503..=1_002).collect::<Vec<_>>());
+        });
     }
 
     #[test]
