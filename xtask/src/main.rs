@@ -2,6 +2,7 @@
 //! nothing it does not have to, so a second run takes seconds.
 
 mod bench;
+mod progress;
 mod setup;
 mod signals;
 
@@ -16,6 +17,8 @@ use std::{
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
+
+use progress::Steps;
 
 #[derive(Parser)]
 #[command(about = "Build, run and test the chat", long_about = None)]
@@ -70,10 +73,26 @@ fn main() -> Result<()> {
 
 fn command(command: Cmd, project: &Project) -> Result<()> {
     match command {
-        Cmd::Setup { tests } => setup::all(project, tests),
-        Cmd::Build => build(project).map(drop),
+        Cmd::Setup { tests } => {
+            let mut steps = Steps::new(if tests {
+                setup::TEST_STEPS
+            } else {
+                setup::STEPS
+            });
+            setup::all(project, tests, &mut steps)?;
+            steps.finish("set up");
+            Ok(())
+        }
+        Cmd::Build => {
+            let mut steps = Steps::new(BUILD_STEPS);
+            build(project, &mut steps)?;
+            steps.finish("built target/release/chat");
+            Ok(())
+        }
         Cmd::Run { bind } => {
-            let binary = build(project)?;
+            let mut steps = Steps::new(BUILD_STEPS);
+            let binary = build(project, &mut steps)?;
+            steps.finish("starting the chat");
             let mut command = Command::new(binary);
             if let Some(bind) = bind {
                 command.args(["--bind", &bind]);
@@ -82,7 +101,9 @@ fn command(command: Cmd, project: &Project) -> Result<()> {
         }
         Cmd::Test => test(project),
         Cmd::Bench { rounds, seconds } => {
-            build(project)?;
+            let mut steps = Steps::new(BUILD_STEPS);
+            build(project, &mut steps)?;
+            steps.finish("built; benchmarking");
             bench::all(project, rounds, seconds)
         }
     }
@@ -137,8 +158,17 @@ pub const PYTHON: &str = "target/py/bin/python";
 /// Where the release UI is built; `server/build.rs` embeds it from there.
 const UI_DIST: &str = "frontend/dist";
 
-fn build(project: &Project) -> Result<PathBuf> {
-    setup::all(project, false)?;
+/// Steps of [`build`]: the set-up, the UI, the server.
+const BUILD_STEPS: usize = setup::STEPS + 2;
+
+/// Installs what is missing, then builds the UI and the release server.
+fn build(project: &Project, steps: &mut Steps) -> Result<PathBuf> {
+    setup::all(project, false, steps)?;
+    build_installed(project, steps)
+}
+
+/// Builds the UI (when its sources changed) and the release server, the tools being installed.
+fn build_installed(project: &Project, steps: &mut Steps) -> Result<PathBuf> {
     // Trunk always re-runs wasm-opt and rewrites dist/, which would also make cargo re-embed the
     // UI; skip it when nothing the UI is built from changed since the last build.
     let ui_inputs = [
@@ -156,10 +186,16 @@ fn build(project: &Project) -> Result<PathBuf> {
         "Cargo.lock",
     ]);
     if newest(project, ui_inputs) >= newest(project, [format!("{UI_DIST}/index.html").as_str()]) {
+        steps.next(format_args!(
+            "building the UI into {UI_DIST} (about 2.5 min the first time, 1 min after a change)"
+        ));
         run(project
             .command("trunk")
             .args(["build", "--release", "--offline", "--dist", UI_DIST]))?;
+    } else {
+        steps.next("UI: up to date");
     }
+    steps.next("building the release server (about 5 min the first time, seconds after)");
     run(project
         .cargo()
         .args(["build", "--release", "--package", "server"]))?;
@@ -167,8 +203,11 @@ fn build(project: &Project) -> Result<PathBuf> {
 }
 
 fn test(project: &Project) -> Result<()> {
-    setup::all(project, true)?;
+    let mut steps = Steps::new(setup::TEST_STEPS + 8);
+    setup::all(project, true, &mut steps)?;
+    steps.next("cargo fmt --check");
     run(project.cargo().args(["fmt", "--all", "--check"]))?;
+    steps.next("clippy, native");
     run(project
         .cargo()
         .args([
@@ -179,6 +218,7 @@ fn test(project: &Project) -> Result<()> {
             "frontend",
         ])
         .args(["--", "-D", "warnings"]))?;
+    steps.next("clippy, wasm32");
     run(project
         .cargo()
         .args([
@@ -189,14 +229,16 @@ fn test(project: &Project) -> Result<()> {
             "wasm32-unknown-unknown",
         ])
         .args(["--", "-D", "warnings"]))?;
-    let binary = build(project)?;
-    // The load generator, for its smoke test.
+    let binary = build_installed(project, &mut steps)?;
+    steps.next("building the load generator, for its smoke test");
     run(project
         .cargo()
         .args(["build", "--release", "--package", "bench"]))?;
+    steps.next("Rust unit and integration tests");
     run(project
         .cargo()
         .args(["nextest", "run", "--workspace", "--no-fail-fast"]))?;
+    steps.next("Node and browser tests");
     run(project
         .command("node")
         .args(["--test", "--test-concurrency=1", "e2e/"])
@@ -204,6 +246,7 @@ fn test(project: &Project) -> Result<()> {
         .env("CHAT_PYTHON", project.root.join(PYTHON))
         .env("CHAT_BENCH", project.target.join("release/chat-bench"))
         .env("CHAT_ARTIFACTS", project.target.join("e2e")))?;
+    steps.finish("all tests passed");
     Ok(())
 }
 

@@ -100,3 +100,31 @@ fn running() -> MutexGuard<'static, Vec<Pid>> {
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::{os::unix::process::ExitStatusExt, process::Command};
+
+    use super::*;
+
+    /// What `kill <xtask pid>` does to `cargo xtask run`: the signal reaches the child, xtask
+    /// waits for it and then knows to exit. (This test signals its own process; the handler
+    /// installed by `forward` keeps it alive.)
+    #[test]
+    fn a_signal_to_xtask_reaches_the_program_it_runs() {
+        forward().expect("install the handler");
+        let mut child = Command::new("sleep")
+            .arg("60")
+            .spawn()
+            .expect("start sleep");
+        track(&child);
+        signal_hook::low_level::raise(SIGTERM).expect("signal this process");
+        let status = wait(&mut child).expect("wait for sleep");
+        assert_eq!(
+            status.signal(),
+            Some(SIGTERM),
+            "sleep was stopped by SIGTERM"
+        );
+        assert_eq!(received(), Some(SIGTERM));
+    }
+}
