@@ -35,13 +35,10 @@ use tokio::{
     time::Instant,
 };
 
-/// How long an address or an error class stays quiet in the log after it was reported once:
-/// an attack or a full descriptor table would otherwise write a line per connection.
-const LOG_EVERY: Duration = Duration::from_secs(10);
-
-/// How long accepting pauses after the process ran out of file descriptors. The pending
-/// connections wait in the kernel's backlog; retrying at once would spin on the same error.
-const FULL_TABLE_PAUSE: Duration = Duration::from_millis(100);
+/// How long accepting pauses after it failed for want of a resource (file descriptors, buffers,
+/// memory). The pending connections wait in the kernel's backlog; retrying at once would spin on
+/// the same error.
+const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
 
 /// Bounds on connections, so that idle or abusive clients cannot exhaust the process's file
 /// descriptors or hold up a shutdown.
@@ -92,8 +89,6 @@ pub async fn serve(
     http.timer(TokioTimer::new())
         .header_read_timeout(limits.handshake_timeout);
     let per_ip = limits.max_per_ip.map(OpenPerIp::new);
-    let mut refusals = Throttle::default();
-    let mut accept_errors = Throttle::default();
     // Each connection task watches this and finishes its current request when it turns true.
     let (draining, drain) = watch::channel(false);
     // Dropping the set aborts every task still in it: that is how a shutdown past its deadline
@@ -110,25 +105,23 @@ pub async fn serve(
             }
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
+                Err(error) if is_connection_error(&error) => continue,
                 Err(error) => {
                     if out_of_descriptors(&error) {
-                        if let Some(missed) = accept_errors.ready() {
-                            tracing::error!(
-                                %error,
-                                missed,
-                                "cannot accept connections: out of file descriptors; new clients \
-                                 wait until some close (raise the open-file limit, or lower \
-                                 --max-connections-per-ip)"
-                            );
-                        }
-                        tokio::select! {
-                            () = tokio::time::sleep(FULL_TABLE_PAUSE) => {}
-                            () = &mut shutdown => break,
-                        }
-                    } else if !is_connection_error(&error)
-                        && let Some(missed) = accept_errors.ready()
-                    {
-                        tracing::warn!(%error, missed, "accept failed");
+                        crate::throttled!(
+                            error,
+                            %error,
+                            "cannot accept connections: out of file descriptors; new clients \
+                             wait until some close (raise the open-file limit, or lower \
+                             --max-connections-per-ip)"
+                        );
+                    } else {
+                        crate::throttled!(warn, %error, "accept failed");
+                    }
+                    // Out of descriptors, buffers or memory: accepting again at once would spin.
+                    tokio::select! {
+                        () = tokio::time::sleep(ACCEPT_PAUSE) => {}
+                        () = &mut shutdown => break,
                     }
                     continue;
                 }
@@ -139,15 +132,13 @@ pub async fn serve(
             Some(per_ip) => match per_ip.admit(peer.ip()) {
                 Ok(permit) => Some(permit),
                 Err(open) => {
-                    if let Some(missed) = refusals.ready() {
-                        tracing::warn!(
-                            peer = %peer.ip(),
-                            open,
-                            missed,
-                            "refused a connection: this address already holds the most allowed \
-                             (--max-connections-per-ip)"
-                        );
-                    }
+                    crate::throttled!(
+                        warn,
+                        peer = %peer.ip(),
+                        open,
+                        "refused a connection: this address already holds the most allowed \
+                         (--max-connections-per-ip)"
+                    );
                     continue;
                 }
             },
@@ -222,26 +213,6 @@ fn is_connection_error(error: &io::Error) -> bool {
             | io::ErrorKind::ConnectionAborted
             | io::ErrorKind::ConnectionReset
     )
-}
-
-/// Lets a repeated log line through at most once per [`LOG_EVERY`], counting what it held back.
-#[derive(Debug, Default)]
-struct Throttle {
-    last: Option<Instant>,
-    missed: u64,
-}
-
-impl Throttle {
-    /// `Some(lines held back since the last one)` when a line may be written now.
-    fn ready(&mut self) -> Option<u64> {
-        let now = Instant::now();
-        if self.last.is_some_and(|last| now < last + LOG_EVERY) {
-            self.missed += 1;
-            return None;
-        }
-        self.last = Some(now);
-        Some(std::mem::take(&mut self.missed))
-    }
 }
 
 /// Open connections per client address, shared by the accept loop and the connections' permits.
