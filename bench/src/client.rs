@@ -238,6 +238,9 @@ async fn stall(mut stream: Stream, mut stop: watch::Receiver<bool>) -> Tally {
     tally
 }
 
+/// How long a read-back waits after the server said it reads too fast (it allows 5 a second).
+const READ_BUDGET_WAIT: Duration = Duration::from_millis(250);
+
 /// Catches up as a new connection would: the sequence numbers of every stored message of the
 /// default room after `after_seq`, through `sync`, page by page. `None` if the server does not
 /// answer `sync` (the Node reference stores nothing).
@@ -262,9 +265,14 @@ pub async fn stored_after(base_url: &str, mut after_seq: u64) -> Result<Option<V
         .await;
         let Ok(ack) = answer else { return Ok(None) };
         let ack: serde_json::Value = serde_json::from_str(&ack?)?;
+        // The server budgets reads per connection; a client that pages fast waits its turn.
+        if ack[0]["error"]["code"] == "rate_limited" {
+            tokio::time::sleep(READ_BUDGET_WAIT).await;
+            continue;
+        }
         let messages = ack[0]["messages"]
             .as_array()
-            .context("sync refused or malformed")?;
+            .with_context(|| format!("sync refused or malformed: {}", ack[0]))?;
         let page: Vec<u64> = messages
             .iter()
             .filter_map(|message| message["seq"].as_u64())
