@@ -798,7 +798,9 @@ mod tests {
     async fn closing_commits_what_is_queued() {
         let dir = temp_dir();
         let store = SqliteStore::open(&dir).await.unwrap();
-        let replies: Vec<_> = (0..100)
+        // More than one batch, so that some are still queued when closing starts.
+        let queued = 3 * MAX_BATCH;
+        let replies: Vec<_> = (0..queued)
             .map(|n| {
                 let (reply, outcome) = oneshot::channel();
                 store
@@ -813,7 +815,10 @@ mod tests {
             assert!(matches!(outcome.await, Ok(Ok(Posted::New(_)))));
         }
         let store = SqliteStore::open(&dir).await.unwrap();
-        assert_eq!(store.room("general").await.unwrap().unwrap().last_seq, 100);
+        assert_eq!(
+            store.room("general").await.unwrap().unwrap().last_seq,
+            i64::try_from(queued).unwrap()
+        );
         assert!(matches!(
             store.append(new_message("general", "late", None)).await,
             Ok(Posted::New(_))
