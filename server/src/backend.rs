@@ -4,13 +4,21 @@
 use std::sync::Arc;
 
 use api::Backend;
-use axum::{body::Body, extract::Request, http::StatusCode, response::IntoResponse};
+use std::net::SocketAddr;
+
+use axum::{
+    body::Body,
+    extract::{ConnectInfo, Request},
+    http::{StatusCode, header},
+    response::{IntoResponse, Response},
+};
 use leptos::prelude::{provide_context, use_context};
 use shared::{ChatMessage, ErrorCode, ErrorPayload, RoomInfo};
 
 use crate::{
     chat::{Chat, ChatError},
     error::refusal,
+    transport::{SharedBudget, rate_limited},
 };
 
 /// The route the functions live under; `api` names each endpoint below it.
@@ -21,10 +29,33 @@ pub const ROUTE: &str = "/api/{*fn_name}";
 /// set here.
 const MAX_BODY_BYTES: usize = 4 * 1024;
 
-pub async fn handle(backend: Arc<dyn Backend>, request: Request<Body>) -> impl IntoResponse {
+pub async fn handle(
+    backend: Arc<dyn Backend>,
+    budget: Arc<SharedBudget>,
+    request: Request<Body>,
+) -> Response {
+    let address = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(peer)| peer.ip());
+    if !budget.call(address) {
+        return refused(&rate_limited());
+    }
     let request = request.map(|body| Body::new(http_body_util::Limited::new(body, MAX_BODY_BYTES)));
     leptos_axum::handle_server_fns_with_context(move || provide_context(backend.clone()), request)
         .await
+        .into_response()
+}
+
+/// A refusal made before the server-function layer runs, in the same shape as its own.
+fn refused(payload: &ErrorPayload) -> Response {
+    let body = serde_json::to_string(payload).expect("a payload serializes");
+    (
+        status(payload.code),
+        [(header::CONTENT_TYPE, "application/json")],
+        body,
+    )
+        .into_response()
 }
 
 #[async_trait::async_trait]

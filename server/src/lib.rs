@@ -85,7 +85,7 @@ pub async fn run(
         },
     )
     .await?;
-    let shared_budget = Arc::new(SharedBudget::default());
+    let shared_budget = Arc::new(SharedBudget::new(config.connections.max_per_ip.is_some()));
 
     let (socket_layer, io) = SocketIo::builder()
         .max_payload(shared::MAX_PACKET_BYTES)
@@ -121,11 +121,14 @@ pub async fn run(
     let socket_io = socket_layer.layer(Router::new().fallback(assets::serve));
     // socketioxide answers every path under /socket.io/, so the client script is routed in front.
     let backend_chat: Arc<dyn api::Backend> = Arc::new(chat.clone());
+    let backend_budget = shared_budget.clone();
     let app = Router::new()
         .route(assets::SOCKET_IO_CLIENT_PATH, get(assets::serve))
         .route(
             backend::ROUTE,
-            post(move |request| backend::handle(backend_chat.clone(), request)),
+            post(move |request| {
+                backend::handle(backend_chat.clone(), backend_budget.clone(), request)
+            }),
         )
         .fallback_service(socket_io)
         .layer(axum::middleware::from_fn(memory::detach_request_parts));

@@ -21,8 +21,8 @@ use std::{
     time::Duration,
 };
 
-use axum::Router;
-use hyper::server::conn::http1;
+use axum::{Router, extract::ConnectInfo, http::Request};
+use hyper::{body::Incoming, server::conn::http1};
 use hyper_util::{
     rt::{TokioIo, TokioTimer},
     service::TowerToHyperService,
@@ -34,6 +34,7 @@ use tokio::{
     task::JoinSet,
     time::Instant,
 };
+use tower::ServiceExt;
 
 /// How long accepting pauses after it failed for want of a resource (file descriptors, buffers,
 /// memory). The pending connections wait in the kernel's backlog; retrying at once would spin on
@@ -152,8 +153,15 @@ pub async fn serve(
             stream,
             _permit: permit,
         });
+        // Each request carries the client's address, for the budgets per address.
+        let tagged = app
+            .clone()
+            .map_request(move |mut request: Request<Incoming>| {
+                request.extensions_mut().insert(ConnectInfo(peer));
+                request
+            });
         let connection = http
-            .serve_connection(io, TowerToHyperService::new(app.clone()))
+            .serve_connection(io, TowerToHyperService::new(tagged))
             .with_upgrades();
         let mut drain = drain.clone();
         connections.spawn(async move {

@@ -12,7 +12,9 @@ mod budget;
 mod connection;
 mod intake;
 
-use std::{convert::Infallible, marker::PhantomData, sync::Arc, time::Duration};
+use std::{convert::Infallible, marker::PhantomData, net::SocketAddr, sync::Arc, time::Duration};
+
+use axum::extract::ConnectInfo;
 
 use shared::{
     Ack, Auth, ChatInput, ChatMessage, CreateRoom, Done, ErrorCode, ErrorPayload, Event, JoinRoom,
@@ -71,7 +73,16 @@ pub async fn authenticate<A: Adapter>(
     TryData(auth): TryData<Auth>,
     State(chat): State<Chat>,
     State(limit): State<RateLimit>,
+    State(shared): State<Arc<SharedBudget>>,
 ) -> Result<(), Refused> {
+    let address = socket
+        .req_parts()
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(peer)| peer.ip());
+    if !shared.connect(address) {
+        return Err(Refused(rate_limited()));
+    }
     let session = chat
         .open_session(auth.unwrap_or_default())
         .await
@@ -425,7 +436,7 @@ impl From<ChatError> for Refusal {
     }
 }
 
-fn rate_limited() -> ErrorPayload {
+pub fn rate_limited() -> ErrorPayload {
     ErrorPayload::new(
         ErrorCode::RateLimited,
         "you are doing that too fast; wait a moment and retry",

@@ -5,10 +5,11 @@
 //! Per connection: messages (configurable), reads (`sync`, `members`) and typing signals. Per
 //! user, across their connections: writes that are not messages (`createRoom`, `joinRoom`,
 //! `leaveRoom`, `rename`), which all wait for the one database writer. Per room: typing relays,
-//! since each one is delivered to every member. Budgets are per node; they bound work, they do
-//! not decide correctness.
+//! since each one is delivered to every member. Per client address: new connections and
+//! server-function calls, so that opening a fresh connection (with fresh budgets) is not a way
+//! around the others. Budgets are per node; they bound work, they do not decide correctness.
 
-use std::{num::NonZeroU32, time::Duration};
+use std::{net::IpAddr, num::NonZeroU32, time::Duration};
 
 use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
 
@@ -30,6 +31,11 @@ impl RateLimit {
     const WRITES: Self = Self::new(1.0, 10.0);
     /// Typing relays into one room, from all its members together.
     const ROOM_TYPING: Self = Self::new(10.0, 20.0);
+    /// New connections from one address: a reconnect storm after a restart (an office behind
+    /// one address) at once, then 20 a second.
+    const CONNECTS: Self = Self::new(20.0, 64.0);
+    /// Server-function calls (room list, history pages) from one address.
+    const CALLS: Self = Self::new(10.0, 60.0);
 
     pub const fn new(per_second: f64, burst: f64) -> Self {
         Self { per_second, burst }
@@ -84,23 +90,53 @@ impl ConnectionBudget {
     }
 }
 
-/// The budgets shared by a user's connections and by a room's members.
+/// The budgets shared by a user's connections, by a room's members, and by everything that
+/// comes from one address.
 #[derive(Debug)]
 pub struct SharedBudget {
     writes: DefaultKeyedRateLimiter<String>,
     room_typing: DefaultKeyedRateLimiter<String>,
+    /// Per client address: new Socket.io connections and server-function calls, which each
+    /// start with no budget of their own. `None` where per-address limits are off.
+    per_address: Option<PerAddress>,
 }
 
-impl Default for SharedBudget {
-    fn default() -> Self {
-        Self {
-            writes: RateLimiter::keyed(RateLimit::WRITES.quota()),
-            room_typing: RateLimiter::keyed(RateLimit::ROOM_TYPING.quota()),
-        }
-    }
+#[derive(Debug)]
+struct PerAddress {
+    connects: DefaultKeyedRateLimiter<IpAddr>,
+    calls: DefaultKeyedRateLimiter<IpAddr>,
 }
 
 impl SharedBudget {
+    /// The budgets, with or without the per-address ones (off where every client shares one
+    /// address, as behind a proxy or under a load test).
+    pub fn new(per_address: bool) -> Self {
+        Self {
+            writes: RateLimiter::keyed(RateLimit::WRITES.quota()),
+            room_typing: RateLimiter::keyed(RateLimit::ROOM_TYPING.quota()),
+            per_address: per_address.then(|| PerAddress {
+                connects: RateLimiter::keyed(RateLimit::CONNECTS.quota()),
+                calls: RateLimiter::keyed(RateLimit::CALLS.quota()),
+            }),
+        }
+    }
+
+    /// A new Socket.io connection from `address`.
+    pub fn connect(&self, address: Option<IpAddr>) -> bool {
+        match (&self.per_address, address) {
+            (Some(budget), Some(address)) => budget.connects.check_key(&address).is_ok(),
+            _ => true,
+        }
+    }
+
+    /// A server-function call from `address`.
+    pub fn call(&self, address: Option<IpAddr>) -> bool {
+        match (&self.per_address, address) {
+            (Some(budget), Some(address)) => budget.calls.check_key(&address).is_ok(),
+            _ => true,
+        }
+    }
+
     pub fn write(&self, user_id: &str) -> bool {
         self.writes.check_key(&user_id.to_owned()).is_ok()
     }
@@ -116,6 +152,12 @@ impl SharedBudget {
         self.writes.shrink_to_fit();
         self.room_typing.retain_recent();
         self.room_typing.shrink_to_fit();
+        if let Some(budget) = &self.per_address {
+            budget.connects.retain_recent();
+            budget.connects.shrink_to_fit();
+            budget.calls.retain_recent();
+            budget.calls.shrink_to_fit();
+        }
     }
 }
 
@@ -127,9 +169,14 @@ mod tests {
     fn a_budget_allows_its_burst_then_refuses() {
         let budget = ConnectionBudget::new(RateLimit::new(0.001, 3.0));
         assert_eq!((0..10).filter(|_| budget.message()).count(), 3);
-        let shared = SharedBudget::default();
+        let shared = SharedBudget::new(true);
         assert_eq!((0..100).filter(|_| shared.write("u1")).count(), 10);
         assert!(shared.write("u2"), "another user has a budget of their own");
+        let here = Some(IpAddr::from([127, 0, 0, 1]));
+        assert_eq!((0..100).filter(|_| shared.connect(here)).count(), 64);
+        assert!(shared.connect(Some(IpAddr::from([127, 0, 0, 2]))));
+        let unlimited = SharedBudget::new(false);
+        assert!((0..1_000).all(|_| unlimited.connect(here) && unlimited.call(here)));
     }
 
     #[test]

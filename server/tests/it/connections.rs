@@ -155,3 +155,24 @@ async fn an_address_over_its_cap_is_refused_while_others_connect() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn new_connections_from_one_address_have_a_budget() {
+    let app = TestApp::spawn().await;
+    // All kept open, under the default cap of 256 open connections: what refuses one is the
+    // budget of new connections (64 at once, then 20 a second).
+    let mut open = Vec::new();
+    let message = loop {
+        assert!(open.len() < 200, "200 connections in a row, none refused");
+        let mut client = RawWebSocket::open(&app.url).await;
+        match client.join_or_refusal(&json!({})).await {
+            Ok(()) => open.push(client),
+            Err(message) => break message,
+        }
+    };
+    assert!(open.len() >= 64, "refused after {}", open.len());
+    assert!(message.contains("too fast"), "{message}");
+    // Another address has a budget of its own.
+    RawWebSocket::connect_from(&app.url, IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2))).await;
+    app.stop().await;
+}

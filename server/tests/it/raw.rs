@@ -93,11 +93,24 @@ impl RawWebSocket {
 
     /// Joins the default namespace with `auth` and waits for the welcome.
     async fn join(&mut self, auth: &Value) {
+        if let Err(refusal) = self.join_or_refusal(auth).await {
+            panic!("join refused: {refusal}");
+        }
+    }
+
+    /// Asks to join the default namespace: `Ok` once welcomed, or the refusal's message.
+    pub async fn join_or_refusal(&mut self, auth: &Value) -> Result<(), String> {
         self.send_packet(format!("40{auth}")).await;
-        assert!(self.next_packet().await.expect("connect").starts_with("40"));
+        let answer = self.next_packet().await.expect("an answer to the join");
+        if let Some(refusal) = answer.strip_prefix("44") {
+            let refusal: Value = serde_json::from_str(refusal).expect("a refusal payload");
+            return Err(refusal["message"].as_str().expect("a message").to_owned());
+        }
+        assert!(answer.starts_with("40"), "a join answer, got {answer}");
         let (name, welcome) = self.next_event().await;
         assert_eq!(name, crate::helpers::event::WELCOME);
         self.welcome = welcome;
+        Ok(())
     }
 
     pub async fn send_packet(&mut self, packet: String) {

@@ -49,3 +49,22 @@ async fn an_oversized_body_is_refused_without_being_read() {
     assert_eq!(body["code"], "invalid_payload");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn calls_from_one_address_have_a_budget() {
+    let app = TestApp::spawn().await;
+    let mut statuses = Vec::new();
+    for _ in 0..100 {
+        statuses.push(history(&app, "token=nope&room=general&limit=10".into()).await);
+    }
+    let (status, body) = statuses.last().expect("answers");
+    assert_eq!(
+        (*status, &body["code"]),
+        (429, &Value::from("rate_limited"))
+    );
+    assert!(
+        statuses.iter().filter(|(status, _)| *status == 401).count() >= 60,
+        "a burst of calls is answered before the budget runs out"
+    );
+    app.stop().await;
+}
