@@ -124,12 +124,14 @@ impl TestApp {
             .connect()
             .await
             .expect("connect");
-        let welcome = next_event(&mut events, event::WELCOME).await;
-        let welcome: Welcome = serde_json::from_value(welcome).expect("welcome payload");
+        let welcome_json = next_event(&mut events, event::WELCOME).await;
+        let welcome: Welcome =
+            serde_json::from_value(welcome_json.clone()).expect("welcome payload");
         TestClient {
             socket,
             events,
             welcome,
+            welcome_json,
         }
     }
 
@@ -157,6 +159,8 @@ pub struct TestClient {
     socket: Client,
     events: mpsc::UnboundedReceiver<(String, Value)>,
     pub welcome: Welcome,
+    /// The welcome exactly as it came over the wire.
+    welcome_json: Value,
 }
 
 /// The next event received, skipping presence updates unless one is `expected` (they depend on
@@ -205,7 +209,7 @@ impl TestClient {
 
     /// The welcome as it went over the wire, for tests that speak only JSON.
     pub fn welcome_json(&self) -> Value {
-        serde_json::to_value(&self.welcome).expect("a welcome serializes")
+        self.welcome_json.clone()
     }
 
     /// The next event received, whatever its name (presence updates included), or `None` if
