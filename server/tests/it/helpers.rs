@@ -155,6 +155,22 @@ impl TestApp {
     }
 }
 
+/// A test that failed before [`TestApp::stop`] still removes its data: the server task is
+/// aborted (the runtime ends with the test anyway) and the directory deleted.
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if self.shutdown.take().is_none() {
+            return;
+        }
+        self.server.abort();
+        if let Err(error) = std::fs::remove_dir_all(&self.data_dir)
+            && error.kind() != std::io::ErrorKind::NotFound
+        {
+            eprintln!("could not remove {}: {error}", self.data_dir.display());
+        }
+    }
+}
+
 pub struct TestClient {
     socket: Client,
     events: mpsc::UnboundedReceiver<(String, Value)>,
