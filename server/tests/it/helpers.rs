@@ -124,12 +124,14 @@ impl TestApp {
             .connect()
             .await
             .expect("connect");
-        let welcome = next_event(&mut events, event::WELCOME).await;
-        let welcome: Welcome = serde_json::from_value(welcome).expect("welcome payload");
+        let welcome_json = next_event(&mut events, event::WELCOME).await;
+        let welcome: Welcome =
+            serde_json::from_value(welcome_json.clone()).expect("welcome payload");
         TestClient {
             socket,
             events,
             welcome,
+            welcome_json,
         }
     }
 
@@ -153,10 +155,28 @@ impl TestApp {
     }
 }
 
+/// A test that failed before [`TestApp::stop`] still removes its data: the server task is
+/// aborted (the runtime ends with the test anyway) and the directory deleted.
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if self.shutdown.take().is_none() {
+            return;
+        }
+        self.server.abort();
+        if let Err(error) = std::fs::remove_dir_all(&self.data_dir)
+            && error.kind() != std::io::ErrorKind::NotFound
+        {
+            eprintln!("could not remove {}: {error}", self.data_dir.display());
+        }
+    }
+}
+
 pub struct TestClient {
     socket: Client,
     events: mpsc::UnboundedReceiver<(String, Value)>,
     pub welcome: Welcome,
+    /// The welcome exactly as it came over the wire.
+    welcome_json: Value,
 }
 
 /// The next event received, skipping presence updates unless one is `expected` (they depend on
@@ -208,7 +228,7 @@ impl TestClient {
 
     /// The welcome as it went over the wire, for tests that speak only JSON.
     pub fn welcome_json(&self) -> Value {
-        serde_json::to_value(&self.welcome).expect("a welcome serializes")
+        self.welcome_json.clone()
     }
 
     /// The next event received, whatever its name (presence updates included), or `None` if

@@ -110,7 +110,7 @@ async fn a_client_gone_while_its_join_is_stored_does_not_stay_online() {
 
 #[tokio::test]
 async fn a_guest_gone_while_its_new_room_is_stored_does_not_stay_online() {
-    const CREATORS: usize = 5;
+    const CREATORS: usize = 3;
     let app = TestApp::spawn().await;
     let mut ada = app.client_with(json!({ "name": "Ada" })).await;
     let mut guests = Vec::new();
