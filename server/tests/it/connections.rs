@@ -19,9 +19,9 @@ use crate::{
     raw::{RawWebSocket, event_packet},
 };
 
-/// The handshake timeout the tests configure, and the client's own deadline for seeing the
-/// server close the connection: well past the timeout, well short of "never".
-// Two seconds: well past what a client that does join needs, even on a loaded machine.
+/// The handshake timeout the tests configure (well past what a client that does join needs,
+/// even on a loaded machine), and the client's own deadline for seeing the server close the
+/// connection: well past the timeout, well short of "never".
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(2);
 const CLOSE_DEADLINE: Duration = Duration::from_secs(5);
 
