@@ -104,10 +104,20 @@ test('HTML in a message is shown as text and runs nothing', async () => {
 
 test('a blank message is not sent and an over-long one is refused in the page', async () => {
   const alice = await openChat();
+  const box = alice.page.getByRole('textbox', { name: 'Message' });
+  const sendButton = alice.page.getByRole('button', { name: 'Send' });
+  // Enter on a blank message does nothing, and says nothing.
   await send(alice.page, '    ');
-  await alice.page.locator('.composer .error').waitFor();
-  await send(alice.page, 'x'.repeat(2001));
+  assert.equal(await sendButton.isDisabled(), true);
+  assert.equal(await alice.page.locator('.composer .error').count(), 0);
+  // Over the limit: said as soon as it is typed, Send is off; shortened, both go away.
+  await box.fill('x'.repeat(2001));
   await alice.page.locator('.composer .error', { hasText: 'limit' }).waitFor();
+  assert.equal(await sendButton.isDisabled(), true);
+  await box.press('Enter');
+  await box.press('Backspace');
+  await alice.page.locator('.composer .error').waitFor({ state: 'detached' });
+  assert.equal(await sendButton.isEnabled(), true);
   assert.equal(await alice.page.locator('.message.pending, .message .text:has-text("xxxx")').count(), 0);
   await alice.close();
 });
@@ -239,6 +249,19 @@ test('a server restart loses nothing and the page reconnects by itself', async (
   assert.deepEqual([...alice.problems, ...fresh.problems].filter((p) => !p.includes('WebSocket')), []);
   await alice.close();
   await fresh.close();
+});
+
+test('"is typing" goes away as soon as that person\'s message arrives', async () => {
+  const alice = await openChat({ name: 'Sending Alice' });
+  const bob = await openChat({ name: 'Reading Bob' });
+  await alice.page.getByRole('textbox', { name: 'Message' }).pressSequentially('done typ');
+  await bob.page.locator('.typing', { hasText: 'Sending Alice is typing…' }).waitFor();
+  await send(alice.page, 'done typing');
+  await expectOnce(bob.page, 'done typing');
+  // Within the same update as the message, long before the indicator would expire (4 s).
+  assert.equal(await bob.page.locator('.typing', { hasText: 'is typing' }).count(), 0);
+  await alice.close();
+  await bob.close();
 });
 
 test('"is typing" shows while someone types and goes away by itself', async () => {

@@ -47,7 +47,10 @@ fn on_event(state: ChatState, event: ServerEvent) {
         }
         ServerEvent::Unavailable => state.status.set(Status::Failed),
         ServerEvent::Welcome(welcome) => on_welcome(state, welcome),
-        ServerEvent::Message(message) => receive(state, vec![message]),
+        ServerEvent::Message(message) => {
+            typing::stopped(state, &message);
+            receive(state, vec![message]);
+        }
         ServerEvent::Presence(presence) => {
             if let Some(room) = state.room(&presence.room) {
                 room.apply_presence(presence);

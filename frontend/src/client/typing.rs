@@ -4,7 +4,7 @@
 use std::cell::Cell;
 
 use leptos::prelude::*;
-use shared::{NowTyping, Typing};
+use shared::{ChatMessage, NowTyping, Typing};
 
 use crate::{
     socket,
@@ -39,6 +39,18 @@ pub(super) fn someone_types(state: ChatState, typing: Typing) {
             list.retain(|(user, _)| user.id != typing.user.id);
             list.push((typing.user, until));
         });
+    }
+}
+
+/// Someone's message arrived: they are done typing it.
+pub(super) fn stopped(state: ChatState, message: &ChatMessage) {
+    if let Some(room) = state.room(&message.room)
+        && room
+            .typing
+            .with_untracked(|list| list.iter().any(|(user, _)| user.id == message.author.id))
+    {
+        room.typing
+            .update(|list| list.retain(|(user, _)| user.id != message.author.id));
     }
 }
 

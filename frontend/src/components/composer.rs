@@ -2,7 +2,7 @@
 //! rules the server applies; sending goes through the outbox, so it works offline too.
 
 use leptos::{ev, html::Textarea, prelude::*};
-use shared::{MAX_MESSAGE_CHARS, validate_text};
+use shared::{MAX_MESSAGE_CHARS, ValidationError, validate_text};
 
 use crate::{client, state::ChatState};
 
@@ -15,6 +15,15 @@ pub fn Composer() -> impl IntoView {
     let input = NodeRef::<Textarea>::new();
     let draft = RwSignal::new(String::new());
     let chars = move || draft.with(|draft| draft.chars().count());
+    // What is wrong with the draft as it stands, shown while it is wrong and gone once fixed. An
+    // empty draft is not wrong: there is just nothing to send yet.
+    let problem = Memo::new(move |_| {
+        draft.with(|draft| match validate_text(draft) {
+            Ok(_) | Err(ValidationError::Empty) => None,
+            Err(refusal) => Some(refusal.to_string()),
+        })
+    });
+    let sendable = Memo::new(move |_| draft.with(|draft| validate_text(draft).is_ok()));
     let typing = move || {
         let me = state.me.with(|me| me.as_ref().map(|me| me.id.clone()));
         let names: Vec<String> = state
@@ -35,13 +44,11 @@ pub fn Composer() -> impl IntoView {
 
     let send = move || {
         let text = draft.get_untracked();
-        match validate_text(&text) {
-            Ok(text) => {
-                state.error.set(None);
-                client::send(state, state.current.get_untracked(), text.to_owned());
-                draft.set(String::new());
-            }
-            Err(refusal) => state.error.set(Some(refusal.to_string())),
+        // Nothing to send, or a problem already shown beside the box: Enter does nothing.
+        if let Ok(text) = validate_text(&text) {
+            state.error.set(None);
+            client::send(state, state.current.get_untracked(), text.to_owned());
+            draft.set(String::new());
         }
         if let Some(input) = input.get_untracked()
             && input.focus().is_err()
@@ -64,6 +71,9 @@ pub fn Composer() -> impl IntoView {
             <Show when=move || state.error.get().is_some()>
                 <p class="error" role="alert">{move || state.error.get()}</p>
             </Show>
+            <Show when=move || problem.get().is_some()>
+                <p class="error draft-problem" role="alert">{move || problem.get()}</p>
+            </Show>
             <form class="compose-row" on:submit=move |event: ev::SubmitEvent| {
                 event.prevent_default();
                 send();
@@ -81,7 +91,7 @@ pub fn Composer() -> impl IntoView {
                     }
                     on:keydown=on_keydown
                 ></textarea>
-                <button type="submit">"Send"</button>
+                <button type="submit" disabled=move || !sendable.get()>"Send"</button>
             </form>
             <Show when=move || { chars() >= COUNTER_FROM }>
                 <p class="counter" class:over=move || { chars() > MAX_MESSAGE_CHARS }>
