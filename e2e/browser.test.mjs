@@ -102,6 +102,23 @@ test('HTML in a message is shown as text and runs nothing', async () => {
   await bob.close();
 });
 
+test('on a first visit the name picker is a modal dialog and what is typed first is the name', async () => {
+  const context = await browser.newContext({ viewport: { width: 1000, height: 640 } });
+  const page = await context.newPage();
+  await page.goto(server.url);
+  const dialog = page.getByRole('dialog', { name: 'Welcome' });
+  await dialog.waitFor();
+  assert.equal(await dialog.getAttribute('aria-modal'), 'true');
+  // Typed straight away, without clicking anywhere.
+  await page.getByRole('textbox', { name: 'Your name' }).waitFor();
+  await page.keyboard.type('Zed Typed First');
+  await page.keyboard.press('Enter');
+  await connected(page);
+  assert.equal(await page.locator('.whoami strong').textContent(), 'Zed Typed First');
+  assert.equal(await page.locator('.message .text', { hasText: 'Zed Typed First' }).count(), 0);
+  await context.close();
+});
+
 test('a blank message is not sent and an over-long one is refused in the page', async () => {
   const alice = await openChat();
   const box = alice.page.getByRole('textbox', { name: 'Message' });

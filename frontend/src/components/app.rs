@@ -26,7 +26,8 @@ pub fn App() -> impl IntoView {
     view! {
         <div class="app">
             <Sidebar />
-            <section class="room">
+            // Behind the name picker, the page can be neither focused nor clicked.
+            <section class="room" prop:inert=move || state.needs_name.get()>
                 <Header />
                 <MessageList />
                 <Composer />

@@ -30,7 +30,8 @@ pub fn Sidebar() -> impl IntoView {
     };
 
     view! {
-        <nav class="sidebar" aria-label="Rooms">
+        // Behind the name picker, the page can be neither focused nor clicked.
+        <nav class="sidebar" aria-label="Rooms" prop:inert=move || state.needs_name.get()>
             <h2 class="brand">"Chat"</h2>
             <ul class="rooms">
                 <For each=joined key=|name| name.clone() let:name>
