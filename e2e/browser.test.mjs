@@ -341,6 +341,34 @@ test('scrolling up loads older pages without moving what the reader sees', async
   await reader.close();
 });
 
+/** The contrast ratio (WCAG) of `selector`'s text against the first background behind it. */
+function contrast(page, selector) {
+  return page.evaluate((selector) => {
+    const rgb = (css) => css.match(/[\d.]+/g).slice(0, 4).map(Number);
+    const luminance = ([r, g, b]) => {
+      const linear = (c) => (c / 255 <= 0.03928 ? c / 255 / 12.92 : ((c / 255 + 0.055) / 1.055) ** 2.4);
+      return 0.2126 * linear(r) + 0.7152 * linear(g) + 0.0722 * linear(b);
+    };
+    const element = document.querySelector(selector);
+    let behind = element;
+    while (behind && rgb(getComputedStyle(behind).backgroundColor)[3] === 0) behind = behind.parentElement;
+    const [a, b] = [getComputedStyle(element).color, getComputedStyle(behind).backgroundColor].map((c) => luminance(rgb(c)));
+    return (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+  }, selector);
+}
+
+test('accent colours keep AA contrast in both themes', async () => {
+  for (const colorScheme of ['light', 'dark']) {
+    const person = await openChat({ colorScheme });
+    await person.page.getByRole('textbox', { name: 'Message' }).fill('enable Send');
+    for (const selector of ['.compose-row button[type=submit]', '.sidebar .room-link.active', '.sidebar button.link']) {
+      const ratio = await contrast(person.page, selector);
+      assert.ok(ratio >= 4.5, `${colorScheme}: ${selector} has contrast ${ratio.toFixed(2)}:1`);
+    }
+    await person.close();
+  }
+});
+
 test('dark mode follows the system setting', async () => {
   const dark = await openChat({ colorScheme: 'dark' });
   const light = await openChat({ colorScheme: 'light' });
