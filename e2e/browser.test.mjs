@@ -181,9 +181,11 @@ test('rooms: create, join from the directory, unread counts, links and the back 
   const bob = await openChat({ name: 'Bob' });
 
   await alice.page.getByRole('textbox', { name: 'New room name' }).fill('design');
-  await alice.page.getByRole('textbox', { name: 'New room name' }).press('Enter');
+  await alice.page.getByRole('button', { name: 'Create room' }).click();
   await alice.page.locator('h1', { hasText: '# design' }).waitFor();
   assert.match(alice.page.url(), /\/r\/design$/);
+  // The new room is on screen: the next thing to do is write in it.
+  await alice.page.waitForFunction(() => document.activeElement?.getAttribute('aria-label') === 'Message');
 
   await bob.page.getByRole('button', { name: 'Browse rooms' }).click();
   await bob.page.getByRole('button', { name: 'Join #design' }).click();
@@ -195,6 +197,7 @@ test('rooms: create, join from the directory, unread counts, links and the back 
   await send(alice.page, 'Mockups are up');
   await send(alice.page, 'Feedback welcome');
   await bob.page.locator('.room-link', { hasText: 'design' }).locator('.badge', { hasText: '2' }).waitFor();
+  await bob.page.getByLabel('2 unread').waitFor();
 
   await bob.page.locator('.room-link', { hasText: 'design' }).click();
   await expectOnce(bob.page, 'Feedback welcome');

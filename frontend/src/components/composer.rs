@@ -57,6 +57,21 @@ pub fn Composer() -> impl IntoView {
         }
     };
 
+    // Once a name is picked, and whenever another room comes on screen (created, joined, left,
+    // opened), the next thing to do is write: focus goes to the box, not to <body> or to the
+    // control that was used.
+    Effect::new(move |first: Option<()>| {
+        state.current.track();
+        if state.needs_name.get() || first.is_none() {
+            return;
+        }
+        if let Some(input) = input.get_untracked()
+            && input.focus().is_err()
+        {
+            leptos::logging::warn!("could not focus the composer");
+        }
+    });
+
     let on_keydown = move |event: ev::KeyboardEvent| {
         // While an IME is composing, Enter picks a candidate; it must not send.
         if event.key() == "Enter" && !event.shift_key() && !event.is_composing() {

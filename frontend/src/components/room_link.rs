@@ -27,7 +27,7 @@ pub fn RoomLink(name: String) -> impl IntoView {
             >
                 <span>{label}</span>
                 <Show when=move || { unread() > 0 && !active.get() }>
-                    <span class="badge" aria-label="unread">{unread}</span>
+                    <span class="badge" aria-label=move || format!("{} unread", unread())>{unread}</span>
                 </Show>
             </a>
         </li>

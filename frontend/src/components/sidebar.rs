@@ -46,7 +46,7 @@ pub fn Sidebar() -> impl IntoView {
                     prop:value=new_room
                     on:input=move |event| new_room.set(event_target_value(&event))
                 />
-                <button type="submit" title="Create room">"+"</button>
+                <button type="submit" title="Create room" aria-label="Create room">"+"</button>
             </form>
             <button class="link" on:click=browse>"Browse rooms"</button>
             {move || directory.get().map(|rooms| {
