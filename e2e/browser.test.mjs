@@ -187,7 +187,15 @@ test('rooms: create, join from the directory, unread counts, links and the back 
   // The new room is on screen: the next thing to do is write in it.
   await alice.page.waitForFunction(() => document.activeElement?.getAttribute('aria-label') === 'Message');
 
+  // The directory opens and closes with its button, and closes with Escape.
   await bob.page.getByRole('button', { name: 'Browse rooms' }).click();
+  await bob.page.getByRole('button', { name: 'Hide rooms', expanded: true }).click();
+  await bob.page.locator('.directory').waitFor({ state: 'detached' });
+  await bob.page.getByRole('button', { name: 'Browse rooms' }).click();
+  await bob.page.getByRole('button', { name: 'Join #design' }).focus();
+  await bob.page.keyboard.press('Escape');
+  await bob.page.locator('.directory').waitFor({ state: 'detached' });
+  await bob.page.getByRole('button', { name: 'Browse rooms', expanded: false }).click();
   await bob.page.getByRole('button', { name: 'Join #design' }).click();
   await bob.page.locator('h1', { hasText: '# design' }).waitFor();
   await alice.page.locator('.online', { hasText: '2 online' }).waitFor();

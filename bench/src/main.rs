@@ -193,7 +193,8 @@ async fn main() -> Result<()> {
     for client in clients {
         tallies.push(client.reader.await?);
     }
-    let peak_rss = peak_rss.await?;
+    // Sampled every 50 ms: a snapshot taken between two samples may be higher still.
+    let peak_rss = peak_rss.await?.max(sending_ended.server_rss_kib);
     let checks = if args.verify {
         verify(&args.url, &tallies).await?
     } else {

@@ -22,7 +22,19 @@ pub fn Sidebar() -> impl IntoView {
             Err(error) => state.error.set(Some(error.to_string())),
         }
     };
-    let browse = move |_| client::browse_rooms(state, move |rooms| directory.set(Some(rooms)));
+    // One button opens and closes the directory; Escape inside it closes it too.
+    let browse = move |_| {
+        if directory.with_untracked(Option::is_some) {
+            directory.set(None);
+        } else {
+            client::browse_rooms(state, move |rooms| directory.set(Some(rooms)));
+        }
+    };
+    let close_on_escape = move |event: ev::KeyboardEvent| {
+        if event.key() == "Escape" {
+            directory.set(None);
+        }
+    };
     let joined = move || {
         state
             .rooms
@@ -48,14 +60,28 @@ pub fn Sidebar() -> impl IntoView {
                 />
                 <button type="submit" title="Create room" aria-label="Create room">"+"</button>
             </form>
-            <button class="link" on:click=browse>"Browse rooms"</button>
+            <button
+                class="link"
+                aria-expanded=move || directory.with(Option::is_some).to_string()
+                on:click=browse
+            >
+                {move || if directory.with(Option::is_some) { "Hide rooms" } else { "Browse rooms" }}
+            </button>
             {move || directory.get().map(|rooms| {
                 let rooms: Vec<RoomInfo> = rooms
                     .into_iter()
                     .filter(|room| state.room(&room.name).is_none())
                     .collect();
+                if rooms.is_empty() {
+                    return view! {
+                        <p class="directory empty" on:keydown=close_on_escape>
+                            "You are in every room there is."
+                        </p>
+                    }
+                    .into_any();
+                }
                 view! {
-                    <ul class="directory">
+                    <ul class="directory" on:keydown=close_on_escape>
                         {rooms.into_iter().map(|room| {
                             let name = room.name.clone();
                             view! {
@@ -69,6 +95,7 @@ pub fn Sidebar() -> impl IntoView {
                         }).collect_view()}
                     </ul>
                 }
+                .into_any()
             })}
         </nav>
     }
