@@ -4,10 +4,7 @@
 
 use serde_json::json;
 
-use crate::{
-    helpers::TestApp,
-    raw::{RawWebSocket, event_packet},
-};
+use crate::{helpers::TestApp, raw::RawWebSocket};
 
 /// A binary event announcing `attachments` attachments, as socket.io-client encodes
 /// `emit("chatMessage", buffer)`: `5<count>-["chatMessage",{"_placeholder":true,"num":0}]`, in
@@ -19,28 +16,13 @@ fn binary_event(attachments: usize) -> String {
     )
 }
 
-/// After one client was cut off, another still chats.
-async fn still_usable(app: &TestApp) {
-    let mut client = RawWebSocket::connect(&app.url).await;
-    client
-        .send_packet(event_packet(
-            crate::helpers::event::CHAT_MESSAGE,
-            &json!("still here"),
-        ))
-        .await;
-    assert_eq!(
-        client.next_event().await.0,
-        crate::helpers::event::CHAT_MESSAGE
-    );
-}
-
 #[tokio::test]
 async fn a_binary_event_whose_attachment_never_comes_is_disconnected() {
     let app = TestApp::spawn().await;
     let mut client = RawWebSocket::connect(&app.url).await;
     client.send_packet(binary_event(1)).await;
     client.closed().await;
-    still_usable(&app).await;
+    RawWebSocket::still_chats(&app.url).await;
     app.stop().await;
 }
 
@@ -57,6 +39,6 @@ async fn a_binary_event_with_many_attachments_is_disconnected() {
         }
     }
     client.closed().await;
-    still_usable(&app).await;
+    RawWebSocket::still_chats(&app.url).await;
     app.stop().await;
 }

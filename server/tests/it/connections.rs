@@ -111,17 +111,7 @@ async fn a_session_that_never_joins_the_namespace_is_closed() {
     let mut lurker = RawWebSocket::open(&app.url).await;
     lurker.closed_within(CLOSE_DEADLINE).await;
     // A client that does join in time stays, and chats.
-    let mut client = RawWebSocket::connect(&app.url).await;
-    client
-        .send_packet(event_packet(
-            crate::helpers::event::CHAT_MESSAGE,
-            &json!("still here"),
-        ))
-        .await;
-    assert_eq!(
-        client.next_event().await.0,
-        crate::helpers::event::CHAT_MESSAGE
-    );
+    RawWebSocket::still_chats(&app.url).await;
     app.stop().await;
 }
 

@@ -98,6 +98,22 @@ impl RawWebSocket {
         }
     }
 
+    /// A new guest connects and gets its own message back: the server still chats (after
+    /// another client was cut off, say).
+    pub async fn still_chats(base_url: &str) {
+        let mut client = Self::connect(base_url).await;
+        client
+            .send_packet(event_packet(
+                crate::helpers::event::CHAT_MESSAGE,
+                &json!("still here"),
+            ))
+            .await;
+        assert_eq!(
+            client.next_event().await.0,
+            crate::helpers::event::CHAT_MESSAGE
+        );
+    }
+
     /// Asks to join the default namespace: `Ok` once welcomed, or the refusal's message.
     pub async fn join_or_refusal(&mut self, auth: &Value) -> Result<(), String> {
         self.send_packet(format!("40{auth}")).await;
