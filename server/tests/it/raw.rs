@@ -68,11 +68,7 @@ impl RawWebSocket {
             tokio_tungstenite::client_async(websocket_url(base_url), MaybeTlsStream::Plain(stream))
                 .await
                 .expect("websocket");
-        let mut client = Self {
-            socket,
-            welcome: Value::Null,
-        };
-        assert!(client.next_packet().await.expect("open").starts_with('0'));
+        let mut client = Self::opened(socket).await;
         client.join(&json!({})).await;
         client
     }
@@ -83,6 +79,11 @@ impl RawWebSocket {
         let (socket, _) = tokio_tungstenite::connect_async(websocket_url(base_url))
             .await
             .expect("websocket");
+        Self::opened(socket).await
+    }
+
+    /// A client on `socket`, once the server's Engine.IO open packet has arrived.
+    async fn opened(socket: WebSocketStream<MaybeTlsStream<TcpStream>>) -> Self {
         let mut client = Self {
             socket,
             welcome: Value::Null,
@@ -101,15 +102,18 @@ impl RawWebSocket {
     /// A new guest connects and gets its own message back: the server still chats (after
     /// another client was cut off, say).
     pub async fn still_chats(base_url: &str) {
-        let mut client = Self::connect(base_url).await;
-        client
-            .send_packet(event_packet(
-                crate::helpers::event::CHAT_MESSAGE,
-                &json!("still here"),
-            ))
-            .await;
+        Self::connect(base_url).await.chats().await;
+    }
+
+    /// Posts a message and gets it back: this connection chats.
+    pub async fn chats(&mut self) {
+        self.send_packet(event_packet(
+            crate::helpers::event::CHAT_MESSAGE,
+            &json!("still here"),
+        ))
+        .await;
         assert_eq!(
-            client.next_event().await.0,
+            self.next_event().await.0,
             crate::helpers::event::CHAT_MESSAGE
         );
     }
