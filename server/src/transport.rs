@@ -45,18 +45,28 @@ fn user_room(id: &str) -> String {
     format!("user:{id}")
 }
 
-/// A socket's rooms, read once per request, as the chat asks about them.
-struct SocketRooms(Vec<std::borrow::Cow<'static, str>>);
+/// A socket's rooms, as the chat asks about them: read from the adapter at the first question
+/// (most messages go to the default room, which needs none) and kept for the rest of the request.
+struct SocketRooms<'a, A: Adapter> {
+    socket: &'a SocketRef<A>,
+    rooms: std::sync::OnceLock<Vec<std::borrow::Cow<'static, str>>>,
+}
 
-impl SocketRooms {
-    fn of<A: Adapter>(socket: &SocketRef<A>) -> Self {
-        Self(socket.rooms())
+impl<'a, A: Adapter> SocketRooms<'a, A> {
+    fn of(socket: &'a SocketRef<A>) -> Self {
+        Self {
+            socket,
+            rooms: std::sync::OnceLock::new(),
+        }
     }
 }
 
-impl InRooms for SocketRooms {
+impl<A: Adapter> InRooms for SocketRooms<'_, A> {
     fn contains(&self, room: &str) -> bool {
-        self.0.iter().any(|joined| joined == room)
+        self.rooms
+            .get_or_init(|| self.socket.rooms())
+            .iter()
+            .any(|joined| joined == room)
     }
 }
 
