@@ -34,14 +34,9 @@ pub fn NamePicker() -> impl IntoView {
     };
 
     view! {
-        <div class="overlay">
-            <form
-                class="dialog"
-                role="dialog"
-                aria-modal="true"
-                aria-labelledby="name-picker-title"
-                on:submit=submit
-            >
+        // The dialog role goes on a container: a form may not carry it.
+        <div class="overlay" role="dialog" aria-modal="true" aria-labelledby="name-picker-title">
+            <form class="dialog" on:submit=submit>
                 <h2 id="name-picker-title">"Welcome"</h2>
                 <p>"Pick the name others will see. You can change it later."</p>
                 <input
