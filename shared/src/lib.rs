@@ -6,11 +6,13 @@
 //! the wire because every Socket.io client out there is JavaScript first.
 
 mod error;
+pub mod markup;
 mod message;
 mod protocol;
 mod validate;
 
 pub use error::{Ack, ErrorCode, ErrorPayload};
+pub use markup::mentions;
 pub use message::{
     Auth, Author, ChatInput, ChatMessage, DEFAULT_ROOM, Joined, MemberList, PRESENCE_NAMED_MAX,
     PresenceChange, Renamed, RoomCursor, RoomInfo, Sent, Synced, Typing, Welcome,
