@@ -47,7 +47,7 @@ async function openChat({ name = `Person ${(people += 1)}`, path = '/', base = s
 
 async function connected(page) {
   await page.locator('[role=status]', { hasText: 'Connected' }).waitFor();
-  await page.locator('.whoami strong').waitFor({ state: 'attached' });
+  await page.locator('.me-name strong').waitFor({ state: 'attached' });
 }
 
 async function send(page, text) {
@@ -114,7 +114,7 @@ test('on a first visit the name picker is a modal dialog and what is typed first
   await page.keyboard.type('Zed Typed First');
   await page.keyboard.press('Enter');
   await connected(page);
-  assert.equal(await page.locator('.whoami strong').textContent(), 'Zed Typed First');
+  assert.equal(await page.locator('.me-name strong').textContent(), 'Zed Typed First');
   assert.equal(await page.locator('.message .text', { hasText: 'Zed Typed First' }).count(), 0);
   await context.close();
 });
@@ -126,14 +126,14 @@ test('a blank message is not sent and an over-long one is refused in the page', 
   // Enter on a blank message does nothing, and says nothing.
   await send(alice.page, '    ');
   assert.equal(await sendButton.isDisabled(), true);
-  assert.equal(await alice.page.locator('.composer .error').count(), 0);
+  assert.equal(await alice.page.locator('.composer .error:not(:empty)').count(), 0);
   // Over the limit: said as soon as it is typed, Send is off; shortened, both go away.
   await box.fill('x'.repeat(2001));
   await alice.page.locator('.composer .error', { hasText: 'limit' }).waitFor();
   assert.equal(await sendButton.isDisabled(), true);
   await box.press('Enter');
   await box.press('Backspace');
-  await alice.page.locator('.composer .error').waitFor({ state: 'detached' });
+  await alice.page.locator('.composer .error:not(:empty)').waitFor({ state: 'detached' });
   assert.equal(await sendButton.isEnabled(), true);
   assert.equal(await alice.page.locator('.message.pending, .message .text:has-text("xxxx")').count(), 0);
   await alice.close();
@@ -205,7 +205,7 @@ test('rooms: create, join from the directory, unread counts, links and the back 
   await send(alice.page, 'Mockups are up');
   await send(alice.page, 'Feedback welcome');
   await bob.page.locator('.room-link', { hasText: 'design' }).locator('.badge', { hasText: '2' }).waitFor();
-  await bob.page.getByLabel('2 unread').waitFor();
+  await bob.page.locator('.room-link .badge', { hasText: '2 unread' }).waitFor();
 
   await bob.page.locator('.room-link', { hasText: 'design' }).click();
   await expectOnce(bob.page, 'Feedback welcome');
@@ -225,7 +225,7 @@ test('a reload keeps the name, the session and the history', async () => {
   await alice.page.reload();
   await connected(alice.page);
   assert.equal(await alice.page.getByRole('textbox', { name: 'Your name' }).count(), 0);
-  await alice.page.locator('.whoami strong', { hasText: 'Reloading Alice' }).waitFor({ state: 'attached' });
+  await alice.page.locator('.me-name strong', { hasText: 'Reloading Alice' }).waitFor({ state: 'attached' });
   await expectOnce(alice.page, 'Still here after a reload?');
   assert.equal(await alice.page.locator('.message.mine', { hasText: 'Still here after a reload?' }).count(), 1);
   await alice.close();
@@ -404,7 +404,7 @@ test('without a connection a request is answered with a refusal, not left waitin
   // Creating a room is a request: its answer, here a refusal made in the page, must come.
   await page.getByRole('textbox', { name: 'New room name' }).fill('nowhere');
   await page.getByRole('textbox', { name: 'New room name' }).press('Enter');
-  await page.locator('.composer .error', { hasText: 'Not connected' }).waitFor();
+  await page.locator('#room-problem', { hasText: 'Not connected' }).waitFor();
   await context.close();
 });
 
@@ -587,4 +587,304 @@ test('10,000 messages into the open room: the page keeps up, smooth and bounded'
     await reader.close();
     assert.equal(await flood.stop(), 0);
   }
+});
+
+// Issue 9: the page as people on a phone, by keyboard and with a screen reader use it.
+
+const PHONE = { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true };
+
+test('on a phone every function is reachable: rooms in a drawer, create, browse, join, leave, rename', async () => {
+  const alice = await openChat({ name: 'Phone Alice', colorScheme: 'dark', ...PHONE });
+  const bob = await openChat({ name: 'Desk Bob' });
+  const { page } = alice;
+  const drawer = page.getByRole('navigation', { name: 'Rooms' });
+  const menu = page.getByRole('button', { name: 'Rooms', exact: false }).first();
+  // Closed, the drawer is out of sight and out of the tab order.
+  assert.equal(await drawer.isVisible(), false);
+  await menu.click();
+  await page.getByRole('textbox', { name: 'New room name' }).fill('phones');
+  await page.getByRole('button', { name: 'Create room' }).click();
+  await page.locator('h1', { hasText: '# phones' }).waitFor();
+  await bob.page.getByRole('textbox', { name: 'New room name' }).fill('desks');
+  await bob.page.getByRole('button', { name: 'Create room' }).click();
+  await bob.page.locator('h1', { hasText: '# desks' }).waitFor();
+
+  await menu.click();
+  assert.equal(await menu.getAttribute('aria-expanded'), 'true');
+  await page.getByRole('button', { name: 'Browse rooms' }).click();
+  await page.getByRole('button', { name: 'Join #desks' }).click();
+  await page.locator('h1', { hasText: '# desks' }).waitFor();
+  assert.equal(await drawer.isVisible(), false, 'joining closes the drawer');
+  await page.getByRole('button', { name: 'Leave' }).click();
+  await page.locator('h1', { hasText: '# general' }).waitFor();
+
+  // Escape closes the drawer and gives focus back to its button.
+  await menu.click();
+  await page.getByRole('button', { name: 'Change name' }).waitFor();
+  await page.keyboard.press('Escape');
+  await page.waitForFunction(() => document.activeElement?.id === 'drawer-button');
+  await menu.click();
+  await page.getByRole('button', { name: 'Change name' }).click();
+  const dialog = page.getByRole('dialog', { name: 'Change your name' });
+  await dialog.waitFor();
+  await page.keyboard.press('Control+A');
+  await page.keyboard.type('Renamed on the phone');
+  await page.keyboard.press('Enter');
+  await dialog.waitFor({ state: 'detached' });
+  await page.locator('.me-name strong', { hasText: 'Renamed on the phone' }).waitFor({ state: 'attached' });
+
+  // Touch targets: every visible control is at least 44 px high.
+  await menu.click();
+  const small = await page.evaluate(() => [...document.querySelectorAll('button, a, input, textarea')]
+    .filter((el) => el.checkVisibility() && !el.classList.contains('skip'))
+    .map((el) => [el.textContent.trim() || el.getAttribute('aria-label'), el.getBoundingClientRect().height])
+    .filter(([, height]) => height < 44));
+  assert.deepEqual(small, [], 'controls under 44 px');
+  await page.screenshot({ path: join(ARTIFACTS, 'phone-drawer-dark.png') });
+  assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth));
+  assert.deepEqual([...alice.problems, ...bob.problems], []);
+  await alice.close();
+  await bob.close();
+});
+
+test('the sender always sees their own new message, and the pill counts only others', async () => {
+  const alice = await openChat({ name: 'Scrolling Alice', viewport: { width: 390, height: 600 } });
+  const bob = await openChat({ name: 'Chatty Bob' });
+  for (let n = 0; n < 20; n += 1) await send(bob.page, `line ${n}`);
+  await expectOnce(alice.page, 'line 19');
+  const conversation = alice.page.locator('.conversation');
+  await conversation.evaluate((el) => { el.scrollTop = 0; });
+  await conversation.dispatchEvent('scroll');
+  await send(bob.page, 'from Bob while Alice reads');
+  await alice.page.locator('.jump', { hasText: '1 new message' }).waitFor();
+  // The pill sits below the list, covering none of it.
+  const [pill, list] = await Promise.all([alice.page.locator('.jump').boundingBox(), conversation.boundingBox()]);
+  assert.ok(pill.y >= list.y + list.height - 1, 'the pill is outside the list');
+
+  await send(alice.page, 'my own words');
+  await alice.page.waitForFunction(() => {
+    const mine = [...document.querySelectorAll('.message.mine')].at(-1);
+    const list = document.querySelector('.conversation').getBoundingClientRect();
+    const box = mine?.getBoundingClientRect();
+    return box && box.bottom <= list.bottom + 1 && box.top >= list.top;
+  });
+  assert.equal(await alice.page.locator('.jump').count(), 0, 'sending took the view to the newest');
+  assert.deepEqual([...alice.problems, ...bob.problems], []);
+  await alice.close();
+  await bob.close();
+});
+
+test('links open in a new tab, light formatting shows, and markup never becomes HTML', async () => {
+  const alice = await openChat({ name: 'Formatting Alice' });
+  await send(alice.page, 'See https://example.com/docs?q=1. It is **bold**, _italic_ and `code <b>`.');
+  const link = alice.page.locator('.message .text a');
+  await link.waitFor();
+  assert.equal(await link.getAttribute('href'), 'https://example.com/docs?q=1');
+  assert.equal(await link.getAttribute('target'), '_blank');
+  assert.equal(await link.getAttribute('rel'), 'noopener noreferrer');
+  assert.equal(await alice.page.locator('.message .text strong').textContent(), 'bold');
+  assert.equal(await alice.page.locator('.message .text em').textContent(), 'italic');
+  assert.equal(await alice.page.locator('.message .text code').textContent(), 'code <b>');
+  await send(alice.page, '```\nfn main() {}\n```\n> quoted <img src=x onerror=alert(1)>');
+  await alice.page.locator('.message .text pre code', { hasText: 'fn main() {}' }).waitFor();
+  await alice.page.locator('.message .text blockquote', { hasText: 'quoted <img' }).waitFor();
+  assert.equal(await alice.page.locator('.message img, .message b').count(), 0);
+  await send(alice.page, 'javascript:alert(1) stays text');
+  await expectOnce(alice.page, 'javascript:alert(1) stays text');
+  assert.equal(await alice.page.locator('.message a').count(), 1);
+  const [popup] = await Promise.all([alice.context.waitForEvent('page'), link.click()]);
+  assert.equal(popup.url(), 'https://example.com/docs?q=1');
+  await popup.close();
+  assert.deepEqual(alice.problems, []);
+  await alice.close();
+});
+
+test('the title counts unread messages, mentions are highlighted and counted, notifications come when hidden', async () => {
+  // Notifications are granted and recorded instead of shown.
+  const init = () => {
+    window.__notes = [];
+    window.Notification = class {
+      static permission = 'granted';
+      static requestPermission() { return Promise.resolve('granted'); }
+      constructor(title, options) { window.__notes.push({ title, body: options?.body }); }
+    };
+  };
+  const alice = await openChat({ name: 'Ada', init });
+  const bob = await openChat({ name: 'Bob' });
+  await alice.page.waitForFunction(() => document.title === '#general - Chat');
+  await alice.page.getByRole('button', { name: 'Notify me of mentions' }).click();
+  await alice.page.getByRole('button', { name: 'Notify me of mentions', pressed: true }).waitFor();
+
+  await bob.page.getByRole('textbox', { name: 'New room name' }).fill('design');
+  await bob.page.getByRole('button', { name: 'Create room' }).click();
+  await bob.page.locator('h1', { hasText: '# design' }).waitFor();
+  await alice.page.getByRole('button', { name: 'Browse rooms' }).click();
+  await alice.page.getByRole('button', { name: 'Join #design' }).click();
+  await alice.page.locator('h1', { hasText: '# design' }).waitFor();
+  await alice.page.locator('.room-link', { hasText: 'general' }).click();
+  await alice.page.locator('h1', { hasText: '# general' }).waitFor();
+
+  // Bob writes in #design while Alice reads #general; then Alice leaves the tab.
+  await send(bob.page, 'first');
+  await send(bob.page, 'hey @Ada, look');
+  await alice.page.waitForFunction(() => document.title === '(2) #general - Chat');
+  await alice.page.locator('.room-link', { hasText: 'design' }).locator('.badge.mention', { hasText: '@1 mention' }).waitFor();
+  await alice.page.evaluate(() => {
+    Object.defineProperty(document, 'hidden', { configurable: true, get: () => true });
+    document.dispatchEvent(new Event('visibilitychange'));
+  });
+  await send(bob.page, 'another ping for @Ada');
+  await send(bob.page, 'no mention here');
+  await alice.page.waitForFunction(() => document.title === '(4) #general - Chat');
+  const notes = await alice.page.evaluate(() => window.__notes);
+  assert.deepEqual(notes, [{ title: 'Bob in #design', body: 'another ping for @Ada' }]);
+
+  await alice.page.evaluate(() => {
+    Object.defineProperty(document, 'hidden', { configurable: true, get: () => false });
+    document.dispatchEvent(new Event('visibilitychange'));
+  });
+  await alice.page.locator('.room-link', { hasText: 'design' }).click();
+  await alice.page.locator('.message.mentioned', { hasText: 'hey @Ada, look' }).waitFor();
+  await alice.page.locator('.mention.me', { hasText: '@Ada' }).first().waitFor();
+  // Opened with unread messages: a line marks where they begin.
+  const line = alice.page.locator('.unread-line');
+  await line.waitFor();
+  assert.equal(await alice.page.locator('.unread-line + .message .text').textContent(), 'first');
+  await alice.page.waitForFunction(() => document.title === '#design - Chat');
+  assert.deepEqual([...alice.problems, ...bob.problems], []);
+  await alice.close();
+  await bob.close();
+});
+
+test('screen readers hear each new message once, not the list, and never their own', async () => {
+  const alice = await openChat({ name: 'Listening Alice' });
+  const bob = await openChat({ name: 'Talking Bob' });
+  const log = alice.page.getByRole('log');
+  assert.equal(await alice.page.locator('[aria-live]:not([role=log]):not(.typing)').count(), 0, 'the list itself is not live');
+  await send(bob.page, 'one announcement');
+  await log.locator('p', { hasText: 'Talking Bob: one announcement' }).waitFor({ state: 'attached' });
+  await send(alice.page, 'said by me');
+  await expectOnce(alice.page, 'said by me');
+  await send(bob.page, 'second announcement');
+  await log.locator('p', { hasText: 'second announcement' }).waitFor({ state: 'attached' });
+  assert.deepEqual(await log.locator('p').allTextContents(),
+    ['Talking Bob: one announcement', 'Talking Bob: second announcement']);
+  // Another room on screen: nothing of its history is announced.
+  await alice.page.getByRole('textbox', { name: 'New room name' }).fill('quiet');
+  await alice.page.getByRole('button', { name: 'Create room' }).click();
+  await alice.page.locator('h1', { hasText: '# quiet' }).waitFor();
+  await alice.page.locator('.room-link', { hasText: 'general' }).click();
+  await expectOnce(alice.page, 'second announcement');
+  assert.equal(await log.locator('p').count(), 0);
+  await alice.close();
+  await bob.close();
+});
+
+test('messages group by author, days are marked, times carry the full date', async () => {
+  const alice = await openChat({ name: 'Grouping Alice' });
+  const bob = await openChat({ name: 'Grouping Bob' });
+  await send(bob.page, 'group one');
+  await send(bob.page, 'group two');
+  await send(alice.page, 'reply');
+  await expectOnce(alice.page, 'reply');
+  const heads = await alice.page.locator('.message').evaluateAll((items) => items
+    .filter((item) => /group one|group two|reply/.test(item.textContent))
+    .map((item) => item.classList.contains('head')));
+  assert.deepEqual(heads, [true, false, true]);
+  assert.equal(await alice.page.locator('.message.head', { hasText: 'group one' }).locator('.avatar').textContent(), 'GB');
+  await alice.page.locator('.day', { hasText: 'Today' }).waitFor();
+  const time = alice.page.locator('.message', { hasText: 'group two' }).locator('time');
+  assert.match(await time.getAttribute('datetime'), /^\d{4}-\d\d-\d\dT/);
+  await alice.page.locator('.message', { hasText: 'group two' }).hover();
+  await time.hover();
+  await alice.page.waitForFunction(() => [...document.querySelectorAll('.message time')].some((t) => t.title.length > 8));
+  assert.match(await time.getAttribute('title'), /\d/, 'the full date and time on hover');
+  await alice.close();
+  await bob.close();
+});
+
+test('errors show where the problem is; a link to a missing room offers to create it', async () => {
+  const alice = await openChat({ name: 'Erring Alice', path: '/r/no-such-room' });
+  const { page } = alice;
+  await page.locator('.notice', { hasText: 'There is no room #no-such-room.' }).waitFor();
+  await page.getByRole('button', { name: 'Create #no-such-room' }).click();
+  await page.locator('h1', { hasText: '# no-such-room' }).waitFor();
+  await page.locator('.notice').waitFor({ state: 'detached' });
+
+  await page.getByRole('textbox', { name: 'New room name' }).fill('Bad Name!');
+  await page.getByRole('button', { name: 'Create room' }).click();
+  const problem = page.locator('#room-problem');
+  await problem.filter({ hasText: 'A room name needs' }).waitFor();
+  assert.equal(await page.getByRole('textbox', { name: 'New room name' }).getAttribute('aria-invalid'), 'true');
+  assert.equal(await page.locator('.composer .error:not(:empty)').count(), 0, 'not above the composer');
+  await page.getByRole('textbox', { name: 'New room name' }).fill('no-such-room');
+  await page.getByRole('button', { name: 'Create room' }).click();
+  await problem.filter({ hasText: 'already exists' }).waitFor();
+  await alice.close();
+
+  const bad = await openChat({ name: 'Bad Link', path: '/r/Bad%20Name!' });
+  await bad.page.locator('.notice', { hasText: '“Bad Name!” cannot be a room' }).waitFor();
+  await bad.page.getByRole('button', { name: 'Dismiss' }).click();
+  await bad.page.locator('.notice').waitFor({ state: 'detached' });
+  await bad.close();
+});
+
+test('keyboard: skip link, landmarks, room shortcuts, who is online, @ completion', async () => {
+  const alice = await openChat({ name: 'Keys Alice' });
+  const bob = await openChat({ name: 'Keys Bob' });
+  const { page } = alice;
+  for (const [role, name] of [['navigation', 'Rooms'], ['main', 'Conversation']]) {
+    assert.equal(await page.getByRole(role, { name }).count(), 1, `${role} landmark`);
+  }
+  // The skip link is the first thing Tab reaches, and it leads to the message box.
+  const first = await page.evaluate(() => document.querySelector('a[href], button, input, textarea, [tabindex]').textContent);
+  assert.equal(first, 'Skip to the message box');
+  await page.getByRole('link', { name: 'Skip to the message box' }).focus();
+  await page.keyboard.press('Enter');
+  await page.waitForFunction(() => document.activeElement?.id === 'composer-box');
+
+  await page.getByRole('textbox', { name: 'New room name' }).fill('keys');
+  await page.getByRole('button', { name: 'Create room' }).click();
+  await page.locator('h1', { hasText: '# keys' }).waitFor();
+  await page.keyboard.press('Alt+ArrowUp');
+  await page.locator('h1', { hasText: '# general' }).waitFor();
+  await page.keyboard.press('Alt+ArrowDown');
+  await page.locator('h1', { hasText: '# keys' }).waitFor();
+  await page.keyboard.press('Alt+ArrowDown');
+  await page.locator('h1', { hasText: '# general' }).waitFor();
+
+  const online = page.getByRole('button', { name: /2 online/ });
+  await online.focus();
+  await page.keyboard.press('Enter');
+  const members = page.getByRole('list', { name: 'Online in this room' });
+  await members.getByText('Keys Bob').waitFor();
+  await members.getByText('Keys Alice (you)').waitFor();
+
+  const box = page.getByRole('textbox', { name: 'Message' });
+  await box.focus();
+  await page.keyboard.type('hi @keys b');
+  const option = page.getByRole('option', { name: 'Keys Bob' });
+  await option.waitFor();
+  assert.equal(await box.getAttribute('aria-activedescendant'), await option.getAttribute('id'));
+  await page.keyboard.press('Enter');
+  assert.equal(await box.inputValue(), 'hi @Keys Bob ');
+  await page.keyboard.type('welcome');
+  await page.keyboard.press('Enter');
+  await bob.page.locator('.message.mentioned', { hasText: 'hi @Keys Bob welcome' }).waitFor();
+  assert.deepEqual([...alice.problems, ...bob.problems], []);
+  await alice.close();
+  await bob.close();
+});
+
+test('while offline the header says since when and offers to try now', async () => {
+  const alice = await openChat({ name: 'Offline Alice' });
+  await alice.context.setOffline(true);
+  const status = alice.page.locator('[role=status]', { hasText: /Reconnecting… since \d\d:\d\d/ });
+  await status.waitFor();
+  await alice.page.getByRole('button', { name: /online: unknown/i }).waitFor();
+  await alice.context.setOffline(false);
+  await alice.page.getByRole('button', { name: 'Try now' }).click();
+  await connected(alice.page);
+  await alice.page.getByRole('button', { name: 'Try now' }).waitFor({ state: 'detached' });
+  await alice.close();
 });

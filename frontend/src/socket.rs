@@ -43,6 +43,9 @@ extern "C" {
     #[wasm_bindgen(method)]
     fn connect(this: &Socket);
 
+    #[wasm_bindgen(method)]
+    fn disconnect(this: &Socket);
+
     #[wasm_bindgen(method, catch, js_name = emit)]
     fn emit_with_ack(
         this: &TimedEmitter,
@@ -151,6 +154,17 @@ pub fn connect(auth: impl Fn() -> Auth + 'static, on_event: impl Fn(ServerEvent)
             leptos::logging::error!("socket connected twice");
         }
     });
+}
+
+/// Drops the back-off the client is waiting out and connects at once (the user asked to).
+pub fn reconnect() {
+    let done = with_socket(|socket| {
+        socket.disconnect();
+        socket.connect();
+    });
+    if let Err(error) = done {
+        leptos::logging::warn!("{error}");
+    }
 }
 
 /// Sends a request and hands its outcome to `on_reply`, exactly once: the acknowledged data, or

@@ -89,6 +89,8 @@ pub struct Room {
     /// Who is typing, until when (ms since the epoch).
     pub typing: RwSignal<Vec<(Author, f64)>>,
     pub history: RwSignal<History>,
+    /// Unread messages that mention the user, counted apart in the sidebar.
+    pub mentions: RwSignal<i64>,
 }
 
 impl Room {
@@ -103,14 +105,20 @@ impl Room {
             online: RwSignal::new(0),
             typing: RwSignal::new(Vec::new()),
             history: RwSignal::new(History::NotLoaded),
+            mentions: RwSignal::new(0),
         }
     }
 
     /// Adds messages from the server (live, synced or acknowledged), keeping at most `keep`.
     /// What is at or below the cursor was held already, or is older than the window and comes
     /// back through history paging, so it is dropped. Returns whether messages are held beyond a
-    /// gap: something was missed and a sync must fill it.
-    pub fn receive(&self, incoming: impl IntoIterator<Item = ChatMessage>, keep: usize) -> bool {
+    /// gap: something was missed and a sync must fill it, and the messages seen for the first
+    /// time, newest last.
+    pub fn receive(
+        &self,
+        incoming: impl IntoIterator<Item = ChatMessage>,
+        keep: usize,
+    ) -> (bool, Vec<ChatMessage>) {
         self.add(incoming, keep, false)
     }
 
@@ -125,7 +133,8 @@ impl Room {
         incoming: impl IntoIterator<Item = ChatMessage>,
         keep: usize,
         older: bool,
-    ) -> bool {
+    ) -> (bool, Vec<ChatMessage>) {
+        let mut fresh = Vec::new();
         let mut newest = self.last_seq.get_untracked();
         let mut cursor = self.cursor.get_value();
         let mut trimmed = false;
@@ -139,7 +148,12 @@ impl Room {
                     continue;
                 }
                 newest = newest.max(seq);
-                messages.entry(seq).or_insert(message);
+                if let std::collections::btree_map::Entry::Vacant(entry) = messages.entry(seq) {
+                    if !older {
+                        fresh.push(message.clone());
+                    }
+                    entry.insert(message);
+                }
                 // Each step passes a message once, so this costs O(log n) per message overall.
                 while messages.contains_key(&(cursor + 1)) {
                     cursor += 1;
@@ -161,7 +175,7 @@ impl Room {
         if trimmed {
             self.history.set(History::Partial);
         }
-        gap
+        (gap, fresh)
     }
 
     /// Drops the oldest messages past `keep`, as when the reader comes back to the newest.
@@ -220,6 +234,11 @@ impl Room {
     pub fn unread(&self) -> i64 {
         (self.last_seq.get() - self.last_read.get()).max(0)
     }
+
+    /// Whether the user may have missed `message`: it is newer than what they have read.
+    pub fn is_unread(&self, message: &ChatMessage) -> bool {
+        message.seq > self.last_read.get_untracked()
+    }
 }
 
 /// Where an outgoing message is.
@@ -242,6 +261,15 @@ pub struct Outgoing {
     pub delivery: Delivery,
 }
 
+/// A room a link named that is not there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Missing {
+    /// The name as the link spelled it.
+    pub name: String,
+    /// Whether it could be a room's name (then the user is offered to make it).
+    pub valid: bool,
+}
+
 /// Reactive chat state.
 #[derive(Debug, Clone, Copy)]
 pub struct ChatState {
@@ -255,8 +283,25 @@ pub struct ChatState {
     pub me: RwSignal<Option<Author>>,
     /// No session yet: ask for a display name before connecting.
     pub needs_name: RwSignal<bool>,
+    /// The user is changing their name (the name dialog is open).
+    pub renaming: RwSignal<bool>,
+    /// On a phone, the room list is open over the conversation.
+    pub drawer: RwSignal<bool>,
     /// The last refusal worth showing, above the composer.
     pub error: RwSignal<Option<String>>,
+    /// Why the last room could not be made, shown beside the new-room field.
+    pub room_error: RwSignal<Option<String>>,
+    /// A room a link pointed to that does not exist, offered to be created.
+    pub missing_room: RwSignal<Option<Missing>>,
+    /// When the connection was lost (ms since the epoch), while it is.
+    pub offline_since: RwSignal<Option<f64>>,
+    /// Where the open room's "new messages" line goes: the newest message read when the room
+    /// came on screen (or when the tab was left), if newer ones followed.
+    pub read_marker: RwSignal<Option<i64>>,
+    /// New messages of the open room from others, for screen readers: each is announced once.
+    pub announcements: RwSignal<Vec<(i64, String)>>,
+    /// Whether the tab is on screen: while it is not, nothing is marked read.
+    pub visible: RwSignal<bool>,
     /// The reader is at the bottom of the open room, following new messages: only then may its
     /// oldest messages go down to [`WINDOW`] without taking away what they are reading.
     pub following: RwSignal<bool>,
@@ -271,13 +316,27 @@ impl ChatState {
             status: RwSignal::new(Status::Connecting),
             me: RwSignal::new(None),
             needs_name: RwSignal::new(needs_name),
+            renaming: RwSignal::new(false),
+            drawer: RwSignal::new(false),
             error: RwSignal::new(None),
+            room_error: RwSignal::new(None),
+            missing_room: RwSignal::new(None),
+            offline_since: RwSignal::new(None),
+            read_marker: RwSignal::new(None),
+            announcements: RwSignal::new(Vec::new()),
+            visible: RwSignal::new(true),
             following: RwSignal::new(true),
         }
     }
 
     pub fn room(&self, name: &str) -> Option<Room> {
         self.rooms.with_untracked(|rooms| rooms.get(name).copied())
+    }
+
+    /// Unread messages in all rooms, tracked.
+    pub fn unread(&self) -> i64 {
+        self.rooms
+            .with(|rooms| rooms.values().map(Room::unread).sum())
     }
 
     /// The room on screen, tracked.
@@ -293,6 +352,15 @@ impl ChatState {
         if reading { MOST_HELD } else { WINDOW }
     }
 
+    /// Whether `message` mentions the user by name (their own messages never do).
+    pub fn mentions_me(&self, message: &ChatMessage) -> bool {
+        self.me.with_untracked(|me| {
+            me.as_ref().is_some_and(|me| {
+                me.id != message.author.id && shared::mentions(&message.text, &me.name)
+            })
+        })
+    }
+
     pub fn is_mine(&self, message: &ChatMessage) -> bool {
         self.me
             .with_untracked(|me| me.as_ref().is_some_and(|me| me.id == message.author.id))
@@ -304,6 +372,19 @@ pub fn room_from_path(path: &str) -> String {
     path.strip_prefix("/r/")
         .filter(|name| shared::validate_room(name).is_ok())
         .map_or_else(|| DEFAULT_ROOM.to_owned(), str::to_owned)
+}
+
+/// A room link whose name cannot be a room's (`/r/Bad%20Name!`), as the person would read it.
+pub fn bad_link(path: &str) -> Option<Missing> {
+    let name = path.strip_prefix("/r/")?;
+    if shared::validate_room(name).is_ok() {
+        return None;
+    }
+    let name = js_sys::decode_uri_component(name)
+        .ok()
+        .and_then(|name| name.as_string())
+        .unwrap_or_else(|| name.to_owned());
+    Some(Missing { name, valid: false })
 }
 
 #[cfg(test)]
@@ -341,18 +422,19 @@ mod tests {
         in_an_owner(|| {
             let room = Room::new(0, 0);
             assert_eq!(room.cursor(), None);
-            assert!(!room.receive([message(5)], WINDOW));
+            assert!(!room.receive([message(5)], WINDOW).0);
             assert_eq!(room.cursor(), Some(5));
-            assert!(room.receive([message(8)], WINDOW), "7 and 6 are missing");
-            assert!(room.receive([message(6)], WINDOW), "7 is missing");
+            assert!(room.receive([message(8)], WINDOW).0, "7 and 6 are missing");
+            assert!(room.receive([message(6)], WINDOW).0, "7 is missing");
             assert_eq!(room.cursor(), Some(6));
-            assert!(!room.receive([message(7)], WINDOW));
+            assert!(!room.receive([message(7)], WINDOW).0);
             assert_eq!(room.cursor(), Some(8));
             assert!(!room.has_gap());
-            // Seen already (live, then in a sync reply): shown once.
-            room.receive([message(7), message(8)], WINDOW);
-            assert_eq!(held(&room), [5, 6, 7, 8]);
-            assert_eq!(room.last_seq.get_untracked(), 8);
+            // Seen already (live, then in a sync reply): shown once, and new only the first time.
+            let (_, fresh) = room.receive([message(7), message(8), message(9)], WINDOW);
+            assert_eq!(fresh.iter().map(|m| m.seq).collect::<Vec<_>>(), [9]);
+            assert_eq!(held(&room), [5, 6, 7, 8, 9]);
+            assert_eq!(room.last_seq.get_untracked(), 9);
         });
     }
 
@@ -388,11 +470,11 @@ mod tests {
             let room = Room::new(0, 0);
             room.receive([message(1)], WINDOW);
             // A thousand messages beyond a gap: more than the window holds.
-            assert!(room.receive((3..=1_002).map(message), WINDOW));
+            assert!(room.receive((3..=1_002).map(message), WINDOW).0);
             assert_eq!(room.cursor(), Some(1));
             assert_eq!(held(&room).first(), Some(&503));
             // The sync reply fills the gap, and the cursor runs on through what was held ahead.
-            assert!(!room.receive((2..=502).map(message), WINDOW));
+            assert!(!room.receive((2..=502).map(message), WINDOW).0);
             assert_eq!(room.cursor(), Some(1_002));
             assert_eq!(held(&room), (503..=1_002).collect::<Vec<_>>());
         });

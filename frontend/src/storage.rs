@@ -1,5 +1,6 @@
 //! What the browser remembers between visits (localStorage): the session token, the display
-//! name picked before the first connection, and how far each room has been read.
+//! name picked before the first connection, how far each room has been read, and which
+//! notifications the user asked for.
 
 const TOKEN: &str = "chat.token";
 const NAME: &str = "chat.name";
@@ -44,4 +45,27 @@ pub fn last_read(room: &str) -> i64 {
 
 pub fn set_last_read(room: &str, seq: i64) {
     set(&format!("chat.read.{room}"), &seq.to_string());
+}
+
+const NOTIFICATIONS: &str = "chat.notifications";
+
+/// Whether the user turned desktop notifications on (for mentions, and rooms they chose).
+pub fn notifications_on() -> bool {
+    get(NOTIFICATIONS).as_deref() == Some("on")
+}
+
+pub fn set_notifications_on(on: bool) {
+    set(NOTIFICATIONS, if on { "on" } else { "off" });
+}
+
+/// Whether the user asked to be notified of every message in `room`.
+pub fn notify_room(room: &str) -> bool {
+    get(&format!("chat.notify.{room}")).as_deref() == Some("all")
+}
+
+pub fn set_notify_room(room: &str, all: bool) {
+    set(
+        &format!("chat.notify.{room}"),
+        if all { "all" } else { "mentions" },
+    );
 }

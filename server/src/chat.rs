@@ -40,21 +40,21 @@ pub const PAGE_LIMIT: u32 = 100;
 pub enum ChatError {
     #[error(transparent)]
     Invalid(#[from] ValidationError),
-    #[error("sync names at most {SYNC_MAX_ROOMS} rooms")]
+    #[error("A sync names at most {SYNC_MAX_ROOMS} rooms.")]
     TooManySyncRooms,
-    #[error("a room with that name already exists")]
+    #[error("A room with that name already exists.")]
     RoomExists,
-    #[error("no room has that name")]
+    #[error("There is no room with that name.")]
     RoomNotFound,
-    #[error("join the room first")]
+    #[error("Join the room first.")]
     NotMember,
-    #[error("everyone stays in #{DEFAULT_ROOM}")]
+    #[error("Everyone stays in #{DEFAULT_ROOM}.")]
     CannotLeaveDefault,
-    #[error("the server holds as many rooms as it allows")]
+    #[error("The server holds as many rooms as it allows.")]
     TooManyRooms,
-    #[error("you are in as many rooms as allowed; leave one first")]
+    #[error("You are in as many rooms as allowed; leave one first.")]
     TooManyMemberships,
-    #[error("your session is unknown; reconnect")]
+    #[error("Your session is unknown; reconnect.")]
     UnknownSession,
     #[error("storage failed: {0}")]
     Store(StoreError),

@@ -12,7 +12,7 @@ pub fn refusal(error: &ChatError) -> ErrorPayload {
         crate::throttled!(error, %detail, "storage failed");
         return ErrorPayload::new(
             error.code(),
-            "the server could not do that right now; try again",
+            "The server could not do that right now; try again.",
         );
     }
     ErrorPayload::new(error.code(), error.to_string())

@@ -170,7 +170,7 @@ async fn on_chat_message<A: Adapter>(
     let Some(_working) = intake.admit() else {
         return reply.refuse(ErrorPayload::new(
             ErrorCode::Overloaded,
-            "the server is busy; retry in a moment",
+            "The server is busy; retry in a moment.",
         ));
     };
     let posted = chat
@@ -430,7 +430,7 @@ pub async fn announce_presence<A: Adapter>(
 fn adapter_failed() -> ErrorPayload {
     ErrorPayload::new(
         ErrorCode::Internal,
-        "the server could not do that right now; try again",
+        "The server could not do that right now; try again.",
     )
 }
 
@@ -449,7 +449,7 @@ impl From<ChatError> for Refusal {
 pub fn rate_limited() -> ErrorPayload {
     ErrorPayload::new(
         ErrorCode::RateLimited,
-        "you are doing that too fast; wait a moment and retry",
+        "You are doing that too fast; wait a moment and retry.",
     )
 }
 
@@ -478,7 +478,7 @@ impl<A: Adapter, R: Request> FromMessageParts<A> for Payload<R> {
             reply.refuse(ErrorPayload::new(
                 ErrorCode::InvalidPayload,
                 format!(
-                    "`{}` could not read that payload; see the protocol",
+                    "`{}` could not read that payload; see the protocol.",
                     R::NAME
                 ),
             ));

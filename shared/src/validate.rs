@@ -17,20 +17,20 @@ pub const MAX_CLIENT_ID_BYTES: usize = 64;
 /// Why some input was refused.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum ValidationError {
-    #[error("message is empty")]
+    #[error("Write something first.")]
     Empty,
-    #[error("message is {chars} characters long; the limit is {MAX_MESSAGE_CHARS}")]
+    #[error("This message is {chars} characters long; the limit is {MAX_MESSAGE_CHARS}.")]
     TooLong { chars: usize },
-    #[error("message contains control characters")]
+    #[error("This message contains control characters.")]
     ControlCharacters,
-    #[error("a name needs 1 to {MAX_NAME_CHARS} visible characters and no control characters")]
+    #[error("A name needs 1 to {MAX_NAME_CHARS} visible characters.")]
     InvalidName,
     #[error(
-        "a room name needs 1 to {MAX_ROOM_CHARS} lowercase letters, digits, '-' or '_', \
-         starting with a letter or digit"
+        "A room name needs 1 to {MAX_ROOM_CHARS} lowercase letters, digits, '-' or '_', \
+         starting with a letter or digit."
     )]
     InvalidRoom,
-    #[error("clientId must be 1 to {MAX_CLIENT_ID_BYTES} bytes")]
+    #[error("A clientId must be 1 to {MAX_CLIENT_ID_BYTES} bytes.")]
     InvalidClientId,
 }
 

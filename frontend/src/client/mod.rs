@@ -5,6 +5,7 @@
 //! This module dispatches what the server says; each concern has its own module: the ordered
 //! [`outbox`], [`sync`] (what was missed), [`history`] pages, [`rooms`] and [`typing`].
 
+mod attention;
 mod history;
 mod outbox;
 mod rooms;
@@ -14,6 +15,7 @@ mod typing;
 use leptos::prelude::*;
 use shared::{Auth, ChatMessage, Rename, Renamed, Welcome};
 
+pub use attention::{notifications_allowed, set_notifications, watch};
 pub use history::load_history;
 pub use outbox::{retry, send};
 pub use rooms::{
@@ -43,6 +45,9 @@ fn on_event(state: ChatState, event: ServerEvent) {
     match event {
         ServerEvent::Disconnected => {
             state.status.set(Status::Reconnecting);
+            if state.offline_since.with_untracked(Option::is_none) {
+                state.offline_since.set(Some(js_sys::Date::now()));
+            }
             outbox::requeue(state);
         }
         ServerEvent::Unavailable => state.status.set(Status::Failed),
@@ -84,6 +89,7 @@ fn on_welcome(state: ChatState, welcome: Welcome) {
         }
     });
     state.status.set(Status::Connected);
+    state.offline_since.set(None);
     // Also joins the room a link pointed to, if the user is not in it yet.
     open_room(state, state.current.get_untracked());
     sync::after_welcome(state);
@@ -103,14 +109,25 @@ fn receive(state: ChatState, messages: Vec<ChatMessage>) {
     for message in &messages {
         outbox::settle(state, message);
     }
-    if room.receive(messages, state.keep(&name)) {
+    let (gap, fresh) = room.receive(messages, state.keep(&name));
+    attention::arrived(state, &name, room, &fresh);
+    if gap {
         sync::fill_gap(state, name);
     }
 }
 
-pub fn rename(state: ChatState, name: String) {
+/// Tries to reconnect now rather than when the client's back-off says.
+pub fn reconnect_now() {
+    socket::reconnect();
+}
+
+/// Asks for a new display name; `done` hears the refusal, if any, to show where the name was typed.
+pub fn rename(state: ChatState, name: String, done: impl FnOnce(Option<String>) + 'static) {
     socket::request(&Rename { name }, move |reply| match reply {
-        Ok(Renamed { user }) => state.me.set(Some(user)),
-        Err(error) => state.error.set(Some(error.message)),
+        Ok(Renamed { user }) => {
+            state.me.set(Some(user));
+            done(None);
+        }
+        Err(error) => done(Some(error.message)),
     });
 }

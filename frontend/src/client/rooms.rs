@@ -3,20 +3,22 @@
 
 use leptos::{prelude::*, task::spawn_local};
 use shared::{
-    CreateRoom, DEFAULT_ROOM, Done, ErrorPayload, JoinRoom, Joined, LeaveRoom, MemberList, Members,
-    RoomInfo,
+    CreateRoom, DEFAULT_ROOM, Done, ErrorCode, ErrorPayload, JoinRoom, Joined, LeaveRoom,
+    MemberList, Members, RoomInfo,
 };
 
 use super::history::load_history;
 use crate::{
     socket,
-    state::{ChatState, History, Room},
+    state::{ChatState, History, Missing, Room},
     storage,
 };
 
 /// Shows `room` (joining it if needed), loading its latest messages the first time.
 pub fn open_room(state: ChatState, name: String) {
     push_url(&name);
+    // On a phone, the room list makes way for the room.
+    state.drawer.set(false);
     if state.current.get_untracked() != name {
         state.current.set(name.clone());
         state.error.set(None);
@@ -45,6 +47,9 @@ fn load_members(state: ChatState, name: String) {
 
 /// Marks everything in the room on screen as read.
 pub fn mark_read(room_name: &str, room: Room) {
+    if room.mentions.get_untracked() != 0 {
+        room.mentions.set(0);
+    }
     let last = room.last_seq.get_untracked();
     if room.last_read.get_untracked() != last {
         room.last_read.set(last);
@@ -52,16 +57,30 @@ pub fn mark_read(room_name: &str, room: Room) {
     }
 }
 
+/// Makes a room; why it could not be made is shown beside the field its name was typed in.
 pub fn create_room(state: ChatState, name: String) {
-    socket::request(&CreateRoom { room: name }, move |reply| {
-        entered(state, reply)
+    state.room_error.set(None);
+    socket::request(&CreateRoom { room: name }, move |reply| match reply {
+        Ok(joined) => {
+            state.missing_room.set(None);
+            entered(state, Ok(joined));
+        }
+        Err(error) => state.room_error.set(Some(error.message)),
     });
 }
 
+/// Joins a room. A link to a room that does not exist shows #general, saying so and offering to
+/// make the room.
 pub fn join_room(state: ChatState, name: String) {
-    socket::request(&JoinRoom { room: name }, move |reply| {
-        if reply.is_err() && state.room(&state.current.get_untracked()).is_none() {
-            open_room(state, DEFAULT_ROOM.to_owned());
+    socket::request(&JoinRoom { room: name.clone() }, move |reply| {
+        if let Err(error) = &reply {
+            if state.room(&state.current.get_untracked()).is_none() {
+                open_room(state, DEFAULT_ROOM.to_owned());
+            }
+            if error.code == ErrorCode::RoomNotFound {
+                state.missing_room.set(Some(Missing { name, valid: true }));
+                return;
+            }
         }
         entered(state, reply);
     });

@@ -1,14 +1,15 @@
-//! The page: rooms on the side, the open room's conversation, and the composer.
+//! The page: rooms on the side (a drawer on a phone), the open room's conversation, and the
+//! composer; the name dialog over them when a name is needed.
 
 use leptos::prelude::*;
 
 use super::{
-    composer::Composer, header::Header, message_list::MessageList, name_picker::NamePicker,
+    composer::Composer, header::Header, message_list::MessageList, name_dialog::NameDialog,
     sidebar::Sidebar,
 };
 use crate::{
     client,
-    state::{ChatState, room_from_path},
+    state::{ChatState, bad_link, room_from_path},
     storage,
 };
 
@@ -17,24 +18,94 @@ pub fn App() -> impl IntoView {
     let path = window().location().pathname().unwrap_or_default();
     let needs_name = storage::token().is_none() && storage::name().is_none();
     let state = ChatState::new(room_from_path(&path), needs_name);
+    state.missing_room.set(bad_link(&path));
     provide_context(state);
     client::follow_navigation(state);
+    client::watch(state);
+    keep_above_keyboard();
+    shortcuts(state);
     if !needs_name {
         client::start(state);
     }
+    // While a dialog is open, it is the only thing that can be focused or clicked.
+    let dialog_open = move || state.needs_name.get() || state.renaming.get();
 
     view! {
-        <div class="app">
+        <a class="skip" href="#composer-box">"Skip to the message box"</a>
+        <div class="app" class:drawer-open=move || state.drawer.get()>
             <Sidebar />
-            // Behind the name picker, the page can be neither focused nor clicked.
-            <section class="room" prop:inert=move || state.needs_name.get()>
+            <main class="room" aria-label="Conversation" prop:inert=dialog_open>
                 <Header />
                 <MessageList />
                 <Composer />
-            </section>
-            <Show when=move || state.needs_name.get()>
-                <NamePicker />
+            </main>
+            <Show when=dialog_open>
+                <NameDialog />
             </Show>
         </div>
     }
+}
+
+/// Alt+Up and Alt+Down open the room above or below in the list; Alt+End jumps to the newest
+/// message.
+fn shortcuts(state: ChatState) {
+    let handle = window_event_listener(leptos::ev::keydown, move |event| {
+        if !event.alt_key() || state.needs_name.get_untracked() || state.renaming.get_untracked() {
+            return;
+        }
+        let step: i32 = match event.key().as_str() {
+            "ArrowUp" => -1,
+            "ArrowDown" => 1,
+            "End" => {
+                event.prevent_default();
+                state.following.set(true);
+                if let Some(list) = document().get_element_by_id("conversation") {
+                    list.set_scroll_top(list.scroll_height());
+                }
+                return;
+            }
+            _ => return,
+        };
+        event.prevent_default();
+        let names: Vec<String> = state
+            .rooms
+            .with_untracked(|rooms| rooms.keys().cloned().collect());
+        let current = state.current.get_untracked();
+        let Some(at) = names.iter().position(|name| *name == current) else {
+            return;
+        };
+        let count = i32::try_from(names.len()).unwrap_or(1);
+        let to = (i32::try_from(at).unwrap_or(0) + step).rem_euclid(count);
+        client::open_room(state, names[usize::try_from(to).unwrap_or(0)].clone());
+    });
+    // The listener lives as long as the page.
+    std::mem::forget(handle);
+}
+
+/// On a phone, the on-screen keyboard shrinks the visual viewport but not always the layout
+/// viewport: the page is sized to the visual one, so the composer stays above the keyboard.
+fn keep_above_keyboard() {
+    let Some(viewport) = window().visual_viewport() else {
+        return;
+    };
+    let fit = {
+        let viewport = viewport.clone();
+        move || {
+            if let Some(root) = document().document_element()
+                && let Ok(root) = wasm_bindgen::JsCast::dyn_into::<web_sys::HtmlElement>(root)
+                && root
+                    .style()
+                    .set_property("--viewport-height", &format!("{}px", viewport.height()))
+                    .is_err()
+            {
+                leptos::logging::warn!("could not fit the page to the keyboard");
+            }
+        }
+    };
+    let on_resize = wasm_bindgen::closure::Closure::<dyn Fn()>::new(fit);
+    viewport.set_onresize(Some(wasm_bindgen::JsCast::unchecked_ref(
+        on_resize.as_ref(),
+    )));
+    // The handler lives as long as the page.
+    on_resize.forget();
 }

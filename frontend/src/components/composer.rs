@@ -1,5 +1,6 @@
-//! The message box: Enter sends, Shift+Enter starts a new line. Text is checked with the same
-//! rules the server applies; sending goes through the outbox, so it works offline too.
+//! The message box: Enter sends, Shift+Enter starts a new line, `@` offers the names of who is
+//! in the room. Text is checked with the same rules the server applies; sending goes through the
+//! outbox, so it works offline too.
 
 use leptos::{ev, html::Textarea, prelude::*};
 use shared::{MAX_MESSAGE_CHARS, ValidationError, validate_text};
@@ -47,6 +48,8 @@ pub fn Composer() -> impl IntoView {
         // Nothing to send, or a problem already shown beside the box: Enter does nothing.
         if let Ok(text) = validate_text(&text) {
             state.error.set(None);
+            // The sender sees what they sent, wherever they had scrolled to.
+            state.following.set(true);
             client::send(state, state.current.get_untracked(), text.to_owned());
             draft.set(String::new());
         }
@@ -72,7 +75,80 @@ pub fn Composer() -> impl IntoView {
         }
     });
 
+    // `@` and the start of a name: the people in the room whose names begin so, to pick from.
+    let caret = RwSignal::new(0_u32);
+    let chosen = RwSignal::new(0_usize);
+    let suggestions = Memo::new(move |_| {
+        let typed = draft.with(|draft| {
+            mention_at(draft, caret.get() as usize).map(|(_, typed)| typed.to_lowercase())
+        });
+        let Some(typed) = typed else {
+            return Vec::new();
+        };
+        let me = state.me.with(|me| me.as_ref().map(|me| me.id.clone()));
+        state
+            .current_room()
+            .and_then(|room| room.members.get())
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|m| Some(&m.id) != me.as_ref() && m.name.to_lowercase().starts_with(&typed))
+            .map(|m| m.name)
+            .take(6)
+            .collect::<Vec<_>>()
+    });
+    let complete = move |name: String| {
+        let at = caret.get_untracked() as usize;
+        let Some(start) =
+            draft.with_untracked(|draft| mention_at(draft, at).map(|(start, _)| start))
+        else {
+            return;
+        };
+        let text = draft.get_untracked();
+        let end = byte_index(&text, at);
+        let completed = format!("{}@{name} {}", &text[..start], &text[end..]);
+        let new_caret =
+            u32::try_from(text[..start].encode_utf16().count() + name.encode_utf16().count() + 2)
+                .unwrap_or(0);
+        draft.set(completed);
+        caret.set(new_caret);
+        if let Some(input) = input.get_untracked()
+            && input.set_selection_range(new_caret, new_caret).is_err()
+        {
+            leptos::logging::warn!("could not move the caret");
+        }
+    };
+    let track_caret = move || {
+        if let Some(input) = input.get_untracked() {
+            caret.set(input.selection_start().ok().flatten().unwrap_or(0));
+            chosen.set(0);
+        }
+    };
+
     let on_keydown = move |event: ev::KeyboardEvent| {
+        let names = suggestions.get_untracked();
+        if !names.is_empty() {
+            let step = |by: usize| chosen.update(|i| *i = (*i + by) % names.len());
+            match event.key().as_str() {
+                "ArrowDown" => {
+                    return {
+                        event.prevent_default();
+                        step(1)
+                    };
+                }
+                "ArrowUp" => {
+                    return {
+                        event.prevent_default();
+                        step(names.len() - 1)
+                    };
+                }
+                "Enter" | "Tab" => {
+                    event.prevent_default();
+                    return complete(names[chosen.get_untracked().min(names.len() - 1)].clone());
+                }
+                "Escape" => return caret.set(0),
+                _ => {}
+            }
+        }
         // While an IME is composing, Enter picks a candidate; it must not send.
         if event.key() == "Enter" && !event.shift_key() && !event.is_composing() {
             event.prevent_default();
@@ -86,23 +162,52 @@ pub fn Composer() -> impl IntoView {
             <Show when=move || state.error.get().is_some()>
                 <p class="error" role="alert">{move || state.error.get()}</p>
             </Show>
-            <Show when=move || problem.get().is_some()>
-                <p class="error draft-problem" role="alert">{move || problem.get()}</p>
-            </Show>
+            <p id="draft-problem" class="error draft-problem" role="alert">{move || problem.get()}</p>
             <form class="compose-row" on:submit=move |event: ev::SubmitEvent| {
                 event.prevent_default();
                 send();
             }>
+                <Show when=move || !suggestions.with(Vec::is_empty)>
+                    <ul id="mention-list" class="suggestions" role="listbox" aria-label="People to mention">
+                        {move || suggestions.get().into_iter().enumerate().map(|(i, name)| {
+                            let pick = name.clone();
+                            view! {
+                                <li
+                                    id=format!("mention-{i}")
+                                    role="option"
+                                    aria-selected=move || (chosen.get() == i).to_string()
+                                    on:mousedown=move |event: ev::MouseEvent| {
+                                        event.prevent_default();
+                                        complete(pick.clone());
+                                    }
+                                >{name}</li>
+                            }
+                        }).collect_view()}
+                    </ul>
+                </Show>
                 <textarea
+                    id="composer-box"
                     node_ref=input
                     rows="1"
                     placeholder=move || format!("Message #{}", state.current.get())
                     aria-label="Message"
+                    aria-describedby="draft-problem"
+                    aria-autocomplete="list"
+                    aria-controls="mention-list"
+                    aria-expanded=move || (!suggestions.with(Vec::is_empty)).to_string()
+                    aria-activedescendant=move || (!suggestions.with(Vec::is_empty)).then(|| format!("mention-{}", chosen.get()))
                     autofocus
                     prop:value=draft
                     on:input=move |event| {
                         draft.set(event_target_value(&event));
+                        track_caret();
                         client::typing(state);
+                    }
+                    on:click=move |_| track_caret()
+                    on:keyup=move |event: ev::KeyboardEvent| {
+                        if matches!(event.key().as_str(), "ArrowLeft" | "ArrowRight" | "Home" | "End") {
+                            track_caret();
+                        }
                     }
                     on:keydown=on_keydown
                 ></textarea>
@@ -115,4 +220,30 @@ pub fn Composer() -> impl IntoView {
             </Show>
         </footer>
     }
+}
+
+/// The `@name` being typed just before the caret (`caret` in UTF-16 units, as the browser counts
+/// it): where its `@` is, in bytes, and what follows it.
+fn mention_at(draft: &str, caret: usize) -> Option<(usize, &str)> {
+    let before = &draft[..byte_index(draft, caret)];
+    let at = before.rfind('@')?;
+    let typed = &before[at + 1..];
+    let starts_word = before[..at]
+        .chars()
+        .next_back()
+        .is_none_or(char::is_whitespace);
+    (starts_word && typed.chars().count() <= shared::MAX_NAME_CHARS && !typed.contains('\n'))
+        .then_some((at, typed))
+}
+
+/// The byte index of a UTF-16 offset (the end if the text is shorter).
+fn byte_index(text: &str, utf16: usize) -> usize {
+    let mut units = 0;
+    for (i, c) in text.char_indices() {
+        if units >= utf16 {
+            return i;
+        }
+        units += c.len_utf16();
+    }
+    text.len()
 }

@@ -1,61 +1,144 @@
-//! Title bar: the open room, who is online in it, who you are, and the connection.
+//! Title bar: the room list button (on a phone), the open room and who is in it, the room's
+//! notification choice, leaving, and the connection (with "try now" while it is lost).
 
 use leptos::prelude::*;
-use shared::DEFAULT_ROOM;
+use shared::{Author, DEFAULT_ROOM};
 
-use crate::{client, state::ChatState};
+use super::{avatar::Avatar, message_item::clock};
+use crate::{
+    client,
+    state::{ChatState, Status},
+    storage,
+};
 
 #[component]
 pub fn Header() -> impl IntoView {
     let state = expect_context::<ChatState>();
     let status = state.status;
+    let connected = move || status.get() == Status::Connected;
     let online = move || {
         state
             .current_room()
             .map(|room| room.online.get())
             .unwrap_or_default()
     };
-    let names = move || {
-        state
-            .current_room()
-            .and_then(|room| room.members.get())
-            .map(|members| {
-                let names: Vec<String> = members.iter().map(|m| m.name.clone()).collect();
-                names.join(", ")
-            })
-            .unwrap_or_default()
-    };
-    let my_name = move || state.me.with(|me| me.as_ref().map(|me| me.name.clone()));
-    let rename = move |_| {
-        let current = my_name().unwrap_or_default();
-        if let Ok(Some(name)) = window().prompt_with_message_and_default("Your name", &current)
-            && name.trim() != current
-        {
-            client::rename(state, name);
-        }
-    };
+    let members_open = RwSignal::new(false);
+    // Another room, another list: it starts closed.
+    Effect::new(move |_| {
+        state.current.track();
+        members_open.set(false);
+    });
     let can_leave = move || state.current.get() != DEFAULT_ROOM;
+    let notify_all = RwSignal::new(false);
+    Effect::new(move |_| notify_all.set(storage::notify_room(&state.current.get())));
+    let toggle_notify_all = move |_| {
+        let all = !notify_all.get_untracked();
+        storage::set_notify_room(&state.current.get_untracked(), all);
+        notify_all.set(all);
+    };
 
     view! {
         <header class="topbar">
+            <button
+                id="drawer-button"
+                class="drawer-button"
+                aria-controls="rooms-nav"
+                aria-expanded=move || state.drawer.get().to_string()
+                on:click=move |_| state.drawer.update(|open| *open = !*open)
+            >
+                <span aria-hidden="true">"☰"</span>
+                " Rooms"
+                <Show when=move || { state.unread() > 0 }>
+                    <span class="badge">
+                        {move || state.unread()}
+                        <span class="visually-hidden">" unread"</span>
+                    </span>
+                </Show>
+            </button>
             <div class="room-title">
                 <h1 class="title">"# " {move || state.current.get()}</h1>
-                <span class="online" title=names>
-                    {move || format!("{} online", online())}
-                </span>
+                <button
+                    class="link online"
+                    aria-expanded=move || members_open.get().to_string()
+                    aria-controls="members"
+                    disabled=move || !connected()
+                    on:click=move |_| members_open.update(|open| *open = !*open)
+                >
+                    {move || if connected() { format!("{} online", online()) } else { "Online: unknown while offline".to_owned() }}
+                </button>
             </div>
+            <button
+                class="link"
+                aria-pressed=move || notify_all.get().to_string()
+                title="Desktop notifications for every message here, not only mentions"
+                on:click=toggle_notify_all
+            >
+                "Notify all"
+            </button>
             <Show when=can_leave>
                 <button class="link" on:click=move |_| {
                     client::leave_room(state, state.current.get_untracked());
                 }>"Leave"</button>
             </Show>
-            <button class="whoami link" title="Change your name" on:click=rename>
-                {move || my_name().map(|name| view! { <span>"You are " <strong>{name}</strong></span> })}
-            </button>
-            <span class=move || status.get().class() role="status" aria-live="polite">
+            <span class=move || status.get().class() role="status">
                 <span class="dot" aria-hidden="true"></span>
                 {move || status.get().label()}
+                {move || state.offline_since.get().map(|since| format!(" since {}", clock(&js_sys::Date::new(&since.into()))))}
             </span>
+            <Show when=move || status.get() == Status::Reconnecting>
+                <button class="link" on:click=move |_| client::reconnect_now()>"Try now"</button>
+            </Show>
+            <Show when=move || members_open.get()>
+                <MemberList />
+            </Show>
         </header>
+    }
+}
+
+/// Who is online in the open room. Two people with one name are told apart by their colour and
+/// a short tag from their id.
+#[component]
+fn MemberList() -> impl IntoView {
+    let state = expect_context::<ChatState>();
+    let members = move || {
+        state
+            .current_room()
+            .and_then(|room| room.members.get())
+            .unwrap_or_default()
+    };
+    view! {
+        <ul id="members" class="members" aria-label="Online in this room">
+            {move || {
+                let members = members();
+                members.iter().map(|member| {
+                    let twin = members.iter().any(|other| other.id != member.id && other.name == member.name);
+                    member_row(state, member.clone(), twin)
+                }).collect_view()
+            }}
+        </ul>
+    }
+}
+
+fn member_row(state: ChatState, member: Author, twin: bool) -> impl IntoView {
+    let me = state
+        .me
+        .with_untracked(|me| me.as_ref().is_some_and(|me| me.id == member.id));
+    let tag = twin.then(|| {
+        let short: String = member
+            .id
+            .chars()
+            .rev()
+            .take(4)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
+        format!(" #{short}")
+    });
+    view! {
+        <li>
+            <Avatar author=member.clone() />
+            <span>{member.name} {tag} {me.then_some(" (you)")}</span>
+        </li>
     }
 }

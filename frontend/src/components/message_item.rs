@@ -1,31 +1,59 @@
-//! One message, sent or on its way. Text is rendered as a text node, never parsed as HTML.
+//! One message. The first of a group shows who wrote it and when; the others only their text,
+//! with the time on hover. Text is rendered from its parsed markup as DOM nodes, never as HTML.
 
 use leptos::prelude::*;
 use shared::ChatMessage;
 
+use super::{avatar::Avatar, markup::Markup};
 use crate::state::ChatState;
 
 #[component]
-pub fn MessageItem(message: ChatMessage) -> impl IntoView {
+pub fn MessageItem(message: ChatMessage, head: bool) -> impl IntoView {
     let state = expect_context::<ChatState>();
     let mine = state.is_mine(&message);
-    let time = clock_time(message.sent_at);
+    let mentioned = state.mentions_me(&message);
+    #[allow(clippy::cast_precision_loss)]
+    let date = js_sys::Date::new(&(message.sent_at as f64).into());
+    let time = clock(&date);
+    let iso: String = date.to_iso_string().into();
+    let author = message.author.clone();
+    // The full date and time, written when first pointed at: formatting it for every message
+    // as it arrives would cost a busy room more than the rest of the message.
+    let full = move |event: leptos::ev::MouseEvent| {
+        let Some(time) = event
+            .target()
+            .and_then(|target| wasm_bindgen::JsCast::dyn_into::<web_sys::Element>(target).ok())
+        else {
+            return;
+        };
+        if !time.has_attribute("title") {
+            let full: String = date
+                .to_locale_string("default", &wasm_bindgen::JsValue::UNDEFINED)
+                .into();
+            if time.set_attribute("title", &full).is_err() {
+                leptos::logging::warn!("could not show the full time");
+            }
+        }
+    };
 
     view! {
-        <li class="message" class:mine=mine data-seq=message.seq>
-            <div class="meta">
-                <span class="author">{if mine { "You".to_owned() } else { message.author.name }}</span>
-                <time>{time}</time>
-            </div>
-            <p class="text">{message.text}</p>
+        <li class="message" class:mine=mine class:head=head class:mentioned=mentioned data-seq=message.seq>
+            {head.then(|| view! {
+                <Avatar author=author.clone() />
+                <div class="meta">
+                    <span class="author">{if mine { "You".to_owned() } else { author.name.clone() }}</span>
+                    <time datetime=iso.clone() on:mouseenter=full.clone()>{time.clone()}</time>
+                </div>
+            })}
+            {(!head).then(|| view! {
+                <time class="aside" datetime=iso on:mouseenter=full>{time}</time>
+            })}
+            <Markup text=message.text />
         </li>
     }
 }
 
 /// `HH:MM` in the reader's time zone.
-fn clock_time(millis: i64) -> String {
-    // Milliseconds since 1970 fit an f64 exactly for the next 280,000 years.
-    #[allow(clippy::cast_precision_loss)]
-    let date = js_sys::Date::new(&(millis as f64).into());
+pub fn clock(date: &js_sys::Date) -> String {
     format!("{:02}:{:02}", date.get_hours(), date.get_minutes())
 }

@@ -4,8 +4,13 @@
 //!
 //! However many messages arrive between two frames, the list is redrawn once, in the next
 //! animation frame: a busy room costs a frame's work per frame, not a list's work per message.
+//! Messages of one author a few minutes apart share a header, each day starts with its date, and
+//! a line marks where the unread messages begin.
+//!
+//! Screen readers hear new messages from a separate log that holds only those (each once), not
+//! the list: a room coming on screen or an older page loading would otherwise be read out whole.
 
-use leptos::{html::Main, prelude::*};
+use leptos::{html::Div, prelude::*, task::spawn_local};
 use shared::ChatMessage;
 
 use super::{message_item::MessageItem, pending_item::PendingItem};
@@ -16,19 +21,33 @@ use crate::{
 
 /// How close to an edge, in pixels, still counts as being at it.
 const EDGE: i32 = 48;
+/// Messages of one author this close together (ms) share one header.
+const GROUP_MS: i64 = 5 * 60 * 1000;
+const DAY_MS: i64 = 24 * 60 * 60 * 1000;
+
+/// One message as the list shows it: whether it opens a group, the day it starts, and whether
+/// the unread ones begin with it.
+#[derive(Debug, Clone, PartialEq)]
+struct Row {
+    message: ChatMessage,
+    head: bool,
+    day: Option<String>,
+    first_unread: bool,
+}
 
 #[component]
 pub fn MessageList() -> impl IntoView {
     let state = expect_context::<ChatState>();
-    let scroller = NodeRef::<Main>::new();
+    let scroller = NodeRef::<Div>::new();
     let following = state.following;
-    let unseen = RwSignal::new(0_i64);
-    // The scroll height before an older page was added above, to restore the reader's place.
-    let height_before_page = StoredValue::new(None::<i32>);
+    let unseen = RwSignal::new(0_usize);
+    // While an older page comes in above: the message at the top of the list and how far it was
+    // from the top of the view, to put it back there (the reader's place) once the page is in.
+    let anchor = StoredValue::new(None::<(i64, i32)>);
     // What the list shows, as of the last animation frame: the open room's messages, and ours on
     // their way to it. Both change in the same frame, so a message of ours going from one to the
     // other never blinks.
-    let shown = RwSignal::new((Vec::<ChatMessage>::new(), Vec::<Outgoing>::new()));
+    let shown = RwSignal::new((Vec::<Row>::new(), Vec::<Outgoing>::new()));
     let frame_asked = StoredValue::new(false);
 
     Effect::new(move |_| {
@@ -36,6 +55,7 @@ pub fn MessageList() -> impl IntoView {
             room.messages.track();
         }
         state.outbox.track();
+        state.read_marker.track();
         if frame_asked.get_value() {
             return;
         }
@@ -43,11 +63,12 @@ pub fn MessageList() -> impl IntoView {
         request_animation_frame(move || {
             frame_asked.set_value(false);
             let current = state.current.get_untracked();
-            let messages = state
+            let marker = state.read_marker.get_untracked();
+            let rows = state
                 .room(&current)
                 .map(|room| {
                     room.messages
-                        .with_untracked(|m| m.values().cloned().collect::<Vec<_>>())
+                        .with_untracked(|m| rows(state, m.values(), marker))
                 })
                 .unwrap_or_default();
             let pending = state.outbox.with_untracked(|outbox| {
@@ -57,7 +78,7 @@ pub fn MessageList() -> impl IntoView {
                     .cloned()
                     .collect::<Vec<_>>()
             });
-            shown.set((messages, pending));
+            shown.set((rows, pending));
         });
     });
     let history = move || state.current_room().map(|room| room.history.get());
@@ -68,36 +89,62 @@ pub fn MessageList() -> impl IntoView {
         }
     };
 
-    // A new room on screen starts at the bottom.
+    // A new room on screen starts at the bottom, with nothing announced yet.
     Effect::new(move |_| {
         state.current.track();
         following.set(true);
         unseen.set(0);
+        state.announcements.set(Vec::new());
     });
 
     // After the list changed: keep the reader's place, follow, or count what they have not seen.
-    Effect::new(move |previous: Option<(String, Option<i64>, usize)>| {
+    Effect::new(move |previous: Option<(String, Option<i64>)>| {
         let current = state.current.get();
         let room = state.current_room();
-        let (newest, pending) =
-            shown.with(|(messages, pending)| (messages.last().map(|m| m.seq), pending.len()));
-        if let Some(height) = height_before_page.get_value()
-            && let Some(element) = scroller.get_untracked()
-        {
-            height_before_page.set_value(None);
-            element.set_scroll_top(element.scroll_top() + element.scroll_height() - height);
-        } else if following.get_untracked() {
-            scroll_to_bottom();
-            if let Some(room) = room {
-                client::mark_read(&current, room);
-            }
-        } else if let Some((was_room, was_newest, _)) = previous
-            && was_room == current
-            && newest > was_newest
-        {
-            unseen.update(|n| *n += newest.unwrap_or(0) - was_newest.unwrap_or(0));
+        let visible = state.visible.get();
+        let newest = shown.with(|(rows, _)| rows.last().map(|row| row.message.seq));
+        shown.with(|(_, pending)| pending.len());
+        let opened = previous.as_ref().is_none_or(|(was, _)| *was != current);
+        if opened && let Some(room) = room {
+            // Where the unread messages begin, before they are marked read below.
+            let read = room.last_read.get_untracked();
+            let unread = room.last_seq.get_untracked() > read;
+            state.read_marker.set(unread.then_some(read));
         }
-        (current, newest, pending)
+        // The DOM is updated by effects that run as the list changed, like this one: whatever
+        // is measured or scrolled waits until they have run.
+        spawn_local(async move {
+            if let Some((seq, offset)) = anchor.get_value()
+                && let Some(element) = scroller.get_untracked()
+            {
+                if let Some(top) = message_top(&element, seq) {
+                    anchor.set_value(None);
+                    element.set_scroll_top(top - offset);
+                }
+            } else if following.get_untracked() {
+                scroll_to_bottom();
+                if let Some(room) = room
+                    && visible
+                {
+                    client::mark_read(&current, room);
+                }
+            }
+        });
+        if !following.get_untracked()
+            && let Some((was_room, was_newest)) = &previous
+            && *was_room == state.current.get_untracked()
+            && newest > *was_newest
+        {
+            let from_others = shown.with_untracked(|(rows, _)| {
+                rows.iter()
+                    .rev()
+                    .take_while(|row| Some(row.message.seq) > *was_newest)
+                    .filter(|row| !state.is_mine(&row.message))
+                    .count()
+            });
+            unseen.update(|n| *n += from_others);
+        }
+        (state.current.get_untracked(), newest)
     });
 
     let on_scroll = move |_| {
@@ -121,13 +168,21 @@ pub fn MessageList() -> impl IntoView {
             let oldest = state
                 .current_room()
                 .and_then(|room| room.messages.with_untracked(|m| m.keys().next().copied()));
-            height_before_page.set_value(Some(element.scroll_height()));
+            if let Some(oldest) = oldest
+                && let Some(top) = message_top(&element, oldest)
+            {
+                anchor.set_value(Some((oldest, top - element.scroll_top())));
+            }
             client::load_history(state, state.current.get_untracked(), oldest);
         }
     };
+    let jump = move |_| {
+        following.set(true);
+        scroll_to_bottom();
+    };
 
     view! {
-        <main class="conversation" node_ref=scroller on:scroll=on_scroll>
+        <div id="conversation" class="conversation" node_ref=scroller on:scroll=on_scroll tabindex="-1">
             // Always there, one line high, so that nothing above the messages changes height
             // while an older page comes in: the place kept is exact.
             <p
@@ -141,13 +196,18 @@ pub fn MessageList() -> impl IntoView {
                     _ => "",
                 }}
             </p>
-            <ol class="messages" aria-live="polite">
+            <MissingRoom />
+            <ol class="messages" aria-label=move || format!("Messages in #{}", state.current.get())>
                 <For
-                    each=move || shown.with(|(messages, _)| messages.clone())
-                    key=|message| message.id.clone()
-                    let:message
+                    each=move || shown.with(|(rows, _)| rows.clone())
+                    key=|row| (row.message.seq, row.head, row.day.is_some(), row.first_unread)
+                    let:row
                 >
-                    <MessageItem message />
+                    {row.day.map(|day| view! { <li class="day" role="separator"><span>{day}</span></li> })}
+                    {row.first_unread.then(|| view! {
+                        <li class="unread-line" role="separator"><span>"New messages"</span></li>
+                    })}
+                    <MessageItem message=row.message head=row.head />
                 </For>
                 <For
                     each=move || shown.with(|(_, pending)| pending.clone())
@@ -157,14 +217,122 @@ pub fn MessageList() -> impl IntoView {
                     <PendingItem message />
                 </For>
             </ol>
-            <Show when=move || { unseen.get() > 0 }>
-                <button class="jump" on:click=move |_| scroll_to_bottom()>
-                    {move || match unseen.get() {
-                        1 => "1 new message ↓".to_owned(),
-                        n => format!("{n} new messages ↓"),
-                    }}
-                </button>
-            </Show>
-        </main>
+            <div class="visually-hidden" role="log" aria-label="New messages">
+                <For
+                    each=move || state.announcements.get()
+                    key=|(seq, _)| *seq
+                    let:said
+                >
+                    <p>{said.1}</p>
+                </For>
+            </div>
+        </div>
+        <Show when=move || { unseen.get() > 0 }>
+            <button class="jump" aria-keyshortcuts="Alt+End" on:click=jump>
+                {move || match unseen.get() {
+                    1 => "1 new message ↓".to_owned(),
+                    n => format!("{n} new messages ↓"),
+                }}
+            </button>
+        </Show>
+    }
+}
+
+/// Where the message `seq` is in the list, from the top of its content.
+fn message_top(list: &web_sys::HtmlDivElement, seq: i64) -> Option<i32> {
+    let item = list
+        .query_selector(&format!("li.message[data-seq=\"{seq}\"]"))
+        .ok()??;
+    let item: web_sys::HtmlElement = wasm_bindgen::JsCast::dyn_into(item).ok()?;
+    Some(item.offset_top())
+}
+
+/// A link named a room that is not there: say so, and offer to make it when the name can be one.
+#[component]
+fn MissingRoom() -> impl IntoView {
+    let state = expect_context::<ChatState>();
+    move || {
+        state.missing_room.get().map(|missing| {
+            let name = missing.name.clone();
+            let text = if missing.valid {
+                format!("There is no room #{}.", missing.name)
+            } else {
+                format!(
+                    "“{}” cannot be a room: room names are lowercase letters, digits, - and _.",
+                    missing.name
+                )
+            };
+            view! {
+                <div class="notice" role="alert">
+                    <p>{text}</p>
+                    <Show when=move || missing.valid>
+                        <button class="link" on:click={
+                            let name = name.clone();
+                            move |_| client::create_room(state, name.clone())
+                        }>{format!("Create #{name}")}</button>
+                    </Show>
+                    <button class="link" on:click=move |_| state.missing_room.set(None)>"Dismiss"</button>
+                </div>
+            }
+        })
+    }
+}
+
+/// The rows for a room's held messages, oldest first.
+fn rows<'a>(
+    state: ChatState,
+    messages: impl Iterator<Item = &'a ChatMessage>,
+    marker: Option<i64>,
+) -> Vec<Row> {
+    // The reader's offset from UTC, taken once per redraw.
+    #[allow(clippy::cast_possible_truncation)]
+    let offset = js_sys::Date::new_0().get_timezone_offset() as i64 * 60_000;
+    let day_of = |millis: i64| (millis - offset).div_euclid(DAY_MS);
+    #[allow(clippy::cast_possible_truncation)]
+    let today = day_of(js_sys::Date::now() as i64);
+    let mut rows: Vec<Row> = Vec::new();
+    for message in messages {
+        let day = day_of(message.sent_at);
+        let previous = rows.last().map(|row| &row.message);
+        let new_day = previous.is_none_or(|p| day_of(p.sent_at) != day);
+        let first_unread = marker.is_some_and(|read| {
+            message.seq > read && previous.is_some_and(|p| p.seq <= read) && !state.is_mine(message)
+        });
+        let head = new_day
+            || first_unread
+            || previous.is_none_or(|p| {
+                p.author.id != message.author.id || message.sent_at - p.sent_at > GROUP_MS
+            });
+        rows.push(Row {
+            day: new_day.then(|| day_label(message.sent_at, today - day)),
+            message: message.clone(),
+            head,
+            first_unread,
+        });
+    }
+    rows
+}
+
+/// "Today", "Yesterday", or the date, in the reader's language.
+fn day_label(millis: i64, days_ago: i64) -> String {
+    match days_ago {
+        0 => "Today".to_owned(),
+        1 => "Yesterday".to_owned(),
+        _ => {
+            let options = js_sys::Object::new();
+            for (key, value) in [
+                ("weekday", "long"),
+                ("day", "numeric"),
+                ("month", "long"),
+                ("year", "numeric"),
+            ] {
+                if js_sys::Reflect::set(&options, &key.into(), &value.into()).is_err() {
+                    leptos::logging::warn!("could not set a date option");
+                }
+            }
+            #[allow(clippy::cast_precision_loss)]
+            let date = js_sys::Date::new(&(millis as f64).into());
+            date.to_locale_date_string("default", &options).into()
+        }
     }
 }

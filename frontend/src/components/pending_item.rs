@@ -13,9 +13,9 @@ pub fn PendingItem(message: Outgoing) -> impl IntoView {
     let state = expect_context::<ChatState>();
     let client_id = message.client_id.clone();
     let (class, note) = match &message.delivery {
-        Delivery::Queued => ("message mine pending", "Waiting to send…".to_owned()),
-        Delivery::Sending => ("message mine pending", "Sending…".to_owned()),
-        Delivery::Failed(reason) => ("message mine failed", format!("Not sent: {reason}")),
+        Delivery::Queued => ("message mine pending head", "Waiting to send…".to_owned()),
+        Delivery::Sending => ("message mine pending head", "Sending…".to_owned()),
+        Delivery::Failed(reason) => ("message mine failed head", format!("Not sent: {reason}")),
     };
     let failed = matches!(message.delivery, Delivery::Failed(_));
 

@@ -1,4 +1,4 @@
-//! One room in the sidebar: a link that opens it, with its unread count.
+//! One room in the sidebar: a link that opens it, with its unread and mention counts.
 
 use leptos::{ev, prelude::*};
 
@@ -12,6 +12,7 @@ pub fn RoomLink(name: String) -> impl IntoView {
     let target = name.clone();
     let active = Memo::new(move |_| state.current.get() == name);
     let unread = move || room.map(|room| room.unread()).unwrap_or_default();
+    let mentions = move || room.map(|room| room.mentions.get()).unwrap_or_default();
 
     view! {
         <li>
@@ -19,6 +20,7 @@ pub fn RoomLink(name: String) -> impl IntoView {
                 href=format!("/r/{target}")
                 class="room-link"
                 class:active=active
+                class:unread=move || { unread() > 0 && !active.get() }
                 aria-current=move || active.get().then_some("page")
                 on:click=move |event: ev::MouseEvent| {
                     event.prevent_default();
@@ -26,8 +28,19 @@ pub fn RoomLink(name: String) -> impl IntoView {
                 }
             >
                 <span>{label}</span>
+                <Show when=move || { mentions() > 0 && !active.get() }>
+                    <span class="badge mention">
+                        "@" {mentions}
+                        <span class="visually-hidden">
+                            {move || if mentions() == 1 { " mention" } else { " mentions" }}
+                        </span>
+                    </span>
+                </Show>
                 <Show when=move || { unread() > 0 && !active.get() }>
-                    <span class="badge" aria-label=move || format!("{} unread", unread())>{unread}</span>
+                    <span class="badge">
+                        {unread}
+                        <span class="visually-hidden">" unread"</span>
+                    </span>
                 </Show>
             </a>
         </li>

@@ -1,9 +1,11 @@
-//! The rooms this user is in, with unread counts; making, finding and joining rooms.
+//! The rooms this user is in, with unread and mention counts; making, finding and joining
+//! rooms; who the user is, their name and notifications. On a phone it is a drawer, opened from
+//! the header.
 
-use leptos::{ev, prelude::*};
+use leptos::{ev, html::Nav, prelude::*};
 use shared::{RoomInfo, validate_room};
 
-use super::room_link::RoomLink;
+use super::{avatar::Avatar, room_link::RoomLink};
 use crate::{client, state::ChatState};
 
 #[component]
@@ -11,6 +13,7 @@ pub fn Sidebar() -> impl IntoView {
     let state = expect_context::<ChatState>();
     let new_room = RwSignal::new(String::new());
     let directory = RwSignal::new(None::<Vec<RoomInfo>>);
+    let nav = NodeRef::<Nav>::new();
 
     let create = move |event: ev::SubmitEvent| {
         event.prevent_default();
@@ -19,7 +22,7 @@ pub fn Sidebar() -> impl IntoView {
                 client::create_room(state, name);
                 new_room.set(String::new());
             }
-            Err(error) => state.error.set(Some(error.to_string())),
+            Err(error) => state.room_error.set(Some(error.to_string())),
         }
     };
     // One button opens and closes the directory; Escape inside it closes it too.
@@ -30,22 +33,52 @@ pub fn Sidebar() -> impl IntoView {
             client::browse_rooms(state, move |rooms| directory.set(Some(rooms)));
         }
     };
-    let close_on_escape = move |event: ev::KeyboardEvent| {
-        if event.key() == "Escape" {
+    let on_keydown = move |event: ev::KeyboardEvent| {
+        if event.key() != "Escape" {
+            return;
+        }
+        if directory.with_untracked(Option::is_some) {
             directory.set(None);
+        } else if state.drawer.get_untracked() {
+            close_drawer(state);
         }
     };
+    // Opened on a phone, the drawer takes focus to its first room.
+    Effect::new(move |_| {
+        if state.drawer.get()
+            && let Some(link) = nav
+                .get_untracked()
+                .and_then(|nav| nav.query_selector(".room-link").ok().flatten())
+            && let Ok(link) = wasm_bindgen::JsCast::dyn_into::<web_sys::HtmlElement>(link)
+            && link.focus().is_err()
+        {
+            leptos::logging::warn!("could not focus the room list");
+        }
+    });
     let joined = move || {
         state
             .rooms
             .with(|rooms| rooms.keys().cloned().collect::<Vec<_>>())
     };
+    let me = move || state.me.get();
+    let notifications = RwSignal::new(client::notifications_allowed());
+    let toggle_notifications = move |_| {
+        client::set_notifications(!notifications.get_untracked(), move |on| {
+            notifications.set(on);
+        });
+    };
 
     view! {
-        // Behind the name picker, the page can be neither focused nor clicked.
-        <nav class="sidebar" aria-label="Rooms" prop:inert=move || state.needs_name.get()>
+        <nav
+            id="rooms-nav"
+            class="sidebar"
+            aria-label="Rooms"
+            node_ref=nav
+            on:keydown=on_keydown
+            prop:inert=move || state.needs_name.get() || state.renaming.get()
+        >
             <h2 class="brand">"Chat"</h2>
-            <ul class="rooms">
+            <ul class="rooms" aria-keyshortcuts="Alt+ArrowUp Alt+ArrowDown">
                 <For each=joined key=|name| name.clone() let:name>
                     <RoomLink name />
                 </For>
@@ -54,49 +87,89 @@ pub fn Sidebar() -> impl IntoView {
                 <input
                     type="text"
                     aria-label="New room name"
+                    aria-describedby="room-problem"
+                    aria-invalid=move || state.room_error.with(Option::is_some).to_string()
                     placeholder="new-room"
                     prop:value=new_room
-                    on:input=move |event| new_room.set(event_target_value(&event))
+                    on:input=move |event| {
+                        new_room.set(event_target_value(&event));
+                        state.room_error.set(None);
+                    }
                 />
-                <button type="submit" title="Create room" aria-label="Create room">"+"</button>
+                <button type="submit" aria-label="Create room">"Create"</button>
             </form>
+            <p id="room-problem" class="error" role="alert">{move || state.room_error.get()}</p>
             <button
                 class="link"
                 aria-expanded=move || directory.with(Option::is_some).to_string()
+                aria-controls="directory"
                 on:click=browse
             >
                 {move || if directory.with(Option::is_some) { "Hide rooms" } else { "Browse rooms" }}
             </button>
-            {move || directory.get().map(|rooms| {
-                let rooms: Vec<RoomInfo> = rooms
-                    .into_iter()
-                    .filter(|room| state.room(&room.name).is_none())
-                    .collect();
-                if rooms.is_empty() {
-                    return view! {
-                        <p class="directory empty" on:keydown=close_on_escape>
-                            "You are in every room there is."
-                        </p>
-                    }
-                    .into_any();
-                }
-                view! {
-                    <ul class="directory" on:keydown=close_on_escape>
-                        {rooms.into_iter().map(|room| {
-                            let name = room.name.clone();
-                            view! {
-                                <li>
-                                    <button class="link" on:click=move |_| {
-                                        directory.set(None);
-                                        client::join_room(state, name.clone());
-                                    }>{format!("Join #{}", room.name)}</button>
-                                </li>
-                            }
-                        }).collect_view()}
-                    </ul>
-                }
-                .into_any()
-            })}
+            <div id="directory">
+                {move || directory.get().map(|rooms| directory_view(state, directory, rooms))}
+            </div>
+            <div class="me">
+                {move || me().map(|me| view! {
+                    <Avatar author=me.clone() />
+                    <span class="me-name">"You are " <strong>{me.name}</strong></span>
+                })}
+                <button id="rename" class="link" on:click=move |_| state.renaming.set(true)>
+                    "Change name"
+                </button>
+                <button
+                    class="link"
+                    aria-pressed=move || notifications.get().to_string()
+                    on:click=toggle_notifications
+                >
+                    "Notify me of mentions"
+                </button>
+            </div>
         </nav>
+        <div class="backdrop" aria-hidden="true" on:click=move |_| close_drawer(state)></div>
     }
+}
+
+/// Closes the phone's room drawer, back to the button that opened it.
+pub fn close_drawer(state: ChatState) {
+    state.drawer.set(false);
+    if let Some(button) = document().get_element_by_id("drawer-button")
+        && let Ok(button) = wasm_bindgen::JsCast::dyn_into::<web_sys::HtmlElement>(button)
+        && button.focus().is_err()
+    {
+        leptos::logging::warn!("could not focus the rooms button");
+    }
+}
+
+/// The rooms the user is not in, each with a button to join it.
+fn directory_view(
+    state: ChatState,
+    directory: RwSignal<Option<Vec<RoomInfo>>>,
+    rooms: Vec<RoomInfo>,
+) -> AnyView {
+    let rooms: Vec<RoomInfo> = rooms
+        .into_iter()
+        .filter(|room| state.room(&room.name).is_none())
+        .collect();
+    if rooms.is_empty() {
+        return view! { <p class="directory empty">"You are in every room there is."</p> }
+            .into_any();
+    }
+    view! {
+        <ul class="directory" aria-label="Other rooms">
+            {rooms.into_iter().map(|room| {
+                let name = room.name.clone();
+                view! {
+                    <li>
+                        <button class="link" on:click=move |_| {
+                            directory.set(None);
+                            client::join_room(state, name.clone());
+                        }>{format!("Join #{}", room.name)}</button>
+                    </li>
+                }
+            }).collect_view()}
+        </ul>
+    }
+    .into_any()
 }

@@ -1,0 +1,121 @@
+//! Telling the user that something happened while they looked elsewhere: the tab's title counts
+//! unread messages, mentions of them are counted apart, screen readers hear each new message of
+//! the open room once, and, when turned on, desktop notifications show mentions (and every
+//! message of rooms the user chose) while the tab is hidden.
+
+use leptos::prelude::*;
+use shared::ChatMessage;
+use wasm_bindgen::JsCast;
+
+use crate::{
+    state::{ChatState, Room},
+    storage,
+};
+
+/// How many announcements the hidden log keeps: screen readers read additions, so older ones
+/// only cost memory.
+const ANNOUNCED: usize = 5;
+
+/// Keeps the title and the tab's visibility in step with the state, for as long as the page lives.
+pub fn watch(state: ChatState) {
+    Effect::new(move |_| {
+        let unread = state.unread();
+        let room = state.current.get();
+        let title = if unread > 0 {
+            format!("({unread}) #{room} - Chat")
+        } else {
+            format!("#{room} - Chat")
+        };
+        document().set_title(&title);
+    });
+    let handle = window_event_listener_untyped("visibilitychange", move |_| {
+        let visible = !document().hidden();
+        if !visible && let Some(room) = state.room(&state.current.get_untracked()) {
+            // Coming back, the "new messages" line shows where the reader left.
+            state.read_marker.set(Some(room.last_read.get_untracked()));
+        }
+        state.visible.set(visible);
+    });
+    // The listener lives as long as the page.
+    std::mem::forget(handle);
+}
+
+/// Messages seen for the first time in `room`: count the mentions among the unread, announce
+/// those of the open room, and notify when the tab is hidden.
+pub(super) fn arrived(state: ChatState, name: &str, room: Room, fresh: &[ChatMessage]) {
+    let others: Vec<&ChatMessage> = fresh.iter().filter(|m| !state.is_mine(m)).collect();
+    let Some(newest) = others.last() else {
+        return;
+    };
+    let mentions = others
+        .iter()
+        .filter(|m| room.is_unread(m) && state.mentions_me(m))
+        .count();
+    if mentions > 0 {
+        room.mentions
+            .update(|n| *n += i64::try_from(mentions).unwrap_or(i64::MAX));
+    }
+    if state.current.with_untracked(|current| current == name) {
+        state.announcements.update(|said| {
+            said.push((
+                newest.seq,
+                format!("{}: {}", newest.author.name, newest.text),
+            ));
+            let over = said.len().saturating_sub(ANNOUNCED);
+            said.drain(..over);
+        });
+    }
+    let wanted = mentions > 0 || storage::notify_room(name);
+    if wanted && !state.visible.get_untracked() && notifications_allowed() {
+        notify(state, name, newest);
+    }
+}
+
+/// Whether the user turned notifications on and the browser lets us show them.
+pub fn notifications_allowed() -> bool {
+    storage::notifications_on()
+        && web_sys::Notification::permission() == web_sys::NotificationPermission::Granted
+}
+
+/// Turns desktop notifications on or off. Turning them on asks the browser's permission, which
+/// browsers only grant in answer to a user's action: this runs from a click, never on load.
+pub fn set_notifications(on: bool, done: impl FnOnce(bool) + 'static) {
+    if !on {
+        storage::set_notifications_on(false);
+        return done(false);
+    }
+    let Ok(asked) = web_sys::Notification::request_permission() else {
+        return done(false);
+    };
+    leptos::task::spawn_local(async move {
+        let granted = wasm_bindgen_futures::JsFuture::from(asked)
+            .await
+            .ok()
+            .and_then(|answer| answer.as_string())
+            .is_some_and(|answer| answer == "granted");
+        storage::set_notifications_on(granted);
+        done(granted);
+    });
+}
+
+fn notify(state: ChatState, room: &str, message: &ChatMessage) {
+    let options = web_sys::NotificationOptions::new();
+    options.set_body(&message.text);
+    // One notification per room: a newer message replaces the one before.
+    options.set_tag(room);
+    let title = format!("{} in #{room}", message.author.name);
+    match web_sys::Notification::new_with_options(&title, &options) {
+        Ok(notification) => {
+            let room = room.to_owned();
+            let open = wasm_bindgen::closure::Closure::<dyn Fn()>::new(move || {
+                if window().focus().is_err() {
+                    leptos::logging::warn!("could not focus the window");
+                }
+                super::open_room(state, room.clone());
+            });
+            notification.set_onclick(Some(open.as_ref().unchecked_ref()));
+            open.forget();
+        }
+        Err(error) => leptos::logging::warn!("notification failed: {error:?}"),
+    }
+}
