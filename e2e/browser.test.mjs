@@ -4,8 +4,8 @@ import { once } from 'node:events';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { chromium } from 'playwright-core';
 import { io } from 'socket.io-client';
+import { connected, expectOnce, launchChromium, openChat as openPerson, send } from './page.mjs';
 import { startServer } from './server.mjs';
 
 const ARTIFACTS = process.env.CHAT_ARTIFACTS ?? 'target/e2e';
@@ -14,10 +14,7 @@ let browser;
 
 before(async () => {
   server = await startServer();
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-  });
+  browser = await launchChromium();
   await mkdir(ARTIFACTS, { recursive: true });
 });
 
@@ -26,42 +23,8 @@ after(async () => {
   assert.equal(await server?.stop(), 0);
 });
 
-let people = 0;
-
-/** A page in its own browser context (a separate person) who picked a name and is connected. */
-async function openChat({ name = `Person ${(people += 1)}`, path = '/', base = server.url, init, ...options } = {}) {
-  const context = await browser.newContext({ viewport: { width: 1000, height: 640 }, ...options });
-  if (init) await context.addInitScript(init);
-  const page = await context.newPage();
-  const problems = [];
-  page.on('console', (message) => {
-    if (message.type() === 'error') problems.push(message.text());
-  });
-  page.on('pageerror', (error) => problems.push(error.message));
-  await page.goto(base + path);
-  await page.getByRole('textbox', { name: 'Your name' }).fill(name);
-  await page.getByRole('button', { name: 'Start chatting' }).click();
-  await connected(page);
-  return { page, context, problems, close: () => context.close() };
-}
-
-async function connected(page) {
-  await page.locator('[role=status]', { hasText: 'Connected' }).waitFor();
-  await page.locator('.me-name strong').waitFor({ state: 'attached' });
-}
-
-async function send(page, text) {
-  const box = page.getByRole('textbox', { name: 'Message' });
-  await box.fill(text);
-  await box.press('Enter');
-}
-
-/** Waits until `text` is shown, then checks it is shown exactly once. */
-async function expectOnce(page, text) {
-  const messages = page.locator('.message .text', { hasText: text });
-  await messages.first().waitFor();
-  assert.equal(await messages.count(), 1, `"${text}" shown once`);
-}
+/** A new person at `options.path` of the test server (or of `options.base`), named and connected. */
+const openChat = (options = {}) => openPerson(browser, { base: server.url, ...options });
 
 test('a message typed in one page appears once in both, marked as mine only in mine', async () => {
   const alice = await openChat();

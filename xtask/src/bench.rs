@@ -273,7 +273,8 @@ pub fn all(project: &Project, rounds: usize, seconds: f64) -> Result<()> {
             println!("| {name} | {} | {} | {ratio} |", cell(node), cell(rust));
         }
     }
-    page_load(project, rounds)
+    page_load(project, rounds)?;
+    lighthouse(project)
 }
 
 /// The chat's first page load in headless Chromium (`bench/page-load.mjs`); the Node reference
@@ -306,6 +307,41 @@ fn page_load(project: &Project, runs: usize) -> Result<()> {
     println!(
         "| first page, time to connected (returning visitor, empty cache) | - | {connected:.0} ms | - |"
     );
+    Ok(())
+}
+
+/// Lighthouse's category scores for the home page (`bench/lighthouse.mjs`), desktop and mobile
+/// presets. A first visit shows the name picker, so that is the state audited. The script stops
+/// itself after `LIGHTHOUSE_SECONDS`; the audits that cost points are on stderr.
+fn lighthouse(project: &Project) -> Result<()> {
+    const LIGHTHOUSE_SECONDS: &str = "180";
+    const CATEGORIES: [&str; 4] = ["performance", "accessibility", "best-practices", "seo"];
+    let mut process = start(project, Server::Rust, None)?;
+    let report = last_json_line(project.command("node").args([
+        "bench/lighthouse.mjs",
+        "--url",
+        &process.url,
+        "--timeout",
+        LIGHTHOUSE_SECONDS,
+    ]));
+    process.stop();
+    let report = report?;
+    for preset in ["desktop", "mobile"] {
+        let scores = CATEGORIES
+            .iter()
+            .map(|category| {
+                report
+                    .pointer(&format!("/{preset}/scores/{category}"))
+                    .and_then(Value::as_u64)
+                    .map(|score| score.to_string())
+                    .with_context(|| format!("Lighthouse {preset} {category}"))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        println!(
+            "| first page, Lighthouse {preset}: performance / accessibility / best practices / SEO | - | {} | - |",
+            scores.join(" / ")
+        );
+    }
     Ok(())
 }
 

@@ -1,0 +1,118 @@
+// Accessibility of the UI, measured by axe-core (injected into the page) in each state a person
+// meets: the first-visit name picker, a conversation, the room directory, an error, and a phone,
+// each in the dark and the light colour scheme. A `serious` or `critical` violation fails the
+// test; `moderate` and `minor` ones are printed, one summary line per state.
+import assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
+import { after, before, test } from 'node:test';
+import { connected, expectOnce, launchChromium, openChat, openPage, send } from './page.mjs';
+import { startServer } from './server.mjs';
+
+const AXE = createRequire(import.meta.url).resolve('axe-core');
+const FAILING = new Set(['serious', 'critical']);
+const PHONE = { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true };
+
+let server;
+let browser;
+/** Someone already chatting, so the others' pages show messages from two people and a room to join. */
+let bob;
+/** Enough history that the conversation scrolls in every state, as it does after a while. */
+const HISTORY = 30;
+
+before(async () => {
+  server = await startServer();
+  browser = await launchChromium();
+  bob = await openChat(browser, { base: server.url, name: 'Bob Axe' });
+  await bob.page.getByRole('textbox', { name: 'New room name' }).fill('lounge');
+  await bob.page.getByRole('button', { name: 'Create room' }).click();
+  await bob.page.locator('h1', { hasText: '# lounge' }).waitFor();
+  await bob.page.locator('.room-link', { hasText: 'general' }).click();
+  await bob.page.locator('h1', { hasText: '# general' }).waitFor();
+  for (let n = 1; n <= HISTORY; n += 1) await send(bob.page, `Earlier message ${n} of ${HISTORY}`);
+  await expectOnce(bob.page, `Earlier message ${HISTORY} of ${HISTORY}`);
+});
+
+after(async () => {
+  await browser?.close();
+  assert.equal(await server?.stop(), 0);
+});
+
+/**
+ * Runs axe on the page as it is now. Fails listing every serious or critical violation with the
+ * elements it found; reports the others as one diagnostic line, so they stay visible.
+ */
+async function audit(t, page) {
+  if (!(await page.evaluate(() => 'axe' in window))) await page.addScriptTag({ path: AXE });
+  const violations = await page.evaluate(async () => {
+    const { violations } = await window.axe.run(document, { resultTypes: ['violations'] });
+    return violations.map(({ id, impact, help, nodes }) => ({
+      id,
+      impact,
+      help,
+      targets: nodes.map((node) => node.target.join(' ')),
+      // axe's reasons for each element, such as the attribute not allowed or the contrast ratio.
+      why: nodes.map((node) => (node.failureSummary ?? '').split('\n').slice(1).map((line) => line.trim()).join('; ')),
+    }));
+  });
+  const failing = violations.filter((v) => FAILING.has(v.impact));
+  const other = violations.filter((v) => !FAILING.has(v.impact));
+  t.diagnostic(`${t.name}: ${failing.length} serious/critical; moderate/minor: ${
+    other.map((v) => `${v.id} (${v.impact}, ${v.targets.length}: ${v.targets.join(', ')})`).join('; ') || 'none'}`);
+  assert.equal(failing.length, 0, `axe violations in "${t.name}":\n${failing
+    .map((v) => `  ${v.id} (${v.impact}): ${v.help}\n${v.targets.map((target, i) => `    ${target}: ${v.why[i]}`).join('\n')}`)
+    .join('\n')}`);
+}
+
+for (const colorScheme of ['dark', 'light']) {
+  test(`${colorScheme}: name picker, conversation, room directory, an error`, async (t) => {
+    const alice = await openPage(browser, { base: server.url, colorScheme });
+    const { page } = alice;
+    await page.getByRole('dialog', { name: 'Welcome' }).waitFor();
+    await t.test(`${colorScheme}, desktop: name picker (first visit)`, (t) => audit(t, page));
+
+    await page.getByRole('textbox', { name: 'Your name' }).fill(`Alice ${colorScheme}`);
+    await page.getByRole('button', { name: 'Start chatting' }).click();
+    await connected(page);
+    await send(bob.page, `Hello in ${colorScheme}, with a link: https://example.com and **bold** text`);
+    await send(page, `Hi Bob, \`code\` and _emphasis_ (Alice in ${colorScheme})`);
+    // Bob's answer comes after Alice's own message was stored and acknowledged to her.
+    await expectOnce(bob.page, `(Alice in ${colorScheme})`);
+    await send(bob.page, `A last word for ${colorScheme}`);
+    await expectOnce(page, `A last word for ${colorScheme}`);
+    await t.test(`${colorScheme}, desktop: conversation of two people`, (t) => audit(t, page));
+
+    await page.getByRole('button', { name: 'Browse rooms' }).click();
+    await page.getByRole('button', { name: 'Join #lounge' }).waitFor();
+    await t.test(`${colorScheme}, desktop: room directory open`, (t) => audit(t, page));
+    await page.getByRole('button', { name: 'Hide rooms' }).click();
+    await page.locator('.directory').waitFor({ state: 'detached' });
+
+    await page.getByRole('textbox', { name: 'New room name' }).fill('Bad Name!');
+    await page.getByRole('button', { name: 'Create room' }).click();
+    await page.getByRole('alert').filter({ hasText: /room name needs/i }).waitFor();
+    await t.test(`${colorScheme}, desktop: room name refused`, (t) => audit(t, page));
+
+    assert.deepEqual(alice.problems, []);
+    await alice.close();
+  });
+
+  test(`${colorScheme}: a phone (390 x 844), name picker and conversation`, async (t) => {
+    const alice = await openPage(browser, { base: server.url, colorScheme, ...PHONE });
+    const { page } = alice;
+    await page.getByRole('dialog', { name: 'Welcome' }).waitFor();
+    await t.test(`${colorScheme}, phone: name picker (first visit)`, (t) => audit(t, page));
+
+    await page.getByRole('textbox', { name: 'Your name' }).fill(`Phone ${colorScheme}`);
+    await page.getByRole('button', { name: 'Start chatting' }).click();
+    await connected(page);
+    await send(page, `From the phone in ${colorScheme}`);
+    // Bob's answer comes after the phone's own message was stored and acknowledged to it.
+    await expectOnce(bob.page, `From the phone in ${colorScheme}`);
+    await send(bob.page, `To the phone in ${colorScheme}`);
+    await expectOnce(page, `To the phone in ${colorScheme}`);
+    await t.test(`${colorScheme}, phone: conversation of two people`, (t) => audit(t, page));
+
+    assert.deepEqual(alice.problems, []);
+    await alice.close();
+  });
+}

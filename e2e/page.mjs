@@ -1,0 +1,62 @@
+// The chat's page in headless Chromium (Debian's, driven by playwright-core), for the browser
+// tests: each person is a browser context of one shared browser, so a test costs no launch.
+import assert from 'node:assert/strict';
+import { chromium } from 'playwright-core';
+
+/** No browser is downloaded: the tests drive the system's Chromium, installed by `cargo xtask setup --tests`. */
+export function launchChromium() {
+  return chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+  });
+}
+
+let people = 0;
+
+/**
+ * A page at `base + path` in its own browser context (a separate person), before any name is
+ * picked. `problems` collects console errors and uncaught exceptions, which tests expect empty.
+ */
+export async function openPage(browser, { base, path = '/', init, ...options }) {
+  const context = await browser.newContext({ viewport: { width: 1000, height: 640 }, ...options });
+  if (init) await context.addInitScript(init);
+  const page = await context.newPage();
+  const problems = [];
+  page.on('console', (message) => {
+    if (message.type() === 'error') problems.push(message.text());
+  });
+  page.on('pageerror', (error) => problems.push(error.message));
+  await page.goto(base + path);
+  return { page, context, problems, close: () => context.close() };
+}
+
+/** Like `openPage`, then picks a name in the first-visit dialog and waits until connected. */
+export async function openChat(browser, { name = `Person ${(people += 1)}`, ...options }) {
+  const person = await openPage(browser, options);
+  await person.page.getByRole('textbox', { name: 'Your name' }).fill(name);
+  await person.page.getByRole('button', { name: 'Start chatting' }).click();
+  await connected(person.page);
+  return person;
+}
+
+/**
+ * The socket is open and the server's welcome has arrived: the page says who we are (found by
+ * its words, which the layout's class names do not change).
+ */
+export async function connected(page) {
+  await page.locator('[role=status]', { hasText: 'Connected' }).waitFor();
+  await page.locator('span', { hasText: /^You are \S/ }).locator('strong').first().waitFor({ state: 'attached' });
+}
+
+export async function send(page, text) {
+  const box = page.getByRole('textbox', { name: 'Message' });
+  await box.fill(text);
+  await box.press('Enter');
+}
+
+/** Waits until `text` is shown, then checks it is shown exactly once. */
+export async function expectOnce(page, text) {
+  const messages = page.locator('.message .text', { hasText: text });
+  await messages.first().waitFor();
+  assert.equal(await messages.count(), 1, `"${text}" shown once`);
+}
