@@ -561,7 +561,7 @@ test('on a phone every function is reachable: rooms in a drawer, create, browse,
   const bob = await openChat({ name: 'Desk Bob' });
   const { page } = alice;
   const drawer = page.getByRole('navigation', { name: 'Rooms' });
-  const menu = page.getByRole('button', { name: 'Rooms', exact: false }).first();
+  const menu = page.locator('#drawer-button');
   // Closed, the drawer is out of sight and out of the tab order.
   assert.equal(await drawer.isVisible(), false);
   await menu.click();
@@ -577,7 +577,7 @@ test('on a phone every function is reachable: rooms in a drawer, create, browse,
   await page.getByRole('button', { name: 'Browse rooms' }).click();
   await page.getByRole('button', { name: 'Join #desks' }).click();
   await page.locator('h1', { hasText: '# desks' }).waitFor();
-  assert.equal(await drawer.isVisible(), false, 'joining closes the drawer');
+  await drawer.waitFor({ state: 'hidden' });
   await page.getByRole('button', { name: 'Leave' }).click();
   await page.locator('h1', { hasText: '# general' }).waitFor();
 
@@ -596,8 +596,7 @@ test('on a phone every function is reachable: rooms in a drawer, create, browse,
   await dialog.waitFor({ state: 'detached' });
   await page.locator('.me-name strong', { hasText: 'Renamed on the phone' }).waitFor({ state: 'attached' });
 
-  // Touch targets: every visible control is at least 44 px high.
-  await menu.click();
+  // Touch targets (the drawer is still open): every visible control is at least 44 px high.
   const small = await page.evaluate(() => [...document.querySelectorAll('button, a, input, textarea')]
     .filter((el) => el.checkVisibility() && !el.classList.contains('skip'))
     .map((el) => [el.textContent.trim() || el.getAttribute('aria-label'), el.getBoundingClientRect().height])
@@ -655,12 +654,21 @@ test('links open in a new tab, light formatting shows, and markup never becomes 
   await send(alice.page, 'javascript:alert(1) stays text');
   await expectOnce(alice.page, 'javascript:alert(1) stays text');
   assert.equal(await alice.page.locator('.message a').count(), 1);
+  // The test has no network: the link's page is answered here.
+  await alice.context.route('https://example.com/**', (route) => route.fulfill({ body: 'docs' }));
   const [popup] = await Promise.all([alice.context.waitForEvent('page'), link.click()]);
+  await popup.waitForLoadState();
   assert.equal(popup.url(), 'https://example.com/docs?q=1');
   await popup.close();
   assert.deepEqual(alice.problems, []);
   await alice.close();
 });
+
+/** Waits for the tab's title to read `title`, saying what it read instead if it never does. */
+async function expectTitle(page, title) {
+  await page.waitForFunction((expected) => document.title === expected, title, { timeout: 10_000 })
+    .catch(async () => assert.equal(await page.title(), title));
+}
 
 test('the title counts unread messages, mentions are highlighted and counted, notifications come when hidden', async () => {
   // Notifications are granted and recorded instead of shown.
@@ -674,46 +682,46 @@ test('the title counts unread messages, mentions are highlighted and counted, no
   };
   const alice = await openChat({ name: 'Ada', init });
   const bob = await openChat({ name: 'Bob' });
-  await alice.page.waitForFunction(() => document.title === '#general - Chat');
+  await expectTitle(alice.page, '#general - Chat');
   await alice.page.getByRole('button', { name: 'Notify me of mentions' }).click();
   await alice.page.getByRole('button', { name: 'Notify me of mentions', pressed: true }).waitFor();
 
-  await bob.page.getByRole('textbox', { name: 'New room name' }).fill('design');
+  await bob.page.getByRole('textbox', { name: 'New room name' }).fill('studio');
   await bob.page.getByRole('button', { name: 'Create room' }).click();
-  await bob.page.locator('h1', { hasText: '# design' }).waitFor();
+  await bob.page.locator('h1', { hasText: '# studio' }).waitFor();
   await alice.page.getByRole('button', { name: 'Browse rooms' }).click();
-  await alice.page.getByRole('button', { name: 'Join #design' }).click();
-  await alice.page.locator('h1', { hasText: '# design' }).waitFor();
+  await alice.page.getByRole('button', { name: 'Join #studio' }).click();
+  await alice.page.locator('h1', { hasText: '# studio' }).waitFor();
   await alice.page.locator('.room-link', { hasText: 'general' }).click();
   await alice.page.locator('h1', { hasText: '# general' }).waitFor();
 
-  // Bob writes in #design while Alice reads #general; then Alice leaves the tab.
+  // Bob writes in #studio while Alice reads #general; then Alice leaves the tab.
   await send(bob.page, 'first');
   await send(bob.page, 'hey @Ada, look');
-  await alice.page.waitForFunction(() => document.title === '(2) #general - Chat');
-  await alice.page.locator('.room-link', { hasText: 'design' }).locator('.badge.mention', { hasText: '@1 mention' }).waitFor();
+  await expectTitle(alice.page, '(2) #general - Chat');
+  await alice.page.locator('.room-link', { hasText: 'studio' }).locator('.badge.mention', { hasText: '@1 mention' }).waitFor();
   await alice.page.evaluate(() => {
     Object.defineProperty(document, 'hidden', { configurable: true, get: () => true });
-    document.dispatchEvent(new Event('visibilitychange'));
+    document.dispatchEvent(new Event('visibilitychange', { bubbles: true }));
   });
-  await send(bob.page, 'another ping for @Ada');
+  await send(bob.page, 'another ping for @Ada today');
   await send(bob.page, 'no mention here');
-  await alice.page.waitForFunction(() => document.title === '(4) #general - Chat');
+  await expectTitle(alice.page, '(4) #general - Chat');
   const notes = await alice.page.evaluate(() => window.__notes);
-  assert.deepEqual(notes, [{ title: 'Bob in #design', body: 'another ping for @Ada' }]);
+  assert.deepEqual(notes, [{ title: 'Bob in #studio', body: 'another ping for @Ada today' }]);
 
   await alice.page.evaluate(() => {
     Object.defineProperty(document, 'hidden', { configurable: true, get: () => false });
-    document.dispatchEvent(new Event('visibilitychange'));
+    document.dispatchEvent(new Event('visibilitychange', { bubbles: true }));
   });
-  await alice.page.locator('.room-link', { hasText: 'design' }).click();
+  await alice.page.locator('.room-link', { hasText: 'studio' }).click();
   await alice.page.locator('.message.mentioned', { hasText: 'hey @Ada, look' }).waitFor();
   await alice.page.locator('.mention.me', { hasText: '@Ada' }).first().waitFor();
   // Opened with unread messages: a line marks where they begin.
   const line = alice.page.locator('.unread-line');
   await line.waitFor();
   assert.equal(await alice.page.locator('.unread-line + .message .text').textContent(), 'first');
-  await alice.page.waitForFunction(() => document.title === '#design - Chat');
+  await expectTitle(alice.page, '#studio - Chat');
   assert.deepEqual([...alice.problems, ...bob.problems], []);
   await alice.close();
   await bob.close();
@@ -816,7 +824,7 @@ test('keyboard: skip link, landmarks, room shortcuts, who is online, @ completio
   await page.keyboard.press('Alt+ArrowDown');
   await page.locator('h1', { hasText: '# general' }).waitFor();
 
-  const online = page.getByRole('button', { name: /2 online/ });
+  const online = page.getByRole('button', { name: /\d+ online/ });
   await online.focus();
   await page.keyboard.press('Enter');
   const members = page.getByRole('list', { name: 'Online in this room' });

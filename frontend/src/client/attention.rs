@@ -3,6 +3,8 @@
 //! the open room once, and, when turned on, desktop notifications show mentions (and every
 //! message of rooms the user chose) while the tab is hidden.
 
+use std::{cell::RefCell, time::Duration};
+
 use leptos::prelude::*;
 use shared::ChatMessage;
 use wasm_bindgen::JsCast;
@@ -15,18 +17,34 @@ use crate::{
 /// How many announcements the hidden log keeps: screen readers read additions, so older ones
 /// only cost memory.
 const ANNOUNCED: usize = 5;
+/// The title and the screen-reader log change at most this often: a busy room would otherwise
+/// cost page work per message, and nobody reads faster than this anyway.
+const ATTENTION_EVERY: Duration = Duration::from_millis(250);
 
 /// Keeps the title and the tab's visibility in step with the state, for as long as the page lives.
 pub fn watch(state: ChatState) {
-    Effect::new(move |_| {
+    let title = Memo::new(move |_| {
         let unread = state.unread();
         let room = state.current.get();
-        let title = if unread > 0 {
+        if unread > 0 {
             format!("({unread}) #{room} - Chat")
         } else {
             format!("#{room} - Chat")
-        };
-        document().set_title(&title);
+        }
+    });
+    let asked = StoredValue::new(false);
+    Effect::new(move |_| {
+        title.track();
+        if !asked.get_value() {
+            asked.set_value(true);
+            set_timeout(
+                move || {
+                    asked.set_value(false);
+                    document().set_title(&title.get_untracked());
+                },
+                ATTENTION_EVERY,
+            );
+        }
     });
     let handle = window_event_listener_untyped("visibilitychange", move |_| {
         let visible = !document().hidden();
@@ -56,19 +74,46 @@ pub(super) fn arrived(state: ChatState, name: &str, room: Room, fresh: &[ChatMes
             .update(|n| *n += i64::try_from(mentions).unwrap_or(i64::MAX));
     }
     if state.current.with_untracked(|current| current == name) {
-        state.announcements.update(|said| {
-            said.push((
-                newest.seq,
-                format!("{}: {}", newest.author.name, newest.text),
-            ));
-            let over = said.len().saturating_sub(ANNOUNCED);
-            said.drain(..over);
-        });
+        announce(state, newest);
     }
     let wanted = mentions > 0 || storage::notify_room(name);
     if wanted && !state.visible.get_untracked() && notifications_allowed() {
         notify(state, name, newest);
     }
+}
+
+/// Puts `message` in the screen-reader log, or, when others came within [`ATTENTION_EVERY`],
+/// the newest of them.
+fn announce(state: ChatState, message: &ChatMessage) {
+    thread_local! {
+        static NEXT: RefCell<Option<ChatMessage>> = const { RefCell::new(None) };
+    }
+    if NEXT.replace(Some(message.clone())).is_some() {
+        return;
+    }
+    set_timeout(
+        move || {
+            let Some(message) = NEXT.take() else {
+                return;
+            };
+            // The room may have gone off screen meanwhile: its messages are not the news.
+            if state
+                .current
+                .with_untracked(|current| *current != message.room)
+            {
+                return;
+            }
+            state.announcements.update(|said| {
+                said.push((
+                    message.seq,
+                    format!("{}: {}", message.author.name, message.text),
+                ));
+                let over = said.len().saturating_sub(ANNOUNCED);
+                said.drain(..over);
+            });
+        },
+        ATTENTION_EVERY,
+    );
 }
 
 /// Whether the user turned notifications on and the browser lets us show them.

@@ -4,8 +4,11 @@
 use leptos::prelude::*;
 
 use super::{
-    composer::Composer, header::Header, message_list::MessageList, name_dialog::NameDialog,
-    sidebar::Sidebar,
+    composer::Composer,
+    header::Header,
+    message_list::MessageList,
+    name_dialog::NameDialog,
+    sidebar::{Sidebar, close_drawer},
 };
 use crate::{
     client,
@@ -47,9 +50,12 @@ pub fn App() -> impl IntoView {
 }
 
 /// Alt+Up and Alt+Down open the room above or below in the list; Alt+End jumps to the newest
-/// message.
+/// message; Escape closes the phone's room drawer.
 fn shortcuts(state: ChatState) {
     let handle = window_event_listener(leptos::ev::keydown, move |event| {
+        if event.key() == "Escape" && state.drawer.get_untracked() {
+            return close_drawer(state);
+        }
         if !event.alt_key() || state.needs_name.get_untracked() || state.renaming.get_untracked() {
             return;
         }

@@ -193,8 +193,7 @@ pub fn Composer() -> impl IntoView {
                     aria-label="Message"
                     aria-describedby="draft-problem"
                     aria-autocomplete="list"
-                    aria-controls="mention-list"
-                    aria-expanded=move || (!suggestions.with(Vec::is_empty)).to_string()
+                    aria-controls=move || (!suggestions.with(Vec::is_empty)).then_some("mention-list")
                     aria-activedescendant=move || (!suggestions.with(Vec::is_empty)).then(|| format!("mention-{}", chosen.get()))
                     autofocus
                     prop:value=draft

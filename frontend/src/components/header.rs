@@ -60,7 +60,7 @@ pub fn Header() -> impl IntoView {
                 <button
                     class="link online"
                     aria-expanded=move || members_open.get().to_string()
-                    aria-controls="members"
+                    aria-controls=move || members_open.get().then_some("members")
                     disabled=move || !connected()
                     on:click=move |_| members_open.update(|open| *open = !*open)
                 >

@@ -182,7 +182,7 @@ pub fn MessageList() -> impl IntoView {
     };
 
     view! {
-        <div id="conversation" class="conversation" node_ref=scroller on:scroll=on_scroll tabindex="-1">
+        <div id="conversation" class="conversation" node_ref=scroller on:scroll=on_scroll tabindex="0">
             // Always there, one line high, so that nothing above the messages changes height
             // while an older page comes in: the place kept is exact.
             <p
@@ -203,9 +203,9 @@ pub fn MessageList() -> impl IntoView {
                     key=|row| (row.message.seq, row.head, row.day.is_some(), row.first_unread)
                     let:row
                 >
-                    {row.day.map(|day| view! { <li class="day" role="separator"><span>{day}</span></li> })}
+                    {row.day.map(|day| view! { <li class="day"><span>{day}</span></li> })}
                     {row.first_unread.then(|| view! {
-                        <li class="unread-line" role="separator"><span>"New messages"</span></li>
+                        <li class="unread-line"><span>"New messages"</span></li>
                     })}
                     <MessageItem message=row.message head=row.head />
                 </For>
@@ -296,7 +296,11 @@ fn rows<'a>(
         let previous = rows.last().map(|row| &row.message);
         let new_day = previous.is_none_or(|p| day_of(p.sent_at) != day);
         let first_unread = marker.is_some_and(|read| {
-            message.seq > read && previous.is_some_and(|p| p.seq <= read) && !state.is_mine(message)
+            // With nothing held before it, only the message right after the last one read is
+            // known to be the first unread.
+            message.seq > read
+                && previous.map_or(message.seq == read + 1, |p| p.seq <= read)
+                && !state.is_mine(message)
         });
         let head = new_day
             || first_unread

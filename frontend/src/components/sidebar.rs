@@ -34,26 +34,29 @@ pub fn Sidebar() -> impl IntoView {
         }
     };
     let on_keydown = move |event: ev::KeyboardEvent| {
-        if event.key() != "Escape" {
-            return;
-        }
-        if directory.with_untracked(Option::is_some) {
+        // Escape closes the directory first; the page's own Escape (closing the drawer) waits
+        // for the next press.
+        if event.key() == "Escape" && directory.with_untracked(Option::is_some) {
+            event.stop_propagation();
             directory.set(None);
-        } else if state.drawer.get_untracked() {
-            close_drawer(state);
         }
     };
-    // Opened on a phone, the drawer takes focus to its first room.
+    // Opened on a phone, the drawer takes focus to its first room, once it is shown (a hidden
+    // link cannot take focus).
     Effect::new(move |_| {
-        if state.drawer.get()
-            && let Some(link) = nav
+        if !state.drawer.get() {
+            return;
+        }
+        request_animation_frame(move || {
+            if let Some(link) = nav
                 .get_untracked()
                 .and_then(|nav| nav.query_selector(".room-link").ok().flatten())
-            && let Ok(link) = wasm_bindgen::JsCast::dyn_into::<web_sys::HtmlElement>(link)
-            && link.focus().is_err()
-        {
-            leptos::logging::warn!("could not focus the room list");
-        }
+                && let Ok(link) = wasm_bindgen::JsCast::dyn_into::<web_sys::HtmlElement>(link)
+                && link.focus().is_err()
+            {
+                leptos::logging::warn!("could not focus the room list");
+            }
+        });
     });
     let joined = move || {
         state
