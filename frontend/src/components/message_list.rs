@@ -24,6 +24,9 @@ const EDGE: i32 = 48;
 /// Messages of one author this close together (ms) share one header.
 const GROUP_MS: i64 = 5 * 60 * 1000;
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
+/// A room coming on screen shows its newest messages first and the rest of what it holds this
+/// many more per frame: each frame's work stays small however much the room holds.
+const ROWS_PER_FRAME: usize = 60;
 
 /// One message as the list shows it: whether it opens a group, the day it starts, and whether
 /// the unread ones begin with it.
@@ -49,6 +52,13 @@ pub fn MessageList() -> impl IntoView {
     // other never blinks.
     let shown = RwSignal::new((Vec::<Row>::new(), Vec::<Outgoing>::new()));
     let frame_asked = StoredValue::new(false);
+    // How many of the open room's newest messages are drawn; grows each frame up to all held.
+    let drawn = StoredValue::new(ROWS_PER_FRAME);
+    let grow = RwSignal::new(());
+    Effect::new(move |_| {
+        state.current.track();
+        drawn.set_value(ROWS_PER_FRAME);
+    });
 
     Effect::new(move |_| {
         if let Some(room) = state.current_room() {
@@ -56,6 +66,7 @@ pub fn MessageList() -> impl IntoView {
         }
         state.outbox.track();
         state.read_marker.track();
+        grow.track();
         if frame_asked.get_value() {
             return;
         }
@@ -64,13 +75,19 @@ pub fn MessageList() -> impl IntoView {
             frame_asked.set_value(false);
             let current = state.current.get_untracked();
             let marker = state.read_marker.get_untracked();
-            let rows = state
+            let (rows, held) = state
                 .room(&current)
                 .map(|room| {
-                    room.messages
-                        .with_untracked(|m| rows(state, m.values(), marker))
+                    room.messages.with_untracked(|m| {
+                        let skip = m.len().saturating_sub(drawn.get_value());
+                        (rows(state, m.values().skip(skip), marker), m.len())
+                    })
                 })
                 .unwrap_or_default();
+            if held > drawn.get_value() {
+                drawn.update_value(|n| *n += ROWS_PER_FRAME);
+                grow.set(());
+            }
             let pending = state.outbox.with_untracked(|outbox| {
                 outbox
                     .iter()
