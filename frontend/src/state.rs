@@ -354,11 +354,13 @@ impl ChatState {
 
     /// Whether `message` mentions the user by name (their own messages never do).
     pub fn mentions_me(&self, message: &ChatMessage) -> bool {
-        self.me.with_untracked(|me| {
-            me.as_ref().is_some_and(|me| {
-                me.id != message.author.id && shared::mentions(&message.text, &me.name)
+        // Most messages have no `@`: they are not parsed at all.
+        message.text.contains('@')
+            && self.me.with_untracked(|me| {
+                me.as_ref().is_some_and(|me| {
+                    me.id != message.author.id && shared::mentions(&message.text, &me.name)
+                })
             })
-        })
     }
 
     pub fn is_mine(&self, message: &ChatMessage) -> bool {

@@ -76,8 +76,11 @@ pub(super) fn arrived(state: ChatState, name: &str, room: Room, fresh: &[ChatMes
     if state.current.with_untracked(|current| current == name) {
         announce(state, newest);
     }
-    let wanted = mentions > 0 || storage::notify_room(name);
-    if wanted && !state.visible.get_untracked() && notifications_allowed() {
+    // Cheapest first: a visible tab is never notified, and most messages mention nobody.
+    if !state.visible.get_untracked()
+        && (mentions > 0 || storage::notify_room(name))
+        && notifications_allowed()
+    {
         notify(state, name, newest);
     }
 }

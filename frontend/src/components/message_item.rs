@@ -1,6 +1,8 @@
 //! One message. The first of a group shows who wrote it and when; the others only their text,
 //! with the time on hover. Text is rendered from its parsed markup as DOM nodes, never as HTML.
 
+use std::sync::Arc;
+
 use leptos::prelude::*;
 use shared::ChatMessage;
 
@@ -8,7 +10,7 @@ use super::{avatar::Avatar, markup::Markup};
 use crate::state::ChatState;
 
 #[component]
-pub fn MessageItem(message: ChatMessage, head: bool) -> impl IntoView {
+pub fn MessageItem(message: Arc<ChatMessage>, head: bool) -> impl IntoView {
     let state = expect_context::<ChatState>();
     let mine = state.is_mine(&message);
     let mentioned = state.mentions_me(&message);
@@ -48,7 +50,7 @@ pub fn MessageItem(message: ChatMessage, head: bool) -> impl IntoView {
             {(!head).then(|| view! {
                 <time class="aside" datetime=iso on:mouseenter=full>{time}</time>
             })}
-            <Markup text=message.text />
+            <Markup text=message.text.clone() />
         </li>
     }
 }

@@ -10,6 +10,8 @@
 //! Screen readers hear new messages from a separate log that holds only those (each once), not
 //! the list: a room coming on screen or an older page loading would otherwise be read out whole.
 
+use std::sync::Arc;
+
 use leptos::{html::Div, prelude::*, task::spawn_local};
 use shared::ChatMessage;
 
@@ -32,7 +34,8 @@ const ROWS_PER_FRAME: usize = 60;
 /// the unread ones begin with it.
 #[derive(Debug, Clone, PartialEq)]
 struct Row {
-    message: ChatMessage,
+    /// Shared: the list is handed over whole each frame, and a row costs a count to copy.
+    message: Arc<ChatMessage>,
     head: bool,
     day: Option<String>,
     first_unread: bool,
@@ -87,6 +90,9 @@ pub fn MessageList() -> impl IntoView {
             if held > drawn.get_value() {
                 drawn.update_value(|n| *n += ROWS_PER_FRAME);
                 grow.set(());
+            } else {
+                // All drawn: from now on (new messages, older pages) the list is drawn whole.
+                drawn.set_value(usize::MAX);
             }
             let pending = state.outbox.with_untracked(|outbox| {
                 outbox
@@ -217,7 +223,7 @@ pub fn MessageList() -> impl IntoView {
             <ol class="messages" aria-label=move || format!("Messages in #{}", state.current.get())>
                 <For
                     each=move || shown.with(|(rows, _)| rows.clone())
-                    key=|row| (row.message.seq, row.head, row.day.is_some(), row.first_unread)
+                    key=|row| (row.message.id.clone(), row.head, row.day.is_some(), row.first_unread)
                     let:row
                 >
                     {row.day.map(|day| view! { <li class="day"><span>{day}</span></li> })}
@@ -326,7 +332,7 @@ fn rows<'a>(
             });
         rows.push(Row {
             day: new_day.then(|| day_label(message.sent_at, today - day)),
-            message: message.clone(),
+            message: Arc::new(message.clone()),
             head,
             first_unread,
         });
