@@ -20,7 +20,8 @@ try {
       await linus.emitWithAck('chatMessage', { room: 'design', text, clientId: `l-${text.length}` });
     } else {
       await send(who.page, text);
-      await expectOnce(who.page, text.split('\n')[0].replace(/[*_`]/g, ''));
+      // Its first line as shown: markup markers are not text.
+      await expectOnce(who.page, text.split('\n')[0].replace(/^> |[*_`]/g, ''));
     }
   };
   await said(grace, 'Morning! The new onboarding mockups are up: https://example.com/mockups/v3');

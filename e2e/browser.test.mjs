@@ -537,7 +537,10 @@ test('10,000 messages into the open room: the page keeps up, smooth and bounded'
     assert.ok(caughtUp, `message ${FLOOD} shown within a minute of the last post`);
     assert.equal(seqs.length, WINDOW, 'the list holds the window, not the whole session');
     assert.deepEqual(seqs, Array.from({ length: WINDOW }, (_, i) => FLOOD - WINDOW + 1 + i));
-    assert.ok(figures.lagAfterLastPostMs < 5_000, `the page keeps up: ${figures.lagAfterLastPostMs} ms behind`);
+    // Measured 4.3 to 4.8 s on 2 cores since mentions, grouping and the screen-reader log came
+    // (each message is also checked for a mention of the reader): the bound leaves room for a
+    // busier CI machine, and still fails if the page falls behind for good.
+    assert.ok(figures.lagAfterLastPostMs < 8_000, `the page keeps up: ${figures.lagAfterLastPostMs} ms behind`);
     assert.ok(figures.worstFrameMs < 500, `no frame stalls: worst ${figures.worstFrameMs} ms`);
     assert.ok(figures.busyMsPerMessage < 1, `main thread busy ${figures.busyMsPerMessage} ms per message`);
 
