@@ -462,6 +462,8 @@ test('a gap costs one sync however many messages follow it, and a busy server is
 /** How many messages the flood test posts, and how many the page may hold and show at once. */
 const FLOOD = 10_000;
 const WINDOW = 500;
+/** How many of the newest messages the list draws while the reader follows them. */
+const FOLLOWING_ROWS = 100;
 
 test('10,000 messages into the open room: the page keeps up, smooth and bounded', async () => {
   // Its own server, with the rate limit out of the way: one client posts everything.
@@ -533,10 +535,12 @@ test('10,000 messages into the open room: the page keeps up, smooth and bounded'
     };
     console.log('flood figures', JSON.stringify(figures));
 
-    // The newest messages, gap-free, and no more of them than the window.
+    // The newest messages, gap-free, and no more of them than the window; once the flood is
+    // over, only as many as a reader who follows them needs.
     assert.ok(caughtUp, `message ${FLOOD} shown within a minute of the last post`);
-    assert.equal(seqs.length, WINDOW, 'the list holds the window, not the whole session');
-    assert.deepEqual(seqs, Array.from({ length: WINDOW }, (_, i) => FLOOD - WINDOW + 1 + i));
+    assert.ok(seqs.length <= WINDOW, `the list holds ${seqs.length} messages, not the whole session`);
+    assert.deepEqual(seqs, Array.from({ length: seqs.length }, (_, i) => FLOOD - seqs.length + 1 + i));
+    await reader.page.waitForFunction((rows) => document.querySelectorAll('li.message').length === rows, FOLLOWING_ROWS);
     // Measured 4.3 to 4.8 s on 2 cores since mentions, grouping and the screen-reader log came
     // (each message is also checked for a mention of the reader): the bound leaves room for a
     // busier CI machine, and still fails if the page falls behind for good.
@@ -544,9 +548,14 @@ test('10,000 messages into the open room: the page keeps up, smooth and bounded'
     assert.ok(figures.worstFrameMs < 500, `no frame stalls: worst ${figures.worstFrameMs} ms`);
     assert.ok(figures.busyMsPerMessage < 1, `main thread busy ${figures.busyMsPerMessage} ms per message`);
 
-    // What was dropped comes back from history when the reader scrolls up.
-    await conversation.evaluate((el) => { el.scrollTop = 0; });
-    await reader.page.locator(`li.message[data-seq="${FLOOD - WINDOW}"]`).waitFor();
+    // What the page holds is drawn as the reader scrolls up, and what it dropped comes back
+    // from history.
+    const wanted = reader.page.locator(`li.message[data-seq="${FLOOD - WINDOW}"]`);
+    while (await wanted.count() === 0) {
+      const top = await reader.page.locator('li.message').first().getAttribute('data-seq');
+      await conversation.evaluate((el) => { el.scrollTop = 0; });
+      await reader.page.waitForFunction((was) => document.querySelector('li.message').dataset.seq !== was, top);
+    }
     assert.deepEqual(reader.problems, []);
   } finally {
     writer.close();
@@ -863,7 +872,29 @@ test('while offline the header says since when and offers to try now', async () 
   await alice.close();
 });
 
-test('switching between rooms of thousands of messages: each frame stays short', async () => {
+/**
+ * Starts watching the page's frames: the returned function stops and gives the longest time
+ * between two frames, in ms.
+ */
+async function watchFrames(page) {
+  await page.evaluate(() => {
+    const watch = { worst: 0, end: false };
+    window.__frames = watch;
+    let last = performance.now();
+    const frame = (now) => {
+      watch.worst = Math.max(watch.worst, now - last);
+      last = now;
+      if (!watch.end) requestAnimationFrame(frame);
+    };
+    requestAnimationFrame(frame);
+  });
+  return () => page.evaluate(() => {
+    window.__frames.end = true;
+    return Math.round(window.__frames.worst);
+  });
+}
+
+test('switching between rooms of thousands of messages, and scrolling up: each frame stays short', async () => {
   const busy = await startServer({ args: ['--rate-per-second', '100000', '--rate-burst', '100000'] });
   const writer = io(busy.url, { transports: ['websocket'], auth: { name: 'Switch writer' }, forceNew: true });
   const welcomed = once(writer, 'welcome');
@@ -887,34 +918,42 @@ test('switching between rooms of thousands of messages: each frame stays short',
       }));
     }
     await expectOnce(reader.page, 'busy 2000');
+    // The open room's list; one that went is hidden while its rows are taken down.
+    const open = reader.page.locator('ol.messages:not([hidden])');
+    const drawn = () => open.locator('li.message').count();
     const frames = [];
     for (const room of ['general', 'busy', 'general', 'busy']) {
-      await reader.page.evaluate(() => {
-        const watch = { worst: 0, end: false };
-        window.__switch = watch;
-        let last = performance.now();
-        const frame = (now) => {
-          watch.worst = Math.max(watch.worst, now - last);
-          last = now;
-          if (!watch.end) requestAnimationFrame(frame);
-        };
-        requestAnimationFrame(frame);
-      });
+      const stop = await watchFrames(reader.page);
       await reader.page.locator('.room-link', { hasText: room }).click();
-      await reader.page.locator('.message .text', { hasText: `${room} 2000` }).waitFor();
+      await open.locator('.message .text', { hasText: `${room} 2000` }).waitFor();
       // The room's own messages, not the other's under the same sequence numbers.
-      assert.equal(await reader.page.locator('.message .text', { hasText: room === 'general' ? 'busy' : 'general' }).count(), 0);
-      // Everything the room holds is drawn (the newest first, the rest a frame at a time).
-      await reader.page.waitForFunction(() => document.querySelectorAll('li.message').length >= 500);
-      frames.push(await reader.page.evaluate(() => {
-        window.__switch.end = true;
-        return Math.round(window.__switch.worst);
-      }));
+      assert.equal(await open.locator('.message .text', { hasText: room === 'general' ? 'busy' : 'general' }).count(), 0);
+      // The room that went is taken down.
+      await reader.page.waitForFunction(() => document.querySelectorAll('ol.messages').length === 1);
+      assert.equal(await drawn(), FOLLOWING_ROWS);
+      frames.push(await stop());
     }
-    console.log('room switch worst frames (ms)', JSON.stringify(frames));
-    // Not yet one frame (16.7 ms): taking down the 500 rows of the room that goes is still done
-    // at once (measured 50 to 120 ms here). The bound catches a return to drawing whole rooms.
-    assert.ok(Math.max(...frames) < 250, `worst frame while switching: ${Math.max(...frames)} ms`);
+    // Scrolling up draws the older messages held, a frame's worth at a time, keeping the place.
+    const conversation = reader.page.locator('.conversation');
+    const stop = await watchFrames(reader.page);
+    for (let shown = FOLLOWING_ROWS; shown < 400;) {
+      const top = await open.locator('li.message').first().getAttribute('data-seq');
+      await conversation.evaluate((el) => { el.scrollTop = 0; });
+      await reader.page.waitForFunction((was) => document.querySelector('ol.messages li.message').dataset.seq !== was, top);
+      const now = await drawn();
+      assert.ok(now > shown, `${now} rows after ${shown}`);
+      shown = now;
+      // The row that was at the top is still on screen, just below what came in.
+      const place = await conversation.evaluate((el, seq) => el.querySelector(`li.message[data-seq="${seq}"]`)
+        .getBoundingClientRect().top - el.getBoundingClientRect().top, top);
+      assert.ok(place > 0 && place < 200, `the reader's place moved to ${place} px`);
+    }
+    frames.push(await stop());
+    console.log('room switch and scroll-up worst frames (ms)', JSON.stringify(frames));
+    // One frame is 16.7 ms; headless Chromium on 2 busy cores misses one now and then (measured
+    // 17 to 33 ms here). The bound fails if switching or scrolling up draws whole rooms again
+    // (it took 50 to 120 ms then).
+    assert.ok(Math.max(...frames) < 50, `worst frame while switching: ${Math.max(...frames)} ms`);
     assert.deepEqual(reader.problems, []);
   } finally {
     writer.close();

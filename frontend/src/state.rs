@@ -1,6 +1,6 @@
 //! What the UI knows, shared with every component through context.
 
-use std::collections::BTreeMap;
+use std::{collections::BTreeMap, sync::Arc};
 
 use leptos::prelude::*;
 use shared::{Author, ChatMessage, DEFAULT_ROOM, PresenceChange};
@@ -70,7 +70,8 @@ pub enum Sync {
 pub struct Room {
     /// A window of the room's messages by sequence number (at most [`MOST_HELD`]): merging by
     /// key makes duplicates impossible.
-    pub messages: RwSignal<BTreeMap<i64, ChatMessage>>,
+    /// Shared: the list draws from them every frame without copying one.
+    pub messages: RwSignal<BTreeMap<i64, Arc<ChatMessage>>>,
     /// The newest sequence number held with nothing missing between it and the oldest held
     /// (0 while nothing is; below the oldest held when more than the window came beyond a gap):
     /// where a sync resumes. Advanced as messages arrive, so no message costs a walk over the
@@ -118,7 +119,7 @@ impl Room {
         &self,
         incoming: impl IntoIterator<Item = ChatMessage>,
         keep: usize,
-    ) -> (bool, Vec<ChatMessage>) {
+    ) -> (bool, Vec<Arc<ChatMessage>>) {
         self.add(incoming, keep, false)
     }
 
@@ -133,7 +134,7 @@ impl Room {
         incoming: impl IntoIterator<Item = ChatMessage>,
         keep: usize,
         older: bool,
-    ) -> (bool, Vec<ChatMessage>) {
+    ) -> (bool, Vec<Arc<ChatMessage>>) {
         let mut fresh = Vec::new();
         let mut newest = self.last_seq.get_untracked();
         let mut cursor = self.cursor.get_value();
@@ -149,8 +150,9 @@ impl Room {
                 }
                 newest = newest.max(seq);
                 if let std::collections::btree_map::Entry::Vacant(entry) = messages.entry(seq) {
+                    let message = Arc::new(message);
                     if !older {
-                        fresh.push(message.clone());
+                        fresh.push(Arc::clone(&message));
                     }
                     entry.insert(message);
                 }

@@ -3,7 +3,7 @@
 //! the open room once, and, when turned on, desktop notifications show mentions (and every
 //! message of rooms the user chose) while the tab is hidden.
 
-use std::{cell::RefCell, time::Duration};
+use std::{cell::RefCell, sync::Arc, time::Duration};
 
 use leptos::prelude::*;
 use shared::ChatMessage;
@@ -60,8 +60,12 @@ pub fn watch(state: ChatState) {
 
 /// Messages seen for the first time in `room`: count the mentions among the unread, announce
 /// those of the open room, and notify when the tab is hidden.
-pub(super) fn arrived(state: ChatState, name: &str, room: Room, fresh: &[ChatMessage]) {
-    let others: Vec<&ChatMessage> = fresh.iter().filter(|m| !state.is_mine(m)).collect();
+pub(super) fn arrived(state: ChatState, name: &str, room: Room, fresh: &[Arc<ChatMessage>]) {
+    let others: Vec<&ChatMessage> = fresh
+        .iter()
+        .map(Arc::as_ref)
+        .filter(|m| !state.is_mine(m))
+        .collect();
     let Some(newest) = others.last() else {
         return;
     };

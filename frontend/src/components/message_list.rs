@@ -1,16 +1,23 @@
 //! The open room's conversation. It follows new messages while the reader is at the bottom,
-//! leaves a reader who scrolled up alone (offering a "new messages" button instead), and loads
-//! older pages when the reader reaches the top, keeping their place.
+//! leaves a reader who scrolled up alone (offering a "new messages" button instead), and draws
+//! older messages when the reader reaches the top (those held, then older pages from the
+//! server), keeping their place.
 //!
 //! However many messages arrive between two frames, the list is redrawn once, in the next
 //! animation frame: a busy room costs a frame's work per frame, not a list's work per message.
+//! A frame's work stays that of a screenful or two: the list draws only the newest
+//! [`FOLLOWING_ROWS`] messages while the reader follows them, and adds or takes away at most
+//! [`ROWS_PER_FRAME`] rows a frame otherwise.
 //! Messages of one author a few minutes apart share a header, each day starts with its date, and
 //! a line marks where the unread messages begin.
+//!
+//! A room that goes off screen is hidden at once and its rows are taken down a frame's worth at
+//! a time: switching rooms costs no more than that, however much either room holds.
 //!
 //! Screen readers hear new messages from a separate log that holds only those (each once), not
 //! the list: a room coming on screen or an older page loading would otherwise be read out whole.
 
-use std::sync::Arc;
+use std::{collections::BTreeMap, sync::Arc};
 
 use leptos::{html::Div, prelude::*, task::spawn_local};
 use shared::ChatMessage;
@@ -26,8 +33,11 @@ const EDGE: i32 = 48;
 /// Messages of one author this close together (ms) share one header.
 const GROUP_MS: i64 = 5 * 60 * 1000;
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
-/// A room coming on screen shows its newest messages first and the rest of what it holds this
-/// many more per frame: each frame's work stays small however much the room holds.
+/// How many of the newest messages are drawn while the reader follows them: more than a tall
+/// screen holds.
+const FOLLOWING_ROWS: usize = 100;
+/// The most rows one frame adds or takes away: older messages drawn as the reader reaches the
+/// top, rows taken down after the reader came back to the newest or switched rooms.
 const ROWS_PER_FRAME: usize = 60;
 
 /// One message as the list shows it: whether it opens a group, the day it starts, and whether
@@ -39,6 +49,15 @@ struct Row {
     head: bool,
     day: Option<String>,
     first_unread: bool,
+}
+
+/// One list of rows in the page: the open room's, or one that went off screen and is hidden
+/// while its rows are taken down.
+#[derive(Clone)]
+struct Sheet {
+    id: u64,
+    /// `None` while the sheet shows the open room; then the rows still up, fewer each frame.
+    leaving: ArcRwSignal<Option<Vec<Row>>>,
 }
 
 #[component]
@@ -55,13 +74,17 @@ pub fn MessageList() -> impl IntoView {
     // other never blinks.
     let shown = RwSignal::new((Vec::<Row>::new(), Vec::<Outgoing>::new()));
     let frame_asked = StoredValue::new(false);
-    // How many of the open room's newest messages are drawn; grows each frame up to all held.
-    let drawn = StoredValue::new(ROWS_PER_FRAME);
-    let grow = RwSignal::new(());
-    Effect::new(move |_| {
-        state.current.track();
-        drawn.set_value(ROWS_PER_FRAME);
-    });
+    // The oldest message drawn: `None` for a room just opened, `i64::MIN` for all held.
+    let from = StoredValue::new(None::<i64>);
+    let all_drawn = RwSignal::new(true);
+    // Asks for another frame while rows remain to be added or taken away.
+    let redraw = RwSignal::new(());
+    let sheets = RwSignal::new(vec![Sheet {
+        id: 0,
+        leaving: ArcRwSignal::new(None),
+    }]);
+    // The room the open sheet was last drawn for.
+    let drawn_room = StoredValue::new(None::<String>);
 
     Effect::new(move |_| {
         if let Some(room) = state.current_room() {
@@ -69,7 +92,7 @@ pub fn MessageList() -> impl IntoView {
         }
         state.outbox.track();
         state.read_marker.track();
-        grow.track();
+        redraw.track();
         if frame_asked.get_value() {
             return;
         }
@@ -77,23 +100,27 @@ pub fn MessageList() -> impl IntoView {
         request_animation_frame(move || {
             frame_asked.set_value(false);
             let current = state.current.get_untracked();
+            let switched = drawn_room.with_value(|room| room.as_ref() != Some(&current));
+            if switched {
+                from.set_value(None);
+            }
             let marker = state.read_marker.get_untracked();
-            let (rows, held) = state
+            let rows = state
                 .room(&current)
                 .map(|room| {
-                    room.messages.with_untracked(|m| {
-                        let skip = m.len().saturating_sub(drawn.get_value());
-                        (rows(state, m.values().skip(skip), marker), m.len())
+                    room.messages.with_untracked(|held| {
+                        let (start, more) =
+                            window(held, from.get_value(), following.get_untracked());
+                        from.set_value(start);
+                        if more {
+                            redraw.set(());
+                        }
+                        let start = start.unwrap_or(i64::MIN);
+                        all_drawn.set(held.keys().next().is_none_or(|&first| first >= start));
+                        rows(state, held.range(start..).map(|(_, m)| m), marker)
                     })
                 })
                 .unwrap_or_default();
-            if held > drawn.get_value() {
-                drawn.update_value(|n| *n += ROWS_PER_FRAME);
-                grow.set(());
-            } else {
-                // All drawn: from now on (new messages, older pages) the list is drawn whole.
-                drawn.set_value(usize::MAX);
-            }
             let pending = state.outbox.with_untracked(|outbox| {
                 outbox
                     .iter()
@@ -101,7 +128,28 @@ pub fn MessageList() -> impl IntoView {
                     .cloned()
                     .collect::<Vec<_>>()
             });
-            shown.set((rows, pending));
+            drawn_room.set_value(Some(current));
+            let was_big = shown.with_untracked(|(rows, _)| rows.len() > ROWS_PER_FRAME);
+            if switched && was_big {
+                // The sheet that goes keeps the rows it has (nothing in it changes now) and is
+                // hidden; a new sheet shows the room that comes.
+                let old = shown.with_untracked(|(rows, _)| rows.clone());
+                let id = sheets.with_untracked(|all| {
+                    let open = all.last().expect("there is always an open sheet");
+                    open.leaving.set(Some(old));
+                    open.id + 1
+                });
+                shown.set((rows, pending));
+                sheets.update(|all| {
+                    all.push(Sheet {
+                        id,
+                        leaving: ArcRwSignal::new(None),
+                    });
+                });
+                take_down(sheets);
+            } else {
+                shown.set((rows, pending));
+            }
         });
     });
     let history = move || state.current_room().map(|room| room.history.get());
@@ -178,6 +226,10 @@ pub fn MessageList() -> impl IntoView {
             element.scroll_height() - element.scroll_top() - element.client_height() <= EDGE;
         if following.get_untracked() != bottom {
             following.set(bottom);
+            if bottom {
+                // Back at the newest, the rows far above go, a frame's worth at a time.
+                redraw.set(());
+            }
         }
         if bottom {
             unseen.set(0);
@@ -187,15 +239,32 @@ pub fn MessageList() -> impl IntoView {
                 room.trim(WINDOW);
             }
         }
-        if element.scroll_top() <= EDGE && history() == Some(History::Partial) {
-            let oldest = state
-                .current_room()
-                .and_then(|room| room.messages.with_untracked(|m| m.keys().next().copied()));
-            if let Some(oldest) = oldest
-                && let Some(top) = message_top(&element, oldest)
-            {
-                anchor.set_value(Some((oldest, top - element.scroll_top())));
-            }
+        if element.scroll_top() > EDGE {
+            return;
+        }
+        let Some(room) = state.current_room() else {
+            return;
+        };
+        // The oldest message drawn, and where the next older ones start among those held.
+        let (oldest, older) = room.messages.with_untracked(|held| {
+            let start = from.get_value().unwrap_or(i64::MIN);
+            let oldest = held.range(start..).next().map(|(&seq, _)| seq);
+            (oldest, older_start(held, start))
+        });
+        if older.is_none() && history() != Some(History::Partial) {
+            return;
+        }
+        if let Some(oldest) = oldest
+            && let Some(top) = message_top(&element, oldest)
+        {
+            anchor.set_value(Some((oldest, top - element.scroll_top())));
+        }
+        if let Some(start) = older {
+            from.set_value(Some(start));
+            redraw.set(());
+        } else {
+            // Everything held is drawn: the page that comes is drawn whole.
+            from.set_value(Some(i64::MIN));
             client::load_history(state, state.current.get_untracked(), oldest);
         }
     };
@@ -211,35 +280,60 @@ pub fn MessageList() -> impl IntoView {
             <p
                 class="edge"
                 class:loading=move || history() == Some(History::Loading)
-                class:start=move || history() == Some(History::Complete)
+                class:start=move || all_drawn.get() && history() == Some(History::Complete)
             >
                 {move || match history() {
                     Some(History::Loading) => "Loading…",
-                    Some(History::Complete) => "This is the start of the room.",
+                    Some(History::Complete) if all_drawn.get() => "This is the start of the room.",
                     _ => "",
                 }}
             </p>
             <MissingRoom />
-            <ol class="messages" aria-label=move || format!("Messages in #{}", state.current.get())>
-                <For
-                    each=move || shown.with(|(rows, _)| rows.clone())
-                    key=|row| (row.message.id.clone(), row.head, row.day.is_some(), row.first_unread)
-                    let:row
+            <For each=move || sheets.get() key=|sheet| sheet.id let:sheet>
+                <ol
+                    class="messages"
+                    hidden={
+                        let leaving = sheet.leaving.clone();
+                        move || leaving.with(Option::is_some)
+                    }
+                    aria-label=move || format!("Messages in #{}", state.current.get())
                 >
-                    {row.day.map(|day| view! { <li class="day"><span>{day}</span></li> })}
-                    {row.first_unread.then(|| view! {
-                        <li class="unread-line"><span>"New messages"</span></li>
-                    })}
-                    <MessageItem message=row.message head=row.head />
-                </For>
-                <For
-                    each=move || shown.with(|(_, pending)| pending.clone())
-                    key=|message| (message.client_id.clone(), format!("{:?}", message.delivery))
-                    let:message
-                >
-                    <PendingItem message />
-                </For>
-            </ol>
+                    <For
+                        each={
+                            let leaving = sheet.leaving.clone();
+                            move || {
+                                leaving
+                                    .get()
+                                    .unwrap_or_else(|| shown.with(|(rows, _)| rows.clone()))
+                            }
+                        }
+                        key=|row| (row.message.id.clone(), row.head, row.day.is_some(), row.first_unread)
+                        let:row
+                    >
+                        {row.day.map(|day| view! { <li class="day"><span>{day}</span></li> })}
+                        {row.first_unread.then(|| view! {
+                            <li class="unread-line"><span>"New messages"</span></li>
+                        })}
+                        <MessageItem message=row.message head=row.head />
+                    </For>
+                    <For
+                        each={
+                            let leaving = sheet.leaving.clone();
+                            move || {
+                                if leaving.with(Option::is_some) {
+                                    Vec::new()
+                                } else {
+                                    shown.with(|(_, pending)| pending.clone())
+                                }
+                            }
+                        }
+                        key=|message| (message.client_id.clone(), format!("{:?}", message.delivery))
+                        let:message
+                    >
+                        <PendingItem message />
+                    </For>
+                </ol>
+            </For>
             <div class="visually-hidden" role="log" aria-label="New messages">
                 <For
                     each=move || state.announcements.get()
@@ -261,10 +355,73 @@ pub fn MessageList() -> impl IntoView {
     }
 }
 
-/// Where the message `seq` is in the list, from the top of its content.
+/// Where the list starts drawing the held messages, from `from` (`None` for a room just opened:
+/// its newest [`FOLLOWING_ROWS`]), and whether it wants another frame. A reader who follows the
+/// newest has the oldest rows taken away down to [`FOLLOWING_ROWS`], a frame's worth at a time;
+/// any other reader keeps what they have. `None` while nothing is held.
+fn window<T>(held: &BTreeMap<i64, T>, from: Option<i64>, following: bool) -> (Option<i64>, bool) {
+    let newest = || held.keys().rev().take(FOLLOWING_ROWS).last().copied();
+    let Some(start) = from.or_else(newest) else {
+        return (None, false);
+    };
+    let drawn = held.range(start..).count();
+    if !following || drawn <= FOLLOWING_ROWS {
+        return (Some(start), false);
+    }
+    let taken = (drawn - FOLLOWING_ROWS).min(ROWS_PER_FRAME);
+    let start = held
+        .range(start..)
+        .nth(taken)
+        .map_or(start, |(&seq, _)| seq);
+    (Some(start), drawn - taken > FOLLOWING_ROWS)
+}
+
+/// Where the list starts once the next [`ROWS_PER_FRAME`] held messages older than `start` are
+/// drawn too; `None` when none are held.
+fn older_start<T>(held: &BTreeMap<i64, T>, start: i64) -> Option<i64> {
+    held.range(..start)
+        .rev()
+        .take(ROWS_PER_FRAME)
+        .last()
+        .map(|(&seq, _)| seq)
+}
+
+/// Takes down the rows of the sheets that went off screen, a frame's worth per frame, and the
+/// sheets once they are empty.
+fn take_down(sheets: RwSignal<Vec<Sheet>>) {
+    request_animation_frame(move || {
+        let mut budget = ROWS_PER_FRAME;
+        let mut emptied = Vec::new();
+        for sheet in sheets.get_untracked() {
+            if sheet.leaving.with_untracked(Option::is_none) {
+                continue;
+            }
+            sheet.leaving.update(|rows| {
+                if let Some(rows) = rows {
+                    let taken = budget.min(rows.len());
+                    rows.truncate(rows.len() - taken);
+                    budget -= taken;
+                    if rows.is_empty() {
+                        emptied.push(sheet.id);
+                    }
+                }
+            });
+        }
+        if !emptied.is_empty() {
+            sheets.update(|all| all.retain(|sheet| !emptied.contains(&sheet.id)));
+        }
+        if sheets.with_untracked(|all| all.len() > 1) {
+            take_down(sheets);
+        }
+    });
+}
+
+/// Where the message `seq` is in the open room's list, from the top of its content.
 fn message_top(list: &web_sys::HtmlDivElement, seq: i64) -> Option<i32> {
     let item = list
-        .query_selector(&format!("li.message[data-seq=\"{seq}\"]"))
+        .query_selector(&format!(
+            "ol.messages:not([hidden]) li.message[data-seq=\"{seq}\"]"
+        ))
         .ok()??;
     let item: web_sys::HtmlElement = wasm_bindgen::JsCast::dyn_into(item).ok()?;
     Some(item.offset_top())
@@ -304,7 +461,7 @@ fn MissingRoom() -> impl IntoView {
 /// The rows for a room's held messages, oldest first.
 fn rows<'a>(
     state: ChatState,
-    messages: impl Iterator<Item = &'a ChatMessage>,
+    messages: impl Iterator<Item = &'a Arc<ChatMessage>>,
     marker: Option<i64>,
 ) -> Vec<Row> {
     // The reader's offset from UTC, taken once per redraw.
@@ -332,7 +489,7 @@ fn rows<'a>(
             });
         rows.push(Row {
             day: new_day.then(|| day_label(message.sent_at, today - day)),
-            message: Arc::new(message.clone()),
+            message: Arc::clone(message),
             head,
             first_unread,
         });
@@ -361,5 +518,55 @@ fn day_label(millis: i64, days_ago: i64) -> String {
             let date = js_sys::Date::new(&(millis as f64).into());
             date.to_locale_date_string("default", &options).into()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn held(seqs: std::ops::RangeInclusive<i64>) -> BTreeMap<i64, ()> {
+        seqs.map(|seq| (seq, ())).collect()
+    }
+
+    #[test]
+    fn a_room_just_opened_draws_its_newest_messages() {
+        assert_eq!(window(&held(1..=1000), None, true), (Some(901), false));
+        assert_eq!(window(&held(1..=1000), None, false), (Some(901), false));
+        assert_eq!(window(&held(5..=20), None, true), (Some(5), false));
+        assert_eq!(
+            window(&BTreeMap::<i64, ()>::new(), None, true),
+            (None, false)
+        );
+    }
+
+    #[test]
+    fn a_reader_back_at_the_newest_loses_the_rows_far_above_a_frame_at_a_time() {
+        let room = held(1..=1000);
+        assert_eq!(window(&room, Some(701), true), (Some(761), true));
+        assert_eq!(window(&room, Some(761), true), (Some(821), true));
+        assert_eq!(window(&room, Some(821), true), (Some(881), true));
+        assert_eq!(window(&room, Some(881), true), (Some(901), false));
+        // All held, as after an older page was asked for.
+        assert_eq!(window(&room, Some(i64::MIN), true), (Some(61), true));
+    }
+
+    #[test]
+    fn a_reader_scrolled_up_keeps_every_row_they_have() {
+        let room = held(1..=1000);
+        assert_eq!(window(&room, Some(3), false), (Some(3), false));
+        assert_eq!(
+            window(&room, Some(i64::MIN), false),
+            (Some(i64::MIN), false)
+        );
+    }
+
+    #[test]
+    fn reaching_the_top_draws_a_frame_of_older_held_messages_then_none() {
+        let room = held(1..=1000);
+        assert_eq!(older_start(&room, 901), Some(841));
+        assert_eq!(older_start(&room, 31), Some(1));
+        assert_eq!(older_start(&room, 1), None);
+        assert_eq!(older_start(&room, i64::MIN), None);
     }
 }
