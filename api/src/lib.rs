@@ -1,9 +1,11 @@
-//! Server functions: the chat's request/response reads, called from the UI like async functions
-//! and served by `leptos_axum` at `/api/<endpoint>`. Real-time traffic stays on Socket.io.
+//! Server functions: the chat's request/response reads, served by `leptos_axum` at
+//! `/api/<endpoint>` (docs/PROTOCOL.md). Real-time traffic stays on Socket.io.
 //!
-//! Bodies run only on the server (`ssr`), where they ask the [`Backend`] the server provides as
-//! context. Each function has a fixed endpoint so that a UI and a server built from different
-//! checkouts agree on the URL. A refusal is the same `{ code, message }` JSON as on the socket.
+//! The bodies ask the [`Backend`] the server provides as context. The UI does not link this
+//! crate: it calls the endpoints with the browser's `fetch` (`frontend/src/http.rs`), which keeps
+//! Leptos' server-function client out of the page. Each function has a fixed endpoint so that a
+//! UI and a server built from different checkouts agree on the URL. A refusal is the same
+//! `{ code, message }` JSON as on the socket.
 
 use leptos::{
     prelude::*,

@@ -4,6 +4,7 @@
 use leptos::{prelude::*, task::spawn_local};
 
 use crate::{
+    http,
     state::{ChatState, History},
     storage,
 };
@@ -22,7 +23,7 @@ pub fn load_history(state: ChatState, room_name: String, before: Option<i64>) {
     room.history.set(History::Loading);
     let token = storage::token().unwrap_or_default();
     spawn_local(async move {
-        match api::history(token, room_name, before, PAGE).await {
+        match http::history(&token, &room_name, before, PAGE).await {
             Ok(page) => {
                 let complete =
                     page.len() < PAGE as usize || page.first().is_some_and(|m| m.seq == 1);
@@ -33,7 +34,7 @@ pub fn load_history(state: ChatState, room_name: String, before: Option<i64>) {
                     History::Partial
                 });
             }
-            Err(api::ApiError(error)) => {
+            Err(error) => {
                 leptos::logging::warn!("history failed: {}", error.message);
                 room.history.set(History::Partial);
             }

@@ -9,7 +9,7 @@ use shared::{
 
 use super::history::load_history;
 use crate::{
-    socket,
+    http, socket,
     state::{ChatState, History, Missing, Room},
     storage,
 };
@@ -78,7 +78,11 @@ pub fn join_room(state: ChatState, name: String) {
                 open_room(state, DEFAULT_ROOM.to_owned());
             }
             if error.code == ErrorCode::RoomNotFound {
-                state.missing_room.set(Some(Missing { name, valid: true }));
+                // The server answers requests concurrently: the room may have been made since
+                // this was asked.
+                if state.room(&name).is_none() {
+                    state.missing_room.set(Some(Missing { name, valid: true }));
+                }
                 return;
             }
         }
@@ -122,9 +126,9 @@ pub fn leave_room(state: ChatState, name: String) {
 pub fn browse_rooms(state: ChatState, on_rooms: impl FnOnce(Vec<RoomInfo>) + 'static) {
     let token = storage::token().unwrap_or_default();
     spawn_local(async move {
-        match api::list_rooms(token).await {
+        match http::rooms(&token).await {
             Ok(rooms) => on_rooms(rooms),
-            Err(api::ApiError(error)) => state.error.set(Some(error.message)),
+            Err(error) => state.error.set(Some(error.message)),
         }
     });
 }
