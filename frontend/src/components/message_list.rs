@@ -109,8 +109,19 @@ pub fn MessageList() -> impl IntoView {
                 .room(&current)
                 .map(|room| {
                     room.messages.with_untracked(|held| {
-                        let (start, more) =
-                            window(held, from.get_value(), following.get_untracked());
+                        let drawn_up_to = (!switched)
+                            .then(|| {
+                                shown.with_untracked(|(rows, _)| {
+                                    rows.last().map(|row| row.message.seq)
+                                })
+                            })
+                            .flatten();
+                        let (start, more) = window(
+                            held,
+                            from.get_value(),
+                            following.get_untracked(),
+                            drawn_up_to,
+                        );
                         from.set_value(start);
                         if more {
                             redraw.set(());
@@ -357,23 +368,37 @@ pub fn MessageList() -> impl IntoView {
 
 /// Where the list starts drawing the held messages, from `from` (`None` for a room just opened:
 /// its newest [`FOLLOWING_ROWS`]), and whether it wants another frame. A reader who follows the
-/// newest has the oldest rows taken away down to [`FOLLOWING_ROWS`], a frame's worth at a time;
-/// any other reader keeps what they have. `None` while nothing is held.
-fn window<T>(held: &BTreeMap<i64, T>, from: Option<i64>, following: bool) -> (Option<i64>, bool) {
-    let newest = || held.keys().rev().take(FOLLOWING_ROWS).last().copied();
-    let Some(start) = from.or_else(newest) else {
+/// newest has the older rows taken away down to [`FOLLOWING_ROWS`]: those on screen (up to
+/// `drawn_up_to`) a frame's worth at a time, those not drawn yet (a burst bigger than the window)
+/// at once. Any other reader keeps what they have. `None` while nothing is held.
+fn window<T>(
+    held: &BTreeMap<i64, T>,
+    from: Option<i64>,
+    following: bool,
+    drawn_up_to: Option<i64>,
+) -> (Option<i64>, bool) {
+    let Some(&target) = held.keys().rev().take(FOLLOWING_ROWS).last() else {
         return (None, false);
     };
-    let drawn = held.range(start..).count();
-    if !following || drawn <= FOLLOWING_ROWS {
+    let start = from.unwrap_or(target);
+    if !following || start >= target {
         return (Some(start), false);
     }
-    let taken = (drawn - FOLLOWING_ROWS).min(ROWS_PER_FRAME);
-    let start = held
-        .range(start..)
-        .nth(taken)
-        .map_or(start, |(&seq, _)| seq);
-    (Some(start), drawn - taken > FOLLOWING_ROWS)
+    let mut budget = ROWS_PER_FRAME;
+    let stop = held.range(start..target).map(|(&seq, _)| seq).find(|&seq| {
+        let on_screen = drawn_up_to.is_some_and(|newest| seq <= newest);
+        if on_screen {
+            if budget == 0 {
+                return true;
+            }
+            budget -= 1;
+        }
+        false
+    });
+    match stop {
+        Some(seq) => (Some(seq), true),
+        None => (Some(target), false),
+    }
 }
 
 /// Where the list starts once the next [`ROWS_PER_FRAME`] held messages older than `start` are
@@ -531,11 +556,17 @@ mod tests {
 
     #[test]
     fn a_room_just_opened_draws_its_newest_messages() {
-        assert_eq!(window(&held(1..=1000), None, true), (Some(901), false));
-        assert_eq!(window(&held(1..=1000), None, false), (Some(901), false));
-        assert_eq!(window(&held(5..=20), None, true), (Some(5), false));
         assert_eq!(
-            window(&BTreeMap::<i64, ()>::new(), None, true),
+            window(&held(1..=1000), None, true, None),
+            (Some(901), false)
+        );
+        assert_eq!(
+            window(&held(1..=1000), None, false, None),
+            (Some(901), false)
+        );
+        assert_eq!(window(&held(5..=20), None, true, None), (Some(5), false));
+        assert_eq!(
+            window(&BTreeMap::<i64, ()>::new(), None, true, None),
             (None, false)
         );
     }
@@ -543,20 +574,32 @@ mod tests {
     #[test]
     fn a_reader_back_at_the_newest_loses_the_rows_far_above_a_frame_at_a_time() {
         let room = held(1..=1000);
-        assert_eq!(window(&room, Some(701), true), (Some(761), true));
-        assert_eq!(window(&room, Some(761), true), (Some(821), true));
-        assert_eq!(window(&room, Some(821), true), (Some(881), true));
-        assert_eq!(window(&room, Some(881), true), (Some(901), false));
+        let drawn = Some(1000);
+        assert_eq!(window(&room, Some(701), true, drawn), (Some(761), true));
+        assert_eq!(window(&room, Some(761), true, drawn), (Some(821), true));
+        assert_eq!(window(&room, Some(821), true, drawn), (Some(881), true));
+        assert_eq!(window(&room, Some(881), true, drawn), (Some(901), false));
         // All held, as after an older page was asked for.
-        assert_eq!(window(&room, Some(i64::MIN), true), (Some(61), true));
+        assert_eq!(window(&room, Some(i64::MIN), true, drawn), (Some(61), true));
+    }
+
+    #[test]
+    fn a_burst_bigger_than_the_window_is_drawn_only_where_it_ends() {
+        // Rows 1 to 100 are on screen, then 500 arrive in one frame: the 100 on screen go (60
+        // this frame), and of the burst only its newest 100 will ever be drawn.
+        let room = held(1..=600);
+        assert_eq!(window(&room, Some(1), true, Some(100)), (Some(61), true));
+        assert_eq!(window(&room, Some(61), true, Some(100)), (Some(501), false));
+        // Nothing on screen yet: straight to the newest.
+        assert_eq!(window(&room, Some(1), true, None), (Some(501), false));
     }
 
     #[test]
     fn a_reader_scrolled_up_keeps_every_row_they_have() {
         let room = held(1..=1000);
-        assert_eq!(window(&room, Some(3), false), (Some(3), false));
+        assert_eq!(window(&room, Some(3), false, Some(1000)), (Some(3), false));
         assert_eq!(
-            window(&room, Some(i64::MIN), false),
+            window(&room, Some(i64::MIN), false, Some(1000)),
             (Some(i64::MIN), false)
         );
     }
