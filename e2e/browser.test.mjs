@@ -695,8 +695,12 @@ test('the title counts unread messages, mentions are highlighted and counted, no
   const alice = await openChat({ name: 'Ada', init });
   const bob = await openChat({ name: 'Bob' });
   await expectTitle(alice.page, '#general - Chat');
+  // A room's "Notify all" shows only once notifications are on.
+  const notifyAll = alice.page.getByRole('button', { name: 'Notify all' });
+  assert.equal(await notifyAll.count(), 0);
   await alice.page.getByRole('button', { name: 'Notify me of mentions' }).click();
   await alice.page.getByRole('button', { name: 'Notify me of mentions', pressed: true }).waitFor();
+  await notifyAll.waitFor();
 
   await bob.page.getByRole('textbox', { name: 'New room name' }).fill('studio');
   await bob.page.getByRole('button', { name: 'Create room' }).click();
@@ -734,6 +738,19 @@ test('the title counts unread messages, mentions are highlighted and counted, no
   await line.waitFor();
   assert.equal(await alice.page.locator('.unread-line + .message .text').textContent(), 'first');
   await expectTitle(alice.page, '#studio - Chat');
+
+  // "Notify all" in #studio: every message there is notified while the tab is hidden.
+  await notifyAll.click();
+  await alice.page.getByRole('button', { name: 'Notify all', pressed: true }).waitFor();
+  await alice.page.evaluate(() => {
+    window.__notes.length = 0;
+    Object.defineProperty(document, 'hidden', { configurable: true, get: () => true });
+    document.dispatchEvent(new Event('visibilitychange', { bubbles: true }));
+  });
+  await send(bob.page, 'nothing for anyone in particular');
+  await alice.page.waitForFunction(() => window.__notes.length === 1);
+  assert.deepEqual(await alice.page.evaluate(() => window.__notes),
+    [{ title: 'Bob in #studio', body: 'nothing for anyone in particular' }]);
   assert.deepEqual([...alice.problems, ...bob.problems], []);
   await alice.close();
   await bob.close();

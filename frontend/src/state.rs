@@ -304,6 +304,8 @@ pub struct ChatState {
     pub announcements: RwSignal<Vec<(i64, String)>>,
     /// Whether the tab is on screen: while it is not, nothing is marked read.
     pub visible: RwSignal<bool>,
+    /// Whether the reader turned desktop notifications on (and the browser allows them).
+    pub notifications: RwSignal<bool>,
     /// The reader is at the bottom of the open room, following new messages: only then may its
     /// oldest messages go down to [`WINDOW`] without taking away what they are reading.
     pub following: RwSignal<bool>,
@@ -327,6 +329,7 @@ impl ChatState {
             read_marker: RwSignal::new(None),
             announcements: RwSignal::new(Vec::new()),
             visible: RwSignal::new(true),
+            notifications: RwSignal::new(false),
             following: RwSignal::new(true),
         }
     }

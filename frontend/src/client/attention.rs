@@ -23,6 +23,7 @@ const ATTENTION_EVERY: Duration = Duration::from_millis(250);
 
 /// Keeps the title and the tab's visibility in step with the state, for as long as the page lives.
 pub fn watch(state: ChatState) {
+    state.notifications.set(notifications_allowed());
     let title = Memo::new(move |_| {
         let unread = state.unread();
         let room = state.current.get();
@@ -124,14 +125,15 @@ fn announce(state: ChatState, message: &ChatMessage) {
 }
 
 /// Whether the user turned notifications on and the browser lets us show them.
-pub fn notifications_allowed() -> bool {
+fn notifications_allowed() -> bool {
     storage::notifications_on()
         && web_sys::Notification::permission() == web_sys::NotificationPermission::Granted
 }
 
 /// Turns desktop notifications on or off. Turning them on asks the browser's permission, which
 /// browsers only grant in answer to a user's action: this runs from a click, never on load.
-pub fn set_notifications(on: bool, done: impl FnOnce(bool) + 'static) {
+pub fn set_notifications(state: ChatState, on: bool) {
+    let done = move |on| state.notifications.set(on);
     if !on {
         storage::set_notifications_on(false);
         return done(false);

@@ -15,7 +15,7 @@ mod typing;
 use leptos::prelude::*;
 use shared::{Auth, ChatMessage, Rename, Renamed, Welcome};
 
-pub use attention::{notifications_allowed, set_notifications, watch};
+pub use attention::{set_notifications, watch};
 pub use history::load_history;
 pub use outbox::{retry, send};
 pub use rooms::{

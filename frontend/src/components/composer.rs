@@ -5,6 +5,7 @@
 use leptos::{ev, html::Textarea, prelude::*};
 use shared::{MAX_MESSAGE_CHARS, ValidationError, validate_text};
 
+use super::focus;
 use crate::{client, state::ChatState};
 
 /// Show the character count once this close to the limit.
@@ -43,6 +44,7 @@ pub fn Composer() -> impl IntoView {
         }
     };
 
+    let focus_box = move || focus(input.get_untracked().as_deref(), "the message box");
     let send = move || {
         let text = draft.get_untracked();
         // Nothing to send, or a problem already shown beside the box: Enter does nothing.
@@ -53,11 +55,7 @@ pub fn Composer() -> impl IntoView {
             client::send(state, state.current.get_untracked(), text.to_owned());
             draft.set(String::new());
         }
-        if let Some(input) = input.get_untracked()
-            && input.focus().is_err()
-        {
-            leptos::logging::warn!("could not focus the composer");
-        }
+        focus_box();
     };
 
     // Once a name is picked, and whenever another room comes on screen (created, joined, left,
@@ -68,11 +66,7 @@ pub fn Composer() -> impl IntoView {
         if state.needs_name.get() || first.is_none() {
             return;
         }
-        if let Some(input) = input.get_untracked()
-            && input.focus().is_err()
-        {
-            leptos::logging::warn!("could not focus the composer");
-        }
+        focus_box();
     });
 
     // `@` and the start of a name: the people in the room whose names begin so, to pick from.

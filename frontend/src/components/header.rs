@@ -67,14 +67,17 @@ pub fn Header() -> impl IntoView {
                     {move || if connected() { format!("{} online", online()) } else { "Online: unknown while offline".to_owned() }}
                 </button>
             </div>
-            <button
-                class="link"
-                aria-pressed=move || notify_all.get().to_string()
-                title="Desktop notifications for every message here, not only mentions"
-                on:click=toggle_notify_all
-            >
-                "Notify all"
-            </button>
+            // Only while notifications are on: the choice means nothing otherwise.
+            <Show when=move || state.notifications.get()>
+                <button
+                    class="link"
+                    aria-pressed=move || notify_all.get().to_string()
+                    title="Desktop notifications for every message here, not only mentions"
+                    on:click=toggle_notify_all
+                >
+                    "Notify all"
+                </button>
+            </Show>
             <Show when=can_leave>
                 <button class="link" on:click=move |_| {
                     client::leave_room(state, state.current.get_untracked());

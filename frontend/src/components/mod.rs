@@ -13,3 +13,20 @@ mod room_link;
 mod sidebar;
 
 pub use app::App;
+
+/// Gives focus to `element`, with a warning naming `what` if it cannot take it.
+fn focus(element: Option<&web_sys::HtmlElement>, what: &str) {
+    if let Some(element) = element
+        && element.focus().is_err()
+    {
+        leptos::logging::warn!("could not focus {what}");
+    }
+}
+
+/// Gives focus back to the control with `id`, as when what it opened closes.
+fn focus_id(id: &str) {
+    let element = leptos::prelude::document()
+        .get_element_by_id(id)
+        .and_then(|element| wasm_bindgen::JsCast::dyn_into::<web_sys::HtmlElement>(element).ok());
+    focus(element.as_ref(), id);
+}

@@ -5,6 +5,7 @@
 use leptos::{ev, html::Input, prelude::*};
 use shared::{MAX_NAME_CHARS, validate_name};
 
+use super::focus_id;
 use crate::{client, state::ChatState, storage};
 
 #[component]
@@ -30,12 +31,7 @@ pub fn NameDialog() -> impl IntoView {
     let close = move || {
         state.renaming.set(false);
         // Back to the control that opened the dialog.
-        if let Some(button) = document().get_element_by_id("rename")
-            && let Ok(button) = wasm_bindgen::JsCast::dyn_into::<web_sys::HtmlElement>(button)
-            && button.focus().is_err()
-        {
-            leptos::logging::warn!("could not focus the rename button");
-        }
+        focus_id("rename");
     };
 
     let submit = move |event: ev::SubmitEvent| {

@@ -5,7 +5,7 @@
 use leptos::{ev, html::Nav, prelude::*};
 use shared::{RoomInfo, validate_room};
 
-use super::{avatar::Avatar, room_link::RoomLink};
+use super::{avatar::Avatar, focus, focus_id, room_link::RoomLink};
 use crate::{client, state::ChatState};
 
 #[component]
@@ -48,14 +48,11 @@ pub fn Sidebar() -> impl IntoView {
             return;
         }
         request_animation_frame(move || {
-            if let Some(link) = nav
+            let link = nav
                 .get_untracked()
                 .and_then(|nav| nav.query_selector(".room-link").ok().flatten())
-                && let Ok(link) = wasm_bindgen::JsCast::dyn_into::<web_sys::HtmlElement>(link)
-                && link.focus().is_err()
-            {
-                leptos::logging::warn!("could not focus the room list");
-            }
+                .and_then(|link| wasm_bindgen::JsCast::dyn_into::<web_sys::HtmlElement>(link).ok());
+            focus(link.as_ref(), "the room list");
         });
     });
     let joined = move || {
@@ -64,12 +61,9 @@ pub fn Sidebar() -> impl IntoView {
             .with(|rooms| rooms.keys().cloned().collect::<Vec<_>>())
     };
     let me = move || state.me.get();
-    let notifications = RwSignal::new(client::notifications_allowed());
-    let toggle_notifications = move |_| {
-        client::set_notifications(!notifications.get_untracked(), move |on| {
-            notifications.set(on);
-        });
-    };
+    let notifications = state.notifications;
+    let toggle_notifications =
+        move |_| client::set_notifications(state, !notifications.get_untracked());
 
     view! {
         <nav
@@ -137,12 +131,7 @@ pub fn Sidebar() -> impl IntoView {
 /// Closes the phone's room drawer, back to the button that opened it.
 pub fn close_drawer(state: ChatState) {
     state.drawer.set(false);
-    if let Some(button) = document().get_element_by_id("drawer-button")
-        && let Ok(button) = wasm_bindgen::JsCast::dyn_into::<web_sys::HtmlElement>(button)
-        && button.focus().is_err()
-    {
-        leptos::logging::warn!("could not focus the rooms button");
-    }
+    focus_id("drawer-button");
 }
 
 /// The rooms the user is not in, each with a button to join it.
