@@ -1,7 +1,7 @@
 // Takes the README's screenshots: a conversation in #design on a desktop and on a phone, in the
 // light and the dark theme. Usage: CHAT_BIN=target/release/chat node docs/screenshots.mjs
 import { io } from 'socket.io-client';
-import { expectOnce, launchChromium, openChat, send } from '../e2e/page.mjs';
+import { createRoom, expectOnce, launchChromium, openChat, send } from '../e2e/page.mjs';
 import { startServer } from '../e2e/server.mjs';
 
 const server = await startServer();
@@ -9,9 +9,7 @@ const browser = await launchChromium();
 try {
   // Ada and Grace talk in #design; a third person, a Socket.io client, chimes in.
   const grace = await openChat(browser, { base: server.url, name: 'Grace Hopper' });
-  await grace.page.getByRole('textbox', { name: 'New room name' }).fill('design');
-  await grace.page.getByRole('button', { name: 'Create room' }).click();
-  await grace.page.locator('h1', { hasText: '# design' }).waitFor();
+  await createRoom(grace.page, 'design');
   const linus = io(server.url, { transports: ['websocket'], auth: { name: 'Linus' } });
   await new Promise((resolve) => linus.once('welcome', resolve));
   await linus.emitWithAck('joinRoom', { room: 'design' });

@@ -5,7 +5,9 @@
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { after, before, test } from 'node:test';
-import { connected, expectOnce, launchChromium, openChat, openPage, send } from './page.mjs';
+import {
+  connected, createRoom, expectOnce, launchChromium, openChat, openPage, send,
+} from './page.mjs';
 import { startServer } from './server.mjs';
 
 const AXE = createRequire(import.meta.url).resolve('axe-core');
@@ -23,9 +25,7 @@ before(async () => {
   server = await startServer();
   browser = await launchChromium();
   bob = await openChat(browser, { base: server.url, name: 'Bob Axe' });
-  await bob.page.getByRole('textbox', { name: 'New room name' }).fill('lounge');
-  await bob.page.getByRole('button', { name: 'Create room' }).click();
-  await bob.page.locator('h1', { hasText: '# lounge' }).waitFor();
+  await createRoom(bob.page, 'lounge');
   await bob.page.locator('.room-link', { hasText: 'general' }).click();
   await bob.page.locator('h1', { hasText: '# general' }).waitFor();
   for (let n = 1; n <= HISTORY; n += 1) await send(bob.page, `Earlier message ${n} of ${HISTORY}`);

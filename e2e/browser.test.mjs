@@ -5,7 +5,9 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { io } from 'socket.io-client';
-import { connected, expectOnce, launchChromium, openChat as openPerson, send } from './page.mjs';
+import {
+  connected, createRoom, expectOnce, joinRoom, launchChromium, openChat as openPerson, send,
+} from './page.mjs';
 import { startServer } from './server.mjs';
 
 const ARTIFACTS = process.env.CHAT_ARTIFACTS ?? 'target/e2e';
@@ -143,9 +145,7 @@ test('rooms: create, join from the directory, unread counts, links and the back 
   const alice = await openChat({ name: 'Alice' });
   const bob = await openChat({ name: 'Bob' });
 
-  await alice.page.getByRole('textbox', { name: 'New room name' }).fill('design');
-  await alice.page.getByRole('button', { name: 'Create room' }).click();
-  await alice.page.locator('h1', { hasText: '# design' }).waitFor();
+  await createRoom(alice.page, 'design');
   assert.match(alice.page.url(), /\/r\/design$/);
   // The new room is on screen: the next thing to do is write in it.
   await alice.page.waitForFunction(() => document.activeElement?.getAttribute('aria-label') === 'Message');
@@ -577,18 +577,12 @@ test('on a phone every function is reachable: rooms in a drawer, create, browse,
   // Closed, the drawer is out of sight and out of the tab order.
   assert.equal(await drawer.isVisible(), false);
   await menu.click();
-  await page.getByRole('textbox', { name: 'New room name' }).fill('phones');
-  await page.getByRole('button', { name: 'Create room' }).click();
-  await page.locator('h1', { hasText: '# phones' }).waitFor();
-  await bob.page.getByRole('textbox', { name: 'New room name' }).fill('desks');
-  await bob.page.getByRole('button', { name: 'Create room' }).click();
-  await bob.page.locator('h1', { hasText: '# desks' }).waitFor();
+  await createRoom(page, 'phones');
+  await createRoom(bob.page, 'desks');
 
   await menu.click();
   assert.equal(await menu.getAttribute('aria-expanded'), 'true');
-  await page.getByRole('button', { name: 'Browse rooms' }).click();
-  await page.getByRole('button', { name: 'Join #desks' }).click();
-  await page.locator('h1', { hasText: '# desks' }).waitFor();
+  await joinRoom(page, 'desks');
   await drawer.waitFor({ state: 'hidden' });
   await page.getByRole('button', { name: 'Leave' }).click();
   await page.locator('h1', { hasText: '# general' }).waitFor();
@@ -702,12 +696,8 @@ test('the title counts unread messages, mentions are highlighted and counted, no
   await alice.page.getByRole('button', { name: 'Notify me of mentions', pressed: true }).waitFor();
   await notifyAll.waitFor();
 
-  await bob.page.getByRole('textbox', { name: 'New room name' }).fill('studio');
-  await bob.page.getByRole('button', { name: 'Create room' }).click();
-  await bob.page.locator('h1', { hasText: '# studio' }).waitFor();
-  await alice.page.getByRole('button', { name: 'Browse rooms' }).click();
-  await alice.page.getByRole('button', { name: 'Join #studio' }).click();
-  await alice.page.locator('h1', { hasText: '# studio' }).waitFor();
+  await createRoom(bob.page, 'studio');
+  await joinRoom(alice.page, 'studio');
   await alice.page.locator('.room-link', { hasText: 'general' }).click();
   await alice.page.locator('h1', { hasText: '# general' }).waitFor();
 
@@ -770,9 +760,7 @@ test('screen readers hear each new message once, not the list, and never their o
   assert.deepEqual(await log.locator('p').allTextContents(),
     ['Talking Bob: one announcement', 'Talking Bob: second announcement']);
   // Another room on screen: nothing of its history is announced.
-  await alice.page.getByRole('textbox', { name: 'New room name' }).fill('quiet');
-  await alice.page.getByRole('button', { name: 'Create room' }).click();
-  await alice.page.locator('h1', { hasText: '# quiet' }).waitFor();
+  await createRoom(alice.page, 'quiet');
   await alice.page.locator('.room-link', { hasText: 'general' }).click();
   await expectOnce(alice.page, 'second announcement');
   assert.equal(await log.locator('p').count(), 0);
@@ -843,9 +831,7 @@ test('keyboard: skip link, landmarks, room shortcuts, who is online, @ completio
   await page.keyboard.press('Enter');
   await page.waitForFunction(() => document.activeElement?.id === 'composer-box');
 
-  await page.getByRole('textbox', { name: 'New room name' }).fill('keys');
-  await page.getByRole('button', { name: 'Create room' }).click();
-  await page.locator('h1', { hasText: '# keys' }).waitFor();
+  await createRoom(page, 'keys');
   await page.keyboard.press('Alt+ArrowUp');
   await page.locator('h1', { hasText: '# general' }).waitFor();
   await page.keyboard.press('Alt+ArrowDown');
@@ -919,9 +905,7 @@ test('switching between rooms of thousands of messages, and scrolling up: each f
   try {
     await welcomed;
     assert.equal((await writer.emitWithAck('createRoom', { room: 'busy' })).status, 'ok');
-    await reader.page.getByRole('button', { name: 'Browse rooms' }).click();
-    await reader.page.getByRole('button', { name: 'Join #busy' }).click();
-    await reader.page.locator('h1', { hasText: '# busy' }).waitFor();
+    await joinRoom(reader.page, 'busy');
     for (const room of ['general', 'busy']) {
       let next = 1;
       await Promise.all(Array.from({ length: 50 }, async () => {

@@ -60,3 +60,17 @@ export async function expectOnce(page, text) {
   await messages.first().waitFor();
   assert.equal(await messages.count(), 1, `"${text}" shown once`);
 }
+
+/** Creates room `name` with the sidebar's field and waits until it is the open room. */
+export async function createRoom(page, name) {
+  await page.getByRole('textbox', { name: 'New room name' }).fill(name);
+  await page.getByRole('button', { name: 'Create room' }).click();
+  await page.locator('h1', { hasText: `# ${name}` }).waitFor();
+}
+
+/** Joins room `name` from the room directory and waits until it is the open room. */
+export async function joinRoom(page, name) {
+  await page.getByRole('button', { name: 'Browse rooms' }).click();
+  await page.getByRole('button', { name: `Join #${name}` }).click();
+  await page.locator('h1', { hasText: `# ${name}` }).waitFor();
+}

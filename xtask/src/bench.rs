@@ -280,16 +280,11 @@ pub fn all(project: &Project, rounds: usize, seconds: f64) -> Result<()> {
 /// The chat's first page load in headless Chromium (`bench/page-load.mjs`); the Node reference
 /// serves no UI to compare with.
 fn page_load(project: &Project, runs: usize) -> Result<()> {
-    let mut process = start(project, Server::Rust, None)?;
-    let report = last_json_line(project.command("node").args([
+    let report = page_script(
+        project,
         "bench/page-load.mjs",
-        "--url",
-        &process.url,
-        "--runs",
-        &runs.max(5).to_string(),
-    ]));
-    process.stop();
-    let report = report?;
+        &["--runs", &runs.max(5).to_string()],
+    )?;
     eprintln!("page load: {report}");
     let figure = |pointer| report.pointer(pointer).and_then(Value::as_f64);
     let (gzip, interactive, connected) = (
@@ -310,22 +305,31 @@ fn page_load(project: &Project, runs: usize) -> Result<()> {
     Ok(())
 }
 
+/// Runs the Node script `script` (with `args`) against a release server of its own, and reads
+/// the report it prints as JSON on its last line.
+fn page_script(project: &Project, script: &str, args: &[&str]) -> Result<Value> {
+    let mut process = start(project, Server::Rust, None)?;
+    let report = last_json_line(
+        project
+            .command("node")
+            .args([script, "--url", &process.url])
+            .args(args),
+    );
+    process.stop();
+    report
+}
+
 /// Lighthouse's category scores for the home page (`bench/lighthouse.mjs`), desktop and mobile
 /// presets. A first visit shows the name picker, so that is the state audited. The script stops
 /// itself after `LIGHTHOUSE_SECONDS`; the audits that cost points are on stderr.
 fn lighthouse(project: &Project) -> Result<()> {
     const LIGHTHOUSE_SECONDS: &str = "180";
     const CATEGORIES: [&str; 4] = ["performance", "accessibility", "best-practices", "seo"];
-    let mut process = start(project, Server::Rust, None)?;
-    let report = last_json_line(project.command("node").args([
+    let report = page_script(
+        project,
         "bench/lighthouse.mjs",
-        "--url",
-        &process.url,
-        "--timeout",
-        LIGHTHOUSE_SECONDS,
-    ]));
-    process.stop();
-    let report = report?;
+        &["--timeout", LIGHTHOUSE_SECONDS],
+    )?;
     for preset in ["desktop", "mobile"] {
         let scores = CATEGORIES
             .iter()
