@@ -541,11 +541,13 @@ test('10,000 messages into the open room: the page keeps up, smooth and bounded'
     assert.ok(seqs.length <= WINDOW, `the list holds ${seqs.length} messages, not the whole session`);
     assert.deepEqual(seqs, Array.from({ length: seqs.length }, (_, i) => FLOOD - seqs.length + 1 + i));
     await reader.page.waitForFunction((rows) => document.querySelectorAll('li.message').length === rows, FOLLOWING_ROWS);
-    // Measured 4.3 to 4.8 s on 2 cores since mentions, grouping and the screen-reader log came
-    // (each message is also checked for a mention of the reader): the bound leaves room for a
-    // busier CI machine, and still fails if the page falls behind for good.
-    assert.ok(figures.lagAfterLastPostMs < 8_000, `the page keeps up: ${figures.lagAfterLastPostMs} ms behind`);
-    assert.ok(figures.worstFrameMs < 500, `no frame stalls: worst ${figures.worstFrameMs} ms`);
+    // Measured on 2 cores since the list draws at most 20 new rows a frame while following:
+    // 0.24 to 0.52 s behind, worst frame 117 ms, no long task (before: 3.6 to 4.8 s and long
+    // tasks of 50 to 180 ms, drawing every message). The frames between are Chromium handling
+    // thousands of socket messages a second, a few milliseconds each. The bounds leave room for
+    // a busier CI machine, and still fail if the page falls behind for good.
+    assert.ok(figures.lagAfterLastPostMs < 4_000, `the page keeps up: ${figures.lagAfterLastPostMs} ms behind`);
+    assert.ok(figures.worstFrameMs < 400, `no frame stalls: worst ${figures.worstFrameMs} ms`);
     assert.ok(figures.busyMsPerMessage < 1, `main thread busy ${figures.busyMsPerMessage} ms per message`);
 
     // What the page holds is drawn as the reader scrolls up, and what it dropped comes back

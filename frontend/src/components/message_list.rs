@@ -39,6 +39,9 @@ const FOLLOWING_ROWS: usize = 100;
 /// The most rows one frame adds or takes away: older messages drawn as the reader reaches the
 /// top, rows taken down after the reader came back to the newest or switched rooms.
 const ROWS_PER_FRAME: usize = 60;
+/// The most new messages one frame draws while the reader follows: in a burst, only its newest
+/// this many, and the rows above them a frame's worth at a time after.
+const BURST_ROWS: usize = 20;
 
 /// One message as the list shows it: whether it opens a group, the day it starts, and whether
 /// the unread ones begin with it.
@@ -367,22 +370,41 @@ pub fn MessageList() -> impl IntoView {
 }
 
 /// Where the list starts drawing the held messages, from `from` (`None` for a room just opened:
-/// its newest [`FOLLOWING_ROWS`]), and whether it wants another frame. A reader who follows the
-/// newest has the older rows taken away down to [`FOLLOWING_ROWS`]: those on screen (up to
-/// `drawn_up_to`) a frame's worth at a time, those not drawn yet (a burst bigger than the window)
-/// at once. Any other reader keeps what they have. `None` while nothing is held.
+/// its newest [`FOLLOWING_ROWS`]), and whether it wants another frame. For a reader who follows
+/// the newest the list tends to the newest [`FOLLOWING_ROWS`]: a burst of more than
+/// [`BURST_ROWS`] new messages since `drawn_up_to` (the newest on screen) is drawn from its
+/// newest [`BURST_ROWS`] (the rows on screen all go), the rows above are then added
+/// [`BURST_ROWS`] a frame, and rows beyond the window are taken away at most [`ROWS_PER_FRAME`] a
+/// frame. Any other reader keeps what they have. `None` while nothing is held.
 fn window<T>(
     held: &BTreeMap<i64, T>,
     from: Option<i64>,
     following: bool,
     drawn_up_to: Option<i64>,
 ) -> (Option<i64>, bool) {
-    let Some(&target) = held.keys().rev().take(FOLLOWING_ROWS).last() else {
+    let newest = |count: usize| held.keys().rev().take(count).last().copied();
+    let Some(target) = newest(FOLLOWING_ROWS) else {
         return (None, false);
     };
-    let start = from.unwrap_or(target);
-    if !following || start >= target {
+    let Some(start) = from else {
+        return (Some(target), false);
+    };
+    if !following {
         return (Some(start), false);
+    }
+    let arrived = drawn_up_to.map_or(0, |drawn| held.range(drawn + 1..).count());
+    if arrived > BURST_ROWS {
+        return (newest(BURST_ROWS), true);
+    }
+    if start > target {
+        // Fewer than the window: the rows above come back, a few a frame.
+        let grown = held
+            .range(target..start)
+            .rev()
+            .take(BURST_ROWS)
+            .last()
+            .map_or(start, |(&seq, _)| seq);
+        return (Some(grown), grown > target);
     }
     let mut budget = ROWS_PER_FRAME;
     let stop = held.range(start..target).map(|(&seq, _)| seq).find(|&seq| {
@@ -584,14 +606,23 @@ mod tests {
     }
 
     #[test]
-    fn a_burst_bigger_than_the_window_is_drawn_only_where_it_ends() {
-        // Rows 1 to 100 are on screen, then 500 arrive in one frame: the 100 on screen go (60
-        // this frame), and of the burst only its newest 100 will ever be drawn.
+    fn a_burst_is_drawn_from_its_newest_and_the_window_fills_up_after() {
+        // Rows 1 to 100 are on screen, then 500 arrive in one frame: only the newest 20 are
+        // drawn (the rows on screen all go), then 20 more above them each frame.
         let room = held(1..=600);
-        assert_eq!(window(&room, Some(1), true, Some(100)), (Some(61), true));
-        assert_eq!(window(&room, Some(61), true, Some(100)), (Some(501), false));
-        // Nothing on screen yet: straight to the newest.
-        assert_eq!(window(&room, Some(1), true, None), (Some(501), false));
+        assert_eq!(window(&room, Some(1), true, Some(100)), (Some(581), true));
+        assert_eq!(window(&room, Some(581), true, Some(600)), (Some(561), true));
+        assert_eq!(
+            window(&room, Some(521), true, Some(600)),
+            (Some(501), false)
+        );
+        // A few new ones are added, and as many rows at the top go.
+        assert_eq!(
+            window(&room, Some(481), true, Some(590)),
+            (Some(501), false)
+        );
+        // Scrolled up, nothing changes.
+        assert_eq!(window(&room, Some(1), false, Some(100)), (Some(1), false));
     }
 
     #[test]
