@@ -174,6 +174,13 @@ pub fn MessageList() -> impl IntoView {
         }
     };
 
+    // Following the newest (back at the bottom, or just sent a message), nothing is unseen.
+    Effect::new(move |_| {
+        if following.get() {
+            unseen.set(0);
+        }
+    });
+
     // A new room on screen starts at the bottom, with nothing announced yet.
     Effect::new(move |_| {
         state.current.track();

@@ -48,6 +48,11 @@ pub fn Sidebar() -> impl IntoView {
             return;
         }
         request_animation_frame(move || {
+            // Closed again before this frame (Escape pressed at once): focus stays where
+            // closing put it.
+            if !state.drawer.get_untracked() {
+                return;
+            }
             let link = nav
                 .get_untracked()
                 .and_then(|nav| nav.query_selector(".room-link").ok().flatten())
