@@ -880,6 +880,12 @@ test('keyboard: skip link, landmarks, room shortcuts, who is online, @ completio
   await page.keyboard.type('welcome');
   await page.keyboard.press('Enter');
   await bob.page.locator('.message.mentioned', { hasText: 'hi @Keys Bob welcome' }).waitFor();
+  // The whole name of two words is the mention, for the one named and for the others.
+  assert.equal(await bob.page.locator('.mention.me').textContent(), '@Keys Bob');
+  // In the line of text, not a block of its own.
+  assert.equal(await bob.page.locator('.mention.me').evaluate((el) => getComputedStyle(el).display), 'inline');
+  await alice.page.locator('.mention', { hasText: '@Keys Bob' }).waitFor();
+  assert.equal(await alice.page.locator('.mention').textContent(), '@Keys Bob');
   assert.deepEqual([...alice.problems, ...bob.problems], []);
   await alice.close();
   await bob.close();

@@ -7,49 +7,137 @@ use shared::markup::{Block, Inline, parse};
 
 use crate::state::ChatState;
 
+/// Who a mention can name: the reader, and the names of more than one word among the open
+/// room's members (a mention is parsed up to the end of its first word; these carry it on).
+struct Names {
+    me: Option<String>,
+    long: Vec<String>,
+}
+
 #[component]
 pub fn Markup(text: String) -> impl IntoView {
     let state = expect_context::<ChatState>();
     let me = state
         .me
-        .with_untracked(|me| me.as_ref().map(|me| me.name.to_lowercase()));
+        .with_untracked(|me| me.as_ref().map(|me| me.name.clone()));
+    let mut long: Vec<String> = state
+        .current_room()
+        .and_then(|room| room.members.get_untracked())
+        .unwrap_or_default()
+        .into_iter()
+        .map(|member| member.name)
+        .collect();
+    long.extend(me.clone());
+    long.retain(|name| name.contains(' '));
+    let names = Names { me, long };
     let blocks = parse(&text)
         .into_iter()
-        .map(|block| block_view(block, me.as_deref()))
+        .map(|block| block_view(block, &names))
         .collect_view();
     view! { <div class="text">{blocks}</div> }
 }
 
-fn block_view(block: Block<'_>, me: Option<&str>) -> AnyView {
+fn block_view(block: Block<'_>, names: &Names) -> AnyView {
     match block {
-        Block::Paragraph(inlines) => view! { <p>{inlines_view(inlines, me)}</p> }.into_any(),
+        Block::Paragraph(inlines) => view! { <p>{inlines_view(inlines, names)}</p> }.into_any(),
         Block::Quote(inlines) => {
-            view! { <blockquote>{inlines_view(inlines, me)}</blockquote> }.into_any()
+            view! { <blockquote>{inlines_view(inlines, names)}</blockquote> }.into_any()
         }
         Block::Code { code, .. } => view! { <pre><code>{code.to_owned()}</code></pre> }.into_any(),
     }
 }
 
-fn inlines_view(inlines: Vec<Inline<'_>>, me: Option<&str>) -> Vec<AnyView> {
-    inlines
-        .into_iter()
-        .map(|inline| inline_view(inline, me))
-        .collect()
+fn inlines_view(inlines: Vec<Inline<'_>>, names: &Names) -> Vec<AnyView> {
+    let mut views = Vec::new();
+    let mut inlines = inlines.into_iter().peekable();
+    while let Some(inline) = inlines.next() {
+        // `@Ada` then ` Lovelace, hi`: the mention of Ada Lovelace, then `, hi`.
+        if let Inline::Mention(first) = inline
+            && let Some(&Inline::Text(rest)) = inlines.peek()
+            && let Some(length) = rest_of_name(first, rest, &names.long)
+        {
+            inlines.next();
+            views.push(mention_view(&format!("{first}{}", &rest[..length]), names));
+            views.push(rest[length..].to_owned().into_any());
+            continue;
+        }
+        views.push(inline_view(inline, names));
+    }
+    views
 }
 
-fn inline_view(inline: Inline<'_>, me: Option<&str>) -> AnyView {
+/// How many bytes of `rest`, the text right after the mention `@first`, carry on the longest of
+/// `names` that begins with `first` and a space (ignoring case), ending where a word does.
+fn rest_of_name(first: &str, rest: &str, names: &[String]) -> Option<usize> {
+    names
+        .iter()
+        .filter_map(|name| {
+            let mut chars = name.chars();
+            let starts = first
+                .chars()
+                .all(|c| chars.next().is_some_and(|n| same_letter(c, n)));
+            if !starts || !rest.starts_with(' ') {
+                return None;
+            }
+            spelled(rest, chars.as_str())
+        })
+        .max()
+}
+
+/// The length in bytes of `tail` spelled at the start of `text` (ignoring case), if a word ends
+/// there.
+fn spelled(text: &str, tail: &str) -> Option<usize> {
+    let mut chars = text.char_indices();
+    for expected in tail.chars() {
+        let (_, c) = chars.next()?;
+        if !same_letter(c, expected) {
+            return None;
+        }
+    }
+    let end = chars.next().map_or(text.len(), |(at, _)| at);
+    let after = text[end..].chars().next();
+    (!tail.is_empty() && !after.is_some_and(char::is_alphanumeric)).then_some(end)
+}
+
+fn same_letter(a: char, b: char) -> bool {
+    a.to_lowercase().eq(b.to_lowercase())
+}
+
+fn mention_view(name: &str, names: &Names) -> AnyView {
+    let of_me = names.me.as_deref().is_some_and(|me| {
+        me.chars().count() == name.chars().count()
+            && me.chars().zip(name.chars()).all(|(a, b)| same_letter(a, b))
+    });
+    view! { <span class="mention" class:me=of_me>"@" {name.to_owned()}</span> }.into_any()
+}
+
+fn inline_view(inline: Inline<'_>, names: &Names) -> AnyView {
     match inline {
         Inline::Text(text) => text.to_owned().into_any(),
-        Inline::Bold(inner) => view! { <strong>{inlines_view(inner, me)}</strong> }.into_any(),
-        Inline::Italic(inner) => view! { <em>{inlines_view(inner, me)}</em> }.into_any(),
+        Inline::Bold(inner) => view! { <strong>{inlines_view(inner, names)}</strong> }.into_any(),
+        Inline::Italic(inner) => view! { <em>{inlines_view(inner, names)}</em> }.into_any(),
         Inline::Code(code) => view! { <code>{code.to_owned()}</code> }.into_any(),
         Inline::Link(url) => view! {
             <a href=url.to_owned() target="_blank" rel="noopener noreferrer">{url.to_owned()}</a>
         }
         .into_any(),
-        Inline::Mention(name) => {
-            let of_me = me.is_some_and(|me| me == name.to_lowercase());
-            view! { <span class="mention" class:me=of_me>"@" {name.to_owned()}</span> }.into_any()
-        }
+        Inline::Mention(name) => mention_view(name, names),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rest_of_name;
+
+    #[test]
+    fn a_mention_carries_on_to_the_longest_name_it_spells() {
+        let names = ["Ada Lovelace".to_owned(), "Ada Lovelace King".to_owned()];
+        assert_eq!(rest_of_name("Ada", " Lovelace, hi", &names), Some(9));
+        assert_eq!(rest_of_name("ada", " LOVELACE KING!", &names), Some(14));
+        // Not at a word's end, another name, or nothing after the first word.
+        assert_eq!(rest_of_name("Ada", " Lovelaces", &names), None);
+        assert_eq!(rest_of_name("Ada", " Byron", &names), None);
+        assert_eq!(rest_of_name("Ad", " Lovelace", &names), None);
+        assert_eq!(rest_of_name("Ada", "", &names), None);
     }
 }

@@ -112,7 +112,7 @@ pub fn Sidebar() -> impl IntoView {
             <div id="directory">
                 {move || directory.get().map(|rooms| directory_view(state, directory, rooms))}
             </div>
-            <div class="me">
+            <div class="account">
                 {move || me().map(|me| view! {
                     <Avatar author=me.clone() />
                     <span class="me-name">"You are " <strong>{me.name}</strong></span>
