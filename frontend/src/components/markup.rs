@@ -3,15 +3,19 @@
 //! inject markup or script.
 
 use leptos::prelude::*;
-use shared::markup::{Block, Inline, parse};
+use shared::{
+    Author,
+    markup::{Block, Inline, parse},
+};
 
 use crate::state::ChatState;
 
-/// Who a mention can name: the reader, and the names of more than one word among the open
-/// room's members (a mention is parsed up to the end of its first word; these carry it on).
+/// Who a mention can name: the reader, and the open room's members. A mention is parsed up to
+/// the end of its first word; a name of several words carries it on. The members are read in
+/// place, and only for a mention followed by text, so a message costs no copy of the list.
 struct Names {
     me: Option<String>,
-    long: Vec<String>,
+    members: Option<RwSignal<Option<Vec<Author>>>>,
 }
 
 #[component]
@@ -20,16 +24,10 @@ pub fn Markup(text: String) -> impl IntoView {
     let me = state
         .me
         .with_untracked(|me| me.as_ref().map(|me| me.name.clone()));
-    let mut long: Vec<String> = state
-        .current_room()
-        .and_then(|room| room.members.get_untracked())
-        .unwrap_or_default()
-        .into_iter()
-        .map(|member| member.name)
-        .collect();
-    long.extend(me.clone());
-    long.retain(|name| name.contains(' '));
-    let names = Names { me, long };
+    let names = Names {
+        me,
+        members: state.current_room().map(|room| room.members),
+    };
     let blocks = parse(&text)
         .into_iter()
         .map(|block| block_view(block, &names))
@@ -54,7 +52,7 @@ fn inlines_view(inlines: Vec<Inline<'_>>, names: &Names) -> Vec<AnyView> {
         // `@Ada` then ` Lovelace, hi`: the mention of Ada Lovelace, then `, hi`.
         if let Inline::Mention(first) = inline
             && let Some(&Inline::Text(rest)) = inlines.peek()
-            && let Some(length) = rest_of_name(first, rest, &names.long)
+            && let Some(length) = names.rest_of_name(first, rest)
         {
             inlines.next();
             views.push(mention_view(&format!("{first}{}", &rest[..length]), names));
@@ -66,11 +64,29 @@ fn inlines_view(inlines: Vec<Inline<'_>>, names: &Names) -> Vec<AnyView> {
     views
 }
 
+impl Names {
+    /// [`rest_of_name`] over the reader's and the members' names.
+    fn rest_of_name(&self, first: &str, rest: &str) -> Option<usize> {
+        let members = self.members.and_then(|members| {
+            members.with_untracked(|members| {
+                let names = members.iter().flatten().map(|member| member.name.as_str());
+                rest_of_name(first, rest, names)
+            })
+        });
+        let me = rest_of_name(first, rest, self.me.as_deref());
+        members.max(me)
+    }
+}
+
 /// How many bytes of `rest`, the text right after the mention `@first`, carry on the longest of
 /// `names` that begins with `first` and a space (ignoring case), ending where a word does.
-fn rest_of_name(first: &str, rest: &str, names: &[String]) -> Option<usize> {
+fn rest_of_name<'a>(
+    first: &str,
+    rest: &str,
+    names: impl IntoIterator<Item = &'a str>,
+) -> Option<usize> {
     names
-        .iter()
+        .into_iter()
         .filter_map(|name| {
             let mut chars = name.chars();
             let starts = first
@@ -131,13 +147,13 @@ mod tests {
 
     #[test]
     fn a_mention_carries_on_to_the_longest_name_it_spells() {
-        let names = ["Ada Lovelace".to_owned(), "Ada Lovelace King".to_owned()];
-        assert_eq!(rest_of_name("Ada", " Lovelace, hi", &names), Some(9));
-        assert_eq!(rest_of_name("ada", " LOVELACE KING!", &names), Some(14));
+        let names = ["Ada Lovelace", "Ada Lovelace King"];
+        assert_eq!(rest_of_name("Ada", " Lovelace, hi", names), Some(9));
+        assert_eq!(rest_of_name("ada", " LOVELACE KING!", names), Some(14));
         // Not at a word's end, another name, or nothing after the first word.
-        assert_eq!(rest_of_name("Ada", " Lovelaces", &names), None);
-        assert_eq!(rest_of_name("Ada", " Byron", &names), None);
-        assert_eq!(rest_of_name("Ad", " Lovelace", &names), None);
-        assert_eq!(rest_of_name("Ada", "", &names), None);
+        assert_eq!(rest_of_name("Ada", " Lovelaces", names), None);
+        assert_eq!(rest_of_name("Ada", " Byron", names), None);
+        assert_eq!(rest_of_name("Ad", " Lovelace", names), None);
+        assert_eq!(rest_of_name("Ada", "", names), None);
     }
 }

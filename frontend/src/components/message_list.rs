@@ -252,13 +252,10 @@ pub fn MessageList() -> impl IntoView {
                 redraw.set(());
             }
         }
-        if bottom {
-            unseen.set(0);
-            if let Some(room) = state.current_room() {
-                client::mark_read(&state.current.get_untracked(), room);
-                // Back at the newest: what was kept for reading further up may go.
-                room.trim(WINDOW);
-            }
+        if bottom && let Some(room) = state.current_room() {
+            client::mark_read(&state.current.get_untracked(), room);
+            // Back at the newest: what was kept for reading further up may go.
+            room.trim(WINDOW);
         }
         if element.scroll_top() > EDGE {
             return;
