@@ -40,6 +40,8 @@ try {
       await said(ada, 'Love it. @Grace Hopper, can we try it on a phone today?');
       await said(grace, 'Yes! @Ada Lovelace I will send you a link.');
     }
+    // The pointer is still where "Start chatting" was: it would hover over a message.
+    await ada.page.mouse.move(0, 0);
     await ada.page.waitForFunction(() => document.getAnimations().every((a) => a.playState !== 'running'));
     await ada.page.screenshot({ path: `docs/${file}` });
     await ada.close();
