@@ -93,6 +93,7 @@ fn status(code: ErrorCode) -> StatusCode {
         ErrorCode::UnknownSession => StatusCode::UNAUTHORIZED,
         ErrorCode::RoomNotFound => StatusCode::NOT_FOUND,
         ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+        ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         ErrorCode::Internal | ErrorCode::Overloaded | ErrorCode::Timeout | ErrorCode::Unknown => {
             StatusCode::INTERNAL_SERVER_ERROR
         }

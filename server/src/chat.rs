@@ -72,6 +72,7 @@ impl ChatError {
             Self::CannotLeaveDefault => ErrorCode::CannotLeaveDefaultRoom,
             Self::TooManyRooms | Self::TooManyMemberships => ErrorCode::TooManyRooms,
             Self::UnknownSession => ErrorCode::UnknownSession,
+            Self::Store(StoreError::Unavailable(_)) => ErrorCode::Unavailable,
             Self::Store(_) => ErrorCode::Internal,
         }
     }

@@ -20,22 +20,35 @@ use axum::{
     Router,
     routing::{get, post},
 };
-use socketioxide::{ParserConfig, SocketIo, handler::ConnectHandler};
+use socketioxide::{
+    ParserConfig, SocketIo, SocketIoBuilder, adapter::Adapter, handler::ConnectHandler,
+    layer::SocketIoLayer,
+};
 use tokio::net::TcpListener;
 use tower_layer::Layer;
 
 pub use serve::{ConnectionLimits, raise_open_file_limit};
 pub use transport::RateLimit;
-use transport::{Intake, SharedBudget};
+use transport::{Heads, Intake, SharedBudget};
 
 use chat::{Chat, RoomLimits};
-use store::sqlite::SqliteStore;
+
+/// Where the Redis of a cluster is, and the prefix of this chat's channels and keys in it.
+#[derive(Debug, Clone)]
+pub struct RedisConfig {
+    pub url: String,
+    pub prefix: String,
+}
 
 /// Everything `run` needs besides the listener.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// Where the SQLite database lives; created if missing.
+    /// Where the SQLite database lives; created if missing. Unused with `database_url`.
     pub data_dir: PathBuf,
+    /// A `postgres://` URL: the store several nodes share, instead of SQLite.
+    pub database_url: Option<String>,
+    /// The Redis that carries messages between nodes; `None` for a single node.
+    pub redis: Option<RedisConfig>,
     /// Per-connection message budget.
     pub rate_limit: RateLimit,
     /// How often the server pings each client, and how long it waits for the answer. A client
@@ -58,6 +71,8 @@ impl Config {
     pub fn new(data_dir: PathBuf) -> Self {
         Self {
             data_dir,
+            database_url: None,
+            redis: None,
             rate_limit: RateLimit::default(),
             ping_interval: Duration::from_secs(25),
             ping_timeout: Duration::from_secs(20),
@@ -76,18 +91,47 @@ pub async fn run(
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let store = SqliteStore::open(&config.data_dir).await?;
+    let store = store::open(config.database_url.as_deref(), &config.data_dir).await?;
     let chat = Chat::new(
-        Arc::new(store.clone()),
+        store.clone(),
         RoomLimits {
             rooms: config.max_rooms,
             per_user: config.max_rooms_per_user,
         },
     )
     .await?;
-    let shared_budget = Arc::new(SharedBudget::new(config.connections.max_per_ip.is_some()));
+    let parts = Parts {
+        chat,
+        shared_budget: Arc::new(SharedBudget::new(config.connections.max_per_ip.is_some())),
+        heads: Arc::default(),
+    };
+    let builder = socket_io(&config, &parts);
+    let served = match &config.redis {
+        None => {
+            let (layer, io) = builder.build_layer();
+            io.ns("/", transport::on_connect.with(transport::authenticate));
+            serve_chat(listener, &config, parts, layer, io, shutdown).await
+        }
+        Some(redis) => {
+            // REDIS-WIRING: replaced once the driver lands.
+            anyhow::bail!("Redis at {} is not wired in yet", redis.url)
+        }
+    };
+    store.close().await;
+    tracing::info!("server stopped");
+    served
+}
 
-    let (socket_layer, io) = SocketIo::builder()
+/// What the socket handlers and the HTTP routes share.
+struct Parts {
+    chat: Chat,
+    shared_budget: Arc<SharedBudget>,
+    heads: Arc<Heads>,
+}
+
+/// The Socket.io server's settings and the handlers' state, before an adapter is chosen.
+fn socket_io(config: &Config, parts: &Parts) -> SocketIoBuilder {
+    SocketIo::builder()
         .max_payload(shared::MAX_PACKET_BYTES)
         .ws_max_message_size(shared::MAX_PACKET_BYTES as usize)
         // The WebSocket read buffer is per connection; chat packets are small, and a larger one
@@ -109,13 +153,27 @@ pub async fn run(
         )
         // A client that opens Engine.IO but never joins the namespace holds a socket too.
         .connect_timeout(config.connections.handshake_timeout)
-        .with_state(chat.clone())
+        .with_state(parts.chat.clone())
         .with_state(config.rate_limit)
         .with_state(Arc::new(Intake::new(config.max_in_flight)))
-        .with_state(shared_budget.clone())
-        .build_layer();
-    io.ns("/", transport::on_connect.with(transport::authenticate));
+        .with_state(parts.shared_budget.clone())
+        .with_state(parts.heads.clone())
+}
 
+/// Serves the chat with Socket.io on adapter `A` (this node alone, or Redis) until `shutdown`.
+async fn serve_chat<A: Adapter>(
+    listener: TcpListener,
+    config: &Config,
+    parts: Parts,
+    socket_layer: SocketIoLayer<A>,
+    io: SocketIo<A>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let Parts {
+        chat,
+        shared_budget,
+        heads,
+    } = parts;
     // The layer is applied once, by hand: `Router::layer` would call it once per endpoint, and
     // each call builds a separate Engine.IO server that does not know the others' sessions.
     let socket_io = socket_layer.layer(Router::new().fallback(assets::serve));
@@ -136,13 +194,24 @@ pub async fn run(
     let (stop_presence, presence_stopped) = tokio::sync::watch::channel(false);
     let presence = tokio::spawn(transport::announce_presence(
         io.clone(),
-        chat.clone(),
+        chat,
         shared_budget,
+        heads,
         presence_stopped,
     ));
 
     let addr = listener.local_addr()?;
-    tracing::info!(data_dir = %config.data_dir.display(), "chat listening on http://{addr}");
+    let store = if config.database_url.is_some() {
+        "PostgreSQL".to_owned()
+    } else {
+        format!("SQLite in {}", config.data_dir.display())
+    };
+    let fan_out = if config.redis.is_some() {
+        "Redis"
+    } else {
+        "this node only"
+    };
+    tracing::info!("chat listening on http://{addr} (store: {store}; fan-out: {fan_out})");
     serve::serve(listener, app, &config.connections, shutdown, async move {
         io.close().await;
     })
@@ -151,7 +220,5 @@ pub async fn run(
     if let Err(error) = presence.await {
         tracing::error!(%error, "the presence task failed");
     }
-    store.close().await;
-    tracing::info!("server stopped");
     Ok(())
 }

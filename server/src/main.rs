@@ -18,6 +18,21 @@ struct Args {
     #[arg(long, env = "CHAT_DATA_DIR", default_value = "./data")]
     data_dir: PathBuf,
 
+    /// A `postgres://` URL: store everything in PostgreSQL, shared by several nodes, instead of
+    /// SQLite in --data-dir. Migrations run at start-up.
+    #[arg(long, env = "CHAT_DATABASE_URL")]
+    database_url: Option<String>,
+
+    /// A `redis://` URL: carry messages, presence and typing between the nodes of a cluster
+    /// through Redis (every node of one chat gives the same URL and prefix).
+    #[arg(long, env = "CHAT_REDIS_URL")]
+    redis_url: Option<String>,
+
+    /// Prefix of every Redis channel and key of this chat, so that several chats (or test runs)
+    /// can share one Redis.
+    #[arg(long, env = "CHAT_REDIS_PREFIX", default_value = "chat")]
+    redis_prefix: String,
+
     /// Messages per second each connection may send, sustained.
     #[arg(long, env = "CHAT_RATE_PER_SECOND", default_value_t = 10.0)]
     rate_per_second: f64,
@@ -82,6 +97,11 @@ async fn main() -> anyhow::Result<()> {
         },
         ping_interval: Duration::from_secs(args.ping_interval),
         ping_timeout: Duration::from_secs(args.ping_timeout),
+        database_url: args.database_url,
+        redis: args.redis_url.map(|url| server::RedisConfig {
+            url,
+            prefix: args.redis_prefix,
+        }),
         max_rooms: args.max_rooms,
         max_rooms_per_user: args.max_rooms_per_user,
 

@@ -10,6 +10,7 @@
 
 mod budget;
 mod connection;
+mod heads;
 mod intake;
 
 use std::{convert::Infallible, marker::PhantomData, net::SocketAddr, sync::Arc, time::Duration};
@@ -32,6 +33,7 @@ use tokio::sync::watch;
 
 pub use budget::{RateLimit, SharedBudget};
 use connection::{Conn, Connection};
+pub use heads::Heads;
 pub use intake::Intake;
 
 use crate::{
@@ -163,6 +165,7 @@ async fn on_chat_message<A: Adapter>(
     reply: Reply<A, ChatInput>,
     State(chat): State<Chat>,
     State(intake): State<Arc<Intake>>,
+    State(heads): State<Arc<Heads>>,
 ) {
     if !connection.budget.message() {
         return reply.refuse(rate_limited());
@@ -179,13 +182,17 @@ async fn on_chat_message<A: Adapter>(
     let message = match posted {
         Ok(Posted::Duplicate(message)) => message,
         Ok(Posted::New(message)) => {
-            // Stored first: a recipient this misses (its queue was full, or the adapter failed)
-            // sees a gap in the room's sequence numbers and catches up with `sync`.
+            // Stored first: a recipient this misses (its queue was full) sees a gap in the
+            // room's sequence numbers and catches up with `sync`; if the fan-out failed, the
+            // room's head follows once it works again.
             if let Err(error) = io
                 .to(message.room.clone())
                 .emit(ChatMessage::NAME, &message)
                 .await
             {
+                if matches!(error, BroadcastError::Adapter(_)) {
+                    heads.missed(&message.room, message.seq);
+                }
                 log_broadcast_failure(&error, &message.room);
             }
             message
@@ -397,12 +404,13 @@ const PRESENCE_EVERY: Duration = Duration::from_millis(250);
 /// How often budgets of users and rooms gone quiet are forgotten.
 const FORGET_BUDGETS_EVERY: u32 = 40;
 
-/// Announces presence changes, batched, until `stop` turns true; now and then forgets idle
-/// budgets.
+/// Announces presence changes, batched, until `stop` turns true; sends the heads of rooms
+/// whose fan-out failed; now and then forgets idle budgets.
 pub async fn announce_presence<A: Adapter>(
     io: SocketIo<A>,
     chat: Chat,
     shared: Arc<SharedBudget>,
+    heads: Arc<Heads>,
     mut stop: watch::Receiver<bool>,
 ) {
     let mut ticks = tokio::time::interval(PRESENCE_EVERY);
@@ -421,6 +429,7 @@ pub async fn announce_presence<A: Adapter>(
                 log_broadcast_failure(&error, &change.room);
             }
         }
+        heads.resend(&io).await;
         if tick % FORGET_BUDGETS_EVERY == 0 {
             shared.forget_idle();
         }

@@ -27,6 +27,8 @@ pub enum ErrorCode {
     /// The server is handling as many messages as it will at once; nothing was stored.
     Overloaded,
     UnknownSession,
+    /// The server cannot reach its database right now; nothing was stored. Send again later.
+    Unavailable,
     /// The server failed; the detail is in its log, not in the reply.
     Internal,
     /// Made by a client, never sent by the server: no answer came in time.
@@ -39,7 +41,10 @@ pub enum ErrorCode {
 impl ErrorCode {
     /// Whether the same request may succeed if sent again a little later, unchanged.
     pub fn is_transient(self) -> bool {
-        matches!(self, Self::RateLimited | Self::Overloaded)
+        matches!(
+            self,
+            Self::RateLimited | Self::Overloaded | Self::Unavailable
+        )
     }
 }
 

@@ -126,6 +126,19 @@ impl Event for Welcome {
     const NAME: &'static str = "welcome";
 }
 
+/// Server -> a room's members: the room's newest sequence number. Sent when live delivery may
+/// have missed messages (the fan-out between nodes failed for a while); a client whose cursor is
+/// behind it catches up with `sync`, without waiting for the room's next message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RoomHead {
+    pub room: String,
+    pub last_seq: i64,
+}
+impl Event for RoomHead {
+    const NAME: &'static str = "roomHead";
+}
+
 /// Server -> a room: who came online and who left (batched).
 impl Event for PresenceChange {
     const NAME: &'static str = "presence";

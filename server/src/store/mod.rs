@@ -1,10 +1,18 @@
 //! Storage behind a small trait: the domain asks for what it needs and never sees SQL.
 //!
-//! [`sqlite::SqliteStore`] is the embedded default. A clustered store (PostgreSQL) implements
-//! the same trait; its SQL carries over because gap-free sequence numbers come from a counter
-//! row bumped inside the storing transaction, not from in-process state.
+//! [`sqlite::SqliteStore`] is the embedded default; [`postgres::PgStore`] is the store several
+//! nodes share. Both give the same guarantees, proven by one conformance suite
+//! (`conformance.rs`): gap-free sequence numbers come from a counter row bumped inside the
+//! storing transaction, not from in-process state, and appends are group-committed
+//! (`batch.rs`).
 
+mod batch;
+#[cfg(test)]
+mod conformance;
+pub mod postgres;
 pub mod sqlite;
+
+use std::{path::Path, sync::Arc};
 
 use async_trait::async_trait;
 use shared::{Author, ChatMessage, RoomInfo};
@@ -30,9 +38,8 @@ pub enum Posted {
     Duplicate(ChatMessage),
 }
 
-/// Caps on rooms, checked in the statement that would exceed them. With SQLite's single writer
-/// concurrent requests cannot overshoot; a clustered store must lock or serialise to say the
-/// same.
+/// Caps on rooms, checked in the transaction that would exceed them, so that concurrent
+/// requests (on any node) cannot overshoot: SQLite has one writer; PostgreSQL takes a lock.
 #[derive(Debug, Clone, Copy)]
 pub struct RoomLimits {
     /// Rooms on the server, in all (the default room included).
@@ -52,7 +59,11 @@ pub enum StoreError {
     #[error("the user is in as many rooms as allowed")]
     TooManyMemberships,
     #[error("database: {0}")]
-    Database(#[from] sqlx::Error),
+    Database(sqlx::Error),
+    /// The database cannot be reached (down, restarting, out of connections); nothing was
+    /// stored. Worth trying again later.
+    #[error("the database is unavailable: {0}")]
+    Unavailable(String),
     #[error("migration: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("the transaction storing this message failed: {0}")]
@@ -62,6 +73,37 @@ pub enum StoreError {
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
+
+impl From<sqlx::Error> for StoreError {
+    fn from(error: sqlx::Error) -> Self {
+        let unreachable = match &error {
+            sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::WorkerCrashed => true,
+            // PostgreSQL's classes: connection exception, operator intervention (shutting
+            // down, starting up), insufficient resources (too many connections).
+            sqlx::Error::Database(error) => error
+                .code()
+                .is_some_and(|code| ["08", "57", "53"].iter().any(|c| code.starts_with(c))),
+            _ => false,
+        };
+        if unreachable {
+            Self::Unavailable(error.to_string())
+        } else {
+            Self::Database(error)
+        }
+    }
+}
+
+/// Opens the store `database_url` names (`postgres://...`), or the embedded SQLite store in
+/// `data_dir` when there is none.
+pub async fn open(database_url: Option<&str>, data_dir: &Path) -> StoreResult<Arc<dyn Store>> {
+    Ok(match database_url {
+        Some(url) => Arc::new(postgres::PgStore::open(url).await?),
+        None => Arc::new(sqlite::SqliteStore::open(data_dir).await?),
+    })
+}
 
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
@@ -106,4 +148,7 @@ pub trait Store: Send + Sync + 'static {
         before: Option<i64>,
         limit: u32,
     ) -> StoreResult<Vec<ChatMessage>>;
+
+    /// Stops taking messages, commits those already queued, and closes the connections.
+    async fn close(&self);
 }

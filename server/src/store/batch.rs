@@ -1,0 +1,254 @@
+//! Group commit, shared by both stores: one committer task per store takes every append that has
+//! queued up and stores them in one transaction, each acknowledged only after its commit. What a
+//! batch means (which messages are retries, which rooms' counters move by how much, which
+//! sequence number each new message gets) is decided here; each store only runs its statements.
+
+use std::{
+    collections::{BTreeMap, HashMap},
+    future::Future,
+    sync::{Arc, Mutex},
+};
+
+use shared::ChatMessage;
+use tokio::{
+    sync::{mpsc, oneshot, watch},
+    task::JoinHandle,
+};
+
+use super::{NewMessage, Posted, StoreError, StoreResult};
+use crate::supervise::supervise;
+
+/// Most messages committed in one transaction.
+pub const MAX_BATCH: usize = 512;
+
+/// A message to store and where to send the outcome once it is committed.
+type AppendRequest = (NewMessage, oneshot::Sender<StoreResult<Posted>>);
+
+/// How a store writes one batch: in one transaction, every message getting an outcome in
+/// order, or a database error that failed (and rolled back) all of them.
+pub trait WriteBatch: Clone + Send + Sync + 'static {
+    fn write(
+        &self,
+        batch: &[NewMessage],
+    ) -> impl Future<Output = Result<Vec<StoreResult<Posted>>, StoreError>> + Send;
+}
+
+/// The queue of appends and the committer task draining it.
+#[derive(Debug, Clone)]
+pub struct Committer {
+    appends: mpsc::Sender<AppendRequest>,
+    stop: Arc<watch::Sender<bool>>,
+    task: Arc<Mutex<Option<JoinHandle<()>>>>,
+}
+
+impl Committer {
+    /// Starts the (supervised) committer task writing with `writer`.
+    pub fn start(writer: impl WriteBatch) -> Self {
+        let (appends, queued) = mpsc::channel(4 * MAX_BATCH);
+        let (stop, stopped) = watch::channel(false);
+        let queued = Arc::new(tokio::sync::Mutex::new(queued));
+        let task = tokio::spawn(supervise("committer", move || {
+            commit_appends(writer.clone(), queued.clone(), stopped.clone())
+        }));
+        Self {
+            appends,
+            stop: Arc::new(stop),
+            task: Arc::new(Mutex::new(Some(task))),
+        }
+    }
+
+    /// Queues `new` and waits for its outcome.
+    pub async fn append(&self, new: NewMessage) -> StoreResult<Posted> {
+        let (reply, outcome) = oneshot::channel();
+        self.appends
+            .send((new, reply))
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        outcome.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// Stops taking messages and waits until those already queued are committed.
+    pub async fn close(&self) {
+        self.stop.send_replace(true);
+        let task = self.task.lock().expect("committer lock").take();
+        if let Some(task) = task
+            && let Err(error) = task.await
+        {
+            tracing::error!(%error, "the committer failed while stopping");
+        }
+    }
+
+    /// Queues without waiting (for tests that fill the queue before closing).
+    #[cfg(test)]
+    pub fn try_queue(&self, new: NewMessage) -> oneshot::Receiver<StoreResult<Posted>> {
+        let (reply, outcome) = oneshot::channel();
+        self.appends
+            .try_send((new, reply))
+            .expect("room in the queue");
+        outcome
+    }
+}
+
+/// The committer: takes every append that has queued up (up to [`MAX_BATCH`]) and stores them in
+/// one transaction, in arrival order. Once `stop` turns true it takes no more, commits what is
+/// queued and returns.
+async fn commit_appends(
+    writer: impl WriteBatch,
+    queued: Arc<tokio::sync::Mutex<mpsc::Receiver<AppendRequest>>>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut queued = queued.lock().await;
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    let mut stopping = false;
+    loop {
+        // Between batches only: a batch being committed always finishes.
+        let received = tokio::select! {
+            received = queued.recv_many(&mut batch, MAX_BATCH) => received,
+            _ = stop.wait_for(|stop| *stop), if !stopping => {
+                stopping = true;
+                queued.close();
+                continue;
+            }
+        };
+        if received == 0 {
+            return;
+        }
+        let (messages, replies): (Vec<_>, Vec<_>) = batch.drain(..).unzip();
+        match writer.write(&messages).await {
+            Ok(outcomes) => {
+                for (reply, outcome) in replies.into_iter().zip(outcomes) {
+                    // The requester may have gone (its connection closed); the message is
+                    // stored all the same and reaches it through catch-up.
+                    let _ = reply.send(outcome);
+                }
+            }
+            Err(error) => {
+                tracing::error!(%error, messages = messages.len(), "storing a batch failed");
+                let unavailable = matches!(error, StoreError::Unavailable(_));
+                for reply in replies {
+                    let _ = reply.send(Err(if unavailable {
+                        StoreError::Unavailable(error.to_string())
+                    } else {
+                        StoreError::Batch(error.to_string())
+                    }));
+                }
+            }
+        }
+    }
+}
+
+/// A batch taken apart: what becomes of each message, given the stored messages it retries.
+#[derive(Debug)]
+pub struct Plan<'a> {
+    batch: &'a [NewMessage],
+    outcomes: Vec<Option<StoreResult<Posted>>>,
+    /// (index, index of the earlier message in this batch with the same client id)
+    retries_in_batch: Vec<(usize, usize)>,
+    /// The new messages of each room, in arrival order.
+    new_by_room: BTreeMap<&'a str, Vec<usize>>,
+}
+
+impl<'a> Plan<'a> {
+    /// Plans `batch`, given `stored`: the stored messages whose (author, client id) a message of
+    /// the batch repeats.
+    pub fn new(batch: &'a [NewMessage], stored: &[ChatMessage]) -> Self {
+        let mut outcomes: Vec<Option<StoreResult<Posted>>> = batch.iter().map(|_| None).collect();
+        let mut retries_in_batch = Vec::new();
+        let mut first_with_key = HashMap::new();
+        let mut new_by_room: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+        for (index, new) in batch.iter().enumerate() {
+            if let Some(client_id) = &new.client_id {
+                let key = (new.author.id.as_str(), client_id.as_str());
+                let repeated = |m: &&ChatMessage| {
+                    m.author.id == new.author.id && m.client_id.as_ref() == Some(client_id)
+                };
+                if let Some(message) = stored.iter().find(repeated) {
+                    outcomes[index] = Some(Ok(Posted::Duplicate(message.clone())));
+                    continue;
+                }
+                if let Some(&first) = first_with_key.get(&key) {
+                    retries_in_batch.push((index, first));
+                    continue;
+                }
+                first_with_key.insert(key, index);
+            }
+            new_by_room
+                .entry(new.room.as_str())
+                .or_default()
+                .push(index);
+        }
+        Self {
+            batch,
+            outcomes,
+            retries_in_batch,
+            new_by_room,
+        }
+    }
+
+    /// The (author id, client id) keys of the batch, to look up stored retries with.
+    pub fn keys(batch: &[NewMessage]) -> Vec<(&str, &str)> {
+        batch
+            .iter()
+            .filter_map(|new| Some((new.author.id.as_str(), new.client_id.as_deref()?)))
+            .collect()
+    }
+
+    /// How many new messages each room gets, by name (the counter bumps).
+    pub fn counts(&self) -> Vec<(&'a str, i64)> {
+        self.new_by_room
+            .iter()
+            .map(|(room, indexes)| (*room, count(indexes.len())))
+            .collect()
+    }
+
+    /// Gives each new message its sequence number from `lasts` (each room's counter after the
+    /// bump; a room missing from it does not exist). Returns (index, seq) of the rows to insert.
+    pub fn number(&mut self, lasts: &HashMap<String, i64>) -> Vec<(usize, i64)> {
+        let mut rows = Vec::new();
+        for (room, indexes) in std::mem::take(&mut self.new_by_room) {
+            match lasts.get(room) {
+                Some(&last) => {
+                    let first = last - count(indexes.len()) + 1;
+                    rows.extend(indexes.into_iter().zip(first..));
+                }
+                None => {
+                    for index in indexes {
+                        self.outcomes[index] = Some(Err(StoreError::RoomNotFound));
+                    }
+                }
+            }
+        }
+        rows
+    }
+
+    /// Every message's outcome, once `rows` (from [`Plan::number`]) are committed.
+    pub fn finish(mut self, rows: &[(usize, i64)]) -> Vec<StoreResult<Posted>> {
+        for &(index, seq) in rows {
+            let new = &self.batch[index];
+            self.outcomes[index] = Some(Ok(Posted::New(ChatMessage {
+                id: new.id.clone(),
+                room: new.room.clone(),
+                seq,
+                text: new.text.clone(),
+                author: new.author.clone(),
+                sent_at: new.sent_at,
+                client_id: new.client_id.clone(),
+            })));
+        }
+        for (index, first) in std::mem::take(&mut self.retries_in_batch) {
+            self.outcomes[index] = Some(match &self.outcomes[first] {
+                Some(Ok(Posted::New(message))) => Ok(Posted::Duplicate(message.clone())),
+                _ => Err(StoreError::RoomNotFound),
+            });
+        }
+        self.outcomes
+            .into_iter()
+            .map(|outcome| outcome.expect("every message has an outcome"))
+            .collect()
+    }
+}
+
+/// A count as the databases' integer.
+pub fn count(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}

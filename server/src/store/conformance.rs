@@ -1,0 +1,543 @@
+//! One suite for every store: each test below runs against SQLite (a temporary directory) and
+//! PostgreSQL (a schema of its own in the local database, dropped after).
+//!
+//! PostgreSQL is expected at `CHAT_TEST_DATABASE_URL` (default
+//! `postgres://postgres@127.0.0.1:5432/test`). If it cannot be reached the PostgreSQL tests fail
+//! and say so; they never skip.
+
+use std::{path::PathBuf, str::FromStr};
+
+use shared::{Author, ChatMessage, RoomInfo};
+use sqlx::{Connection, postgres::PgConnectOptions};
+
+use super::{
+    NewMessage, Posted, RoomLimits, Store, StoreError,
+    batch::{Committer, MAX_BATCH, WriteBatch},
+    postgres::PgStore,
+    sqlite::SqliteStore,
+};
+
+/// A store under test, with the parts of it the suite reaches into.
+pub trait TestStore: Store + Clone {
+    fn writer(&self) -> impl WriteBatch;
+    fn committer(&self) -> &Committer;
+}
+
+/// Where a test's database lives: opened once or more (a restart, a second node), removed at
+/// the end.
+pub trait Fixture: Sized {
+    type Store: TestStore;
+    async fn new() -> Self;
+    async fn open(&self) -> Self::Store;
+    async fn remove(self);
+}
+
+pub struct Sqlite(PathBuf);
+
+impl Fixture for Sqlite {
+    type Store = SqliteStore;
+
+    async fn new() -> Self {
+        let dir = std::env::temp_dir().join(format!("chat-store-{}", uuid::Uuid::now_v7()));
+        std::fs::create_dir_all(&dir).unwrap();
+        Self(dir)
+    }
+
+    async fn open(&self) -> SqliteStore {
+        SqliteStore::open(&self.0).await.unwrap()
+    }
+
+    async fn remove(self) {
+        std::fs::remove_dir_all(self.0).unwrap();
+    }
+}
+
+pub struct Postgres {
+    admin: PgConnectOptions,
+    schema: String,
+}
+
+/// Test schemas older than this were left by a run that failed before it could drop them.
+const STALE_SECONDS: u64 = 3600;
+
+impl Fixture for Postgres {
+    type Store = PgStore;
+
+    async fn new() -> Self {
+        let url = std::env::var("CHAT_TEST_DATABASE_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
+        let admin = PgConnectOptions::from_str(&url).unwrap();
+        let mut connection = sqlx::PgConnection::connect_with(&admin)
+            .await
+            .unwrap_or_else(|error| {
+                panic!("PostgreSQL at {url} is unreachable ({error}); the store tests need it")
+            });
+        let now = std::time::UNIX_EPOCH.elapsed().unwrap().as_secs();
+        let stale: Vec<String> = sqlx::query_scalar(
+            "SELECT nspname FROM pg_namespace WHERE nspname LIKE 'chat\\_test\\_%' \
+             AND split_part(nspname, '_', 3)::bigint < $1",
+        )
+        .bind(i64::try_from(now - STALE_SECONDS).unwrap())
+        .fetch_all(&mut connection)
+        .await
+        .unwrap();
+        for schema in stale {
+            drop_schema(&mut connection, &schema).await;
+        }
+        let schema = format!("chat_test_{now}_{}", uuid::Uuid::now_v7().simple());
+        sqlx::query(&format!("CREATE SCHEMA {schema}"))
+            .execute(&mut connection)
+            .await
+            .unwrap();
+        Self { admin, schema }
+    }
+
+    async fn open(&self) -> PgStore {
+        let options = self
+            .admin
+            .clone()
+            .options([("search_path", self.schema.as_str())]);
+        PgStore::connect(options).await.unwrap()
+    }
+
+    async fn remove(self) {
+        let mut connection = sqlx::PgConnection::connect_with(&self.admin).await.unwrap();
+        drop_schema(&mut connection, &self.schema).await;
+    }
+}
+
+async fn drop_schema(connection: &mut sqlx::PgConnection, schema: &str) {
+    // Another run may be dropping it at the same moment.
+    sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        .execute(connection)
+        .await
+        .unwrap();
+}
+
+const LIMITS: RoomLimits = RoomLimits {
+    rooms: 10,
+    per_user: 10,
+};
+
+fn ada() -> Author {
+    Author {
+        id: "u1".into(),
+        name: "Ada".into(),
+    }
+}
+
+/// A store with user `u1` and room `rust`.
+async fn open_with_rust<F: Fixture>(fixture: &F) -> F::Store {
+    let store = fixture.open().await;
+    store.create_user(&ada(), b"hash", 0).await.unwrap();
+    store.create_room("rust", "u1", 0, LIMITS).await.unwrap();
+    store
+}
+
+fn new_message(room: &str, text: &str, client_id: Option<&str>) -> NewMessage {
+    NewMessage {
+        id: uuid::Uuid::now_v7().to_string(),
+        room: room.into(),
+        text: text.into(),
+        author: ada(),
+        sent_at: 1,
+        client_id: client_id.map(Into::into),
+    }
+}
+
+fn describe(outcome: Result<Posted, StoreError>) -> String {
+    match outcome {
+        Ok(Posted::New(m)) => format!("new {} {} {}", m.room, m.seq, m.text),
+        Ok(Posted::Duplicate(m)) => format!("dup {} {} {}", m.room, m.seq, m.text),
+        Err(error) => error.to_string(),
+    }
+}
+
+pub async fn one_batch_mixes_rooms_retries_and_unknown_rooms<F: Fixture>(fixture: F) {
+    let store = open_with_rust(&fixture).await;
+    let stored = store
+        .append(new_message("general", "earlier", Some("old")))
+        .await
+        .unwrap();
+    let batch = [
+        new_message("general", "a", Some("x")),
+        new_message("nope", "b", None),
+        new_message("rust", "c", None),
+        new_message("general", "a again", Some("x")),
+        new_message("general", "d", None),
+        new_message("general", "earlier again", Some("old")),
+    ];
+    let outcomes = store.writer().write(&batch).await.unwrap();
+    let seen: Vec<_> = outcomes.into_iter().map(describe).collect();
+    assert_eq!(
+        seen,
+        [
+            "new general 2 a",
+            "no such room",
+            "new rust 1 c",
+            "dup general 2 a",
+            "new general 3 d",
+            "dup general 1 earlier",
+        ]
+    );
+    let general = store.sync("general", 0, 10).await.unwrap();
+    assert_eq!(stored, Posted::New(general[0].clone()));
+    assert_eq!(general.len(), 3);
+    store.close().await;
+    fixture.remove().await;
+}
+
+pub async fn sequence_numbers_are_per_room_and_gap_free<F: Fixture>(fixture: F) {
+    let store = open_with_rust(&fixture).await;
+    let mut seqs = Vec::new();
+    for n in 0..5 {
+        for room in ["general", "rust"] {
+            let Posted::New(message) = store
+                .append(new_message(room, &format!("{room} {n}"), None))
+                .await
+                .unwrap()
+            else {
+                panic!("duplicate");
+            };
+            seqs.push((message.room, message.seq));
+        }
+    }
+    let general: Vec<i64> = seqs
+        .iter()
+        .filter(|(r, _)| r == "general")
+        .map(|(_, s)| *s)
+        .collect();
+    assert_eq!(general, [1, 2, 3, 4, 5]);
+    let page = store.history("rust", Some(5), 2).await.unwrap();
+    assert_eq!(page.iter().map(|m| m.seq).collect::<Vec<_>>(), [3, 4]);
+    let newest = store.history("rust", None, 2).await.unwrap();
+    assert_eq!(newest.iter().map(|m| m.seq).collect::<Vec<_>>(), [4, 5]);
+    let missed = store.sync("general", 3, 100).await.unwrap();
+    assert_eq!(missed.iter().map(|m| m.seq).collect::<Vec<_>>(), [4, 5]);
+    store.close().await;
+    fixture.remove().await;
+}
+
+/// What `appends` stored: the new messages and the duplicates, in the order they finished.
+async fn run_appends(
+    appends: impl Iterator<Item = tokio::task::JoinHandle<Posted>>,
+) -> (Vec<ChatMessage>, Vec<ChatMessage>) {
+    let mut new = Vec::new();
+    let mut duplicates = Vec::new();
+    for append in appends.collect::<Vec<_>>() {
+        match append.await.unwrap() {
+            Posted::New(message) => new.push(message),
+            Posted::Duplicate(message) => duplicates.push(message),
+        }
+    }
+    (new, duplicates)
+}
+
+/// Message n goes to #rust if n is a multiple of 3, else to general. Every tenth append (n
+/// ending in 9) is a retry of message n - 1: same room, text and client id. Whichever of the two
+/// is stored first, the other gets it back as a duplicate. `stores` take the appends in turn
+/// (several stores on one database are several nodes).
+async fn appends_are_batched_without_gaps_or_duplicates<S: Store + Clone>(stores: &[S]) {
+    let original = |n: usize| if n % 10 == 9 { n - 1 } else { n };
+    let room_of = |n: usize| {
+        if n.is_multiple_of(3) {
+            "rust"
+        } else {
+            "general"
+        }
+    };
+    let appends = (0..300).map(|n| {
+        let store = stores[n % stores.len()].clone();
+        let m = original(n);
+        let new = new_message(room_of(m), &format!("m{m}"), Some(&format!("c{m}")));
+        tokio::spawn(async move { store.append(new).await.unwrap() })
+    });
+    let (new, duplicates) = run_appends(appends).await;
+
+    // 270 distinct messages, 30 retries; #rust gets the multiples of 3 not ending in 9
+    // (100 - 10), general the rest (200 - 20).
+    assert_eq!((new.len(), duplicates.len()), (270, 30));
+    for duplicate in &duplicates {
+        assert!(
+            new.contains(duplicate),
+            "a retry returns the stored message"
+        );
+    }
+    let store = &stores[0];
+    for (room, count) in [("rust", 90), ("general", 180)] {
+        let mut want: Vec<String> = (0..300)
+            .filter(|&n| original(n) == n && room_of(n) == room)
+            .map(|n| format!("m{n}"))
+            .collect();
+        assert_eq!(want.len(), count, "room {room}");
+        let stored = store.sync(room, 0, 1_000).await.unwrap();
+        let seqs: Vec<i64> = stored.iter().map(|m| m.seq).collect();
+        let last_seq = i64::try_from(count).unwrap();
+        assert_eq!(seqs, (1..=last_seq).collect::<Vec<_>>(), "room {room}");
+        assert_eq!(store.room(room).await.unwrap().unwrap().last_seq, last_seq);
+        let mut texts: Vec<String> = stored.into_iter().map(|m| m.text).collect();
+        texts.sort_unstable();
+        want.sort_unstable();
+        assert_eq!(texts, want, "room {room}");
+        let mut acked: Vec<i64> = new
+            .iter()
+            .filter(|m| m.room == room)
+            .map(|m| m.seq)
+            .collect();
+        acked.sort_unstable();
+        assert_eq!(
+            acked, seqs,
+            "room {room}: every stored message was acknowledged as new"
+        );
+    }
+}
+
+pub async fn concurrent_appends_are_batched_without_gaps_or_duplicates<F: Fixture>(fixture: F) {
+    let store = open_with_rust(&fixture).await;
+    appends_are_batched_without_gaps_or_duplicates(std::slice::from_ref(&store)).await;
+    store.close().await;
+    fixture.remove().await;
+}
+
+/// Two stores on one database, as two nodes: appends to the same rooms at the same moment,
+/// retries of one message arriving at both.
+pub async fn two_nodes_append_to_one_room_without_gaps_or_duplicates<F: Fixture>(fixture: F) {
+    let first = open_with_rust(&fixture).await;
+    let second = fixture.open().await;
+    appends_are_batched_without_gaps_or_duplicates(&[first.clone(), second.clone()]).await;
+    first.close().await;
+    second.close().await;
+    fixture.remove().await;
+}
+
+pub async fn a_repeated_client_id_returns_the_first_message<F: Fixture>(fixture: F) {
+    let store = fixture.open().await;
+    let Posted::New(first) = store
+        .append(new_message("general", "once", Some("c1")))
+        .await
+        .unwrap()
+    else {
+        panic!("duplicate");
+    };
+    let again = store
+        .append(new_message("general", "once", Some("c1")))
+        .await
+        .unwrap();
+    assert_eq!(again, Posted::Duplicate(first));
+    assert_eq!(store.room("general").await.unwrap().unwrap().last_seq, 1);
+    store.close().await;
+    fixture.remove().await;
+}
+
+pub async fn rooms_memberships_and_limits<F: Fixture>(fixture: F) {
+    let store = open_with_rust(&fixture).await;
+    assert_eq!(
+        store.user_by_token(b"hash").await.unwrap().map(|u| u.name),
+        Some("Ada".to_owned())
+    );
+    // A second create of the same user (two requests of one guest at once) changes nothing.
+    let again = Author {
+        id: "u1".into(),
+        name: "Other".into(),
+    };
+    store.create_user(&again, b"other", 0).await.unwrap();
+    assert_eq!(
+        store.user_by_token(b"hash").await.unwrap().map(|u| u.name),
+        Some("Ada".to_owned())
+    );
+    store.rename_user("u1", "Ada L.").await.unwrap();
+    assert_eq!(
+        store.user_by_token(b"hash").await.unwrap().map(|u| u.name),
+        Some("Ada L.".to_owned())
+    );
+    assert!(matches!(
+        store.create_room("general", "u1", 0, LIMITS).await,
+        Err(StoreError::RoomExists)
+    ));
+    assert!(matches!(
+        store.join("u1", "nope", LIMITS).await,
+        Err(StoreError::RoomNotFound)
+    ));
+    assert!(matches!(
+        store.append(new_message("nope", "x", None)).await,
+        Err(StoreError::RoomNotFound)
+    ));
+    store.join("u1", "rust", LIMITS).await.unwrap();
+    let names = |rooms: Vec<RoomInfo>| rooms.into_iter().map(|r| r.name).collect::<Vec<_>>();
+    assert_eq!(names(store.memberships("u1").await.unwrap()), ["rust"]);
+    assert_eq!(names(store.rooms().await.unwrap()), ["general", "rust"]);
+
+    let two = RoomLimits {
+        rooms: 10,
+        per_user: 2,
+    };
+    store.create_room("go", "u1", 0, two).await.unwrap();
+    assert!(matches!(
+        store.create_room("zig", "u1", 0, two).await,
+        Err(StoreError::TooManyMemberships)
+    ));
+    assert!(store.room("zig").await.unwrap().is_none(), "rolled back");
+    // Joining a room one is in already is fine at the limit.
+    store.join("u1", "go", two).await.unwrap();
+    store.leave("u1", "go").await.unwrap();
+    let one_more = RoomLimits {
+        rooms: 3,
+        per_user: 5,
+    };
+    assert!(matches!(
+        store.create_room("zig", "u1", 0, one_more).await,
+        Err(StoreError::TooManyRooms)
+    ));
+    assert_eq!(names(store.memberships("u1").await.unwrap()), ["rust"]);
+    store.close().await;
+    fixture.remove().await;
+}
+
+/// Creations and joins at once, half of them through a second store (node): never past a cap.
+pub async fn concurrent_creations_and_joins_stay_within_the_caps<F: Fixture>(fixture: F) {
+    let first = open_with_rust(&fixture).await;
+    let second = fixture.open().await;
+    let node = |n: usize| {
+        if n.is_multiple_of(2) {
+            first.clone()
+        } else {
+            second.clone()
+        }
+    };
+    let succeeded = async |tasks: Vec<tokio::task::JoinHandle<Result<RoomInfo, StoreError>>>| {
+        let mut n = 0;
+        for task in tasks {
+            match task.await.unwrap() {
+                Ok(_) => n += 1,
+                Err(StoreError::TooManyRooms | StoreError::TooManyMemberships) => {}
+                Err(error) => panic!("{error}"),
+            }
+        }
+        n
+    };
+
+    // general and rust exist: three more fit under a cap of five rooms.
+    let rooms = RoomLimits {
+        rooms: 5,
+        per_user: 100,
+    };
+    let creations = (0..12)
+        .map(|n| {
+            let store = node(n);
+            tokio::spawn(async move { store.create_room(&format!("r{n}"), "u1", 0, rooms).await })
+        })
+        .collect();
+    assert_eq!(succeeded(creations).await, 3);
+    assert_eq!(first.rooms().await.unwrap().len(), 5);
+
+    // A second user joins the four rooms besides general at once, two allowed.
+    let grace = Author {
+        id: "u2".into(),
+        name: "Grace".into(),
+    };
+    first.create_user(&grace, b"grace", 0).await.unwrap();
+    let per_user = RoomLimits {
+        rooms: 5,
+        per_user: 2,
+    };
+    let names: Vec<String> = first
+        .rooms()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|room| room.name)
+        .filter(|name| name != "general")
+        .collect();
+    let joins = names
+        .into_iter()
+        .enumerate()
+        .map(|(n, name)| {
+            let store = node(n);
+            tokio::spawn(async move { store.join("u2", &name, per_user).await })
+        })
+        .collect();
+    assert_eq!(succeeded(joins).await, 2);
+    assert_eq!(first.memberships("u2").await.unwrap().len(), 2);
+    first.close().await;
+    second.close().await;
+    fixture.remove().await;
+}
+
+pub async fn the_server_key_is_made_once<F: Fixture>(fixture: F) {
+    let first = fixture.open().await;
+    let second = fixture.open().await;
+    let key = first.server_key().await.unwrap();
+    assert_eq!(key.len(), 32);
+    assert_eq!(second.server_key().await.unwrap(), key);
+    first.close().await;
+    second.close().await;
+    fixture.remove().await;
+}
+
+pub async fn closing_commits_what_is_queued<F: Fixture>(fixture: F) {
+    let store = fixture.open().await;
+    // More than one batch, so that some are still queued when closing starts.
+    let queued = 3 * MAX_BATCH;
+    let replies: Vec<_> = (0..queued)
+        .map(|n| {
+            store
+                .committer()
+                .try_queue(new_message("general", &format!("m{n}"), None))
+        })
+        .collect();
+    store.close().await;
+    for outcome in replies {
+        assert!(matches!(outcome.await, Ok(Ok(Posted::New(_)))));
+    }
+    let store = fixture.open().await;
+    assert_eq!(
+        store.room("general").await.unwrap().unwrap().last_seq,
+        i64::try_from(queued).unwrap()
+    );
+    assert!(matches!(
+        store.append(new_message("general", "late", None)).await,
+        Ok(Posted::New(_))
+    ));
+    store.close().await;
+    assert!(matches!(
+        store
+            .append(new_message("general", "after close", None))
+            .await,
+        Err(StoreError::Closed)
+    ));
+    fixture.remove().await;
+}
+
+/// The suite, for one fixture.
+macro_rules! conformance {
+    ($fixture:ty: $($test:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $test() {
+                super::$test(<$fixture as super::Fixture>::new().await).await;
+            }
+        )*
+    };
+}
+
+macro_rules! suite {
+    ($($module:ident: $fixture:ident),*) => {
+        $(
+            mod $module {
+                conformance!(super::$fixture:
+                    one_batch_mixes_rooms_retries_and_unknown_rooms,
+                    sequence_numbers_are_per_room_and_gap_free,
+                    concurrent_appends_are_batched_without_gaps_or_duplicates,
+                    two_nodes_append_to_one_room_without_gaps_or_duplicates,
+                    a_repeated_client_id_returns_the_first_message,
+                    rooms_memberships_and_limits,
+                    concurrent_creations_and_joins_stay_within_the_caps,
+                    the_server_key_is_made_once,
+                    closing_commits_what_is_queued,
+                );
+            }
+        )*
+    };
+}
+
+suite!(sqlite: Sqlite, postgres: Postgres);
