@@ -9,8 +9,8 @@ use std::{
 
 use serde::{Serialize, de::DeserializeOwned};
 use shared::{
-    Ack, Auth, ChatMessage, ErrorCode, ErrorPayload, Event, PresenceChange, Request, Typing,
-    Welcome,
+    Ack, Auth, ChatMessage, ErrorCode, ErrorPayload, Event, PresenceChange, Request, RoomHead,
+    Typing, Welcome,
 };
 use wasm_bindgen::prelude::*;
 
@@ -75,6 +75,8 @@ pub enum ServerEvent {
     Message(ChatMessage),
     Presence(PresenceChange),
     Typing(Typing),
+    /// A room's newest sequence number, after live delivery may have missed some.
+    Head(RoomHead),
     Refused(ErrorPayload),
 }
 
@@ -140,6 +142,8 @@ pub fn connect(auth: impl Fn() -> Auth + 'static, on_event: impl Fn(ServerEvent)
     listen_to::<PresenceChange>(&socket, move |p| h(ServerEvent::Presence(p)));
     let h = handler.clone();
     listen_to::<Typing>(&socket, move |t| h(ServerEvent::Typing(t)));
+    let h = handler.clone();
+    listen_to::<RoomHead>(&socket, move |head| h(ServerEvent::Head(head)));
     let h = handler.clone();
     listen_to::<ErrorPayload>(&socket, move |e| h(ServerEvent::Refused(e)));
     let h = handler;

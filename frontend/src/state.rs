@@ -250,6 +250,9 @@ pub enum Delivery {
     Queued,
     /// Sent, waiting for the server's acknowledgement.
     Sending,
+    /// Refused for now (the server cannot store it yet, says why); sent again by itself, and
+    /// the messages after it wait.
+    Retrying(String),
     /// Refused or unanswered; the user may retry (with the same client id).
     Failed(String),
 }

@@ -16,8 +16,8 @@ use shared::{
     RoomInfo, ValidationError, validate_client_id, validate_name, validate_room, validate_text,
 };
 
-pub use presence::ConnectionId;
 use presence::Presence;
+pub use presence::{Board, BoardResult, Changes, ConnectionId};
 
 pub use crate::store::Posted;
 pub use crate::store::RoomLimits;
@@ -110,17 +110,25 @@ pub struct Chat {
     key: Arc<[u8]>,
     /// Who is online where, on this node.
     presence: Arc<Presence>,
+    /// Presence over all nodes, in a cluster.
+    board: Option<Arc<dyn Board>>,
 }
 
 impl Chat {
-    /// The chat over `store`, with guests' tokens signed by the store's server key.
-    pub async fn new(store: Arc<dyn Store>, limits: RoomLimits) -> ChatResult<Self> {
+    /// The chat over `store`, with guests' tokens signed by the store's server key; `board`
+    /// shares presence with the other nodes of a cluster.
+    pub async fn new(
+        store: Arc<dyn Store>,
+        limits: RoomLimits,
+        board: Option<Arc<dyn Board>>,
+    ) -> ChatResult<Self> {
         let key = store.server_key().await?.into();
         Ok(Self {
             store,
             limits,
             key,
             presence: Arc::default(),
+            board,
         })
     }
 
@@ -400,14 +408,70 @@ impl Chat {
         self.presence.disconnected(connection);
     }
 
-    /// Everyone online in `room`, by name.
-    pub fn members(&self, room: &str) -> Vec<Author> {
+    /// Everyone online in `room`, by name. In a cluster whose board cannot be reached, those on
+    /// this node.
+    pub async fn members(&self, room: &str) -> Vec<Author> {
+        if let Some(board) = &self.board {
+            match board.members(room).await {
+                Ok(members) => return members,
+                Err(error) => crate::throttled!(warn, %error, "shared presence unavailable"),
+            }
+        }
         self.presence.members(room)
     }
 
-    /// Presence changes due an announcement at `now`.
-    pub fn presence_changes(&self, now: Instant) -> Vec<PresenceChange> {
-        self.presence.take_changes(now)
+    /// Presence changes due an announcement at `now`, over all nodes. While the board cannot be
+    /// reached, this node's own changes are announced as they are.
+    pub async fn presence_changes(&self, now: Instant) -> Vec<PresenceChange> {
+        let changes = self.presence.take_changes(now);
+        let Some(board) = &self.board else {
+            return changes.into_iter().map(Changes::announcement).collect();
+        };
+        let mut announced = Vec::with_capacity(changes.len());
+        for local in changes {
+            let changes = match board.apply(local.clone()).await {
+                Ok(changes) => changes,
+                Err(error) => {
+                    crate::throttled!(warn, %error, "shared presence unavailable");
+                    local
+                }
+            };
+            if !(changes.joined.is_empty() && changes.renamed.is_empty() && changes.left.is_empty())
+            {
+                announced.push(changes.announcement());
+            }
+        }
+        announced
+    }
+
+    /// In a cluster, when this node stops: takes its users off the board, and returns who is
+    /// offline now, to announce.
+    pub async fn presence_leave(&self) -> Vec<PresenceChange> {
+        let Some(board) = &self.board else {
+            return Vec::new();
+        };
+        match board.leave().await {
+            Ok(changes) => changes.into_iter().map(Changes::announcement).collect(),
+            Err(error) => {
+                tracing::warn!(%error, "could not take this node off shared presence");
+                Vec::new()
+            }
+        }
+    }
+
+    /// In a cluster: keeps this node's presence on the board, and returns the departures of
+    /// users of nodes that stopped, to announce.
+    pub async fn presence_upkeep(&self) -> Vec<PresenceChange> {
+        let Some(board) = &self.board else {
+            return Vec::new();
+        };
+        match board.upkeep(self.presence.snapshot()).await {
+            Ok(changes) => changes.into_iter().map(Changes::announcement).collect(),
+            Err(error) => {
+                crate::throttled!(warn, %error, "shared presence unavailable");
+                Vec::new()
+            }
+        }
     }
 
     /// The user's rooms: the default room, which everyone is in, then the rooms they joined.

@@ -4,16 +4,17 @@
 
 use shared::ErrorPayload;
 
-use crate::chat::ChatError;
+use crate::{chat::ChatError, store::StoreError};
 
 /// What the client is told about `error`.
 pub fn refusal(error: &ChatError) -> ErrorPayload {
     if let ChatError::Store(detail) = error {
         crate::throttled!(error, %detail, "storage failed");
-        return ErrorPayload::new(
-            error.code(),
-            "The server could not do that right now; try again.",
-        );
+        let message = match detail {
+            StoreError::Unavailable(_) => "The server cannot reach its database right now.",
+            _ => "The server could not do that right now; try again.",
+        };
+        return ErrorPayload::new(error.code(), message);
     }
     ErrorPayload::new(error.code(), error.to_string())
 }

@@ -98,6 +98,7 @@ pub async fn run(
             rooms: config.max_rooms,
             per_user: config.max_rooms_per_user,
         },
+        None, // REDIS-WIRING
     )
     .await?;
     let parts = Parts {
@@ -194,7 +195,7 @@ async fn serve_chat<A: Adapter>(
     let (stop_presence, presence_stopped) = tokio::sync::watch::channel(false);
     let presence = tokio::spawn(transport::announce_presence(
         io.clone(),
-        chat,
+        chat.clone(),
         shared_budget,
         heads,
         presence_stopped,
@@ -213,12 +214,15 @@ async fn serve_chat<A: Adapter>(
     };
     tracing::info!("chat listening on http://{addr} (store: {store}; fan-out: {fan_out})");
     serve::serve(listener, app, &config.connections, shutdown, async move {
+        stop_presence.send_replace(true);
+        if let Err(error) = presence.await {
+            tracing::error!(%error, "the presence task failed");
+        }
+        // In a cluster, the others are told that this node's users left (those who reconnect
+        // elsewhere come back at once), while the adapter can still reach them.
+        transport::announce(&io, chat.presence_leave().await).await;
         io.close().await;
     })
     .await;
-    stop_presence.send_replace(true);
-    if let Err(error) = presence.await {
-        tracing::error!(%error, "the presence task failed");
-    }
     Ok(())
 }

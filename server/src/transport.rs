@@ -290,7 +290,7 @@ async fn enter<A: Adapter>(
         crate::throttled!(error, %error, room = %room.name, "could not add a user's connections to a room");
         return Err(Refusal::Now(adapter_failed()));
     }
-    let members = chat.members(&room.name);
+    let members = chat.members(&room.name).await;
     Ok(Joined { room, members })
 }
 
@@ -394,18 +394,24 @@ async fn on_members<A: Adapter>(
     let room = chat
         .member_room(&SocketRooms::of(&socket), &request.room)
         .await;
-    reply.result(room.map(|room| MemberList {
-        members: chat.members(&room),
-    }));
+    match room {
+        Ok(room) => reply.ok(MemberList {
+            members: chat.members(&room).await,
+        }),
+        Err(error) => reply.fail(&error),
+    }
 }
 
 /// How often presence changes are announced, at most.
 const PRESENCE_EVERY: Duration = Duration::from_millis(250);
+/// How often (in announcement ticks: 5 s) this node renews its place on a cluster's shared
+/// presence and takes over from nodes that stopped.
+const UPKEEP_EVERY: u32 = 20;
 /// How often budgets of users and rooms gone quiet are forgotten.
 const FORGET_BUDGETS_EVERY: u32 = 40;
 
-/// Announces presence changes, batched, until `stop` turns true; sends the heads of rooms
-/// whose fan-out failed; now and then forgets idle budgets.
+/// Announces presence changes, batched, until `stop` turns true; sends the heads of rooms whose
+/// fan-out failed; now and then keeps shared presence up to date and forgets idle budgets.
 pub async fn announce_presence<A: Adapter>(
     io: SocketIo<A>,
     chat: Chat,
@@ -420,18 +426,27 @@ pub async fn announce_presence<A: Adapter>(
             _ = ticks.tick() => {}
             _ = stop.wait_for(|stop| *stop) => return,
         }
-        for change in chat.presence_changes(std::time::Instant::now()) {
-            if let Err(error) = io
-                .to(change.room.clone())
-                .emit(shared::PresenceChange::NAME, &change)
-                .await
-            {
-                log_broadcast_failure(&error, &change.room);
-            }
+        let mut changes = chat.presence_changes(std::time::Instant::now()).await;
+        if tick % UPKEEP_EVERY == 0 {
+            changes.extend(chat.presence_upkeep().await);
         }
+        announce(&io, changes).await;
         heads.resend(&io).await;
         if tick % FORGET_BUDGETS_EVERY == 0 {
             shared.forget_idle();
+        }
+    }
+}
+
+/// Sends presence changes to their rooms.
+pub async fn announce<A: Adapter>(io: &SocketIo<A>, changes: Vec<shared::PresenceChange>) {
+    for change in changes {
+        if let Err(error) = io
+            .to(change.room.clone())
+            .emit(shared::PresenceChange::NAME, &change)
+            .await
+        {
+            log_broadcast_failure(&error, &change.room);
         }
     }
 }

@@ -62,6 +62,7 @@ fn on_event(state: ChatState, event: ServerEvent) {
             }
         }
         ServerEvent::Typing(typing) => typing::someone_types(state, typing),
+        ServerEvent::Head(head) => sync::catch_up_to(state, head),
         ServerEvent::Refused(error) => state.error.set(Some(error.message)),
     }
 }

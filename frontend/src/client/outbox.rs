@@ -2,15 +2,16 @@
 //! with a client id so that a retry is never stored twice.
 
 use leptos::prelude::*;
-use shared::{ChatInput, ChatMessage, Sent};
+use shared::{ChatInput, ChatMessage, ErrorCode, Sent};
 
 use crate::{
     socket,
     state::{ChatState, Delivery, Outgoing, Status},
 };
 
-/// How long to hold the outbox after the server said we are sending too fast, or is busy: both
-/// pass within a second.
+/// How long to hold the outbox after the server said we are sending too fast, is busy, or cannot
+/// reach its database: the first two pass within a second, and the last is worth asking about
+/// every second or two.
 const TRANSIENT_PAUSE: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Queues a message; it is sent when the connection and the messages before it allow.
@@ -38,7 +39,7 @@ pub(super) fn requeue(state: ChatState) {
     state.outbox.update(|outbox| {
         for message in outbox
             .iter_mut()
-            .filter(|m| m.delivery == Delivery::Sending)
+            .filter(|m| matches!(m.delivery, Delivery::Sending | Delivery::Retrying(_)))
         {
             message.delivery = Delivery::Queued;
         }
@@ -75,7 +76,10 @@ pub(super) fn pump(state: ChatState) {
     }
     let mut next = None;
     state.outbox.update(|outbox| {
-        if outbox.iter().any(|m| m.delivery == Delivery::Sending) {
+        if outbox
+            .iter()
+            .any(|m| matches!(m.delivery, Delivery::Sending | Delivery::Retrying(_)))
+        {
             return;
         }
         if let Some(message) = outbox.iter_mut().find(|m| m.delivery == Delivery::Queued) {
@@ -111,8 +115,26 @@ pub(super) fn pump(state: ChatState) {
                 super::receive(state, vec![stored]);
             }
             Err(error) if error.code.is_transient() => {
-                set_delivery(state, &client_id, Delivery::Queued);
-                set_timeout(move || pump(state), TRANSIENT_PAUSE);
+                // Said (as "Not sent") only when it lasts: the database being away, not a
+                // moment's rate limit.
+                let delivery = if error.code == ErrorCode::Unavailable {
+                    Delivery::Retrying(error.message)
+                } else {
+                    Delivery::Queued
+                };
+                set_delivery(state, &client_id, delivery);
+                set_timeout(
+                    move || {
+                        let retrying = |m: &Outgoing| {
+                            m.client_id == client_id && matches!(m.delivery, Delivery::Retrying(_))
+                        };
+                        if state.outbox.with_untracked(|o| o.iter().any(retrying)) {
+                            set_delivery(state, &client_id, Delivery::Queued);
+                        }
+                        pump(state);
+                    },
+                    TRANSIENT_PAUSE,
+                );
                 return;
             }
             Err(error) => set_delivery(state, &client_id, Delivery::Failed(error.message)),

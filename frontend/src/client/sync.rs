@@ -6,7 +6,9 @@
 use std::time::Duration;
 
 use leptos::prelude::*;
-use shared::{ChatMessage, ErrorCode, ErrorPayload, RoomCursor, Sync as SyncRequest, Synced};
+use shared::{
+    ChatMessage, ErrorCode, ErrorPayload, RoomCursor, RoomHead, Sync as SyncRequest, Synced,
+};
 
 use crate::{
     socket,
@@ -33,6 +35,17 @@ pub(super) fn after_welcome(state: ChatState) {
 pub(super) fn fill_gap(state: ChatState, room: String) {
     // A sync on its way checks for a gap when it returns, so there is nothing to remember.
     start(state, vec![room], false);
+}
+
+/// The server says live delivery may have missed messages of a room up to `head`.
+pub(super) fn catch_up_to(state: ChatState, head: RoomHead) {
+    let behind = state
+        .room(&head.room)
+        .and_then(|room| room.cursor())
+        .is_some_and(|cursor| cursor < head.last_seq);
+    if behind {
+        start(state, vec![head.room], true);
+    }
 }
 
 /// Sends one sync for those of `names` that have none on its way. With `again`, a room that has

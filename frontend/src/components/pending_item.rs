@@ -15,6 +15,10 @@ pub fn PendingItem(message: Outgoing) -> impl IntoView {
     let (class, note) = match &message.delivery {
         Delivery::Queued => ("message mine pending head", "Waiting to send…".to_owned()),
         Delivery::Sending => ("message mine pending head", "Sending…".to_owned()),
+        Delivery::Retrying(reason) => (
+            "message mine failed head",
+            format!("Not sent: {reason} Trying again…"),
+        ),
         Delivery::Failed(reason) => ("message mine failed head", format!("Not sent: {reason}")),
     };
     let failed = matches!(message.delivery, Delivery::Failed(_));

@@ -11,8 +11,10 @@
 //! once, so a request of its that finishes later cannot put it back (no ghosts), and taking a
 //! room away twice changes nothing (no other tab loses its place).
 //!
-//! This map is per node. With several nodes behind one chat it must move to the shared adapter
-//! or store; it only feeds the member list, never message delivery.
+//! This map is per node. With several nodes behind one chat, each node applies its changes to a
+//! shared [`Board`] (Redis, `crate::redis::RedisBoard`), which counts a user once over all nodes
+//! and takes over from a node that died. Presence only feeds the member list, never message
+//! delivery.
 
 use std::{
     collections::{BTreeMap, BTreeSet, HashMap, btree_map::Entry},
@@ -196,7 +198,7 @@ impl Presence {
 
     /// The changes not announced yet, of the rooms due an announcement at `now` (see
     /// [`QUIET_PER_MEMBER`]); forgets them, and rooms nobody is in any more.
-    pub fn take_changes(&self, now: Instant) -> Vec<PresenceChange> {
+    pub fn take_changes(&self, now: Instant) -> Vec<Changes> {
         let mut state = self.lock();
         let changes = state
             .rooms
@@ -211,23 +213,15 @@ impl Presence {
             })
             .map(|(name, room)| {
                 room.announced = Some(now);
-                let mut joined = std::mem::take(&mut room.joined);
-                joined.append(&mut room.renamed);
-                let left = std::mem::take(&mut room.left);
-                let partial = joined.len() + left.len() > PRESENCE_NAMED_MAX;
-                let named = |changes: BTreeMap<String, Author>| {
-                    if partial {
-                        Vec::new()
-                    } else {
-                        changes.into_values().collect()
-                    }
+                let take = |changes: &mut BTreeMap<String, Author>| {
+                    std::mem::take(changes).into_values().collect()
                 };
-                PresenceChange {
+                Changes {
                     room: name.clone(),
                     online: room.online.len(),
-                    joined: named(joined),
-                    left: named(left),
-                    partial,
+                    joined: take(&mut room.joined),
+                    renamed: take(&mut room.renamed),
+                    left: take(&mut room.left),
                 }
             })
             .collect();
@@ -236,6 +230,69 @@ impl Presence {
             .retain(|_, room| !room.online.is_empty() || !room.left.is_empty());
         changes
     }
+
+    /// Who is online on this node, room by room.
+    pub fn snapshot(&self) -> Vec<(String, Vec<Author>)> {
+        self.lock()
+            .rooms
+            .iter()
+            .map(|(name, room)| {
+                let users = room.online.values().map(|(user, _)| user.clone());
+                (name.clone(), users.collect())
+            })
+            .filter(|(_, users): &(String, Vec<Author>)| !users.is_empty())
+            .collect()
+    }
+}
+
+/// One room's presence changes since its last announcement, not announced yet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Changes {
+    pub room: String,
+    /// How many are online: on this node, or in the whole chat once a [`Board`] applied them.
+    pub online: usize,
+    pub joined: Vec<Author>,
+    /// Online already, under a new name (announced as joining again).
+    pub renamed: Vec<Author>,
+    pub left: Vec<Author>,
+}
+
+impl Changes {
+    /// The `presence` event: at most [`PRESENCE_NAMED_MAX`] people named, else only counted.
+    pub fn announcement(self) -> PresenceChange {
+        let mut joined = self.joined;
+        joined.extend(self.renamed);
+        let partial = joined.len() + self.left.len() > PRESENCE_NAMED_MAX;
+        let named = |changes: Vec<Author>| if partial { Vec::new() } else { changes };
+        PresenceChange {
+            room: self.room,
+            online: self.online,
+            joined: named(joined),
+            left: named(self.left),
+            partial,
+        }
+    }
+}
+
+pub type BoardResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
+
+/// Presence shared by the nodes of a cluster. Each node tracks its own connections (with
+/// [`Presence`]) and tells the board what changed; the board counts each user once however many
+/// nodes they are connected to, and takes over the users of a node that stopped without a word.
+#[async_trait::async_trait]
+pub trait Board: Send + Sync + 'static {
+    /// Applies this node's changes in one room; returns the changes for the whole chat (a user
+    /// joins when their first node has them, leaves when their last one lets go) with `online`
+    /// counted over all nodes.
+    async fn apply(&self, changes: Changes) -> BoardResult<Changes>;
+    /// Everyone online in `room`, on any node, by name.
+    async fn members(&self, room: &str) -> BoardResult<Vec<Author>>;
+    /// Called every few seconds: keeps this node counted (registering `local` again if the
+    /// board lost it, as when Redis restarted) and returns the departures of the users of nodes
+    /// that stopped.
+    async fn upkeep(&self, local: Vec<(String, Vec<Author>)>) -> BoardResult<Vec<Changes>>;
+    /// This node is stopping: takes its users off the board; returns who is offline now.
+    async fn leave(&self) -> BoardResult<Vec<Changes>>;
 }
 
 #[cfg(test)]
@@ -271,6 +328,7 @@ mod tests {
             .take_changes(a_minute_later())
             .into_iter()
             .map(|c| {
+                let c = c.announcement();
                 assert!(!c.partial);
                 (c.online, c.joined, c.left)
             })
@@ -297,6 +355,10 @@ mod tests {
             panic!("due after 5,000 x 400 us");
         };
         assert_eq!((news.online, &news.left[..]), (4_999, &[user("0")][..]));
+        let [(room, online)] = &presence.snapshot()[..] else {
+            panic!("one room has people");
+        };
+        assert_eq!((room.as_str(), online.len()), ("general", 4_999));
     }
 
     #[test]
@@ -309,6 +371,7 @@ mod tests {
         let [crowd] = &presence.take_changes(a_minute_later())[..] else {
             panic!("one room changed");
         };
+        let crowd = crowd.clone().announcement();
         assert!(crowd.partial);
         assert_eq!(crowd.online, PRESENCE_NAMED_MAX + 1);
         assert!(crowd.joined.is_empty() && crowd.left.is_empty());
