@@ -8,6 +8,7 @@ mod backend;
 mod chat;
 mod error;
 mod memory;
+mod redis;
 mod serve;
 mod store;
 mod supervise;
@@ -15,6 +16,8 @@ mod throttle;
 mod transport;
 
 use std::{future::Future, path::PathBuf, sync::Arc, time::Duration};
+
+use anyhow::Context;
 
 use axum::{
     Router,
@@ -92,13 +95,23 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let store = store::open(config.database_url.as_deref(), &config.data_dir).await?;
+    let board: Option<Arc<dyn chat::Board>> = match &config.redis {
+        Some(redis) => {
+            let connection = redis::connect(&redis.url).await?;
+            let board = redis::RedisBoard::new(connection, &redis.prefix)
+                .await
+                .map_err(|error| anyhow::anyhow!("cannot register with Redis: {error}"))?;
+            Some(Arc::new(board))
+        }
+        None => None,
+    };
     let chat = Chat::new(
         store.clone(),
         RoomLimits {
             rooms: config.max_rooms,
             per_user: config.max_rooms_per_user,
         },
-        None, // REDIS-WIRING
+        board,
     )
     .await?;
     let parts = Parts {
@@ -114,8 +127,14 @@ pub async fn run(
             serve_chat(listener, &config, parts, layer, io, shutdown).await
         }
         Some(redis) => {
-            // REDIS-WIRING: replaced once the driver lands.
-            anyhow::bail!("Redis at {} is not wired in yet", redis.url)
+            let driver = redis::driver(&redis.url).await?;
+            let (layer, io) = builder
+                .with_adapter::<redis::ManagedAdapter<_>>(redis::adapter(driver, &redis.prefix))
+                .build_layer();
+            io.ns("/", transport::on_connect.with(transport::authenticate))
+                .await
+                .context("cannot subscribe to Redis")?;
+            serve_chat(listener, &config, parts, layer, io, shutdown).await
         }
     };
     store.close().await;

@@ -158,7 +158,6 @@ async fn on_disconnect<A: Adapter>(
 
 /// `chatMessage`: store, broadcast to the room (sender included), then acknowledge.
 async fn on_chat_message<A: Adapter>(
-    io: SocketIo<A>,
     socket: SocketRef<A>,
     Conn(connection): Conn,
     Payload(input): Payload<ChatInput>,
@@ -185,8 +184,8 @@ async fn on_chat_message<A: Adapter>(
             // Stored first: a recipient this misses (its queue was full) sees a gap in the
             // room's sequence numbers and catches up with `sync`; if the fan-out failed, the
             // room's head follows once it works again.
-            if let Err(error) = io
-                .to(message.room.clone())
+            if let Err(error) = socket
+                .within(message.room.clone())
                 .emit(ChatMessage::NAME, &message)
                 .await
             {
