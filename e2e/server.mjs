@@ -1,42 +1,14 @@
 // Starts the release `chat` binary (CHAT_BIN) on a free port, with a fresh data directory, and
 // stops it with SIGTERM (removing the data).
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
+import { spawnServer, terminate } from './spawn.mjs';
 
 export const CHAT_BIN = process.env.CHAT_BIN;
 if (!CHAT_BIN) {
   throw new Error('CHAT_BIN is not set: run these tests with `cargo xtask test`');
-}
-
-/** Runs the binary; resolves with the child and its URL once it logs where it listens. */
-async function spawnServer({ bin, cwd, bind, dataDir, args, log }) {
-  const child = spawn(bin, ['--bind', bind, '--data-dir', dataDir, ...args], {
-    cwd,
-    env: { ...process.env, RUST_LOG: 'info', NO_COLOR: '1' },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const lines = createInterface({ input: child.stdout });
-  const url = await new Promise((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`server exited early with ${code}:\n${log.join('\n')}`)));
-    lines.on('line', (line) => {
-      log.push(line);
-      const match = line.match(/listening on (http:\/\/[\d.:]+)/);
-      if (match) resolve(match[1]);
-    });
-  });
-  return { child, url };
-}
-
-async function terminate(child) {
-  if (child.exitCode !== null) return child.exitCode;
-  child.kill('SIGTERM');
-  const [code] = await once(child, 'exit');
-  return code;
 }
 
 /**

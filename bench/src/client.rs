@@ -5,6 +5,7 @@
 //! packet text, without a JSON parse, so the generator's own CPU stays small.
 
 use std::{
+    net::{Ipv4Addr, SocketAddr},
     sync::{
         Arc,
         atomic::{AtomicU64, Ordering},
@@ -16,10 +17,14 @@ use anyhow::{Context, Result, bail};
 use futures_util::{SinkExt, StreamExt};
 use hdrhistogram::Histogram;
 use tokio::{
+    net::{TcpSocket, TcpStream},
     sync::{Semaphore, mpsc, watch},
     task::JoinHandle,
 };
-use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{
+    MaybeTlsStream,
+    tungstenite::{Message, client::IntoClientRequest, http::Uri},
+};
 
 /// What one connection saw, handed back when the run stops. (`delivered` is also added to a
 /// shared counter as it happens, so the run knows when everything has arrived.)
@@ -60,21 +65,32 @@ pub enum Role {
     Stalled,
 }
 
-type WebSocket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+type WebSocket = tokio_tungstenite::WebSocketStream<MaybeTlsStream<TcpStream>>;
 type Stream = futures_util::stream::SplitStream<WebSocket>;
 type Sink = futures_util::stream::SplitSink<WebSocket, Message>;
 
-/// Opens the transport and the default namespace, and waits for the server's `welcome`.
-async fn handshake(base_url: &str) -> Result<(Sink, Stream)> {
+/// Opens the transport and the default namespace, and waits for the server's `welcome`. The TCP
+/// connection comes from `source` if given (any port), else from the address the system picks.
+async fn handshake(base_url: &str, source: Option<Ipv4Addr>) -> Result<(Sink, Stream)> {
     let url = format!(
         "{}/socket.io/?EIO=4&transport=websocket",
         base_url.replacen("http", "ws", 1)
     );
     // No Nagle delay: the latency measured is the server's, not the client's TCP stack's.
-    let (socket, _) = tokio_tungstenite::connect_async_with_config(url, None, true)
-        .await
-        .context("websocket connect")?;
+    let (socket, _) = match source {
+        None => tokio_tungstenite::connect_async_with_config(url, None, true).await,
+        Some(source) => {
+            let request = url.into_client_request()?;
+            let stream = tcp_from(source, request.uri()).await?;
+            tokio_tungstenite::client_async_with_config(
+                request,
+                MaybeTlsStream::Plain(stream),
+                None,
+            )
+            .await
+        }
+    }
+    .context("websocket connect")?;
     let (mut sink, mut stream) = socket.split();
     if !next_text(&mut stream).await?.starts_with('0') {
         bail!("no Engine.IO open packet");
@@ -102,6 +118,23 @@ async fn enter(sink: &mut Sink, stream: &mut Stream, room: &str) -> Result<()> {
     bail!("could not join or create {room}")
 }
 
+/// A TCP connection to `uri`'s host and port (IPv4) from the address `source`.
+async fn tcp_from(source: Ipv4Addr, uri: &Uri) -> Result<TcpStream> {
+    let host = uri.host().context("no host in the URL")?;
+    let port = uri.port_u16().unwrap_or(80);
+    let target = tokio::net::lookup_host((host, port))
+        .await?
+        .find(SocketAddr::is_ipv4)
+        .with_context(|| format!("{host} has no IPv4 address to connect to from {source}"))?;
+    let socket = TcpSocket::new_v4()?;
+    socket
+        .bind(SocketAddr::from((source, 0)))
+        .with_context(|| format!("bind {source}"))?;
+    let stream = socket.connect(target).await?;
+    stream.set_nodelay(true)?;
+    Ok(stream)
+}
+
 async fn next_text(stream: &mut Stream) -> Result<String> {
     loop {
         match stream.next().await {
@@ -113,12 +146,13 @@ async fn next_text(stream: &mut Stream) -> Result<String> {
     }
 }
 
-/// Connects and waits for the server's `welcome`; returns the client and how long that took.
-/// The reader counts until `stop` turns true.
+/// Connects (from `source`, if given) and waits for the server's `welcome`; returns the client
+/// and how long that took. The reader counts until `stop` turns true.
 /// The client is put in `room` (joined, or created by whoever comes first) before it counts as
 /// connected.
 pub async fn connect(
     base_url: &str,
+    source: Option<Ipv4Addr>,
     role: Role,
     room: Option<String>,
     epoch: Instant,
@@ -126,7 +160,7 @@ pub async fn connect(
     stop: watch::Receiver<bool>,
 ) -> Result<(Client, Duration)> {
     let started = Instant::now();
-    let (mut sink, mut stream) = handshake(base_url).await?;
+    let (mut sink, mut stream) = handshake(base_url, source).await?;
     if let Some(room) = room {
         enter(&mut sink, &mut stream, &room).await?;
     }
@@ -245,7 +279,7 @@ const READ_BUDGET_WAIT: Duration = Duration::from_millis(250);
 /// default room after `after_seq`, through `sync`, page by page. `None` if the server does not
 /// answer `sync` (the Node reference stores nothing).
 pub async fn stored_after(base_url: &str, mut after_seq: u64) -> Result<Option<Vec<u64>>> {
-    let (mut sink, mut stream) = handshake(base_url).await?;
+    let (mut sink, mut stream) = handshake(base_url, None).await?;
     let mut seqs = Vec::new();
     loop {
         let request = format!(

@@ -10,7 +10,7 @@ mod proc_stats;
 
 use std::{
     collections::{BTreeSet, HashMap},
-    net::IpAddr,
+    net::{IpAddr, Ipv4Addr},
     sync::{
         Arc,
         atomic::{AtomicU64, Ordering},
@@ -68,6 +68,11 @@ struct Args {
     /// i mod N), each message going to its sender's room only. 0: everyone in the default room.
     #[arg(long, default_value_t = 0)]
     rooms: usize,
+    /// Connect client i from 127.0.0.{1 + i mod N} instead of the address the system picks, so
+    /// that a proxy which spreads clients by address (nginx's `hash $remote_addr`) spreads them
+    /// over its nodes.
+    #[arg(long, value_parser = clap::value_parser!(u8).range(1..=254))]
+    source_addresses: Option<u8>,
     /// After the run, read the room back with `sync` and check that every acknowledged
     /// message is stored.
     #[arg(long)]
@@ -100,6 +105,12 @@ async fn main() -> Result<()> {
             Role::Reader
         }
     };
+    let source = |index: usize| {
+        args.source_addresses.map(|count| {
+            let last = 1 + index % usize::from(count);
+            Ipv4Addr::new(127, 0, 0, u8::try_from(last).expect("at most 254"))
+        })
+    };
     let room = |index: usize| (args.rooms > 0).then(|| format!("bench-{}", index % args.rooms));
     for index in 0..args.clients {
         if connecting.len() >= args.connect_concurrency
@@ -112,8 +123,10 @@ async fn main() -> Result<()> {
         }
         let (url, stopped, delivered) = (args.url.clone(), stopped.clone(), delivered.clone());
         let (role, room) = (role(index), room(index));
+        let source = source(index);
         connecting.spawn(async move {
-            let connected = client::connect(&url, role, room, epoch, delivered, stopped).await;
+            let connected =
+                client::connect(&url, source, role, room, epoch, delivered, stopped).await;
             (index, connected)
         });
     }

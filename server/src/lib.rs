@@ -124,17 +124,19 @@ pub async fn run(
         None => {
             let (layer, io) = builder.build_layer();
             io.ns("/", transport::on_connect.with(transport::authenticate));
-            serve_chat(listener, &config, parts, layer, io, shutdown).await
+            serve_chat(listener, &config, parts, layer, io, None, shutdown).await
         }
         Some(redis) => {
             let driver = redis::driver(&redis.url).await?;
+            let reconnections = driver.reconnections();
             let (layer, io) = builder
                 .with_adapter::<redis::ManagedAdapter<_>>(redis::adapter(driver, &redis.prefix))
                 .build_layer();
             io.ns("/", transport::on_connect.with(transport::authenticate))
                 .await
                 .context("cannot subscribe to Redis")?;
-            serve_chat(listener, &config, parts, layer, io, shutdown).await
+            let reconnections = Some(reconnections);
+            serve_chat(listener, &config, parts, layer, io, reconnections, shutdown).await
         }
     };
     store.close().await;
@@ -180,13 +182,15 @@ fn socket_io(config: &Config, parts: &Parts) -> SocketIoBuilder {
         .with_state(parts.heads.clone())
 }
 
-/// Serves the chat with Socket.io on adapter `A` (this node alone, or Redis) until `shutdown`.
+/// Serves the chat with Socket.io on adapter `A` (this node alone, or Redis, whose
+/// `reconnections` tell when this node may have missed broadcasts) until `shutdown`.
 async fn serve_chat<A: Adapter>(
     listener: TcpListener,
     config: &Config,
     parts: Parts,
     socket_layer: SocketIoLayer<A>,
     io: SocketIo<A>,
+    reconnections: Option<tokio::sync::watch::Receiver<u64>>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let Parts {
@@ -217,6 +221,7 @@ async fn serve_chat<A: Adapter>(
         chat.clone(),
         shared_budget,
         heads,
+        reconnections,
         presence_stopped,
     ));
 

@@ -28,7 +28,10 @@ pub use board::RedisBoard;
 use std::{
     collections::HashMap,
     convert::Infallible,
-    sync::{Arc, RwLock},
+    sync::{
+        Arc, RwLock,
+        atomic::{AtomicBool, Ordering},
+    },
     time::Duration,
 };
 
@@ -42,7 +45,10 @@ use socketioxide_redis::{
     drivers::{ChanItem, Driver, MessageStream},
 };
 use tokio::{
-    sync::mpsc::{self, error::TrySendError},
+    sync::{
+        mpsc::{self, error::TrySendError},
+        watch,
+    },
     task::JoinHandle,
     time::MissedTickBehavior,
 };
@@ -75,6 +81,16 @@ pub struct ManagedDriver {
     routes: Arc<Routes>,
     /// The task that pings Redis; it ends with the last clone.
     _watch: Arc<Watch>,
+    /// Counts the times the connection came back after a drop.
+    reconnections: watch::Receiver<u64>,
+}
+
+impl ManagedDriver {
+    /// Changes each time the connection to Redis came back after a drop: what was published
+    /// meanwhile never reached this node.
+    pub fn reconnections(&self) -> watch::Receiver<u64> {
+        self.reconnections.clone()
+    }
 }
 
 /// Connects to Redis at `url` and returns the driver to give to [`adapter`]. The connection
@@ -82,8 +98,13 @@ pub struct ManagedDriver {
 pub async fn driver(url: &str) -> anyhow::Result<ManagedDriver> {
     let routes = Arc::<Routes>::default();
     let pushes = routes.clone();
+    let dropped = Arc::new(AtomicBool::new(false));
+    let drops = dropped.clone();
     let config = reconnecting()
-        .set_push_sender(move |push| {
+        .set_push_sender(move |push: PushInfo| {
+            if push.kind == PushKind::Disconnection {
+                drops.store(true, Ordering::Relaxed);
+            }
             route(&pushes, push);
             Ok::<(), Infallible>(())
         })
@@ -92,11 +113,17 @@ pub async fn driver(url: &str) -> anyhow::Result<ManagedDriver> {
         .get_connection_manager_with_config(config)
         .await
         .context("connecting to Redis")?;
-    let watch = Watch(tokio::spawn(watch(redis.clone())));
+    let (reconnected, reconnections) = watch::channel(0);
+    let watch = Watch(tokio::spawn(watch_connection(
+        redis.clone(),
+        dropped,
+        reconnected,
+    )));
     Ok(ManagedDriver {
         redis,
         routes,
         _watch: Arc::new(watch),
+        reconnections,
     })
 }
 
@@ -174,16 +201,22 @@ fn route(routes: &Routes, push: PushInfo) {
 /// Pings Redis every [`WATCH_INTERVAL`]. The manager starts reconnecting when the connection
 /// drops, but gives up after a few attempts and starts again only when a command fails: without
 /// this, a node whose users only listen would send nothing and stay unsubscribed for good once
-/// Redis was away longer than those attempts.
-async fn watch(mut connection: ConnectionManager) {
+/// Redis was away longer than those attempts. The first answer after a drop (`dropped`, set by
+/// the connection's disconnection push, or a failed ping) counts as a reconnection.
+async fn watch_connection(
+    mut connection: ConnectionManager,
+    dropped: Arc<AtomicBool>,
+    reconnected: watch::Sender<u64>,
+) {
     let mut ticks = tokio::time::interval(WATCH_INTERVAL);
     ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut reachable = true;
     loop {
         ticks.tick().await;
         match redis::cmd("PING").query_async::<()>(&mut connection).await {
-            Ok(()) if !reachable => {
+            Ok(()) if !reachable || dropped.swap(false, Ordering::Relaxed) => {
                 reachable = true;
+                reconnected.send_modify(|n| *n += 1);
                 tracing::info!("Redis is reachable again; fan-out between nodes resumes");
             }
             Err(error) if reachable => {

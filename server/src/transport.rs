@@ -410,12 +410,14 @@ const UPKEEP_EVERY: u32 = 20;
 const FORGET_BUDGETS_EVERY: u32 = 40;
 
 /// Announces presence changes, batched, until `stop` turns true; sends the heads of rooms whose
-/// fan-out failed; now and then keeps shared presence up to date and forgets idle budgets.
+/// fan-out failed, and of every room after `reconnections` changed; now and then keeps shared
+/// presence up to date and forgets idle budgets.
 pub async fn announce_presence<A: Adapter>(
     io: SocketIo<A>,
     chat: Chat,
     shared: Arc<SharedBudget>,
     heads: Arc<Heads>,
+    mut reconnections: Option<watch::Receiver<u64>>,
     mut stop: watch::Receiver<bool>,
 ) {
     let mut ticks = tokio::time::interval(PRESENCE_EVERY);
@@ -431,6 +433,12 @@ pub async fn announce_presence<A: Adapter>(
         }
         announce(&io, changes).await;
         heads.resend(&io).await;
+        if let Some(reconnections) = &mut reconnections
+            && reconnections.has_changed().unwrap_or(false)
+        {
+            reconnections.mark_unchanged();
+            heads::send_local(&io, &chat).await;
+        }
         if tick % FORGET_BUDGETS_EVERY == 0 {
             shared.forget_idle();
         }

@@ -1,9 +1,12 @@
 //! `cargo xtask bench`: the standard scenarios against the Rust server and the Node reference
-//! (`bench/reference-node`), alternating A B A B on fresh processes, medians in a table.
+//! (`bench/reference-node`), alternating A B A B on fresh processes, medians in a table; then
+//! the cluster table, one node on SQLite against one on PostgreSQL and a cluster behind nginx.
 
 use std::{
     io::{BufRead, BufReader},
+    path::PathBuf,
     process::{Child, Command, Stdio},
+    sync::atomic::{AtomicUsize, Ordering},
 };
 
 use anyhow::{Context, Result, bail};
@@ -25,26 +28,59 @@ struct Scenario {
 /// A row of the table: its name, a JSON pointer into the generator's report, and the unit.
 struct Figure(&'static str, &'static str, &'static str);
 
+/// 1,000 clients, each sending as fast as its window of 2 unacknowledged messages allows.
+const SATURATED: &[&str] = &[
+    "--clients",
+    "1000",
+    "--senders",
+    "1000",
+    "--rate",
+    "0",
+    "--window",
+    "2",
+];
+const SATURATED_DELIVERIES: Figure = Figure(
+    "saturated deliveries/s, 1,000 clients",
+    "/delivered_per_s",
+    "/s",
+);
+
+/// 1,000 clients sending 100 messages/s in all, each delivered to all 1,000.
+const LATENCY_1000: &[&str] = &["--clients", "1000", "--senders", "1000", "--rate", "100"];
+const LATENCY_1000_P99: Figure = Figure(
+    "p99 latency, 1,000 clients x 100 msg/s",
+    "/latency_ms/p99",
+    "ms",
+);
+const LATENCY_1000_LOST: Figure = Figure("lost deliveries, 1,000 clients x 100 msg/s", "/lost", "");
+
+/// Storage without the fan-out: each of 100 senders alone in its room.
+const STORED: &[&str] = &[
+    "--clients",
+    "100",
+    "--senders",
+    "100",
+    "--rooms",
+    "100",
+    "--rate",
+    "0",
+    "--window",
+    "2",
+];
+const STORED_PER_S: Figure = Figure(
+    "stored + acknowledged messages/s, 100 senders in 100 rooms",
+    "/acked_per_s",
+    "/s",
+);
+const STORED_ACK_P99: Figure = Figure("ack p99, 100 senders in 100 rooms", "/ack_ms/p99", "ms");
+
 const SCENARIOS: &[Scenario] = &[
     Scenario {
-        args: &[
-            "--clients",
-            "1000",
-            "--senders",
-            "1000",
-            "--rate",
-            "0",
-            "--window",
-            "2",
-        ],
+        args: SATURATED,
         heartbeat: None,
         node: true,
         figures: &[
-            Figure(
-                "saturated deliveries/s, 1,000 clients",
-                "/delivered_per_s",
-                "/s",
-            ),
+            SATURATED_DELIVERIES,
             Figure(
                 "server CPU per delivery, saturated",
                 "/server_cpu_us_per_delivery",
@@ -55,17 +91,10 @@ const SCENARIOS: &[Scenario] = &[
         ],
     },
     Scenario {
-        args: &["--clients", "1000", "--senders", "1000", "--rate", "100"],
+        args: LATENCY_1000,
         heartbeat: None,
         node: true,
-        figures: &[
-            Figure(
-                "p99 latency, 1,000 clients x 100 msg/s",
-                "/latency_ms/p99",
-                "ms",
-            ),
-            Figure("lost deliveries, 1,000 clients x 100 msg/s", "/lost", ""),
-        ],
+        figures: &[LATENCY_1000_P99, LATENCY_1000_LOST],
     },
     Scenario {
         args: &["--clients", "100", "--senders", "100", "--rate", "1000"],
@@ -106,30 +135,11 @@ const SCENARIOS: &[Scenario] = &[
             ),
         ],
     },
-    // Storage without the fan-out: each sender alone in its room.
     Scenario {
-        args: &[
-            "--clients",
-            "100",
-            "--senders",
-            "100",
-            "--rooms",
-            "100",
-            "--rate",
-            "0",
-            "--window",
-            "2",
-        ],
+        args: STORED,
         heartbeat: None,
         node: false,
-        figures: &[
-            Figure(
-                "stored + acknowledged messages/s, 100 senders in 100 rooms",
-                "/acked_per_s",
-                "/s",
-            ),
-            Figure("ack p99, 100 senders in 100 rooms", "/ack_ms/p99", "ms"),
-        ],
+        figures: &[STORED_PER_S, STORED_ACK_P99],
     },
     // Connections arrive 8 at a time: with more at once, the figure measures the queue.
     Scenario {
@@ -202,79 +212,195 @@ const SCENARIOS: &[Scenario] = &[
     },
 ];
 
-/// The two servers compared.
+/// The cluster table: what sharing the store and the fan-out costs, on scenarios of the first
+/// table (one machine, so this is overhead, not scaling).
+const CLUSTER_SCENARIOS: &[Scenario] = &[
+    Scenario {
+        args: SATURATED,
+        heartbeat: None,
+        node: false,
+        figures: &[SATURATED_DELIVERIES],
+    },
+    Scenario {
+        args: LATENCY_1000,
+        heartbeat: None,
+        node: false,
+        figures: &[LATENCY_1000_P99, LATENCY_1000_LOST],
+    },
+    Scenario {
+        args: STORED,
+        heartbeat: None,
+        node: false,
+        figures: &[STORED_PER_S, STORED_ACK_P99],
+    },
+];
+
+/// Nodes in the cluster column.
+const CLUSTER_NODES: &str = "3";
+
+/// Loopback addresses the generator's clients connect from in the cluster table, so that
+/// nginx's `hash $remote_addr` spreads them over the nodes (about a third each).
+const SOURCE_ADDRESSES: &str = "250";
+
+/// What a run loads.
 #[derive(Clone, Copy)]
 enum Server {
+    /// This server, storing in SQLite.
     Rust,
+    /// The Node reference.
     Node,
+    /// This server, storing in a fresh PostgreSQL database.
+    Postgres,
+    /// `CLUSTER_NODES` of this server on a fresh PostgreSQL database and Redis prefix, behind
+    /// nginx (`e2e/cluster.mjs`).
+    Cluster,
 }
 
-pub fn all(project: &Project, rounds: usize, seconds: f64) -> Result<()> {
-    let bench = project.target.join("release/chat-bench");
+/// The tables `cargo xtask bench` prints.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Table {
+    /// This server against the Node reference, with the first page's rows.
+    Node,
+    /// One node on SQLite, one on PostgreSQL, and a cluster behind nginx.
+    Cluster,
+}
+
+/// Prints the tables (`only`: just that one), `rounds` runs per scenario and server.
+pub fn all(project: &Project, only: Option<Table>, rounds: usize, seconds: f64) -> Result<()> {
     run(project
         .cargo()
         .args(["build", "--release", "--package", "bench"]))?;
-    run(project.command("npm").args([
+    let runs = Runs {
+        project,
+        bench: project.target.join("release/chat-bench"),
+        rounds,
+        duration: seconds.to_string(),
+    };
+    if only.is_none_or(|table| table == Table::Node) {
+        against_node(&runs)?;
+    }
+    if only.is_none_or(|table| table == Table::Cluster) {
+        cluster(&runs)?;
+    }
+    Ok(())
+}
+
+/// The first table: the Node reference and this server, alternating, and the first page.
+fn against_node(runs: &Runs) -> Result<()> {
+    run(runs.project.command("npm").args([
         "ci",
         "--no-audit",
         "--no-fund",
         "--prefix",
         "bench/reference-node",
     ]))?;
-    let duration = seconds.to_string();
-
     println!("| scenario | Node reference | this server | ratio |\n|---|---:|---:|---:|");
     for scenario in SCENARIOS {
-        // reports[server][round]
-        let mut reports = [Vec::new(), Vec::new()];
-        for _ in 0..rounds {
-            for (slot, server) in [(0, Server::Node), (1, Server::Rust)] {
-                if matches!(server, Server::Node) && !scenario.node {
-                    continue;
-                }
-                let mut process = start(project, server, scenario.heartbeat)?;
-                let mut command = project.command(bench.to_str().context("path")?);
-                command
-                    .args([
-                        "--url",
-                        &process.url,
-                        "--server-pid",
-                        &process.child.id().to_string(),
-                    ])
-                    .args(["--duration", &duration])
-                    .args(scenario.args);
-                let report = last_json_line(&mut command);
-                process.stop();
-                let report = report?;
-                eprintln!("{} {}: {report}", server.label(), scenario.args.join(" "));
-                reports[slot].push(report);
-            }
-        }
+        let reports = runs.measure(scenario, &[Server::Node, Server::Rust], &[])?;
         for Figure(name, pointer, unit) in scenario.figures {
-            let [node, rust] = reports.each_ref().map(|runs| {
-                median(
-                    runs.iter()
-                        .filter_map(|r| r.pointer(pointer)?.as_f64())
-                        .collect(),
-                )
-            });
+            let [node, rust] = [0, 1].map(|slot| median_of(&reports[slot], pointer));
             let ratio = if node > 0.0 && rust.is_finite() {
                 format!("{:.2}x", rust / node)
             } else {
                 "-".to_owned()
             };
-            let cell = |value: f64| {
-                if value.is_nan() {
-                    "n/a".to_owned()
-                } else {
-                    format!("{value:.1} {unit}")
-                }
-            };
-            println!("| {name} | {} | {} | {ratio} |", cell(node), cell(rust));
+            println!(
+                "| {name} | {} | {} | {ratio} |",
+                cell(node, unit),
+                cell(rust, unit)
+            );
         }
     }
-    page_load(project, rounds)?;
-    lighthouse(project)
+    page_load(runs.project, runs.rounds)?;
+    lighthouse(runs.project)
+}
+
+/// The cluster table: one node on SQLite, one on PostgreSQL, and the cluster, alternating. Every
+/// client connects from one of `SOURCE_ADDRESSES` loopback addresses in all three columns. Needs
+/// nginx, PostgreSQL and Redis on this machine (see `e2e/cluster.mjs`).
+fn cluster(runs: &Runs) -> Result<()> {
+    println!(
+        "| scenario | 1 node, SQLite | 1 node, PostgreSQL | {CLUSTER_NODES} nodes, PostgreSQL + Redis, nginx |\n|---|---:|---:|---:|"
+    );
+    let servers = [Server::Rust, Server::Postgres, Server::Cluster];
+    for scenario in CLUSTER_SCENARIOS {
+        let reports = runs.measure(
+            scenario,
+            &servers,
+            &["--source-addresses", SOURCE_ADDRESSES],
+        )?;
+        for Figure(name, pointer, unit) in scenario.figures {
+            let cells = reports
+                .iter()
+                .map(|reports| cell(median_of(reports, pointer), unit))
+                .collect::<Vec<_>>();
+            println!("| {name} | {} |", cells.join(" | "));
+        }
+    }
+    Ok(())
+}
+
+/// What every run shares: the generator, the rounds and the seconds of load.
+struct Runs<'a> {
+    project: &'a Project,
+    bench: PathBuf,
+    rounds: usize,
+    duration: String,
+}
+
+impl Runs<'_> {
+    /// Runs `scenario` (plus `bench_args`) against each of `servers` in turn, `rounds` times, on
+    /// fresh processes; the generator's reports, per server (none where the Node reference has
+    /// no rooms).
+    fn measure(
+        &self,
+        scenario: &Scenario,
+        servers: &[Server],
+        bench_args: &[&str],
+    ) -> Result<Vec<Vec<Value>>> {
+        let mut reports = vec![Vec::new(); servers.len()];
+        for _ in 0..self.rounds {
+            for (runs, &server) in reports.iter_mut().zip(servers) {
+                if matches!(server, Server::Node) && !scenario.node {
+                    continue;
+                }
+                let mut process = start(self.project, server, scenario.heartbeat)?;
+                let mut command = self.project.command(self.bench.to_str().context("path")?);
+                command
+                    .args(["--url", &process.url])
+                    .args(["--duration", &self.duration])
+                    .args(scenario.args)
+                    .args(bench_args);
+                if let Some(pid) = process.server_pid {
+                    command.args(["--server-pid", &pid.to_string()]);
+                }
+                let report = last_json_line(&mut command);
+                process.stop();
+                let report = report?;
+                eprintln!("{} {}: {report}", server.label(), scenario.args.join(" "));
+                runs.push(report);
+            }
+        }
+        Ok(reports)
+    }
+}
+
+/// The median of one figure over the runs that have it; NaN if none does.
+fn median_of(reports: &[Value], pointer: &str) -> f64 {
+    median(
+        reports
+            .iter()
+            .filter_map(|report| report.pointer(pointer)?.as_f64())
+            .collect(),
+    )
+}
+
+fn cell(value: f64, unit: &str) -> String {
+    if value.is_nan() {
+        "n/a".to_owned()
+    } else {
+        format!("{value:.1} {unit}")
+    }
 }
 
 /// The chat's first page load in headless Chromium (`bench/page-load.mjs`); the Node reference
@@ -354,20 +480,29 @@ impl Server {
         match self {
             Self::Rust => "rust",
             Self::Node => "node",
+            Self::Postgres => "rust-postgres",
+            Self::Cluster => "cluster",
         }
     }
 }
 
 struct Process {
     child: Child,
+    /// Where the generator connects: the server, or the cluster's nginx.
     url: String,
-    data_dir: Option<std::path::PathBuf>,
+    /// The process whose CPU time and memory the generator reads; none for a cluster, which is
+    /// several.
+    server_pid: Option<u32>,
+    data_dir: Option<PathBuf>,
+    /// The database a PostgreSQL server stores in, dropped once the server has stopped.
+    database: Option<Database>,
 }
 
 impl Process {
     fn stop(&mut self) {
         crate::signals::untrack(&self.child);
-        // SIGTERM through kill(1): std only offers SIGKILL.
+        // SIGTERM through kill(1): std only offers SIGKILL. A cluster's script stops its nodes
+        // and nginx, and drops its database and Redis keys, before it exits.
         let _ = Command::new("kill")
             .arg(self.child.id().to_string())
             .status();
@@ -375,48 +510,100 @@ impl Process {
         if let Some(dir) = &self.data_dir {
             let _ = std::fs::remove_dir_all(dir);
         }
+        drop(self.database.take());
     }
 }
 
-/// Starts a fresh server on a free loopback port and waits until it listens.
+/// Starts a fresh server (or cluster) on free loopback ports and waits until it listens.
 fn start(project: &Project, server: Server, heartbeat: Option<(u64, u64)>) -> Result<Process> {
     if let Some(signal) = crate::signals::received() {
         bail!("stopped by signal {signal}");
     }
-    let (mut command, data_dir) = match server {
-        Server::Rust => {
+    // Saturating senders go far past a person's pace; the per-connection limit would refuse
+    // most of their messages instead of measuring the server.
+    let mut chat_args = vec!["--rate-per-second", "1000000", "--rate-burst", "1000000"]
+        .into_iter()
+        .map(str::to_owned)
+        .collect::<Vec<_>>();
+    if let Some((interval, timeout)) = heartbeat {
+        chat_args.extend(["--ping-interval".to_owned(), interval.to_string()]);
+        chat_args.extend(["--ping-timeout".to_owned(), timeout.to_string()]);
+    }
+    let (mut command, data_dir, database) = match server {
+        Server::Rust | Server::Postgres => {
+            let database = match server {
+                Server::Postgres => Some(Database::create()?),
+                _ => None,
+            };
             let dir = std::env::temp_dir().join(format!("chat-bench-{}", std::process::id()));
             let mut command = Command::new(project.server_binary());
             command
                 .args(["--bind", "127.0.0.1:0", "--data-dir"])
                 .arg(&dir)
-                // Saturating senders go far past a person's pace; the per-connection limit
-                // would refuse most of their messages instead of measuring the server.
-                .args(["--rate-per-second", "1000000", "--rate-burst", "1000000"])
-                // Every generated client comes from 127.0.0.1, up to 10,000 of them.
+                .args(&chat_args)
+                // Every generated client comes from loopback, up to 10,000 of them.
                 .args(["--max-connections-per-ip", "0"])
-                .env("RUST_LOG", "warn,server=info");
-            if let Some((interval, timeout)) = heartbeat {
-                command.args(["--ping-interval", &interval.to_string()]);
-                command.args(["--ping-timeout", &timeout.to_string()]);
+                .env("RUST_LOG", "warn,server=info")
+                .stderr(Stdio::null());
+            if let Some(database) = &database {
+                command.args(["--database-url", &database.url()]);
             }
-            (command, Some(dir))
+            (command, Some(dir), database)
         }
         Server::Node => {
             let mut command = project.command("node");
             command
                 .arg("bench/reference-node/server.js")
-                .env("PORT", "0");
+                .env("PORT", "0")
+                .stderr(Stdio::null());
             if let Some((interval, timeout)) = heartbeat {
                 command.env("PING_INTERVAL_MS", (interval * 1000).to_string());
                 command.env("PING_TIMEOUT_MS", (timeout * 1000).to_string());
             }
-            (command, None)
+            (command, None, None)
+        }
+        Server::Cluster => {
+            // The script gives its nodes `--max-connections-per-ip 0` itself.
+            let mut command = project.command("node");
+            command
+                .args(["e2e/cluster.mjs", "--json", "--nodes", CLUSTER_NODES, "--"])
+                .args(&chat_args)
+                .env("CHAT_BIN", project.server_binary())
+                .stderr(Stdio::inherit());
+            (command, None, None)
         }
     };
+    let (child, url) = match server {
+        Server::Cluster => launch(&mut command, cluster_ready)?,
+        _ => launch(&mut command, listening_on)?,
+    };
+    Ok(Process {
+        server_pid: (!matches!(server, Server::Cluster)).then(|| child.id()),
+        child,
+        url,
+        data_dir,
+        database,
+    })
+}
+
+/// The URL in a server's `listening on <url>` line.
+fn listening_on(line: &str) -> Option<String> {
+    let at = line.split("listening on ").nth(1)?;
+    Some(at.split_whitespace().next().unwrap_or_default().to_owned())
+}
+
+/// nginx's URL in `e2e/cluster.mjs --json`'s line, `{"url": nginx, "nodes": [...], "pids": [...]}`.
+fn cluster_ready(line: &str) -> Option<String> {
+    let ready: Value = serde_json::from_str(line).ok()?;
+    Some(ready.get("url")?.as_str()?.to_owned())
+}
+
+/// Spawns `command`, passing xtask's signals on to it, and reads its stdout until `ready` finds
+/// the URL to load in a line. The rest of its output is drained, so it never blocks on a full
+/// pipe.
+fn launch(command: &mut Command, ready: fn(&str) -> Option<String>) -> Result<(Child, String)> {
     let mut child = command
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
         .spawn()
         .context("start the server")?;
     // A signal to xtask stops the server too (`Process::stop` stops passing them on).
@@ -427,17 +614,69 @@ fn start(project: &Project, server: Server, heartbeat: Option<(u64, u64)>) -> Re
         let Some(line) = lines.next() else {
             bail!("the server exited before listening");
         };
-        if let Some(at) = line?.split("listening on ").nth(1) {
-            break at.split_whitespace().next().unwrap_or_default().to_owned();
+        if let Some(url) = ready(&line?) {
+            break url;
         }
     };
-    // Keep draining the log so the server never blocks on a full pipe.
     std::thread::spawn(move || lines.for_each(drop));
-    Ok(Process {
-        child,
-        url,
-        data_dir,
-    })
+    Ok((child, url))
+}
+
+/// A fresh database on this machine's PostgreSQL (127.0.0.1:5432, user postgres, trust
+/// authentication, a database `test` to connect to), dropped when this is.
+struct Database {
+    name: String,
+}
+
+impl Database {
+    fn create() -> Result<Self> {
+        static CREATED: AtomicUsize = AtomicUsize::new(0);
+        let name = format!(
+            "chat_bench_{}_{}",
+            std::process::id(),
+            CREATED.fetch_add(1, Ordering::Relaxed)
+        );
+        psql(&format!("CREATE DATABASE {name}"))?;
+        Ok(Self { name })
+    }
+
+    fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:5432/{}", self.name)
+    }
+}
+
+impl Drop for Database {
+    fn drop(&mut self) {
+        let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
+        if let Err(error) = psql(&sql) {
+            eprintln!("xtask: database {} left behind: {error:#}", self.name);
+        }
+    }
+}
+
+fn psql(sql: &str) -> Result<()> {
+    let output = Command::new("psql")
+        .args([
+            "-X",
+            "-q",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            "5432",
+        ])
+        .args(["-U", "postgres", "-d", "test", "-c", sql])
+        .stdin(Stdio::null())
+        .output()
+        .context("run psql (is PostgreSQL's client installed?)")?;
+    if !output.status.success() {
+        bail!(
+            "psql -c '{sql}' failed: {}",
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+    }
+    Ok(())
 }
 
 fn last_json_line(command: &mut Command) -> Result<Value> {

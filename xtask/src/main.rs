@@ -31,7 +31,7 @@ struct Cli {
 enum Cmd {
     /// Install the tools the build needs (wasm32 target, trunk, wasm-bindgen, npm packages).
     Setup {
-        /// Also install what the tests need (Chromium).
+        /// Also install what the tests need (Chromium, nginx).
         #[arg(long)]
         tests: bool,
     },
@@ -43,9 +43,12 @@ enum Cmd {
         #[arg(long)]
         bind: Option<String>,
     },
+    /// Build, then start three nodes behind nginx (needs PostgreSQL and Redis on this machine).
+    Cluster,
     /// Lint, build and run every test: Rust, Node interop and the browser.
     Test,
-    /// Compare this server with the Node reference on the standard scenarios.
+    /// Compare this server with the Node reference on the standard scenarios, then one node on
+    /// SQLite with one on PostgreSQL and a cluster behind nginx.
     Bench {
         /// Rounds of A/B runs per scenario (the table shows medians).
         #[arg(long, default_value_t = 3)]
@@ -53,6 +56,9 @@ enum Cmd {
         /// Seconds of load per run.
         #[arg(long, default_value_t = 5.0)]
         seconds: f64,
+        /// Print only this table (`cluster` needs PostgreSQL and Redis on this machine).
+        #[arg(long, value_enum)]
+        only: Option<bench::Table>,
     },
 }
 
@@ -99,12 +105,28 @@ fn command(command: Cmd, project: &Project) -> Result<()> {
             }
             run(&mut command)
         }
+        Cmd::Cluster => {
+            let mut steps = Steps::new(BUILD_STEPS + 1);
+            let binary = build(project, &mut steps)?;
+            setup::nginx(project, &mut steps)?;
+            steps.finish("starting a cluster of three nodes behind nginx");
+            run(project
+                .command("node")
+                .arg("e2e/cluster.mjs")
+                .env("CHAT_BIN", binary))
+        }
         Cmd::Test => test(project),
-        Cmd::Bench { rounds, seconds } => {
-            let mut steps = Steps::new(BUILD_STEPS);
+        Cmd::Bench {
+            rounds,
+            seconds,
+            only,
+        } => {
+            let mut steps = Steps::new(BUILD_STEPS + 1);
             build(project, &mut steps)?;
+            // The cluster table runs nginx in front of the nodes.
+            setup::nginx(project, &mut steps)?;
             steps.finish("built; benchmarking");
-            bench::all(project, rounds, seconds)
+            bench::all(project, only, rounds, seconds)
         }
     }
 }

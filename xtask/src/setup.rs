@@ -12,7 +12,7 @@ const WASM_TARGET: &str = "wasm32-unknown-unknown";
 
 /// The steps [`all`] announces: without and with the test tools.
 pub const STEPS: usize = 4;
-pub const TEST_STEPS: usize = STEPS + 3;
+pub const TEST_STEPS: usize = STEPS + 4;
 
 /// Release-profile overrides for `cargo install` of the tools. They spend a few seconds per build
 /// at most, so optimising their code is not worth what it costs on a first run: Trunk compiles in
@@ -56,6 +56,7 @@ pub fn all(project: &Project, for_tests: bool, steps: &mut Steps) -> Result<()> 
     if for_tests {
         nextest(project, steps)?;
         chromium(project, steps)?;
+        nginx(project, steps)?;
         python_venv(project, steps)?;
     }
     Ok(())
@@ -185,21 +186,34 @@ fn nextest(project: &Project, steps: &mut Steps) -> Result<()> {
 
 /// Debian's Chromium: Playwright drives it; no browser is downloaded.
 fn chromium(project: &Project, steps: &mut Steps) -> Result<()> {
-    if fs::metadata("/usr/bin/chromium").is_ok() {
-        steps.next("Chromium: installed");
+    debian_package(project, steps, "Chromium", "/usr/bin/chromium", "chromium")
+}
+
+/// Debian's nginx, in front of the cluster's nodes in the cluster tests and `cargo xtask
+/// cluster` (e2e/cluster.mjs runs its own, with deploy/nginx.conf).
+pub fn nginx(project: &Project, steps: &mut Steps) -> Result<()> {
+    debian_package(project, steps, "nginx", "/usr/sbin/nginx", "nginx")
+}
+
+/// Installs `package` with apt-get unless `binary` exists.
+fn debian_package(
+    project: &Project,
+    steps: &mut Steps,
+    name: &str,
+    binary: &str,
+    package: &str,
+) -> Result<()> {
+    if fs::metadata(binary).is_ok() {
+        steps.next(format_args!("{name}: installed"));
         return Ok(());
     }
-    steps.next("installing Chromium (apt-get, a download, once)");
+    steps.next(format_args!(
+        "installing {name} (apt-get, a download, once)"
+    ));
     run(project.command("apt-get").args(["update", "-qq"]))?;
     run(project
         .command("apt-get")
-        .args([
-            "install",
-            "-y",
-            "-qq",
-            "--no-install-recommends",
-            "chromium",
-        ])
+        .args(["install", "-y", "-qq", "--no-install-recommends", package])
         .env("DEBIAN_FRONTEND", "noninteractive"))
 }
 

@@ -26,6 +26,9 @@ const MESSAGE_COLUMNS: &str = "id, room, seq, text, author_id, author_name, sent
 /// the clients' own timeouts, so they hear why.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
 
+/// How long a node that is starting waits for PostgreSQL before it gives up.
+const START_WAIT: Duration = Duration::from_secs(30);
+
 /// Advisory lock classes (the first key of `pg_advisory_xact_lock(int, int)`).
 const LOCK_ROOMS: i32 = 1;
 const LOCK_USER: i32 = 2;
@@ -44,12 +47,24 @@ impl PgStore {
         Self::connect(PgConnectOptions::from_str(url)?).await
     }
 
+    /// Connects with `options`, waiting up to [`START_WAIT`] for a database that cannot be
+    /// reached yet (starting, restarting, out of connections).
     pub async fn connect(options: PgConnectOptions) -> StoreResult<Self> {
-        let pool = PgPoolOptions::new()
-            .max_connections(8)
-            .acquire_timeout(ACQUIRE_TIMEOUT)
-            .connect_with(options)
-            .await?;
+        let deadline = tokio::time::Instant::now() + START_WAIT;
+        let pool = loop {
+            let pool = PgPoolOptions::new()
+                .max_connections(8)
+                .acquire_timeout(ACQUIRE_TIMEOUT)
+                .connect_with(options.clone())
+                .await;
+            match pool.map_err(StoreError::from) {
+                Err(StoreError::Unavailable(error)) if tokio::time::Instant::now() < deadline => {
+                    tracing::warn!(%error, "PostgreSQL is unavailable; trying again");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+                pool => break pool?,
+            }
+        };
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;
         let mut key = [0u8; 32];
         getrandom::fill(&mut key).map_err(|e| StoreError::Batch(e.to_string()))?;

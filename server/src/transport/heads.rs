@@ -1,15 +1,19 @@
 //! Rooms whose live delivery failed between nodes, and the `roomHead` that makes up for it.
 //!
-//! A message is stored before it is broadcast, so when the broadcast itself fails (the Redis
-//! fan-out is down) nothing is lost, but nobody learns of the message until the room's next one
-//! reveals the gap. Such rooms are noted here with their newest sequence number, and the
-//! background task sends each one's `roomHead` to the room until the adapter takes it: clients
-//! behind it catch up with `sync` as soon as the fan-out is back.
+//! A message is stored before it is broadcast, so when the fan-out between nodes (Redis) fails
+//! nothing is lost, but nobody learns of the message until the room's next one reveals the gap.
+//! Two sides make up for it, both with `roomHead` (clients behind it catch up with `sync`):
+//! - the node whose broadcast failed notes the room with its newest sequence number, and the
+//!   background task sends the head to the room until the adapter takes it;
+//! - a node whose own connection to Redis came back (it may have missed what others published
+//!   meanwhile, pub/sub keeps nothing) sends every room's head to its own clients.
 
 use std::{collections::BTreeMap, sync::Mutex};
 
 use shared::{Event, RoomHead};
 use socketioxide::{SocketIo, adapter::Adapter};
+
+use crate::chat::Chat;
 
 #[derive(Debug, Default)]
 pub struct Heads(Mutex<BTreeMap<String, i64>>);
@@ -35,4 +39,29 @@ impl Heads {
             }
         }
     }
+}
+
+/// Sends every room's head, from the store, to this node's clients in it.
+pub async fn send_local<A: Adapter>(io: &SocketIo<A>, chat: &Chat) {
+    let rooms = match chat.rooms().await {
+        Ok(rooms) => rooms,
+        Err(error) => {
+            return crate::throttled!(warn, %error, "cannot read the rooms' heads to resend");
+        }
+    };
+    for room in rooms {
+        let head = RoomHead {
+            room: room.name,
+            last_seq: room.last_seq,
+        };
+        if let Err(error) = io
+            .local()
+            .to(head.room.clone())
+            .emit(RoomHead::NAME, &head)
+            .await
+        {
+            crate::throttled!(debug, %error, room = %head.room, "a room head missed some sockets");
+        }
+    }
+    tracing::info!("sent every room's head to this node's clients after Redis came back");
 }
