@@ -105,6 +105,10 @@ class ChatClient {
       say(`presence #${room}: ${online} online; joined ${names(joined)}; left ${names(left)}`);
     });
     this.socket.on('typing', ({ room, user }) => say(`typing #${room}: ${user.name}`));
+    // Live delivery may have missed messages up to lastSeq (a cluster's fan-out was down).
+    this.socket.on('roomHead', ({ room, lastSeq }) => {
+      if ((this.timeline.cursor.get(room) ?? lastSeq) < lastSeq) this.catchUpSoon();
+    });
     this.socket.on('chatError', ({ code, message }) => say(`refused: ${code}: ${message}`));
     this.socket.on('connect_error', (error) => {
       say(`could not connect: ${error.message}`);

@@ -101,6 +101,7 @@ class ChatClient:
         self.sio.on("chatMessage", self.on_chat_message)
         self.sio.on("presence", self.on_presence)
         self.sio.on("typing", self.on_typing)
+        self.sio.on("roomHead", self.on_room_head)
         self.sio.on("chatError", self.on_chat_error)
         self.sio.on("connect_error", self.on_connect_error)
         self.sio.on("disconnect", self.on_disconnect)
@@ -161,6 +162,11 @@ class ChatClient:
 
     def on_typing(self, typing):
         say(f"typing #{typing['room']}: {typing['user']['name']}")
+
+    def on_room_head(self, head):
+        # Live delivery may have missed messages up to lastSeq (a cluster's fan-out was down).
+        if self.timeline.cursor.get(head["room"], head["lastSeq"]) < head["lastSeq"]:
+            self.catch_up_soon()
 
     def on_chat_error(self, error):
         say(f"refused: {error['code']}: {error['message']}")

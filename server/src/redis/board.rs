@@ -264,3 +264,88 @@ impl Board for RedisBoard {
         self.run_take_over(&self.node, true).await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const URL: &str = "redis://127.0.0.1:6379";
+
+    fn user(id: &str) -> Author {
+        Author {
+            id: id.into(),
+            name: id.to_uppercase(),
+        }
+    }
+
+    fn changes(joined: &[&str], left: &[&str]) -> Changes {
+        Changes {
+            room: "general".into(),
+            online: 0,
+            joined: joined.iter().map(|id| user(id)).collect(),
+            renamed: Vec::new(),
+            left: left.iter().map(|id| user(id)).collect(),
+        }
+    }
+
+    fn ids(users: &[Author]) -> Vec<&str> {
+        users.iter().map(|user| user.id.as_str()).collect()
+    }
+
+    #[tokio::test]
+    async fn a_user_counts_once_over_nodes_and_a_node_that_goes_is_taken_over() {
+        let redis = crate::redis::connect(URL).await.unwrap_or_else(|error| {
+            panic!("this test needs Redis at {URL} (is redis-server running?): {error:#}")
+        });
+        let prefix = format!("chat-test-{}", uuid::Uuid::now_v7());
+        let first = RedisBoard::new(redis.clone(), &prefix).await.unwrap();
+        let second = RedisBoard::new(redis.clone(), &prefix).await.unwrap();
+
+        // Ada on both nodes, Bob on the second: Ada joins once.
+        let applied = first.apply(changes(&["ada"], &[])).await.unwrap();
+        assert_eq!((ids(&applied.joined), applied.online), (vec!["ada"], 1));
+        let applied = second.apply(changes(&["ada", "bob"], &[])).await.unwrap();
+        assert_eq!((ids(&applied.joined), applied.online), (vec!["bob"], 2));
+        assert_eq!(ids(&first.members("general").await.unwrap()), ["ada", "bob"]);
+
+        // Ada's first node lets go: she is still online through the second.
+        let applied = first.apply(changes(&[], &["ada"])).await.unwrap();
+        assert!(applied.left.is_empty());
+        // Leaving twice takes nothing more.
+        first.apply(changes(&[], &["ada"])).await.unwrap();
+        assert_eq!(second.members("general").await.unwrap().len(), 2);
+
+        // The first node still lives: nobody takes it over.
+        assert!(second.upkeep(Vec::new()).await.unwrap().is_empty());
+
+        // The second node stops: Ada and Bob leave.
+        let gone = second.leave().await.unwrap();
+        assert_eq!(gone.len(), 1);
+        assert_eq!((ids(&gone[0].left), gone[0].online), (vec!["ada", "bob"], 0));
+        assert!(first.members("general").await.unwrap().is_empty());
+
+        // Redis forgot the first node (a restart): its next upkeep registers its people again.
+        first.apply(changes(&["cy"], &[])).await.unwrap();
+        redis::cmd("DEL")
+            .arg(first.alive_key(&first.node))
+            .arg(first.node_key(&first.node))
+            .arg(first.room_key("general"))
+            .exec_async(&mut redis.clone())
+            .await
+            .unwrap();
+        let again = first
+            .upkeep(vec![("general".into(), vec![user("cy")])])
+            .await
+            .unwrap();
+        assert_eq!(ids(&again[0].joined), ["cy"]);
+        assert_eq!(ids(&first.members("general").await.unwrap()), ["cy"]);
+
+        first.leave().await.unwrap();
+        let left: Vec<String> = redis::cmd("KEYS")
+            .arg(format!("{prefix}:*"))
+            .query_async(&mut redis.clone())
+            .await
+            .unwrap();
+        assert_eq!(left, Vec::<String>::new(), "nothing is left behind");
+    }
+}
