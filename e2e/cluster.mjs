@@ -390,8 +390,8 @@ async function exited(child) {
   return exitOf(child);
 }
 
-/** A port free on 127.0.0.1 now (nginx cannot report the one it picked). */
-async function freePort() {
+/** A port free on 127.0.0.1 now (for programs that cannot report the one they picked). */
+export async function freePort() {
   const server = net.createServer();
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');

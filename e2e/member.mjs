@@ -13,11 +13,13 @@ export class Member {
   received = new Map();
   /** room -> the highest seq below which nothing is missing (only grows) */
   cursors = new Map();
-  /** room -> how many times a (room, seq) arrived again with a different id: must stay 0. */
+  /** [first, second] messages that arrived under one (room, seq): must stay empty. */
   conflicts = [];
   /** clientId -> acknowledged message */
   acked = new Map();
   welcomes = 0;
+  /** sends refused as `internal` (retried, but a server fault: tests expect none) */
+  internal = 0;
   /** { room, seq, resolve } of `caughtUp` calls still waiting */
   waiters = new Set();
   /** resolve functions of `nextRefusal` calls */
@@ -123,6 +125,7 @@ export class Member {
             return reply.message;
           }
           if (!TRANSIENT.has(reply.error.code)) throw new Error(`refused: ${reply.error.code}`);
+          if (reply.error.code === 'internal') this.internal += 1;
           for (const resolve of this.refusalWaiters.splice(0)) resolve(reply.error.code);
         } catch (error) {
           if (error.message.startsWith('refused')) throw error;

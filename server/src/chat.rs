@@ -420,27 +420,33 @@ impl Chat {
         self.presence.members(room)
     }
 
-    /// Presence changes due an announcement at `now`, over all nodes. While the board cannot be
-    /// reached, this node's own changes are announced as they are.
+    /// Presence changes due an announcement at `now`, over all nodes. Changes the board cannot
+    /// take now (Redis is away, and so is the fan-out) wait for the next announcement.
     pub async fn presence_changes(&self, now: Instant) -> Vec<PresenceChange> {
         let changes = self.presence.take_changes(now);
         let Some(board) = &self.board else {
             return changes.into_iter().map(Changes::announcement).collect();
         };
         let mut announced = Vec::with_capacity(changes.len());
-        for local in changes {
-            let changes = match board.apply(local.clone()).await {
-                Ok(changes) => changes,
+        let mut changes = changes.into_iter();
+        for local in changes.by_ref() {
+            match board.apply(local.clone()).await {
+                Ok(changes) => {
+                    if !(changes.joined.is_empty()
+                        && changes.renamed.is_empty()
+                        && changes.left.is_empty())
+                    {
+                        announced.push(changes.announcement());
+                    }
+                }
                 Err(error) => {
                     crate::throttled!(warn, %error, "shared presence unavailable");
-                    local
+                    self.presence.retry(local);
+                    break;
                 }
-            };
-            if !(changes.joined.is_empty() && changes.renamed.is_empty() && changes.left.is_empty())
-            {
-                announced.push(changes.announcement());
             }
         }
+        changes.for_each(|local| self.presence.retry(local));
         announced
     }
 

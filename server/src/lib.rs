@@ -144,6 +144,10 @@ pub async fn run(
     served
 }
 
+/// How long a stopping node spends on its presence (the task's last round, telling the other
+/// nodes), so that closing the sockets still fits in `--shutdown-timeout`.
+const LEAVE_TIMEOUT: Duration = Duration::from_secs(1);
+
 /// What the socket handlers and the HTTP routes share.
 struct Parts {
     chat: Chat,
@@ -216,7 +220,7 @@ async fn serve_chat<A: Adapter>(
         .layer(axum::middleware::from_fn(memory::detach_request_parts));
 
     let (stop_presence, presence_stopped) = tokio::sync::watch::channel(false);
-    let presence = tokio::spawn(transport::announce_presence(
+    let mut presence = tokio::spawn(transport::announce_presence(
         io.clone(),
         chat.clone(),
         shared_budget,
@@ -239,12 +243,20 @@ async fn serve_chat<A: Adapter>(
     tracing::info!("chat listening on http://{addr} (store: {store}; fan-out: {fan_out})");
     serve::serve(listener, app, &config.connections, shutdown, async move {
         stop_presence.send_replace(true);
-        if let Err(error) = presence.await {
-            tracing::error!(%error, "the presence task failed");
+        if tokio::time::timeout(LEAVE_TIMEOUT, &mut presence)
+            .await
+            .is_err()
+        {
+            tracing::warn!("the presence task did not stop in time");
+            presence.abort();
         }
         // In a cluster, the others are told that this node's users left (those who reconnect
-        // elsewhere come back at once), while the adapter can still reach them.
-        transport::announce(&io, chat.presence_leave().await).await;
+        // elsewhere come back at once), while the adapter can still reach them; with Redis away
+        // this is given up after a moment, and the others take the node over.
+        let leave = async { transport::announce(&io, chat.presence_leave().await).await };
+        if tokio::time::timeout(LEAVE_TIMEOUT, leave).await.is_err() {
+            tracing::warn!("could not tell the other nodes in time that this one stops");
+        }
         io.close().await;
     })
     .await;

@@ -214,7 +214,7 @@ async fn watch_connection(
     loop {
         ticks.tick().await;
         match redis::cmd("PING").query_async::<()>(&mut connection).await {
-            Ok(()) if !reachable || dropped.swap(false, Ordering::Relaxed) => {
+            Ok(()) if dropped.swap(false, Ordering::Relaxed) | !reachable => {
                 reachable = true;
                 reconnected.send_modify(|n| *n += 1);
                 tracing::info!("Redis is reachable again; fan-out between nodes resumes");

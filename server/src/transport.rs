@@ -179,7 +179,13 @@ async fn on_chat_message<A: Adapter>(
         .post(&connection.user(), &SocketRooms::of(&socket), input)
         .await;
     let message = match posted {
-        Ok(Posted::Duplicate(message)) => message,
+        // A retry of a stored message. Its broadcast may never have happened (the node that
+        // stored it died first, or the commit's answer was lost): the room's head goes out, so
+        // whoever missed it catches up.
+        Ok(Posted::Duplicate(message)) => {
+            heads.missed(&message.room, message.seq);
+            message
+        }
         Ok(Posted::New(message)) => {
             // Stored first: a recipient this misses (its queue was full) sees a gap in the
             // room's sequence numbers and catches up with `sync`; if the fan-out failed, the

@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
-    /// The payload does not have the expected shape, a `clientId` is not 1-64 bytes, or a
-    /// `sync` names more than 100 rooms.
+    /// The payload does not have the expected shape, a `clientId` is not 1-64 bytes without
+    /// control characters, or a `sync` names more than 100 rooms.
     InvalidPayload,
     EmptyMessage,
     MessageTooLong,

@@ -126,9 +126,10 @@ pub fn validate_room(room: &str) -> Result<String, ValidationError> {
     Ok(room)
 }
 
-/// A client message id: 1 to [`MAX_CLIENT_ID_BYTES`] bytes.
+/// A client message id: 1 to [`MAX_CLIENT_ID_BYTES`] bytes, no control characters (PostgreSQL
+/// refuses a NUL in text, which would fail the whole batch the id is stored in).
 pub fn validate_client_id(id: &str) -> Result<&str, ValidationError> {
-    if id.is_empty() || id.len() > MAX_CLIENT_ID_BYTES {
+    if id.is_empty() || id.len() > MAX_CLIENT_ID_BYTES || id.chars().any(char::is_control) {
         return Err(ValidationError::InvalidClientId);
     }
     Ok(id)
@@ -205,6 +206,8 @@ mod tests {
         assert!(validate_client_id("").is_err());
         assert!(validate_client_id(&"x".repeat(MAX_CLIENT_ID_BYTES)).is_ok());
         assert!(validate_client_id(&"x".repeat(MAX_CLIENT_ID_BYTES + 1)).is_err());
+        assert!(validate_client_id("c\u{0}1").is_err());
+        assert!(validate_client_id("c\n1").is_err());
     }
 
     #[test]

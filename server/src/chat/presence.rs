@@ -231,6 +231,29 @@ impl Presence {
         changes
     }
 
+    /// Changes taken by [`Presence::take_changes`] that could not be applied (the board was
+    /// unreachable): pending again, as far as they still hold. Applying one twice changes
+    /// nothing on the board, so whether the failed attempt got through does not matter.
+    pub fn retry(&self, changes: Changes) {
+        let mut state = self.lock();
+        let room = state.rooms.entry(changes.room).or_default();
+        for user in changes.joined {
+            if room.online.contains_key(&user.id) && !room.left.contains_key(&user.id) {
+                room.joined.entry(user.id.clone()).or_insert(user);
+            }
+        }
+        for user in changes.renamed {
+            if room.online.contains_key(&user.id) && !room.joined.contains_key(&user.id) {
+                room.renamed.entry(user.id.clone()).or_insert(user);
+            }
+        }
+        for user in changes.left {
+            if !room.online.contains_key(&user.id) {
+                room.left.entry(user.id.clone()).or_insert(user);
+            }
+        }
+    }
+
     /// Who is online on this node, room by room.
     pub fn snapshot(&self) -> Vec<(String, Vec<Author>)> {
         self.lock()
@@ -411,6 +434,26 @@ mod tests {
         let b = open(&presence, "b");
         presence.disconnected(b);
         assert_eq!(changes(&presence), []);
+    }
+
+    #[test]
+    fn changes_the_board_missed_are_pending_again_as_far_as_they_still_hold() {
+        let presence = Presence::default();
+        let a = open(&presence, "a");
+        let b = open(&presence, "b");
+        changes(&presence);
+        presence.disconnected(a);
+        open(&presence, "c");
+        let [missed] = &presence.take_changes(a_minute_later())[..] else {
+            panic!("one room changed");
+        };
+        // Before the retry, b leaves too; c is still there.
+        presence.disconnected(b);
+        presence.retry(missed.clone());
+        assert_eq!(
+            changes(&presence),
+            [(1, vec![user("c")], vec![user("a"), user("b")])]
+        );
     }
 
     #[test]

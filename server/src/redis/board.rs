@@ -306,7 +306,10 @@ mod tests {
         assert_eq!((ids(&applied.joined), applied.online), (vec!["ada"], 1));
         let applied = second.apply(changes(&["ada", "bob"], &[])).await.unwrap();
         assert_eq!((ids(&applied.joined), applied.online), (vec!["bob"], 2));
-        assert_eq!(ids(&first.members("general").await.unwrap()), ["ada", "bob"]);
+        assert_eq!(
+            ids(&first.members("general").await.unwrap()),
+            ["ada", "bob"]
+        );
 
         // Ada's first node lets go: she is still online through the second.
         let applied = first.apply(changes(&[], &["ada"])).await.unwrap();
@@ -321,7 +324,10 @@ mod tests {
         // The second node stops: Ada and Bob leave.
         let gone = second.leave().await.unwrap();
         assert_eq!(gone.len(), 1);
-        assert_eq!((ids(&gone[0].left), gone[0].online), (vec!["ada", "bob"], 0));
+        assert_eq!(
+            (ids(&gone[0].left), gone[0].online),
+            (vec!["ada", "bob"], 0)
+        );
         assert!(first.members("general").await.unwrap().is_empty());
 
         // Redis forgot the first node (a restart): its next upkeep registers its people again.

@@ -124,12 +124,10 @@ async fn commit_appends(
             }
             Err(error) => {
                 tracing::error!(%error, messages = messages.len(), "storing a batch failed");
-                let unavailable = matches!(error, StoreError::Unavailable(_));
                 for reply in replies {
-                    let _ = reply.send(Err(if unavailable {
-                        StoreError::Unavailable(error.to_string())
-                    } else {
-                        StoreError::Batch(error.to_string())
+                    let _ = reply.send(Err(match &error {
+                        StoreError::Unavailable(detail) => StoreError::Unavailable(detail.clone()),
+                        other => StoreError::Batch(other.to_string()),
                     }));
                 }
             }

@@ -310,6 +310,37 @@ pub async fn two_nodes_append_to_one_room_without_gaps_or_duplicates<F: Fixture>
     fixture.remove().await;
 }
 
+/// A client that sends one message (one client id) to two rooms at once, through two nodes:
+/// one is stored, the others get it back, and no counter moves for nothing.
+pub async fn one_client_id_in_two_rooms_through_two_nodes_is_stored_once<F: Fixture>(fixture: F) {
+    let first = open_with_rust(&fixture).await;
+    let second = fixture.open().await;
+    let appends = (0..40).map(|n| {
+        let store = if n % 2 == 0 {
+            first.clone()
+        } else {
+            second.clone()
+        };
+        let room = if n % 4 < 2 { "general" } else { "rust" };
+        let new = new_message(room, &format!("try {n}"), Some("same"));
+        tokio::spawn(async move { store.append(new).await.unwrap() })
+    });
+    let (new, duplicates) = run_appends(appends).await;
+    assert_eq!((new.len(), duplicates.len()), (1, 39));
+    assert!(duplicates.iter().all(|d| *d == new[0]));
+    let stored = new[0].room.as_str();
+    let other = if stored == "general" {
+        "rust"
+    } else {
+        "general"
+    };
+    assert_eq!(first.room(stored).await.unwrap().unwrap().last_seq, 1);
+    assert_eq!(first.room(other).await.unwrap().unwrap().last_seq, 0);
+    first.close().await;
+    second.close().await;
+    fixture.remove().await;
+}
+
 pub async fn a_repeated_client_id_returns_the_first_message<F: Fixture>(fixture: F) {
     let store = fixture.open().await;
     let Posted::New(first) = store
@@ -530,6 +561,7 @@ macro_rules! suite {
                     concurrent_appends_are_batched_without_gaps_or_duplicates,
                     two_nodes_append_to_one_room_without_gaps_or_duplicates,
                     a_repeated_client_id_returns_the_first_message,
+                    one_client_id_in_two_rooms_through_two_nodes_is_stored_once,
                     rooms_memberships_and_limits,
                     concurrent_creations_and_joins_stay_within_the_caps,
                     the_server_key_is_made_once,

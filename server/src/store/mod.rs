@@ -16,6 +16,7 @@ use std::{path::Path, sync::Arc};
 
 use async_trait::async_trait;
 use shared::{Author, ChatMessage, RoomInfo};
+use sqlx::postgres::PgDatabaseError;
 
 /// A message about to be stored; the store assigns `seq`.
 #[derive(Debug, Clone)]
@@ -83,9 +84,12 @@ impl From<sqlx::Error> for StoreError {
             | sqlx::Error::WorkerCrashed => true,
             // PostgreSQL's classes: connection exception, operator intervention (shutting
             // down, starting up), insufficient resources (too many connections).
-            sqlx::Error::Database(error) => error
-                .code()
-                .is_some_and(|code| ["08", "57", "53"].iter().any(|c| code.starts_with(c))),
+            sqlx::Error::Database(error) => {
+                error.try_downcast_ref::<PgDatabaseError>().is_some()
+                    && error
+                        .code()
+                        .is_some_and(|code| ["08", "57", "53"].iter().any(|c| code.starts_with(c)))
+            }
             _ => false,
         };
         if unreachable {

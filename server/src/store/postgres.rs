@@ -65,9 +65,16 @@ impl PgStore {
                 pool => break pool?,
             }
         };
-        sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+        // During a rolling upgrade, a node of the older version may (re)start after a newer one
+        // migrated: it leaves the newer migrations alone (they are additive).
+        sqlx::migrate!("./migrations/postgres")
+            .set_ignore_missing(true)
+            .run(&pool)
+            .await?;
         let mut key = [0u8; 32];
-        getrandom::fill(&mut key).map_err(|e| StoreError::Batch(e.to_string()))?;
+        getrandom::fill(&mut key).map_err(|e| {
+            StoreError::Database(sqlx::Error::Io(std::io::Error::other(e.to_string())))
+        })?;
         // The first node to start keeps its key; the others find it there.
         sqlx::query("INSERT INTO server_key (id, key) VALUES (1, $1) ON CONFLICT (id) DO NOTHING")
             .bind(&key[..])
@@ -86,17 +93,19 @@ struct Writer(PgPool);
 
 impl WriteBatch for Writer {
     async fn write(&self, batch: &[NewMessage]) -> StoreResult<Vec<StoreResult<Posted>>> {
-        // Two nodes storing retries of one message (a client that resent it through another
-        // node) at once: the later insert breaks the unique key and rolls back; written again,
-        // it finds the first one stored.
+        // A batch that lost a race is written again, whole: a deadlock or serialization
+        // failure, or a unique key broken by a message with the same client id stored through
+        // another node meanwhile in another room (the same room would have waited on its lock).
         let mut attempts = 0;
         loop {
             attempts += 1;
             match write_once(&self.0, batch).await {
                 Err(StoreError::Database(sqlx::Error::Database(error)))
-                    if error.is_unique_violation() && attempts < 3 =>
+                    if attempts < 3
+                        && (error.is_unique_violation()
+                            || matches!(error.code().as_deref(), Some("40001" | "40P01"))) =>
                 {
-                    tracing::debug!(%error, "a retry was stored elsewhere meanwhile; writing again");
+                    tracing::debug!(%error, "a batch lost a race with another node; writing again");
                 }
                 outcome => return outcome,
             }
@@ -106,6 +115,11 @@ impl WriteBatch for Writer {
 
 async fn write_once(pool: &PgPool, batch: &[NewMessage]) -> StoreResult<Vec<StoreResult<Posted>>> {
     let mut tx = pool.begin().await?;
+    // What the locking below relies on, whatever the database's default: each statement sees
+    // what was committed before it started.
+    sqlx::query("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
+        .execute(&mut *tx)
+        .await?;
     let mut rooms: Vec<&str> = batch.iter().map(|new| new.room.as_str()).collect();
     rooms.sort_unstable();
     rooms.dedup();

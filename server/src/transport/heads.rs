@@ -4,14 +4,15 @@
 //! nothing is lost, but nobody learns of the message until the room's next one reveals the gap.
 //! Two sides make up for it, both with `roomHead` (clients behind it catch up with `sync`):
 //! - the node whose broadcast failed notes the room with its newest sequence number, and the
-//!   background task sends the head to the room until the adapter takes it;
+//!   background task sends the head to the room until the adapter takes it (a retried message
+//!   that was stored already is noted too: its first broadcast may never have happened);
 //! - a node whose own connection to Redis came back (it may have missed what others published
 //!   meanwhile, pub/sub keeps nothing) sends every room's head to its own clients.
 
 use std::{collections::BTreeMap, sync::Mutex};
 
 use shared::{Event, RoomHead};
-use socketioxide::{SocketIo, adapter::Adapter};
+use socketioxide::{BroadcastError, SocketIo, adapter::Adapter};
 
 use crate::chat::Chat;
 
@@ -26,17 +27,25 @@ impl Heads {
         *head = (*head).max(seq);
     }
 
-    /// Sends every noted room's head to it; a room whose send fails stays noted for next time.
+    /// Sends every noted room's head to it. While the adapter fails, the rooms stay noted for
+    /// next time (and no more are tried: each failure waits out a reconnection attempt).
     pub async fn resend<A: Adapter>(&self, io: &SocketIo<A>) {
         let missed = std::mem::take(&mut *self.0.lock().expect("heads lock"));
-        for (room, last_seq) in missed {
+        let mut rooms = missed.into_iter();
+        for (room, last_seq) in rooms.by_ref() {
             let head = RoomHead { room, last_seq };
-            if let Err(error) = io.to(head.room.clone()).emit(RoomHead::NAME, &head).await {
-                crate::throttled!(warn, %error, room = %head.room, "the fan-out is still down");
-                self.missed(&head.room, head.last_seq);
-            } else {
-                tracing::info!(room = %head.room, last_seq = head.last_seq, "room head sent after a failed fan-out");
+            match io.to(head.room.clone()).emit(RoomHead::NAME, &head).await {
+                Err(BroadcastError::Adapter(error)) => {
+                    crate::throttled!(warn, %error, room = %head.room, "the fan-out is still down");
+                    self.missed(&head.room, head.last_seq);
+                    break;
+                }
+                // A socket that missed it (a full queue) sees the gap at the next message.
+                _ => tracing::debug!(room = %head.room, last_seq = head.last_seq, "room head sent"),
             }
+        }
+        for (room, last_seq) in rooms {
+            self.missed(&room, last_seq);
         }
     }
 }
