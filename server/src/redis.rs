@@ -102,10 +102,12 @@ pub async fn driver(url: &str) -> anyhow::Result<ManagedDriver> {
     let drops = dropped.clone();
     let config = reconnecting()
         .set_push_sender(move |push: PushInfo| {
-            if push.kind == PushKind::Disconnection {
+            // Either way this node may have missed messages: the watch then has every room's
+            // head sent to its clients.
+            let disconnected = push.kind == PushKind::Disconnection;
+            if route(&pushes, push) || disconnected {
                 drops.store(true, Ordering::Relaxed);
             }
-            route(&pushes, push);
             Ok::<(), Infallible>(())
         })
         .set_automatic_resubscription();
@@ -166,34 +168,35 @@ fn reconnecting() -> ConnectionManagerConfig {
 }
 
 /// Hands a message pushed by Redis to the stream of its channel. Runs on the connection's read
-/// path, so it never waits: a stream that is full loses the message.
-fn route(routes: &Routes, push: PushInfo) {
+/// path, so it never waits: a stream that is full loses the message (and says so: true).
+fn route(routes: &Routes, push: PushInfo) -> bool {
     // Subscription confirmations and disconnections are the manager's business.
     if push.kind != PushKind::Message {
-        return;
+        return false;
     }
     let Ok([Value::BulkString(channel), Value::BulkString(message)]) =
         <[Value; 2]>::try_from(push.data)
     else {
         crate::throttled!(warn, "a Redis message of an unexpected shape was dropped");
-        return;
+        return false;
     };
     let Ok(channel) = String::from_utf8(channel) else {
         crate::throttled!(
             warn,
             "a Redis message on a channel that is not UTF-8 was dropped"
         );
-        return;
+        return false;
     };
     let routes = routes.read().expect("routes lock");
     // A channel with no route was just unsubscribed: its last messages have nowhere to go.
     let Some(stream) = routes.get(&channel) else {
-        return;
+        return false;
     };
     match stream.try_send((channel, message)) {
-        Ok(()) | Err(TrySendError::Closed(_)) => {}
+        Ok(()) | Err(TrySendError::Closed(_)) => false,
         Err(TrySendError::Full((channel, _))) => {
             crate::throttled!(warn, %channel, "the adapter is behind; a Redis message was dropped");
+            true
         }
     }
 }
@@ -202,7 +205,8 @@ fn route(routes: &Routes, push: PushInfo) {
 /// drops, but gives up after a few attempts and starts again only when a command fails: without
 /// this, a node whose users only listen would send nothing and stay unsubscribed for good once
 /// Redis was away longer than those attempts. The first answer after a drop (`dropped`, set by
-/// the connection's disconnection push, or a failed ping) counts as a reconnection.
+/// the connection's disconnection push or by a message lost to a full stream, or a failed ping)
+/// counts as a reconnection: this node may have missed messages.
 async fn watch_connection(
     mut connection: ConnectionManager,
     dropped: Arc<AtomicBool>,

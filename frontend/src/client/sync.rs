@@ -10,9 +10,10 @@ use shared::{
     ChatMessage, ErrorCode, ErrorPayload, RoomCursor, RoomHead, Sync as SyncRequest, Synced,
 };
 
+use super::history::load_history;
 use crate::{
     socket,
-    state::{ChatState, Status, Sync},
+    state::{ChatState, History, Status, Sync},
 };
 
 /// The least pause before asking a busy (or silent) server again; a random share of it again is
@@ -39,12 +40,24 @@ pub(super) fn fill_gap(state: ChatState, room: String) {
 
 /// The server says live delivery may have missed messages of a room up to `head`.
 pub(super) fn catch_up_to(state: ChatState, head: RoomHead) {
-    let behind = state
-        .room(&head.room)
-        .and_then(|room| room.cursor())
-        .is_some_and(|cursor| cursor < head.last_seq);
-    if behind {
-        start(state, vec![head.room], true);
+    let Some(room) = state.room(&head.room) else {
+        return;
+    };
+    match room.cursor() {
+        Some(cursor) if cursor < head.last_seq => start(state, vec![head.room], true),
+        Some(_) => {}
+        // Nothing held yet (an empty room when it was opened): the newest page, now if the room
+        // is open, else when it is.
+        None if head.last_seq > room.last_seq.get_untracked() => {
+            room.last_seq.set(head.last_seq);
+            if room.history.get_untracked() != History::Loading {
+                room.history.set(History::NotLoaded);
+                if state.current.get_untracked() == head.room {
+                    load_history(state, head.room, None);
+                }
+            }
+        }
+        None => {}
     }
 }
 

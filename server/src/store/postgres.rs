@@ -35,7 +35,11 @@ const LOCK_USER: i32 = 2;
 
 #[derive(Debug, Clone)]
 pub struct PgStore {
+    /// Everything but appends.
     pool: PgPool,
+    /// The committer's own connection (8 in all per node): a burst of reads never makes
+    /// messages wait for one.
+    writer: PgPool,
     /// Appends are group-committed per node, as with SQLite: one transaction for whatever has
     /// queued up.
     committer: Committer,
@@ -53,7 +57,7 @@ impl PgStore {
         let deadline = tokio::time::Instant::now() + START_WAIT;
         let pool = loop {
             let pool = PgPoolOptions::new()
-                .max_connections(8)
+                .max_connections(7)
                 .acquire_timeout(ACQUIRE_TIMEOUT)
                 .connect_with(options.clone())
                 .await;
@@ -80,8 +84,13 @@ impl PgStore {
             .bind(&key[..])
             .execute(&pool)
             .await?;
+        let writer = PgPoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_lazy_with(options);
         Ok(Self {
-            committer: Committer::start(Writer(pool.clone())),
+            committer: Committer::start(Writer(writer.clone())),
+            writer,
             pool,
         })
     }
@@ -423,6 +432,7 @@ impl Store for PgStore {
 
     async fn close(&self) {
         self.committer.close().await;
+        self.writer.close().await;
         self.pool.close().await;
     }
 }
@@ -430,7 +440,7 @@ impl Store for PgStore {
 #[cfg(test)]
 impl super::conformance::TestStore for PgStore {
     fn writer(&self) -> impl WriteBatch {
-        Writer(self.pool.clone())
+        Writer(self.writer.clone())
     }
 
     fn committer(&self) -> &Committer {
