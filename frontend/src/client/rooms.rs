@@ -79,8 +79,12 @@ pub fn join_room(state: ChatState, name: String) {
             }
             if error.code == ErrorCode::RoomNotFound {
                 // The server answers requests concurrently: the room may have been made since
-                // this was asked.
-                if state.room(&name).is_none() {
+                // this was asked. A second answer for the same room changes nothing (drawing
+                // the notice again would swap its button under a click).
+                let shown = state
+                    .missing_room
+                    .with_untracked(|missing| missing.as_ref().is_some_and(|m| m.name == name));
+                if state.room(&name).is_none() && !shown {
                     state.missing_room.set(Some(Missing { name, valid: true }));
                 }
                 return;
