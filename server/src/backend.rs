@@ -49,6 +49,7 @@ pub async fn handle(
 
 /// A refusal made before the server-function layer runs, in the same shape as its own.
 fn refused(payload: &ErrorPayload) -> Response {
+    crate::telemetry::refused(payload.code);
     let body = serde_json::to_string(payload).expect("a payload serializes");
     (
         status(payload.code),
@@ -82,6 +83,7 @@ impl Backend for Chat {
 /// The client's view of `error`, with the response's status set to match.
 fn refuse(error: ChatError) -> ErrorPayload {
     let payload = refusal(&error);
+    crate::telemetry::refused(payload.code);
     if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
         response.set_status(status(payload.code));
     }

@@ -408,6 +408,11 @@ impl Chat {
         self.presence.disconnected(connection);
     }
 
+    /// How many rooms have someone online on this node.
+    pub fn rooms_online(&self) -> usize {
+        self.presence.rooms_online()
+    }
+
     /// Everyone online in `room`, by name. In a cluster whose board cannot be reached, those on
     /// this node.
     pub async fn members(&self, room: &str) -> Vec<Author> {

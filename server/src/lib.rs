@@ -7,21 +7,29 @@ mod assets;
 mod backend;
 mod chat;
 mod error;
+mod health;
 mod memory;
 mod redis;
 mod serve;
 mod store;
 mod supervise;
+mod telemetry;
 mod throttle;
 mod transport;
 
-use std::{future::Future, path::PathBuf, sync::Arc, time::Duration};
+use std::{
+    future::Future,
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    sync::Arc,
+    time::Duration,
+};
 
-use anyhow::Context;
+use anyhow::{Context, bail};
 
 use axum::{
     Router,
-    routing::{get, post},
+    routing::{MethodRouter, get, post},
 };
 use socketioxide::{
     ParserConfig, SocketIo, SocketIoBuilder, adapter::Adapter, handler::ConnectHandler,
@@ -31,6 +39,7 @@ use tokio::net::TcpListener;
 use tower_layer::Layer;
 
 pub use serve::{ConnectionLimits, raise_open_file_limit};
+use supervise::AbortOnDrop;
 pub use transport::RateLimit;
 use transport::{Heads, Intake, SharedBudget};
 
@@ -67,6 +76,8 @@ pub struct Config {
     pub max_rooms_per_user: usize,
     /// Deadlines and caps that keep idle or abusive connections from locking others out.
     pub connections: ConnectionLimits,
+    /// Where to serve `/metrics` alone; `None` serves it beside everything else.
+    pub metrics_bind: Option<SocketAddr>,
 }
 
 impl Config {
@@ -83,6 +94,7 @@ impl Config {
             max_rooms: 1_000,
             max_rooms_per_user: 100,
             connections: ConnectionLimits::default(),
+            metrics_bind: None,
         }
     }
 }
@@ -94,6 +106,14 @@ pub async fn run(
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    let metrics = match config.metrics_bind {
+        Some(addr) => Some(
+            TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen on {addr} for metrics"))?,
+        ),
+        None => None,
+    };
     let store = store::open(config.database_url.as_deref(), &config.data_dir).await?;
     let board: Option<Arc<dyn chat::Board>> = match &config.redis {
         Some(redis) => {
@@ -118,6 +138,8 @@ pub async fn run(
         chat,
         shared_budget: Arc::new(SharedBudget::new(config.connections.max_per_ip.is_some())),
         heads: Arc::default(),
+        store: store.clone(),
+        metrics,
     };
     let builder = socket_io(&config, &parts);
     let served = match &config.redis {
@@ -128,15 +150,14 @@ pub async fn run(
         }
         Some(redis) => {
             let driver = redis::driver(&redis.url).await?;
-            let reconnections = driver.reconnections();
+            let link = Some(driver.link());
             let (layer, io) = builder
                 .with_adapter::<redis::ManagedAdapter<_>>(redis::adapter(driver, &redis.prefix))
                 .build_layer();
             io.ns("/", transport::on_connect.with(transport::authenticate))
                 .await
                 .context("cannot subscribe to Redis")?;
-            let reconnections = Some(reconnections);
-            serve_chat(listener, &config, parts, layer, io, reconnections, shutdown).await
+            serve_chat(listener, &config, parts, layer, io, link, shutdown).await
         }
     };
     store.close().await;
@@ -153,6 +174,10 @@ struct Parts {
     chat: Chat,
     shared_budget: Arc<SharedBudget>,
     heads: Arc<Heads>,
+    /// For readiness.
+    store: Arc<dyn store::Store>,
+    /// The listener of `--metrics-bind`, if given.
+    metrics: Option<TcpListener>,
 }
 
 /// The Socket.io server's settings and the handlers' state, before an adapter is chosen.
@@ -186,36 +211,61 @@ fn socket_io(config: &Config, parts: &Parts) -> SocketIoBuilder {
         .with_state(parts.heads.clone())
 }
 
-/// Serves the chat with Socket.io on adapter `A` (this node alone, or Redis, whose
-/// `reconnections` tell when this node may have missed broadcasts) until `shutdown`.
+/// Serves the chat with Socket.io on adapter `A` (this node alone, or Redis, whose `link` tells
+/// whether it is up and when this node may have missed broadcasts) until `shutdown`.
 async fn serve_chat<A: Adapter>(
     listener: TcpListener,
     config: &Config,
     parts: Parts,
     socket_layer: SocketIoLayer<A>,
     io: SocketIo<A>,
-    reconnections: Option<tokio::sync::watch::Receiver<u64>>,
+    link: Option<redis::Link>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let Parts {
         chat,
         shared_budget,
         heads,
+        store,
+        metrics,
     } = parts;
+    let readiness = health::Readiness {
+        store,
+        redis: link.as_ref().map(|link| link.connected.clone()),
+    };
     // The layer is applied once, by hand: `Router::layer` would call it once per endpoint, and
     // each call builds a separate Engine.IO server that does not know the others' sessions.
     let socket_io = socket_layer.layer(Router::new().fallback(assets::serve));
     // socketioxide answers every path under /socket.io/, so the client script is routed in front.
     let backend_chat: Arc<dyn api::Backend> = Arc::new(chat.clone());
     let backend_budget = shared_budget.clone();
+    let metrics_route = Router::new().route(METRICS_PATH, metrics_endpoint(&io, &chat));
+    let (public_metrics, metrics_server) = match metrics {
+        None => (metrics_route, None),
+        Some(listener) => {
+            tracing::info!("metrics on http://{}{METRICS_PATH}", listener.local_addr()?);
+            let served = axum::serve(listener, metrics_route).into_future();
+            (Router::new(), Some(AbortOnDrop(tokio::spawn(served))))
+        }
+    };
+    let upkeep = AbortOnDrop(tokio::spawn(telemetry::upkeep()));
     let app = Router::new()
         .route(assets::SOCKET_IO_CLIENT_PATH, get(assets::serve))
+        .route("/healthz", get(health::healthz))
+        .route(
+            "/readyz",
+            get(move || {
+                let readiness = readiness.clone();
+                async move { readiness.check().await }
+            }),
+        )
         .route(
             backend::ROUTE,
             post(move |request| {
                 backend::handle(backend_chat.clone(), backend_budget.clone(), request)
             }),
         )
+        .merge(public_metrics)
         .fallback_service(socket_io)
         .layer(axum::middleware::from_fn(memory::detach_request_parts));
 
@@ -225,7 +275,7 @@ async fn serve_chat<A: Adapter>(
         chat.clone(),
         shared_budget,
         heads,
-        reconnections,
+        link.map(|link| link.reconnections),
         presence_stopped,
     ));
 
@@ -260,5 +310,49 @@ async fn serve_chat<A: Adapter>(
         io.close().await;
     })
     .await;
+    drop((metrics_server, upkeep));
     Ok(())
+}
+
+/// Where the metrics are served.
+const METRICS_PATH: &str = "/metrics";
+
+/// `GET /metrics`: what was recorded, with this node's connections and presence measured now.
+fn metrics_endpoint<A: Adapter>(io: &SocketIo<A>, chat: &Chat) -> MethodRouter {
+    let (io, chat) = (io.clone(), chat.clone());
+    get(move || {
+        transport::measure_connections(&io);
+        telemetry::presence_rooms(chat.rooms_online());
+        let body = telemetry::render();
+        async move {
+            (
+                [(
+                    axum::http::header::CONTENT_TYPE,
+                    "text/plain; version=0.0.4; charset=utf-8",
+                )],
+                body,
+            )
+        }
+    })
+}
+
+/// `chat backup FILE`: a consistent copy of the SQLite database of `config.data_dir`, made while
+/// a server may be writing to it. Refuses to overwrite `file`, and a PostgreSQL configuration
+/// (`pg_dump` does that job). Returns the path of the database copied.
+pub async fn backup(config: &Config, file: &Path) -> anyhow::Result<PathBuf> {
+    if config.database_url.is_some() {
+        bail!(
+            "`chat backup` copies the SQLite database; with --database-url, back up PostgreSQL \
+             with pg_dump (see docs/OPERATIONS.md)"
+        );
+    }
+    if std::fs::exists(file)
+        .with_context(|| format!("cannot tell whether {} exists", file.display()))?
+    {
+        bail!(
+            "{} already exists; give the name of a new file",
+            file.display()
+        );
+    }
+    store::sqlite::backup(&config.data_dir, file).await
 }

@@ -1,26 +1,34 @@
-//! The `chat` binary: read the configuration, set up logging, bind, and hand over to the library.
+//! The `chat` binary: read the configuration, set up logging, then serve (bind, and hand over to
+//! the library) or run a subcommand (`backup`).
 
 use std::{io::IsTerminal, net::SocketAddr, num::NonZeroUsize, path::PathBuf, time::Duration};
 
 use anyhow::Context;
-use clap::Parser;
-use tracing_subscriber::EnvFilter;
+use clap::{Parser, Subcommand, ValueEnum};
+use tracing::{Level, Metadata};
+use tracing_subscriber::{
+    EnvFilter, Layer, filter::filter_fn, layer::SubscriberExt, util::SubscriberInitExt,
+};
 
 /// Self-hosted real-time chat: one binary serving the web UI and Socket.io.
 #[derive(Debug, Parser)]
 #[command(version, about)]
 struct Args {
+    /// Without a subcommand, the server runs.
+    #[command(subcommand)]
+    command: Option<Command>,
+
     /// Address to listen on. Use 0.0.0.0:4000 to accept connections from other machines.
     #[arg(long, env = "CHAT_BIND", default_value = "127.0.0.1:4000")]
     bind: SocketAddr,
 
     /// Directory for the database (created if missing).
-    #[arg(long, env = "CHAT_DATA_DIR", default_value = "./data")]
+    #[arg(long, env = "CHAT_DATA_DIR", default_value = "./data", global = true)]
     data_dir: PathBuf,
 
     /// A `postgres://` URL: store everything in PostgreSQL, shared by several nodes, instead of
     /// SQLite in --data-dir. Migrations run at start-up.
-    #[arg(long, env = "CHAT_DATABASE_URL")]
+    #[arg(long, env = "CHAT_DATABASE_URL", global = true)]
     database_url: Option<String>,
 
     /// A `redis://` URL: carry messages, presence and typing between the nodes of a cluster
@@ -71,27 +79,92 @@ struct Args {
     /// Seconds shutdown waits for open connections before closing them anyway.
     #[arg(long, env = "CHAT_SHUTDOWN_TIMEOUT", default_value_t = 5)]
     shutdown_timeout: u64,
+
+    /// Serve /metrics (Prometheus) on this address only, instead of beside the chat: metrics
+    /// should not be public.
+    #[arg(long, env = "CHAT_METRICS_BIND")]
+    metrics_bind: Option<SocketAddr>,
+
+    /// How log lines are written: `text` for people, `json` (one object a line) for log
+    /// shippers.
+    #[arg(long, env = "CHAT_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
+    log_format: LogFormat,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Copy the SQLite database of --data-dir to FILE, consistently, while the server runs.
+    /// FILE must not exist. (For PostgreSQL, use pg_dump.)
+    Backup { file: PathBuf },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .with_ansi(std::io::stdout().is_terminal())
+    let mut args = Args::parse();
+    init_logging(args.log_format);
+    let command = args.command.take();
+    let bind = args.bind;
+    let config = config(args);
+    match command {
+        Some(Command::Backup { file }) => {
+            let database = server::backup(&config, &file).await?;
+            println!("{} copied to {}", database.display(), file.display());
+            Ok(())
+        }
+        None => serve(bind, config).await,
+    }
+}
+
+/// Logs to stdout, filtered by `RUST_LOG` (default `info`).
+fn init_logging(format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let lines = match format {
+        LogFormat::Text => tracing_subscriber::fmt::layer()
+            .with_ansi(std::io::stdout().is_terminal())
+            .boxed(),
+        LogFormat::Json => tracing_subscriber::fmt::layer().json().boxed(),
+    };
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(lines.with_filter(filter_fn(no_packet_dump)))
         .init();
-    let args = Args::parse();
+}
+
+/// socketioxide's and engineioxide's debug and trace lines print raw packets: handshakes with
+/// their session token, welcomes with a new one, message text. They are never written,
+/// whatever `RUST_LOG` asks for.
+fn no_packet_dump(line: &Metadata<'_>) -> bool {
+    let wire = ["socketioxide", "engineioxide"]
+        .iter()
+        .any(|library| line.target().starts_with(library));
+    !wire || *line.level() <= Level::INFO
+}
+
+/// The server, until SIGINT or SIGTERM.
+async fn serve(bind: SocketAddr, config: server::Config) -> anyhow::Result<()> {
     match server::raise_open_file_limit() {
         Ok(limit) => tracing::debug!(limit, "open-file limit"),
         Err(error) => tracing::warn!(%error, "cannot raise the open-file limit"),
     }
 
     let shutdown = shutdown_signal();
-    let listener = tokio::net::TcpListener::bind(args.bind)
+    let listener = tokio::net::TcpListener::bind(bind)
         .await
-        .with_context(|| format!("cannot listen on {}", args.bind))?;
-    let config = server::Config {
+        .with_context(|| format!("cannot listen on {bind}"))?;
+    server::run(listener, config, shutdown)
+        .await
+        .context("server stopped with an error")
+}
+
+/// The library's configuration from the command line and environment.
+fn config(args: Args) -> server::Config {
+    server::Config {
         rate_limit: server::RateLimit {
             per_second: args.rate_per_second,
             burst: args.rate_burst,
@@ -111,11 +184,9 @@ async fn main() -> anyhow::Result<()> {
             max_per_ip: NonZeroUsize::new(args.max_connections_per_ip),
             shutdown_timeout: Duration::from_secs(args.shutdown_timeout),
         },
+        metrics_bind: args.metrics_bind,
         ..server::Config::new(args.data_dir)
-    };
-    server::run(listener, config, shutdown)
-        .await
-        .context("server stopped with an error")
+    }
 }
 
 /// Resolves on the first SIGINT (Ctrl-C) or SIGTERM. The handlers are installed when this is

@@ -49,9 +49,10 @@ use tokio::{
         mpsc::{self, error::TrySendError},
         watch,
     },
-    task::JoinHandle,
     time::MissedTickBehavior,
 };
+
+use crate::supervise::AbortOnDrop;
 
 /// How long a node waits for the others' answers (`fetch_sockets`, `rooms`, acks across nodes).
 /// They come in under a millisecond; a frozen node makes every such request wait this long, so
@@ -80,16 +81,23 @@ pub struct ManagedDriver {
     /// Read by the connection's push sender, which has no other way to find a message's stream.
     routes: Arc<Routes>,
     /// The task that pings Redis; it ends with the last clone.
-    _watch: Arc<Watch>,
-    /// Counts the times the connection came back after a drop.
-    reconnections: watch::Receiver<u64>,
+    _watch: Arc<AbortOnDrop<()>>,
+    link: Link,
+}
+
+/// What the rest of the server learns about the driver's connection to Redis.
+#[derive(Debug, Clone)]
+pub struct Link {
+    /// Changes each time the connection came back after a drop: what was published meanwhile
+    /// never reached this node.
+    pub reconnections: watch::Receiver<u64>,
+    /// Whether Redis is reachable now: false from a drop or a failed ping until a ping answers.
+    pub connected: watch::Receiver<bool>,
 }
 
 impl ManagedDriver {
-    /// Changes each time the connection to Redis came back after a drop: what was published
-    /// meanwhile never reached this node.
-    pub fn reconnections(&self) -> watch::Receiver<u64> {
-        self.reconnections.clone()
+    pub fn link(&self) -> Link {
+        self.link.clone()
     }
 }
 
@@ -100,11 +108,17 @@ pub async fn driver(url: &str) -> anyhow::Result<ManagedDriver> {
     let pushes = routes.clone();
     let dropped = Arc::new(AtomicBool::new(false));
     let drops = dropped.clone();
+    let (up, connected) = watch::channel(true);
+    let up = Arc::new(up);
+    let down = up.clone();
     let config = reconnecting()
         .set_push_sender(move |push: PushInfo| {
             // Either way this node may have missed messages: the watch then has every room's
             // head sent to its clients.
             let disconnected = push.kind == PushKind::Disconnection;
+            if disconnected {
+                down.send_replace(false);
+            }
             if route(&pushes, push) || disconnected {
                 drops.store(true, Ordering::Relaxed);
             }
@@ -116,16 +130,20 @@ pub async fn driver(url: &str) -> anyhow::Result<ManagedDriver> {
         .await
         .context("connecting to Redis")?;
     let (reconnected, reconnections) = watch::channel(0);
-    let watch = Watch(tokio::spawn(watch_connection(
+    let watch = AbortOnDrop(tokio::spawn(watch_connection(
         redis.clone(),
         dropped,
         reconnected,
+        up,
     )));
     Ok(ManagedDriver {
         redis,
         routes,
         _watch: Arc::new(watch),
-        reconnections,
+        link: Link {
+            reconnections,
+            connected,
+        },
     })
 }
 
@@ -206,11 +224,13 @@ fn route(routes: &Routes, push: PushInfo) -> bool {
 /// this, a node whose users only listen would send nothing and stay unsubscribed for good once
 /// Redis was away longer than those attempts. The first answer after a drop (`dropped`, set by
 /// the connection's disconnection push or by a message lost to a full stream, or a failed ping)
-/// counts as a reconnection: this node may have missed messages.
+/// counts as a reconnection: this node may have missed messages. `up` tells whether the last
+/// ping answered (a drop sets it false at once).
 async fn watch_connection(
     mut connection: ConnectionManager,
     dropped: Arc<AtomicBool>,
     reconnected: watch::Sender<u64>,
+    up: Arc<watch::Sender<bool>>,
 ) {
     let mut ticks = tokio::time::interval(WATCH_INTERVAL);
     ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
@@ -220,24 +240,17 @@ async fn watch_connection(
         match redis::cmd("PING").query_async::<()>(&mut connection).await {
             Ok(()) if dropped.swap(false, Ordering::Relaxed) | !reachable => {
                 reachable = true;
+                up.send_replace(true);
                 reconnected.send_modify(|n| *n += 1);
                 tracing::info!("Redis is reachable again; fan-out between nodes resumes");
             }
             Err(error) if reachable => {
                 reachable = false;
+                up.send_replace(false);
                 tracing::warn!(%error, "Redis is unreachable; no fan-out between nodes until it is back");
             }
             _ => {}
         }
-    }
-}
-
-/// Stops the watch task when dropped.
-struct Watch(JoinHandle<()>);
-
-impl Drop for Watch {
-    fn drop(&mut self) {
-        self.0.abort();
     }
 }
 

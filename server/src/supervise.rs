@@ -1,5 +1,6 @@
 //! Keeps a background task running: a task that fails (panics) is logged and started again, so
-//! that one bug does not leave the server up but unable to do its work.
+//! that one bug does not leave the server up but unable to do its work; and stops one with the
+//! value that holds it ([`AbortOnDrop`]).
 
 use std::{future::Future, time::Duration};
 
@@ -20,6 +21,15 @@ where
                 tokio::time::sleep(RESTART_DELAY).await;
             }
         }
+    }
+}
+
+/// A background task that is stopped when the value holding it is dropped.
+pub struct AbortOnDrop<T>(pub tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

@@ -13,7 +13,13 @@ mod connection;
 mod heads;
 mod intake;
 
-use std::{convert::Infallible, marker::PhantomData, net::SocketAddr, sync::Arc, time::Duration};
+use std::{
+    convert::Infallible,
+    marker::PhantomData,
+    net::SocketAddr,
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use axum::extract::ConnectInfo;
 
@@ -23,7 +29,7 @@ use shared::{
     Synced, Typing, Welcome,
 };
 use socketioxide::{
-    BroadcastError, SocketError, SocketIo,
+    BroadcastError, SocketError, SocketIo, TransportType,
     adapter::Adapter,
     extract::{AckSender, SocketRef, State, TryData},
     handler::{FromMessageParts, Value},
@@ -39,6 +45,7 @@ pub use intake::Intake;
 use crate::{
     chat::{Chat, ChatError, InRooms, Posted},
     error::refusal,
+    telemetry,
 };
 
 /// The adapter room every connection of user `id` is in.
@@ -77,6 +84,13 @@ impl<A: Adapter> InRooms for SocketRooms<'_, A> {
 #[error("{}", .0.message)]
 pub struct Refused(ErrorPayload);
 
+impl Refused {
+    fn new(payload: ErrorPayload) -> Self {
+        telemetry::refused(payload.code);
+        Self(payload)
+    }
+}
+
 /// Runs before the client is told it is connected: resolves who it is, puts the socket in its
 /// rooms and registers the event handlers, so that an event sent right after connecting is
 /// never missed or refused.
@@ -93,12 +107,12 @@ pub async fn authenticate<A: Adapter>(
         .get::<ConnectInfo<SocketAddr>>()
         .map(|ConnectInfo(peer)| peer.ip());
     if !shared.connect(address) {
-        return Err(Refused(rate_limited()));
+        return Err(Refused::new(rate_limited()));
     }
     let session = chat
         .open_session(auth.unwrap_or_default())
         .await
-        .map_err(|error| Refused(refusal(&error)))?;
+        .map_err(|error| Refused::new(refusal(&error)))?;
     let mut rooms: Vec<String> = session.rooms.iter().map(|room| room.name.clone()).collect();
     rooms.push(user_room(&session.user.id));
     // Rooms joined here are left by socketioxide whatever becomes of the socket.
@@ -114,6 +128,7 @@ pub async fn authenticate<A: Adapter>(
     socket.on(Rename::NAME, on_rename::<A>);
     socket.on(NowTyping::NAME, on_typing::<A>);
     socket.on(Members::NAME, on_members::<A>);
+    socket.on_fallback(on_unknown_event);
     socket.on_disconnect(on_disconnect::<A>);
     Ok(())
 }
@@ -152,8 +167,39 @@ async fn on_disconnect<A: Adapter>(
     reason: DisconnectReason,
     State(chat): State<Chat>,
 ) {
-    crate::throttled!(info, sid = %socket.id, %reason, "client disconnected");
+    crate::throttled!(info, sid = %socket.id, user = %connection.user().id, %reason, "client disconnected");
+    telemetry::disconnected(reason_label(reason));
     chat.disconnected(connection.id);
+}
+
+/// A disconnection's reason as a metric's label.
+fn reason_label(reason: DisconnectReason) -> &'static str {
+    match reason {
+        DisconnectReason::TransportClose => "transport_close",
+        DisconnectReason::MultipleHttpPollingError => "multiple_polling_requests",
+        DisconnectReason::PacketParsingError => "packet_parsing_error",
+        DisconnectReason::TransportError => "transport_error",
+        DisconnectReason::HeartbeatTimeout => "heartbeat_timeout",
+        DisconnectReason::ClientNSDisconnect => "client_disconnect",
+        DisconnectReason::ServerNSDisconnect => "server_disconnect",
+        DisconnectReason::ClosingServer => "closing_server",
+    }
+}
+
+/// An event no handler is registered for: counted, otherwise ignored.
+async fn on_unknown_event() {
+    telemetry::event_received("other");
+}
+
+/// This node's open connections by transport, into the connections gauge.
+pub fn measure_connections<A: Adapter>(io: &SocketIo<A>) {
+    let sockets = io.local().sockets();
+    let websocket = sockets
+        .iter()
+        .filter(|socket| socket.transport_type() == TransportType::Websocket)
+        .count();
+    telemetry::connections("websocket", websocket);
+    telemetry::connections("polling", sockets.len() - websocket);
 }
 
 /// `chatMessage`: store, broadcast to the room (sender included), then acknowledge.
@@ -166,6 +212,7 @@ async fn on_chat_message<A: Adapter>(
     State(intake): State<Arc<Intake>>,
     State(heads): State<Arc<Heads>>,
 ) {
+    let received = Instant::now();
     if !connection.budget.message() {
         return reply.refuse(rate_limited());
     }
@@ -204,6 +251,7 @@ async fn on_chat_message<A: Adapter>(
         }
         Err(error) => return reply.fail(&error),
     };
+    telemetry::acked(received);
     reply.ok(Sent { message });
 }
 
@@ -211,12 +259,15 @@ async fn on_chat_message<A: Adapter>(
 /// are expected; anything else is a fault.
 fn log_broadcast_failure(error: &BroadcastError, room: &str) {
     let BroadcastError::Socket(failed) = error else {
+        telemetry::broadcast_missed("adapter", 1);
         return crate::throttled!(error, %room, %error, "broadcast failed");
     };
     let full = failed
         .iter()
         .filter(|error| matches!(error, SocketError::InternalChannelFull))
         .count();
+    telemetry::broadcast_missed("queue_full", full);
+    telemetry::broadcast_missed("closed", failed.len() - full);
     tracing::debug!(%room, full, closed = failed.len() - full, "broadcast missed sockets");
 }
 
@@ -357,6 +408,7 @@ async fn on_typing<A: Adapter>(
     State(chat): State<Chat>,
     State(shared): State<Arc<SharedBudget>>,
 ) {
+    telemetry::event_received(NowTyping::NAME);
     let Ok(request) = request else {
         return;
     };
@@ -490,9 +542,9 @@ pub fn rate_limited() -> ErrorPayload {
     )
 }
 
-/// Extractor: the request, parsed. A payload that does not parse is refused with
-/// `invalid_payload` right here (through the ack, or a `chatError` event), and the handler is
-/// not called.
+/// Extractor: the request, parsed, and counted in the events metric. A payload that does not
+/// parse is refused with `invalid_payload` right here (through the ack, or a `chatError` event),
+/// and the handler is not called.
 struct Payload<R>(R);
 
 #[derive(Debug, thiserror::Error)]
@@ -507,6 +559,8 @@ impl<A: Adapter, R: Request> FromMessageParts<A> for Payload<R> {
         value: &mut Value,
         ack_id: &Option<i64>,
     ) -> Result<Self, PayloadRefused> {
+        // Every request event passes here once, readable or not.
+        telemetry::event_received(R::NAME);
         let Ok(TryData(parsed)) = TryData::<R>::from_message_parts(socket, value, ack_id);
         parsed.map(Payload).map_err(|error| {
             tracing::debug!(event = R::NAME, %error, "unreadable payload");
@@ -554,6 +608,7 @@ impl<A: Adapter, R: Request> Reply<A, R> {
     }
 
     fn refuse(self, error: ErrorPayload) {
+        telemetry::refused(error.code);
         tracing::debug!(sid = %self.socket.id, code = ?error.code, "request refused");
         if self.wants_ack {
             self.send_ack(&Ack::<R::Reply>::Error { error });

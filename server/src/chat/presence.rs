@@ -254,6 +254,16 @@ impl Presence {
         }
     }
 
+    /// How many rooms have someone online on this node.
+    pub fn rooms_online(&self) -> usize {
+        let state = self.lock();
+        state
+            .rooms
+            .values()
+            .filter(|room| !room.online.is_empty())
+            .count()
+    }
+
     /// Who is online on this node, room by room.
     pub fn snapshot(&self) -> Vec<(String, Vec<Author>)> {
         self.lock()

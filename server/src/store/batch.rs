@@ -6,7 +6,11 @@
 use std::{
     collections::{BTreeMap, HashMap},
     future::Future,
-    sync::{Arc, Mutex},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Instant,
 };
 
 use shared::ChatMessage;
@@ -39,6 +43,9 @@ pub struct Committer {
     appends: mpsc::Sender<AppendRequest>,
     stop: Arc<watch::Sender<bool>>,
     task: Arc<Mutex<Option<JoinHandle<()>>>>,
+    /// True while a run of the committer task is alive (between a failure and its restart, and
+    /// once it stopped, false).
+    running: Arc<AtomicBool>,
 }
 
 impl Committer {
@@ -47,14 +54,23 @@ impl Committer {
         let (appends, queued) = mpsc::channel(4 * MAX_BATCH);
         let (stop, stopped) = watch::channel(false);
         let queued = Arc::new(tokio::sync::Mutex::new(queued));
+        let running = Arc::new(AtomicBool::new(false));
+        let alive = running.clone();
         let task = tokio::spawn(supervise("committer", move || {
-            commit_appends(writer.clone(), queued.clone(), stopped.clone())
+            let run = Running::mark(alive.clone());
+            commit_appends(writer.clone(), queued.clone(), stopped.clone(), run)
         }));
         Self {
             appends,
             stop: Arc::new(stop),
             task: Arc::new(Mutex::new(Some(task))),
+            running,
         }
+    }
+
+    /// Whether the committer task is running now (for readiness).
+    pub fn is_running(&self) -> bool {
+        self.running.load(Ordering::Acquire)
     }
 
     /// Queues `new` and waits for its outcome.
@@ -89,13 +105,31 @@ impl Committer {
     }
 }
 
+/// Marks the committer running from its start until it is dropped: when the task returns, or
+/// when it fails (a panic drops the task's future, and this with it).
+struct Running(Arc<AtomicBool>);
+
+impl Running {
+    fn mark(flag: Arc<AtomicBool>) -> Self {
+        flag.store(true, Ordering::Release);
+        Self(flag)
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
+    }
+}
+
 /// The committer: takes every append that has queued up (up to [`MAX_BATCH`]) and stores them in
 /// one transaction, in arrival order. Once `stop` turns true it takes no more, commits what is
-/// queued and returns.
+/// queued and returns. `_running` says it runs, for as long as it does.
 async fn commit_appends(
     writer: impl WriteBatch,
     queued: Arc<tokio::sync::Mutex<mpsc::Receiver<AppendRequest>>>,
     mut stop: watch::Receiver<bool>,
+    _running: Running,
 ) {
     let mut queued = queued.lock().await;
     let mut batch = Vec::with_capacity(MAX_BATCH);
@@ -114,8 +148,14 @@ async fn commit_appends(
             return;
         }
         let (messages, replies): (Vec<_>, Vec<_>) = batch.drain(..).unzip();
+        let started = Instant::now();
         match writer.write(&messages).await {
             Ok(outcomes) => {
+                let stored = outcomes
+                    .iter()
+                    .filter(|outcome| matches!(outcome, Ok(Posted::New(_))))
+                    .count();
+                crate::telemetry::committed(messages.len(), stored, started.elapsed());
                 for (reply, outcome) in replies.into_iter().zip(outcomes) {
                     // The requester may have gone (its connection closed); the message is
                     // stored all the same and reaches it through catch-up.

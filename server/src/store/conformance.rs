@@ -539,6 +539,22 @@ pub async fn closing_commits_what_is_queued<F: Fixture>(fixture: F) {
     fixture.remove().await;
 }
 
+pub async fn readiness_follows_the_store<F: Fixture>(fixture: F) {
+    let store = fixture.open().await;
+    store.ping().await.unwrap();
+    assert!(
+        store.committing(),
+        "the committer runs once the store is open"
+    );
+    store.close().await;
+    assert!(
+        store.ping().await.is_err(),
+        "a closed store does not answer"
+    );
+    assert!(!store.committing(), "the committer stopped with the store");
+    fixture.remove().await;
+}
+
 /// The suite, for one fixture.
 macro_rules! conformance {
     ($fixture:ty: $($test:ident),* $(,)?) => {
@@ -566,6 +582,7 @@ macro_rules! suite {
                     concurrent_creations_and_joins_stay_within_the_caps,
                     the_server_key_is_made_once,
                     closing_commits_what_is_queued,
+                    readiness_follows_the_store,
                 );
             }
         )*

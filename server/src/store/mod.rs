@@ -153,6 +153,12 @@ pub trait Store: Send + Sync + 'static {
         limit: u32,
     ) -> StoreResult<Vec<ChatMessage>>;
 
+    /// Answers a trivial query: whether the database can be reached now (readiness).
+    async fn ping(&self) -> StoreResult<()>;
+    /// Whether the committer task runs now (readiness): false after a failure until it is
+    /// restarted, and once the store is closed.
+    fn committing(&self) -> bool;
+
     /// Stops taking messages, commits those already queued, and closes the connections.
     async fn close(&self);
 }

@@ -430,6 +430,15 @@ impl Store for PgStore {
         Ok(rows.iter().rev().map(message).collect())
     }
 
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    fn committing(&self) -> bool {
+        self.committer.is_running()
+    }
+
     async fn close(&self) {
         self.committer.close().await;
         self.writer.close().await;

@@ -3,12 +3,18 @@
 //! Writes go through a single connection (SQLite has one writer anyway; queuing in the pool
 //! beats retrying on `SQLITE_BUSY`); reads use a separate pool and never wait for writes.
 
-use std::{collections::HashMap, path::Path, str::FromStr, time::Duration};
+use std::{
+    collections::HashMap,
+    path::{Path, PathBuf},
+    str::FromStr,
+    time::Duration,
+};
 
+use anyhow::Context;
 use async_trait::async_trait;
 use shared::{Author, ChatMessage, RoomInfo};
 use sqlx::{
-    QueryBuilder, Row, SqlitePool,
+    Connection, QueryBuilder, Row, SqlitePool,
     sqlite::{
         SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
     },
@@ -18,6 +24,9 @@ use super::{
     NewMessage, Posted, RoomLimits, Store, StoreError, StoreResult,
     batch::{Committer, Plan, WriteBatch, count},
 };
+
+/// The database's file in the data directory.
+const DATABASE_FILE: &str = "chat.db";
 
 const MESSAGE_COLUMNS: &str = "id, room, seq, text, author_id, author_name, sent_at, client_id";
 
@@ -35,7 +44,7 @@ impl SqliteStore {
     pub async fn open(data_dir: &Path) -> StoreResult<Self> {
         std::fs::create_dir_all(data_dir).map_err(|e| StoreError::Database(e.into()))?;
         let options = SqliteConnectOptions::from_str("sqlite:")?
-            .filename(data_dir.join("chat.db"))
+            .filename(data_dir.join(DATABASE_FILE))
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             // FULL: a commit that returned survives power loss, so an acknowledged message does.
@@ -57,6 +66,36 @@ impl SqliteStore {
             reader,
         })
     }
+}
+
+/// Copies the database in `data_dir` to `file` with `VACUUM INTO`, over a read-only connection:
+/// one read transaction, so the copy is consistent (everything committed when it started, WAL
+/// included) while a server goes on writing. SQLite refuses to write over an existing file.
+/// Returns the database's path.
+pub async fn backup(data_dir: &Path, file: &Path) -> anyhow::Result<PathBuf> {
+    let database = data_dir.join(DATABASE_FILE);
+    anyhow::ensure!(
+        std::fs::exists(&database)?,
+        "there is no database at {}",
+        database.display()
+    );
+    let target = file
+        .to_str()
+        .with_context(|| format!("{} is not a UTF-8 path", file.display()))?;
+    let options = SqliteConnectOptions::new()
+        .filename(&database)
+        .read_only(true)
+        .busy_timeout(Duration::from_secs(5));
+    let mut connection = sqlx::SqliteConnection::connect_with(&options)
+        .await
+        .with_context(|| format!("cannot open {}", database.display()))?;
+    sqlx::query("VACUUM INTO ?")
+        .bind(target)
+        .execute(&mut connection)
+        .await
+        .with_context(|| format!("cannot copy {} to {target}", database.display()))?;
+    connection.close().await?;
+    Ok(database)
 }
 
 /// The committer's side of the store: the one writer connection.
@@ -357,6 +396,15 @@ impl Store for SqliteStore {
         .fetch_all(&self.reader)
         .await?;
         Ok(rows.iter().rev().map(message).collect())
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.reader).await?;
+        Ok(())
+    }
+
+    fn committing(&self) -> bool {
+        self.committer.is_running()
     }
 
     /// Commits what is queued, then closes both pools (checkpointing the WAL).

@@ -36,6 +36,7 @@ impl Heads {
             let head = RoomHead { room, last_seq };
             match io.to(head.room.clone()).emit(RoomHead::NAME, &head).await {
                 Err(BroadcastError::Adapter(error)) => {
+                    crate::telemetry::broadcast_missed("adapter", 1);
                     crate::throttled!(warn, %error, room = %head.room, "the fan-out is still down");
                     self.missed(&head.room, head.last_seq);
                     break;

@@ -8,6 +8,7 @@ mod connections;
 mod delivery;
 mod helpers;
 mod limits;
+mod operations;
 mod presence;
 mod raw;
 mod rooms;
