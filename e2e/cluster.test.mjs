@@ -45,6 +45,18 @@ async function boardNodes(c, n, ms) {
   }
 }
 
+/** `GET /readyz` of `node` until it answers `status` (polled: nothing else tells); its body. */
+async function readiness(node, status, ms = 10000) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const response = await fetch(`${node.url}/readyz`);
+    const body = await response.json();
+    if (response.status === status) return body;
+    if (Date.now() > deadline) throw new Error(`/readyz still answers ${response.status}: ${JSON.stringify(body)}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
 /** How many WebSockets nginx holds open to `node`: its established connections. */
 function connectionsTo(node) {
   const port = new URL(node.url).port;
@@ -213,7 +225,9 @@ test('Redis restarted: fan-out recovers by itself, and what was sent meanwhile a
   const before = await alice.send('before');
   await bob.caughtUp('general', before.seq, 5000);
 
+  assert.deepEqual(await readiness(c.nodes[0], 200), { status: 'ready' });
   await redis.stop();
+  assert.deepEqual(await readiness(c.nodes[0], 503), { status: 'unready', reasons: ['Redis is unreachable'] });
   // Stored and acknowledged while the fan-out is down; the room stays quiet afterwards.
   const during = [];
   for (let i = 0; i < 3; i += 1) during.push(await alice.send(`during ${i}`));
@@ -223,6 +237,7 @@ test('Redis restarted: fan-out recovers by itself, and what was sent meanwhile a
   const recovered = Date.now() - back;
   console.log(`# Redis back: the messages sent while it was down reached the other node in ${recovered} ms`);
 
+  assert.deepEqual(await readiness(c.nodes[0], 200), { status: 'ready' });
   // Live fan-out works again, without restarting a node.
   const after = await bob.send('after');
   await alice.caughtUp('general', after.seq, 5000);
@@ -245,6 +260,9 @@ test('PostgreSQL unavailable: sends are refused with `unavailable`, nothing unst
     .emitWithAck('chatMessage', { text: 'while down', clientId: 'down-1' });
   assert.equal(refused.status, 'error');
   assert.equal(refused.error.code, 'unavailable');
+  const unready = await readiness(c.nodes[0], 503);
+  assert.equal(unready.status, 'unready');
+  assert.match(unready.reasons.join(), /the store did not answer in time|the store does not answer/);
 
   // A member retries by itself (same clientId) until the database is back.
   const refusal = bob.nextRefusal();
@@ -254,6 +272,7 @@ test('PostgreSQL unavailable: sends are refused with `unavailable`, nothing unst
   const back = Date.now();
   const stored = await sending;
   console.log(`# PostgreSQL back: the retried message was stored ${Date.now() - back} ms later`);
+  assert.deepEqual(await readiness(c.nodes[0], 200), { status: 'ready' });
   await alice.caughtUp('general', stored.seq, 5000);
   const { acked } = await assertComplete(c, [alice, bob]);
   assert.equal(acked, 2);
