@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { mkdir } from 'node:fs/promises';
+import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { io } from 'socket.io-client';
@@ -49,6 +50,43 @@ test('a message typed in one page appears once in both, marked as mine only in m
   assert.deepEqual(bob.problems, []);
   await alice.close();
   await bob.close();
+});
+
+test('the page runs under its Content-Security-Policy, and a page of another origin cannot connect', async () => {
+  const alice = await openChat();
+  const policy = alice.response.headers()['content-security-policy'];
+  assert.match(policy, /script-src 'self' 'wasm-unsafe-eval' 'sha256-/);
+  assert.doesNotMatch(policy, /unsafe-inline/);
+  await send(alice.page, 'under the policy');
+  await expectOnce(alice.page, 'under the policy');
+  // The avatar's colour is set through the CSSOM, which the policy allows.
+  const colour = await alice.page.locator('.message .avatar').first()
+    .evaluate((avatar) => getComputedStyle(avatar).backgroundColor);
+  assert.notEqual(colour, 'rgba(0, 0, 0, 0)');
+  assert.deepEqual(alice.problems, [], 'no console error, no policy violation');
+
+  // Another site's page loads the public client script and tries to open a socket to the chat
+  // in its visitor's name, over WebSocket (which the browser's CORS rules would not stop).
+  const evil = createServer((request, response) => {
+    response.setHeader('content-type', 'text/html');
+    response.end(`<!DOCTYPE html><script src="${server.url}/socket.io/socket.io.js"></script>
+      <script>
+        window.outcome = new Promise((resolve) => {
+          const socket = io(${JSON.stringify(server.url)}, { transports: ['websocket'], reconnection: false });
+          socket.on('connect', () => resolve('connected'));
+          socket.on('connect_error', () => resolve('refused'));
+        });
+      </script>`);
+  });
+  evil.listen(0, '127.0.0.1');
+  await once(evil, 'listening');
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await page.goto(`http://127.0.0.1:${evil.address().port}/`);
+  assert.equal(await page.evaluate(() => window.outcome), 'refused');
+  await context.close();
+  evil.close();
+  await alice.close();
 });
 
 test('HTML in a message is shown as text and runs nothing', async () => {

@@ -15,10 +15,12 @@ let people = 0;
 
 /**
  * A page at `base + path` in its own browser context (a separate person), before any name is
- * picked. `problems` collects console errors and uncaught exceptions, which tests expect empty.
+ * picked. `problems` collects console errors, uncaught exceptions and whatever the page's
+ * Content-Security-Policy blocked, which tests expect empty.
  */
 export async function openPage(browser, { base, path = '/', init, ...options }) {
   const context = await browser.newContext({ viewport: { width: 1000, height: 640 }, ...options });
+  await context.addInitScript(reportPolicyViolations);
   if (init) await context.addInitScript(init);
   const page = await context.newPage();
   const problems = [];
@@ -26,8 +28,15 @@ export async function openPage(browser, { base, path = '/', init, ...options }) 
     if (message.type() === 'error') problems.push(message.text());
   });
   page.on('pageerror', (error) => problems.push(error.message));
-  await page.goto(base + path);
-  return { page, context, problems, close: () => context.close() };
+  const response = await page.goto(base + path);
+  return { page, context, problems, response, close: () => context.close() };
+}
+
+/** In the page: every violation of its Content-Security-Policy becomes a console error. */
+function reportPolicyViolations() {
+  document.addEventListener('securitypolicyviolation', (event) => {
+    console.error(`CSP violation: ${event.violatedDirective} blocked ${event.blockedURI || 'inline'}`);
+  });
 }
 
 /** Like `openPage`, then picks a name in the first-visit dialog and waits until connected. */

@@ -93,6 +93,7 @@ fn refuse(error: ChatError) -> ErrorPayload {
 fn status(code: ErrorCode) -> StatusCode {
     match code {
         ErrorCode::UnknownSession => StatusCode::UNAUTHORIZED,
+        ErrorCode::Forbidden => StatusCode::FORBIDDEN,
         ErrorCode::RoomNotFound => StatusCode::NOT_FOUND,
         ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
         ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,

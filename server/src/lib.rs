@@ -6,6 +6,7 @@
 mod assets;
 mod backend;
 mod chat;
+mod edge;
 mod error;
 mod health;
 mod memory;
@@ -38,6 +39,7 @@ use socketioxide::{
 use tokio::net::TcpListener;
 use tower_layer::Layer;
 
+pub use edge::parse_origin;
 pub use serve::{ConnectionLimits, raise_open_file_limit};
 use supervise::AbortOnDrop;
 pub use transport::RateLimit;
@@ -78,6 +80,9 @@ pub struct Config {
     pub connections: ConnectionLimits,
     /// Where to serve `/metrics` alone; `None` serves it beside everything else.
     pub metrics_bind: Option<SocketAddr>,
+    /// Web page origins (`scheme://host[:port]`, lower case) that may use the chat besides the
+    /// server's own.
+    pub allowed_origins: Vec<String>,
 }
 
 impl Config {
@@ -95,6 +100,7 @@ impl Config {
             max_rooms_per_user: 100,
             connections: ConnectionLimits::default(),
             metrics_bind: None,
+            allowed_origins: Vec::new(),
         }
     }
 }
@@ -267,6 +273,11 @@ async fn serve_chat<A: Adapter>(
         )
         .merge(public_metrics)
         .fallback_service(socket_io)
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::new(edge::AllowedOrigins::new(config.allowed_origins.clone())),
+            edge::check_origin,
+        ))
+        .layer(axum::middleware::from_fn(edge::security_headers))
         .layer(axum::middleware::from_fn(memory::detach_request_parts));
 
     let (stop_presence, presence_stopped) = tokio::sync::watch::channel(false);

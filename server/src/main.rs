@@ -1,7 +1,13 @@
 //! The `chat` binary: read the configuration, set up logging, then serve (bind, and hand over to
 //! the library) or run a subcommand (`backup`).
 
-use std::{io::IsTerminal, net::SocketAddr, num::NonZeroUsize, path::PathBuf, time::Duration};
+use std::{
+    io::IsTerminal,
+    net::{IpAddr, SocketAddr},
+    num::NonZeroUsize,
+    path::PathBuf,
+    time::Duration,
+};
 
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
@@ -75,6 +81,22 @@ struct Args {
     /// all clients share its address: raise it or use 0 there.
     #[arg(long, env = "CHAT_MAX_CONNECTIONS_PER_IP", default_value_t = 256)]
     max_connections_per_ip: usize,
+
+    /// Connections the server holds open at once, from everyone; 0 for no cap.
+    #[arg(long, env = "CHAT_MAX_CONNECTIONS", default_value_t = 100_000)]
+    max_connections: usize,
+
+    /// A web page origin (scheme://host[:port]) allowed to use the chat besides the server's own,
+    /// e.g. http://127.0.0.1:8080 for `trunk serve`. Repeat the flag, or separate with commas in
+    /// the environment variable.
+    #[arg(long, env = "CHAT_ALLOWED_ORIGIN", value_delimiter = ',', value_parser = server::parse_origin)]
+    allowed_origin: Vec<String>,
+
+    /// The address of a reverse proxy whose X-Forwarded-For header names the client (its
+    /// connections are not capped per address; the client's address counts instead). Repeat
+    /// the flag, or separate with commas in the environment variable.
+    #[arg(long, env = "CHAT_TRUSTED_PROXY", value_delimiter = ',')]
+    trusted_proxy: Vec<IpAddr>,
 
     /// Seconds shutdown waits for open connections before closing them anyway.
     #[arg(long, env = "CHAT_SHUTDOWN_TIMEOUT", default_value_t = 5)]
@@ -182,9 +204,16 @@ fn config(args: Args) -> server::Config {
         connections: server::ConnectionLimits {
             handshake_timeout: Duration::from_secs(args.handshake_timeout),
             max_per_ip: NonZeroUsize::new(args.max_connections_per_ip),
+            max_connections: NonZeroUsize::new(args.max_connections),
+            trusted_proxies: args
+                .trusted_proxy
+                .iter()
+                .map(IpAddr::to_canonical)
+                .collect(),
             shutdown_timeout: Duration::from_secs(args.shutdown_timeout),
         },
         metrics_bind: args.metrics_bind,
+        allowed_origins: args.allowed_origin,
         ..server::Config::new(args.data_dir)
     }
 }

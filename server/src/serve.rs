@@ -30,11 +30,13 @@ use hyper_util::{
 use tokio::{
     io::{AsyncRead, AsyncWrite, ReadBuf},
     net::{TcpListener, TcpStream},
-    sync::watch,
+    sync::{OwnedSemaphorePermit, Semaphore, watch},
     task::JoinSet,
     time::Instant,
 };
 use tower::ServiceExt;
+
+use crate::edge;
 
 /// How long accepting pauses after it failed for want of a resource (file descriptors, buffers,
 /// memory). The pending connections wait in the kernel's backlog; retrying at once would spin on
@@ -53,6 +55,13 @@ pub struct ConnectionLimits {
     /// ones are closed as soon as they are accepted. `None`: no cap. Behind a reverse proxy every
     /// client has the proxy's address, so the cap must be raised or lifted there.
     pub max_per_ip: Option<NonZeroUsize>,
+    /// Most connections the server holds open at once, from everyone; past it new ones are
+    /// closed as soon as they are accepted. `None`: no cap.
+    pub max_connections: Option<NonZeroUsize>,
+    /// Reverse proxies whose `X-Forwarded-For` names the client. Their connections are not
+    /// capped per address (every client behind them shares it); the budgets per address apply
+    /// to the forwarded client address instead.
+    pub trusted_proxies: Vec<IpAddr>,
     /// How long shutdown waits for sockets and requests to finish before it cuts them and `run`
     /// returns: a client holding a half-sent request must not keep the process alive.
     pub shutdown_timeout: Duration,
@@ -63,6 +72,8 @@ impl Default for ConnectionLimits {
         Self {
             handshake_timeout: Duration::from_secs(10),
             max_per_ip: NonZeroUsize::new(256),
+            max_connections: NonZeroUsize::new(100_000),
+            trusted_proxies: Vec::new(),
             shutdown_timeout: Duration::from_secs(5),
         }
     }
@@ -90,6 +101,10 @@ pub async fn serve(
     http.timer(TokioTimer::new())
         .header_read_timeout(limits.handshake_timeout);
     let per_ip = limits.max_per_ip.map(OpenPerIp::new);
+    let open = limits
+        .max_connections
+        .map(|max| Arc::new(Semaphore::new(max.get())));
+    let trusted: Arc<[IpAddr]> = limits.trusted_proxies.iter().copied().collect();
     // Each connection task watches this and finishes its current request when it turns true.
     let (draining, drain) = watch::channel(false);
     // Dropping the set aborts every task still in it: that is how a shutdown past its deadline
@@ -128,21 +143,38 @@ pub async fn serve(
                 }
             },
         };
-        let permit = match &per_ip {
+        let place = match &open {
             None => None,
-            Some(per_ip) => match per_ip.admit(peer.ip()) {
-                Ok(permit) => Some(permit),
-                Err(open) => {
+            Some(open) => match open.clone().try_acquire_owned() {
+                Ok(place) => Some(place),
+                Err(_) => {
                     crate::throttled!(
                         warn,
                         peer = %peer.ip(),
-                        open,
-                        "refused a connection: this address already holds the most allowed \
-                         (--max-connections-per-ip)"
+                        "refused a connection: the server holds the most allowed \
+                         (--max-connections)"
                     );
                     continue;
                 }
             },
+        };
+        let permit = match &per_ip {
+            Some(per_ip) if !trusted.contains(&peer.ip().to_canonical()) => {
+                match per_ip.admit(peer.ip()) {
+                    Ok(permit) => Some(permit),
+                    Err(open) => {
+                        crate::throttled!(
+                            warn,
+                            peer = %peer.ip(),
+                            open,
+                            "refused a connection: this address already holds the most allowed \
+                             (--max-connections-per-ip)"
+                        );
+                        continue;
+                    }
+                }
+            }
+            _ => None,
         };
         // Chat packets are small and latency matters: send each one now, not when Nagle's
         // algorithm has gathered enough (on loopback that waits up to the 40 ms delayed ACK).
@@ -151,13 +183,16 @@ pub async fn serve(
         }
         let io = TokioIo::new(Connection {
             stream,
-            _permit: permit,
+            _permits: (permit, place),
         });
         // Each request carries the client's address, for the budgets per address.
+        let trusted = trusted.clone();
         let tagged = app
             .clone()
             .map_request(move |mut request: Request<Incoming>| {
-                request.extensions_mut().insert(ConnectInfo(peer));
+                let client = edge::client_address(peer.ip(), request.headers(), &trusted);
+                let client = SocketAddr::new(client, peer.port());
+                request.extensions_mut().insert(ConnectInfo(client));
                 request
             });
         let connection = http
@@ -280,12 +315,13 @@ impl Drop for IpPermit {
     }
 }
 
-/// A TCP stream carrying its address's permit. hyper hands the stream itself to the WebSocket
-/// after an upgrade, so the permit lives exactly as long as the socket, whatever speaks on it.
+/// A TCP stream carrying its places: its address's and the server's. hyper hands the stream
+/// itself to the WebSocket after an upgrade, so the places are held exactly as long as the
+/// socket, whatever speaks on it.
 #[derive(Debug)]
 struct Connection {
     stream: TcpStream,
-    _permit: Option<IpPermit>,
+    _permits: (Option<IpPermit>, Option<OwnedSemaphorePermit>),
 }
 
 impl AsyncRead for Connection {

@@ -27,6 +27,9 @@ pub enum ErrorCode {
     /// The server is handling as many messages as it will at once; nothing was stored.
     Overloaded,
     UnknownSession,
+    /// The request is not allowed from where it came: a web page of an origin the server does
+    /// not accept (HTTP 403).
+    Forbidden,
     /// The server cannot reach its database right now; nothing was stored. Send again later.
     Unavailable,
     /// The server failed; the detail is in its log, not in the reply.

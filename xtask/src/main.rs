@@ -100,6 +100,8 @@ fn command(command: Cmd, project: &Project) -> Result<()> {
             let binary = build(project, &mut steps)?;
             steps.finish("starting the chat");
             let mut command = Command::new(binary);
+            // `trunk serve`'s page (Trunk.toml) talks to this server through Trunk's proxy.
+            command.args(["--allowed-origin", "http://127.0.0.1:8080"]);
             if let Some(bind) = bind {
                 command.args(["--bind", &bind]);
             }

@@ -2,7 +2,7 @@
 //! each is closed by a deadline or refused at accept, and everyone else still gets in.
 
 use std::{
-    net::{IpAddr, Ipv4Addr},
+    net::{IpAddr, Ipv4Addr, SocketAddr},
     num::NonZeroUsize,
     time::Duration,
 };
@@ -11,7 +11,7 @@ use serde_json::json;
 use server::{Config, ConnectionLimits};
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
-    net::TcpStream,
+    net::{TcpSocket, TcpStream},
 };
 
 use crate::{
@@ -137,6 +137,69 @@ async fn an_address_over_its_cap_is_refused_while_others_connect() {
         .chats()
         .await;
     app.stop().await;
+}
+
+#[tokio::test]
+async fn past_the_server_wide_cap_new_connections_are_refused_until_one_closes() {
+    let app = spawn_with(ConnectionLimits {
+        max_connections: NonZeroUsize::new(2),
+        ..ConnectionLimits::default()
+    })
+    .await;
+    let first = RawWebSocket::connect_from(&app.url, IpAddr::V4(Ipv4Addr::LOCALHOST)).await;
+    let _second =
+        RawWebSocket::connect_from(&app.url, IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2))).await;
+    // Whatever the address.
+    let mut third = tcp_from(&app, IpAddr::V4(Ipv4Addr::new(127, 0, 0, 3))).await;
+    let answer = read_until_closed(&mut third, CLOSE_DEADLINE).await;
+    assert!(answer.is_empty(), "a refused connection gets no answer");
+
+    // The place comes back once the server has seen the socket close.
+    drop(first);
+    let deadline = tokio::time::Instant::now() + CLOSE_DEADLINE;
+    while reqwest::get(format!("{}/healthz", app.url)).await.is_err() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no place came back after a connection closed"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_trusted_proxy_is_not_capped_per_address() {
+    let proxy = IpAddr::V4(Ipv4Addr::LOCALHOST);
+    let app = spawn_with(ConnectionLimits {
+        max_per_ip: NonZeroUsize::new(1),
+        trusted_proxies: vec![proxy],
+        ..ConnectionLimits::default()
+    })
+    .await;
+    let mut first = RawWebSocket::connect_from(&app.url, proxy).await;
+    let mut second = RawWebSocket::connect_from(&app.url, proxy).await;
+    first.chats().await;
+    second.chats().await;
+    // Any other address still is.
+    let other = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2));
+    let _held = RawWebSocket::connect_from(&app.url, other).await;
+    let mut refused = tcp_from(&app, other).await;
+    assert!(
+        read_until_closed(&mut refused, CLOSE_DEADLINE)
+            .await
+            .is_empty()
+    );
+    app.stop().await;
+}
+
+/// A TCP connection to the app from the local address `ip`.
+async fn tcp_from(app: &TestApp, ip: IpAddr) -> TcpStream {
+    let socket = TcpSocket::new_v4().expect("socket");
+    socket.bind(SocketAddr::new(ip, 0)).expect("bind");
+    socket
+        .connect(address(app).parse().expect("ip:port"))
+        .await
+        .expect("connect")
 }
 
 #[tokio::test]

@@ -6,6 +6,7 @@ mod broadcast;
 mod budgets;
 mod connections;
 mod delivery;
+mod edge;
 mod helpers;
 mod limits;
 mod operations;
