@@ -578,6 +578,15 @@ impl<A: Adapter, R: Request> FromMessageParts<A> for Payload<R> {
     }
 }
 
+/// The id of the user a socket belongs to, for log lines.
+fn user_of<A: Adapter>(socket: &Socket<A>) -> String {
+    socket
+        .extensions
+        .get::<Arc<Connection>>()
+        .map(|connection| connection.user().id)
+        .unwrap_or_default()
+}
+
 /// How to answer a client's request: through its acknowledgement callback if it asked for one,
 /// otherwise with a `chatError` event for refusals; a success without an acknowledgement sends
 /// nothing.
@@ -609,17 +618,17 @@ impl<A: Adapter, R: Request> Reply<A, R> {
 
     fn refuse(self, error: ErrorPayload) {
         telemetry::refused(error.code);
-        tracing::debug!(sid = %self.socket.id, code = ?error.code, "request refused");
+        tracing::debug!(sid = %self.socket.id, user = %user_of(&self.socket), code = ?error.code, "request refused");
         if self.wants_ack {
             self.send_ack(&Ack::<R::Reply>::Error { error });
         } else if let Err(send_error) = self.socket.emit(ErrorPayload::NAME, &error) {
-            crate::throttled!(warn, sid = %self.socket.id, %send_error, "could not send an error event");
+            crate::throttled!(warn, sid = %self.socket.id, user = %user_of(&self.socket), %send_error, "could not send an error event");
         }
     }
 
     fn send_ack(self, ack: &Ack<R::Reply>) {
         if let Err(error) = self.ack.send(ack) {
-            crate::throttled!(warn, sid = %self.socket.id, %error, "could not send an acknowledgement");
+            crate::throttled!(warn, sid = %self.socket.id, user = %user_of(&self.socket), %error, "could not send an acknowledgement");
         }
     }
 }
