@@ -158,11 +158,18 @@ fn init_logging(format: LogFormat) {
         .init();
 }
 
-/// socketioxide's and engineioxide's debug and trace lines print raw packets: handshakes with
-/// their session token, welcomes with a new one, message text. They are never written,
-/// whatever `RUST_LOG` asks for.
+/// The Socket.io, Engine.IO, WebSocket and HTTP libraries' debug and trace lines print raw
+/// packets and frames: handshakes with their session token, welcomes with a new one, message
+/// text. They are never written, whatever `RUST_LOG` asks for.
 fn no_packet_dump(line: &Metadata<'_>) -> bool {
-    let wire = ["socketioxide", "engineioxide"]
+    const WIRE: [&str; 5] = [
+        "socketioxide",
+        "engineioxide",
+        "tungstenite",
+        "tokio_tungstenite",
+        "hyper",
+    ];
+    let wire = WIRE
         .iter()
         .any(|library| line.target().starts_with(library));
     !wire || *line.level() <= Level::INFO
