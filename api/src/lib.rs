@@ -15,10 +15,13 @@ use leptos::{
     },
 };
 use serde::{Deserialize, Serialize};
-use shared::{ChatMessage, ErrorCode, ErrorPayload, RoomInfo};
+use shared::{
+    ChatMessage, Credentials, ErrorCode, ErrorPayload, RegistrationInfo, RoomInfo, ServerInfo,
+    SessionInfo,
+};
 
 #[cfg(feature = "ssr")]
-pub use backend::Backend;
+pub use backend::{Backend, ClientAddress, NewAccount};
 
 /// Every room on the server, by name.
 #[server(endpoint = "rooms")]
@@ -36,6 +39,85 @@ pub async fn history(
     limit: u32,
 ) -> Result<Vec<ChatMessage>, ApiError> {
     Ok(backend()?.history(&token, &room, before, limit).await?)
+}
+
+/// Whether the server has been set up (has an account), who may register, and whether guests
+/// may chat: what a login page needs to know.
+#[server(endpoint = "server")]
+pub async fn about_server() -> Result<ServerInfo, ApiError> {
+    Ok(backend()?.server_info().await?)
+}
+
+/// Creates an account and logs it in. `token`: a guest's session, which becomes the account
+/// (keeping its id, rooms and messages). `invite`: the join link's code, when registration is
+/// by invitation. The first account on a server is its admin.
+#[server(endpoint = "register")]
+pub async fn register(
+    username: String,
+    password: String,
+    name: Option<String>,
+    invite: Option<String>,
+    token: Option<String>,
+) -> Result<Credentials, ApiError> {
+    let account = NewAccount {
+        username,
+        password,
+        name,
+        invite,
+        token,
+    };
+    Ok(backend()?.register(account, client_address()).await?)
+}
+
+/// A new session for this username and password.
+#[server(endpoint = "login")]
+pub async fn login(username: String, password: String) -> Result<Credentials, ApiError> {
+    Ok(backend()?
+        .login(&username, &password, client_address())
+        .await?)
+}
+
+/// Ends this session; its connections are closed.
+#[server(endpoint = "logout")]
+pub async fn logout(token: String) -> Result<(), ApiError> {
+    Ok(backend()?.end_session(&token, None).await?)
+}
+
+/// The sessions of this token's user (browsers and devices logged in), most recent first.
+#[server(endpoint = "sessions")]
+pub async fn sessions(token: String) -> Result<Vec<SessionInfo>, ApiError> {
+    Ok(backend()?.sessions(&token).await?)
+}
+
+/// Ends one of the user's sessions, by its id from `sessions`; its connections are closed.
+#[server(endpoint = "end_session")]
+pub async fn end_session(token: String, id: String) -> Result<(), ApiError> {
+    Ok(backend()?.end_session(&token, Some(&id)).await?)
+}
+
+/// Ends every session of the user, this one included.
+#[server(endpoint = "logout_everywhere")]
+pub async fn logout_everywhere(token: String) -> Result<(), ApiError> {
+    Ok(backend()?.logout_everywhere(&token).await?)
+}
+
+/// Changes the password (the current one is asked again) and ends every other session.
+#[server(endpoint = "change_password")]
+pub async fn change_password(token: String, current: String, new: String) -> Result<(), ApiError> {
+    Ok(backend()?.change_password(&token, &current, &new).await?)
+}
+
+/// For an admin: the registration mode and the join link's code; `mode` (`open`, `invite`,
+/// `closed`) changes the mode, `reset_invite` makes a new link (the old one stops working).
+#[server(endpoint = "registration")]
+pub async fn registration(
+    token: String,
+    mode: Option<String>,
+    reset_invite: Option<bool>,
+) -> Result<RegistrationInfo, ApiError> {
+    Ok(backend()?
+        .registration(&token, mode.as_deref(), reset_invite.unwrap_or(false))
+        .await?)
 }
 
 /// A server function's refusal: the socket's `{ code, message }`, as the JSON body.
@@ -87,8 +169,31 @@ fn backend() -> Result<std::sync::Arc<dyn Backend>, ApiError> {
 }
 
 #[cfg(feature = "ssr")]
+fn client_address() -> Option<std::net::IpAddr> {
+    use_context::<ClientAddress>().and_then(|ClientAddress(address)| address)
+}
+
+#[cfg(feature = "ssr")]
 mod backend {
-    use shared::{ChatMessage, ErrorPayload, RoomInfo};
+    use std::net::IpAddr;
+
+    use shared::{
+        ChatMessage, Credentials, ErrorPayload, RegistrationInfo, RoomInfo, ServerInfo, SessionInfo,
+    };
+
+    /// The client's address, provided as context by the server for each call.
+    #[derive(Debug, Clone, Copy)]
+    pub struct ClientAddress(pub Option<IpAddr>);
+
+    /// The fields of a registration.
+    #[derive(Debug, Clone)]
+    pub struct NewAccount {
+        pub username: String,
+        pub password: String,
+        pub name: Option<String>,
+        pub invite: Option<String>,
+        pub token: Option<String>,
+    }
 
     /// What the server functions need from the chat; the server implements it. Refusals come
     /// back already mapped to what the client may see.
@@ -102,5 +207,33 @@ mod backend {
             before: Option<i64>,
             limit: u32,
         ) -> Result<Vec<ChatMessage>, ErrorPayload>;
+        async fn server_info(&self) -> Result<ServerInfo, ErrorPayload>;
+        async fn register(
+            &self,
+            account: NewAccount,
+            address: Option<IpAddr>,
+        ) -> Result<Credentials, ErrorPayload>;
+        async fn login(
+            &self,
+            username: &str,
+            password: &str,
+            address: Option<IpAddr>,
+        ) -> Result<Credentials, ErrorPayload>;
+        async fn sessions(&self, token: &str) -> Result<Vec<SessionInfo>, ErrorPayload>;
+        /// Ends the session named `id`, or the token's own (`None`).
+        async fn end_session(&self, token: &str, id: Option<&str>) -> Result<(), ErrorPayload>;
+        async fn logout_everywhere(&self, token: &str) -> Result<(), ErrorPayload>;
+        async fn change_password(
+            &self,
+            token: &str,
+            current: &str,
+            new: &str,
+        ) -> Result<(), ErrorPayload>;
+        async fn registration(
+            &self,
+            token: &str,
+            mode: Option<&str>,
+            reset_invite: bool,
+        ) -> Result<RegistrationInfo, ErrorPayload>;
     }
 }

@@ -3,8 +3,9 @@
 
 use std::sync::Arc;
 
-use api::Backend;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
+
+use api::{Backend, ClientAddress, NewAccount};
 
 use axum::{
     body::Body,
@@ -13,12 +14,16 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use leptos::prelude::{provide_context, use_context};
-use shared::{ChatMessage, ErrorCode, ErrorPayload, RoomInfo};
+use shared::{
+    ChatMessage, Credentials, ErrorCode, ErrorPayload, Registration, RegistrationInfo, RoomInfo,
+    ServerInfo, SessionInfo,
+};
+use socketioxide::{SocketIo, adapter::Adapter};
 
 use crate::{
-    chat::{Chat, ChatError},
+    chat::{Chat, ChatError, Register},
     error::refusal,
-    transport::{SharedBudget, rate_limited},
+    transport::{SharedBudget, rate_limited, session_id_room},
 };
 
 /// The route the functions live under; `api` names each endpoint below it.
@@ -42,7 +47,11 @@ pub async fn handle(
         return refused(&rate_limited());
     }
     let request = request.map(|body| Body::new(http_body_util::Limited::new(body, MAX_BODY_BYTES)));
-    leptos_axum::handle_server_fns_with_context(move || provide_context(backend.clone()), request)
+    let context = move || {
+        provide_context(backend.clone());
+        provide_context(ClientAddress(address));
+    };
+    leptos_axum::handle_server_fns_with_context(context, request)
         .await
         .into_response()
 }
@@ -59,11 +68,30 @@ fn refused(payload: &ErrorPayload) -> Response {
         .into_response()
 }
 
+/// The chat as the server functions see it; `io` closes the connections of sessions that end.
+pub struct Api<A: Adapter> {
+    pub chat: Chat,
+    pub io: SocketIo<A>,
+}
+
+impl<A: Adapter> Api<A> {
+    /// Disconnects every connection of the sessions `ended`, on every node.
+    async fn disconnect(&self, ended: Vec<String>) {
+        if ended.is_empty() {
+            return;
+        }
+        let rooms: Vec<String> = ended.iter().map(|id| session_id_room(id)).collect();
+        if let Err(error) = self.io.to(rooms).disconnect().await {
+            tracing::warn!(%error, "could not disconnect the sessions that ended");
+        }
+    }
+}
+
 #[async_trait::async_trait]
-impl Backend for Chat {
+impl<A: Adapter> Backend for Api<A> {
     async fn rooms(&self, token: &str) -> Result<Vec<RoomInfo>, ErrorPayload> {
-        self.user_by_token(token).await.map_err(refuse)?;
-        Chat::rooms(self).await.map_err(refuse)
+        self.chat.user_by_token(token).await.map_err(refuse)?;
+        self.chat.rooms().await.map_err(refuse)
     }
 
     async fn history(
@@ -73,8 +101,89 @@ impl Backend for Chat {
         before: Option<i64>,
         limit: u32,
     ) -> Result<Vec<ChatMessage>, ErrorPayload> {
-        self.user_by_token(token).await.map_err(refuse)?;
-        Chat::history(self, room, before, limit)
+        self.chat.user_by_token(token).await.map_err(refuse)?;
+        self.chat.history(room, before, limit).await.map_err(refuse)
+    }
+
+    async fn server_info(&self) -> Result<ServerInfo, ErrorPayload> {
+        self.chat.server_info().await.map_err(refuse)
+    }
+
+    async fn register(
+        &self,
+        account: NewAccount,
+        address: Option<IpAddr>,
+    ) -> Result<Credentials, ErrorPayload> {
+        let request = Register {
+            username: account.username,
+            password: account.password,
+            name: account.name,
+            invite: account.invite,
+            token: account.token,
+        };
+        self.chat.register(request, address).await.map_err(refuse)
+    }
+
+    async fn login(
+        &self,
+        username: &str,
+        password: &str,
+        address: Option<IpAddr>,
+    ) -> Result<Credentials, ErrorPayload> {
+        self.chat
+            .login(username, password, address)
+            .await
+            .map_err(refuse)
+    }
+
+    async fn sessions(&self, token: &str) -> Result<Vec<SessionInfo>, ErrorPayload> {
+        self.chat.sessions(token).await.map_err(refuse)
+    }
+
+    async fn end_session(&self, token: &str, id: Option<&str>) -> Result<(), ErrorPayload> {
+        let ended = self.chat.end_session(token, id).await.map_err(refuse)?;
+        self.disconnect(ended).await;
+        Ok(())
+    }
+
+    async fn logout_everywhere(&self, token: &str) -> Result<(), ErrorPayload> {
+        let ended = self.chat.logout_everywhere(token).await.map_err(refuse)?;
+        self.disconnect(ended).await;
+        Ok(())
+    }
+
+    async fn change_password(
+        &self,
+        token: &str,
+        current: &str,
+        new: &str,
+    ) -> Result<(), ErrorPayload> {
+        let ended = self
+            .chat
+            .change_password(token, current, new)
+            .await
+            .map_err(refuse)?;
+        self.disconnect(ended).await;
+        Ok(())
+    }
+
+    async fn registration(
+        &self,
+        token: &str,
+        mode: Option<&str>,
+        reset_invite: bool,
+    ) -> Result<RegistrationInfo, ErrorPayload> {
+        let mode = match mode {
+            None => None,
+            Some(mode) => Some(Registration::parse(mode).ok_or_else(|| {
+                refuse_payload(ErrorPayload::new(
+                    ErrorCode::InvalidPayload,
+                    "The mode is one of open, invite and closed.",
+                ))
+            })?),
+        };
+        self.chat
+            .registration(token, mode, reset_invite)
             .await
             .map_err(refuse)
     }
@@ -82,7 +191,10 @@ impl Backend for Chat {
 
 /// The client's view of `error`, with the response's status set to match.
 fn refuse(error: ChatError) -> ErrorPayload {
-    let payload = refusal(&error);
+    refuse_payload(refusal(&error))
+}
+
+fn refuse_payload(payload: ErrorPayload) -> ErrorPayload {
     crate::telemetry::refused(payload.code);
     if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
         response.set_status(status(payload.code));
@@ -92,9 +204,10 @@ fn refuse(error: ChatError) -> ErrorPayload {
 
 fn status(code: ErrorCode) -> StatusCode {
     match code {
-        ErrorCode::UnknownSession => StatusCode::UNAUTHORIZED,
+        ErrorCode::UnknownSession | ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
         ErrorCode::Forbidden => StatusCode::FORBIDDEN,
         ErrorCode::RoomNotFound => StatusCode::NOT_FOUND,
+        ErrorCode::UsernameTaken => StatusCode::CONFLICT,
         ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
         ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         ErrorCode::Internal | ErrorCode::Overloaded | ErrorCode::Timeout | ErrorCode::Unknown => {

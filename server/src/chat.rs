@@ -4,24 +4,28 @@
 //! typed values, and [`crate::error`] turns a [`ChatError`] into what a client sees. Everything
 //! that must survive a restart or be shared between nodes goes through the [`Store`].
 
+mod accounts;
 mod presence;
 
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 use shared::{
-    Auth, Author, ChatInput, ChatMessage, DEFAULT_ROOM, ErrorCode, PresenceChange, RoomCursor,
-    RoomInfo, ValidationError, validate_client_id, validate_name, validate_room, validate_text,
+    AccountInfo, Auth, Author, ChatInput, ChatMessage, DEFAULT_ROOM, ErrorCode, PresenceChange,
+    RoomCursor, RoomInfo, ValidationError, validate_client_id, validate_name, validate_room,
+    validate_text,
 };
 
+pub use accounts::{AccountPolicy, Register, session_id};
 use presence::Presence;
 pub use presence::{Board, BoardResult, Changes, ConnectionId};
 
 pub use crate::store::Posted;
 pub use crate::store::RoomLimits;
-use crate::store::{NewMessage, Store, StoreError};
+use crate::store::{Identity, NewMessage, Store, StoreError};
 
 /// Most messages one `sync` returns per room; a client that gets this many syncs again.
 pub const SYNC_PAGE: u32 = 500;
@@ -56,6 +60,30 @@ pub enum ChatError {
     TooManyMemberships,
     #[error("Your session is unknown; reconnect.")]
     UnknownSession,
+    #[error("This chat is for members: log in first.")]
+    MembersOnly,
+    #[error("Wrong username or password.")]
+    WrongCredentials,
+    #[error("Another account has that username, or one that looks the same.")]
+    UsernameTaken,
+    #[error("{}", if *.0 {
+        "This chat takes new accounts by invitation: ask an admin for the join link."
+    } else {
+        "This chat does not take new accounts."
+    })]
+    RegistrationClosed(bool),
+    #[error("You have an account already: log in instead.")]
+    AccountExists,
+    #[error("Guests have no password: create an account first.")]
+    NoAccount,
+    #[error("No session of yours has that id.")]
+    SessionNotFound,
+    #[error("You are not allowed to do that.")]
+    Forbidden,
+    #[error("Too many attempts; wait a minute and try again.")]
+    RateLimited,
+    #[error("The server could not do that right now; try again.")]
+    Hashing(String),
     #[error("storage failed: {0}")]
     Store(StoreError),
 }
@@ -72,6 +100,13 @@ impl ChatError {
             Self::CannotLeaveDefault => ErrorCode::CannotLeaveDefaultRoom,
             Self::TooManyRooms | Self::TooManyMemberships => ErrorCode::TooManyRooms,
             Self::UnknownSession => ErrorCode::UnknownSession,
+            Self::MembersOnly | Self::WrongCredentials => ErrorCode::Unauthorized,
+            Self::UsernameTaken => ErrorCode::UsernameTaken,
+            Self::RegistrationClosed(_) => ErrorCode::RegistrationClosed,
+            Self::AccountExists | Self::NoAccount | Self::Forbidden => ErrorCode::Forbidden,
+            Self::SessionNotFound => ErrorCode::InvalidPayload,
+            Self::RateLimited => ErrorCode::RateLimited,
+            Self::Hashing(_) => ErrorCode::Internal,
             Self::Store(StoreError::Unavailable(_)) => ErrorCode::Unavailable,
             Self::Store(_) => ErrorCode::Internal,
         }
@@ -92,6 +127,8 @@ pub struct Session {
     /// not, until it does something that must be remembered (see [`Chat::remember`]): a
     /// thousand bare clients connecting cost no database writes.
     pub stored: bool,
+    /// The user's account; `None` for a guest.
+    pub account: Option<AccountInfo>,
 }
 
 /// The rooms a connection is in right now. The transport answers from the socket's rooms in the
@@ -112,6 +149,8 @@ pub struct Chat {
     presence: Arc<Presence>,
     /// Presence over all nodes, in a cluster.
     board: Option<Arc<dyn Board>>,
+    policy: Arc<AccountPolicy>,
+    throttles: Arc<accounts::Throttles>,
 }
 
 impl Chat {
@@ -121,33 +160,34 @@ impl Chat {
         store: Arc<dyn Store>,
         limits: RoomLimits,
         board: Option<Arc<dyn Board>>,
+        policy: AccountPolicy,
     ) -> ChatResult<Self> {
         let key = store.server_key().await?.into();
-        Ok(Self {
+        let chat = Self {
             store,
             limits,
             key,
             presence: Arc::default(),
             board,
-        })
+            policy: Arc::new(policy),
+            throttles: Arc::new(accounts::Throttles::new()),
+        };
+        chat.apply_policy().await?;
+        Ok(chat)
     }
 
     /// Resolves a handshake: a known token is the same person again (a guest's too, stored or
     /// not); anything else is a new session, named as asked or as a guest.
-    pub async fn open_session(&self, auth: Auth) -> ChatResult<Session> {
+    pub async fn open_session(&self, auth: Auth, address: Option<IpAddr>) -> ChatResult<Session> {
         if let Some(token) = &auth.token {
-            if let Some(user) = self.store.user_by_token(&hash(token)).await? {
-                let rooms = self.rooms_of(&user.id).await?;
-                return Ok(Session {
-                    user,
-                    token: token.clone(),
-                    rooms,
-                    stored: true,
-                });
+            match self.identity(token).await {
+                Ok(identity) => return self.session_of(identity, token, address).await,
+                Err(ChatError::UnknownSession) => {}
+                Err(error) => return Err(error),
             }
-            if let Some(id) = self.guest_id(token) {
-                return self.guest_session(id, token.clone()).await;
-            }
+        }
+        if !self.policy.guests {
+            return Err(ChatError::MembersOnly);
         }
         let id = uuid::Uuid::now_v7().to_string();
         let Some(name) = &auth.name else {
@@ -159,14 +199,44 @@ impl Chat {
             id,
             name: validate_name(name)?.to_owned(),
         };
+        let token_hash = hash(&token);
+        let address = address.map(|address| address.to_string());
         self.store
-            .create_user(&user, &hash(&token), now_millis())
+            .create_user(
+                &user,
+                self.new_session(&token_hash, &user.id, address.as_deref()),
+            )
             .await?;
         Ok(Session {
             user,
             token,
             rooms: vec![self.default_room().await?],
             stored: true,
+            account: None,
+        })
+    }
+
+    /// The session of a known token: a stored one (its use recorded), or a guest's that was
+    /// never stored.
+    async fn session_of(
+        &self,
+        identity: Identity,
+        token: &str,
+        address: Option<IpAddr>,
+    ) -> ChatResult<Session> {
+        let stored = identity.last_used_at.is_some();
+        let rooms = if stored {
+            self.touch(token, &identity, address).await?;
+            self.rooms_of(&identity.user.id).await?
+        } else {
+            vec![self.default_room().await?]
+        };
+        Ok(Session {
+            user: identity.user,
+            token: token.to_owned(),
+            rooms,
+            stored,
+            account: identity.account,
         })
     }
 
@@ -177,6 +247,7 @@ impl Chat {
             token,
             rooms: vec![self.default_room().await?],
             stored: false,
+            account: None,
         })
     }
 
@@ -210,19 +281,16 @@ impl Chat {
 
     /// Stores a guest, so that its rooms and name can be remembered. Safe to call twice at once.
     pub async fn remember(&self, user: &Author, token: &str) -> ChatResult<()> {
+        let token_hash = hash(token);
         Ok(self
             .store
-            .create_user(user, &hash(token), now_millis())
+            .create_user(user, self.new_session(&token_hash, &user.id, None))
             .await?)
     }
 
     /// The user behind a token, for requests outside a socket (server functions).
     pub async fn user_by_token(&self, token: &str) -> ChatResult<Author> {
-        if let Some(user) = self.store.user_by_token(&hash(token)).await? {
-            return Ok(user);
-        }
-        let id = self.guest_id(token).ok_or(ChatError::UnknownSession)?;
-        Ok(guest(id))
+        Ok(self.identity(token).await?.user)
     }
 
     /// Renames the user. `remember` stores a guest first; it runs only once the request is
@@ -513,6 +581,8 @@ impl From<StoreError> for ChatError {
             StoreError::RoomNotFound => Self::RoomNotFound,
             StoreError::TooManyRooms => Self::TooManyRooms,
             StoreError::TooManyMemberships => Self::TooManyMemberships,
+            StoreError::UsernameTaken => Self::UsernameTaken,
+            StoreError::AccountExists => Self::AccountExists,
             other => Self::Store(other),
         }
     }

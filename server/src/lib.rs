@@ -45,7 +45,9 @@ use supervise::AbortOnDrop;
 pub use transport::RateLimit;
 use transport::{Heads, Intake, SharedBudget};
 
+pub use chat::AccountPolicy;
 use chat::{Chat, RoomLimits};
+pub use shared::Registration;
 
 /// Where the Redis of a cluster is, and the prefix of this chat's channels and keys in it.
 #[derive(Debug, Clone)]
@@ -83,6 +85,8 @@ pub struct Config {
     /// Web page origins (`scheme://host[:port]`, lower case) that may use the chat besides the
     /// server's own.
     pub allowed_origins: Vec<String>,
+    /// Registration, guests and session lifetime.
+    pub accounts: AccountPolicy,
 }
 
 impl Config {
@@ -101,6 +105,7 @@ impl Config {
             connections: ConnectionLimits::default(),
             metrics_bind: None,
             allowed_origins: Vec::new(),
+            accounts: AccountPolicy::default(),
         }
     }
 }
@@ -138,6 +143,7 @@ pub async fn run(
             per_user: config.max_rooms_per_user,
         },
         board,
+        config.accounts.clone(),
     )
     .await?;
     let parts = Parts {
@@ -243,7 +249,10 @@ async fn serve_chat<A: Adapter>(
     // each call builds a separate Engine.IO server that does not know the others' sessions.
     let socket_io = socket_layer.layer(Router::new().fallback(assets::serve));
     // socketioxide answers every path under /socket.io/, so the client script is routed in front.
-    let backend_chat: Arc<dyn api::Backend> = Arc::new(chat.clone());
+    let backend_chat: Arc<dyn api::Backend> = Arc::new(backend::Api {
+        chat: chat.clone(),
+        io: io.clone(),
+    });
     let backend_budget = shared_budget.clone();
     let metrics_route = Router::new().route(METRICS_PATH, metrics_endpoint(&io, &chat));
     let (public_metrics, metrics_server) = match metrics {

@@ -98,6 +98,21 @@ struct Args {
     #[arg(long, env = "CHAT_TRUSTED_PROXY", value_delimiter = ',')]
     trusted_proxy: Vec<IpAddr>,
 
+    /// Who may create an account once the first one (the admin) exists: open, invite (with the
+    /// join link an admin gets) or closed. Replaces what an admin chose; if not given, the
+    /// admin's choice stands (open until one is made).
+    #[arg(long, env = "CHAT_REGISTRATION", value_parser = parse_registration)]
+    registration: Option<server::Registration>,
+
+    /// Whether people may chat without an account (as guests, like bare Socket.io clients):
+    /// on or off. Off refuses connections without an account's session (`unauthorized`).
+    #[arg(long, env = "CHAT_GUESTS", default_value = "on", value_parser = parse_on_off)]
+    guests: bool,
+
+    /// Days a session (a logged-in browser) keeps working without being used; 0 for ever.
+    #[arg(long, env = "CHAT_SESSION_DAYS", default_value_t = 30)]
+    session_days: u64,
+
     /// Seconds shutdown waits for open connections before closing them anyway.
     #[arg(long, env = "CHAT_SHUTDOWN_TIMEOUT", default_value_t = 5)]
     shutdown_timeout: u64,
@@ -221,7 +236,25 @@ fn config(args: Args) -> server::Config {
         },
         metrics_bind: args.metrics_bind,
         allowed_origins: args.allowed_origin,
+        accounts: server::AccountPolicy {
+            registration: args.registration,
+            guests: args.guests,
+            session_lifetime: (args.session_days > 0)
+                .then(|| Duration::from_secs(args.session_days * 24 * 60 * 60)),
+        },
         ..server::Config::new(args.data_dir)
+    }
+}
+
+fn parse_registration(mode: &str) -> Result<server::Registration, String> {
+    server::Registration::parse(mode).ok_or_else(|| "one of open, invite, closed".to_owned())
+}
+
+fn parse_on_off(value: &str) -> Result<bool, String> {
+    match value {
+        "on" => Ok(true),
+        "off" => Ok(false),
+        _ => Err("on or off".to_owned()),
     }
 }
 

@@ -54,6 +54,17 @@ fn user_room(id: &str) -> String {
     format!("user:{id}")
 }
 
+/// The adapter room of every connection of one session, on every node: ending the session
+/// disconnects them.
+pub fn session_room(token: &str) -> String {
+    session_id_room(&crate::chat::session_id(token))
+}
+
+/// [`session_room`] for a session named by its id.
+pub fn session_id_room(id: &str) -> String {
+    format!("session:{id}")
+}
+
 /// A socket's rooms, as the chat asks about them: read from the adapter at the first question
 /// (most messages go to the default room, which needs none) and kept for the rest of the request.
 struct SocketRooms<'a, A: Adapter> {
@@ -110,11 +121,12 @@ pub async fn authenticate<A: Adapter>(
         return Err(Refused::new(rate_limited()));
     }
     let session = chat
-        .open_session(auth.unwrap_or_default())
+        .open_session(auth.unwrap_or_default(), address)
         .await
         .map_err(|error| Refused::new(refusal(&error)))?;
     let mut rooms: Vec<String> = session.rooms.iter().map(|room| room.name.clone()).collect();
     rooms.push(user_room(&session.user.id));
+    rooms.push(session_room(&session.token));
     // Rooms joined here are left by socketioxide whatever becomes of the socket.
     socket.join(rooms);
     socket
@@ -155,6 +167,7 @@ pub async fn on_connect<A: Adapter>(
         token: connection.token().to_owned(),
         rooms,
         max_message_chars: shared::MAX_MESSAGE_CHARS,
+        account: connection.account().cloned(),
     };
     if let Err(error) = socket.emit(Welcome::NAME, &welcome) {
         crate::throttled!(warn, sid = %socket.id, %error, "could not send the welcome");

@@ -27,6 +27,13 @@ pub enum ErrorCode {
     /// The server is handling as many messages as it will at once; nothing was stored.
     Overloaded,
     UnknownSession,
+    /// No valid session, or wrong username or password; or this server admits no guests.
+    Unauthorized,
+    UsernameTaken,
+    InvalidUsername,
+    InvalidPassword,
+    /// This server does not take new accounts now (or needs an invitation it was not given).
+    RegistrationClosed,
     /// The request is not allowed from where it came: a web page of an origin the server does
     /// not accept (HTTP 403).
     Forbidden,

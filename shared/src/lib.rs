@@ -5,12 +5,18 @@
 //! server and the WebAssembly UI compile the very same definitions. Field names are camelCase on
 //! the wire because every Socket.io client out there is JavaScript first.
 
+mod account;
 mod error;
 pub mod markup;
 mod message;
 mod protocol;
 mod validate;
 
+pub use account::{
+    AccountInfo, Credentials, MAX_PASSWORD_CHARS, MAX_USERNAME_CHARS, MIN_PASSWORD_CHARS,
+    MIN_USERNAME_CHARS, Registration, RegistrationInfo, Role, ServerInfo, SessionInfo,
+    username_key, validate_password, validate_username,
+};
 pub use error::{Ack, ErrorCode, ErrorPayload};
 pub use markup::mentions;
 pub use message::{

@@ -113,6 +113,9 @@ pub struct Welcome {
     pub rooms: Vec<RoomInfo>,
     /// Longest accepted message, in Unicode scalar values, after trimming.
     pub max_message_chars: usize,
+    /// The user's account (username and role); absent for a guest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<crate::AccountInfo>,
 }
 
 /// Where a `sync` resumes in one room: after the last sequence number the client holds.

@@ -32,6 +32,19 @@ pub enum ValidationError {
     InvalidRoom,
     #[error("A clientId must be 1 to {MAX_CLIENT_ID_BYTES} bytes.")]
     InvalidClientId,
+    #[error(
+        "A username needs {} to {} letters, digits, '_', '-' or '.' (no accents or spaces), \
+         starting with a letter or digit.",
+        crate::MIN_USERNAME_CHARS,
+        crate::MAX_USERNAME_CHARS
+    )]
+    InvalidUsername,
+    #[error(
+        "A password needs {} to {} characters.",
+        crate::MIN_PASSWORD_CHARS,
+        crate::MAX_PASSWORD_CHARS
+    )]
+    InvalidPassword,
 }
 
 impl ValidationError {
@@ -44,6 +57,8 @@ impl ValidationError {
             Self::InvalidName => ErrorCode::InvalidName,
             Self::InvalidRoom => ErrorCode::InvalidRoom,
             Self::InvalidClientId => ErrorCode::InvalidPayload,
+            Self::InvalidUsername => ErrorCode::InvalidUsername,
+            Self::InvalidPassword => ErrorCode::InvalidPassword,
         }
     }
 }
@@ -98,13 +113,15 @@ pub fn validate_text(text: &str) -> Result<&str, ValidationError> {
 }
 
 /// A display name: trimmed, 1 to [`MAX_NAME_CHARS`] characters, something visible among them, no
-/// control characters.
+/// control characters and no direction overrides or isolates (which would let a name reorder
+/// the text shown after it, or pass for someone else's).
 pub fn validate_name(name: &str) -> Result<&str, ValidationError> {
     let name = name.trim();
     let chars = name.chars().count();
+    let reorders = |c: char| matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}');
     if chars > MAX_NAME_CHARS
         || name.chars().all(is_invisible)
-        || name.chars().any(char::is_control)
+        || name.chars().any(|c| c.is_control() || reorders(c))
     {
         return Err(ValidationError::InvalidName);
     }
@@ -217,6 +234,9 @@ mod tests {
         assert_eq!(validate_name("a\nb"), Err(ValidationError::InvalidName));
         assert!(validate_name(&"n".repeat(MAX_NAME_CHARS)).is_ok());
         assert!(validate_name(&"n".repeat(MAX_NAME_CHARS + 1)).is_err());
+        // "Bob" followed by a right-to-left override would show the text after it reversed.
+        assert!(validate_name("Bob\u{202E}nimda").is_err());
+        assert!(validate_name("\u{2067}Eve").is_err());
     }
 
     #[test]

@@ -7,11 +7,11 @@
 
 use std::{path::PathBuf, str::FromStr};
 
-use shared::{Author, ChatMessage, RoomInfo};
+use shared::{Author, ChatMessage, Role, RoomInfo};
 use sqlx::{Connection, postgres::PgConnectOptions};
 
 use super::{
-    NewMessage, Posted, RoomLimits, Store, StoreError,
+    NewAccount, NewMessage, NewSession, Posted, RoomLimits, Store, StoreError,
     batch::{Committer, MAX_BATCH, WriteBatch},
     postgres::PgStore,
     sqlite::SqliteStore,
@@ -126,10 +126,35 @@ fn ada() -> Author {
     }
 }
 
+/// A session with this token hash for `user_id`, made at `now`, expiring at `expires_at`.
+fn session<'a>(
+    token_hash: &'a [u8],
+    user_id: &'a str,
+    now: i64,
+    expires_at: Option<i64>,
+) -> NewSession<'a> {
+    NewSession {
+        token_hash,
+        user_id,
+        now,
+        address: None,
+        expires_at,
+    }
+}
+
+/// The name of the user whose session has `token_hash`, at time 1.
+async fn name_of(store: &impl Store, token_hash: &[u8]) -> Option<String> {
+    let identity = store.identity(token_hash, 1).await.unwrap();
+    identity.map(|identity| identity.user.name)
+}
+
 /// A store with user `u1` and room `rust`.
 async fn open_with_rust<F: Fixture>(fixture: &F) -> F::Store {
     let store = fixture.open().await;
-    store.create_user(&ada(), b"hash", 0).await.unwrap();
+    store
+        .create_user(&ada(), session(b"hash", "u1", 0, None))
+        .await
+        .unwrap();
     store.create_room("rust", "u1", 0, LIMITS).await.unwrap();
     store
 }
@@ -362,25 +387,19 @@ pub async fn a_repeated_client_id_returns_the_first_message<F: Fixture>(fixture:
 
 pub async fn rooms_memberships_and_limits<F: Fixture>(fixture: F) {
     let store = open_with_rust(&fixture).await;
-    assert_eq!(
-        store.user_by_token(b"hash").await.unwrap().map(|u| u.name),
-        Some("Ada".to_owned())
-    );
+    assert_eq!(name_of(&store, b"hash").await, Some("Ada".to_owned()));
     // A second create of the same user (two requests of one guest at once) changes nothing.
     let again = Author {
         id: "u1".into(),
         name: "Other".into(),
     };
-    store.create_user(&again, b"other", 0).await.unwrap();
-    assert_eq!(
-        store.user_by_token(b"hash").await.unwrap().map(|u| u.name),
-        Some("Ada".to_owned())
-    );
+    store
+        .create_user(&again, session(b"hash", "u1", 0, None))
+        .await
+        .unwrap();
+    assert_eq!(name_of(&store, b"hash").await, Some("Ada".to_owned()));
     store.rename_user("u1", "Ada L.").await.unwrap();
-    assert_eq!(
-        store.user_by_token(b"hash").await.unwrap().map(|u| u.name),
-        Some("Ada L.".to_owned())
-    );
+    assert_eq!(name_of(&store, b"hash").await, Some("Ada L.".to_owned()));
     assert!(matches!(
         store.create_room("general", "u1", 0, LIMITS).await,
         Err(StoreError::RoomExists)
@@ -466,7 +485,10 @@ pub async fn concurrent_creations_and_joins_stay_within_the_caps<F: Fixture>(fix
         id: "u2".into(),
         name: "Grace".into(),
     };
-    first.create_user(&grace, b"grace", 0).await.unwrap();
+    first
+        .create_user(&grace, session(b"grace", "u2", 0, None))
+        .await
+        .unwrap();
     let per_user = RoomLimits {
         rooms: 5,
         per_user: 2,
@@ -555,6 +577,178 @@ pub async fn readiness_follows_the_store<F: Fixture>(fixture: F) {
     fixture.remove().await;
 }
 
+/// An account: `username`'s password hash is `pw-<username>`, its session `s-<username>`.
+fn account<'a>(
+    user: &'a Author,
+    username: &'a str,
+    key: &'a str,
+    session_hash: &'a [u8],
+    hash: &'a str,
+) -> NewAccount<'a> {
+    NewAccount {
+        user,
+        username,
+        username_key: key,
+        password_hash: hash,
+        session: session(session_hash, &user.id, 10, None),
+    }
+}
+
+pub async fn accounts_sessions_and_settings<F: Fixture>(fixture: F) {
+    let store = fixture.open().await;
+    assert!(!store.has_accounts().await.unwrap());
+    let grace = Author {
+        id: "u2".into(),
+        name: "Grace".into(),
+    };
+    // The first account is the admin; a stored guest becomes an account, keeping its id.
+    store
+        .create_user(&ada(), session(b"guest", "u1", 0, None))
+        .await
+        .unwrap();
+    let role = store
+        .create_account(account(&ada(), "Ada", "ada", b"s-ada", "pw-ada"))
+        .await
+        .unwrap();
+    assert_eq!(role, Role::Admin);
+    assert!(store.has_accounts().await.unwrap());
+    let role = store
+        .create_account(account(&grace, "grace", "grace", b"s-grace", "pw-grace"))
+        .await
+        .unwrap();
+    assert_eq!(role, Role::Member);
+    // Taken usernames (by key), and a second account for one user, are refused, storing nothing.
+    let mallory = Author {
+        id: "u3".into(),
+        name: "Mallory".into(),
+    };
+    assert!(matches!(
+        store
+            .create_account(account(&mallory, "ADA", "ada", b"s-mallory", "pw"))
+            .await,
+        Err(StoreError::UsernameTaken)
+    ));
+    assert_eq!(store.identity(b"s-mallory", 11).await.unwrap(), None);
+    assert!(matches!(
+        store
+            .create_account(account(&grace, "grace2", "grace2", b"s-grace2", "pw"))
+            .await,
+        Err(StoreError::AccountExists)
+    ));
+
+    let stored = store.account_by_username("ada").await.unwrap().unwrap();
+    assert_eq!(stored.user, ada());
+    assert_eq!(stored.account.username, "Ada");
+    assert_eq!(stored.password_hash, "pw-ada");
+    assert_eq!(
+        store.account_of("u2").await.unwrap().unwrap().account.role,
+        Role::Member
+    );
+    assert_eq!(store.account_by_username("nobody").await.unwrap(), None);
+    store.set_password("u1", "pw-new").await.unwrap();
+    assert_eq!(
+        store.account_of("u1").await.unwrap().unwrap().password_hash,
+        "pw-new"
+    );
+
+    // Sessions: both of Ada's name her account; the guest's token still works.
+    let identity = store.identity(b"s-ada", 11).await.unwrap().unwrap();
+    assert_eq!(
+        identity.account.map(|account| account.role),
+        Some(Role::Admin)
+    );
+    assert_eq!(identity.last_used_at, Some(10));
+    assert_eq!(
+        store.identity(b"guest", 11).await.unwrap().unwrap().user,
+        ada()
+    );
+    // A login that expires at 100, used at 50 from an address: it moves to 150.
+    store
+        .create_session(session(b"s-ada-2", "u1", 20, Some(100)))
+        .await
+        .unwrap();
+    assert!(store.identity(b"s-ada-2", 99).await.unwrap().is_some());
+    assert_eq!(store.identity(b"s-ada-2", 100).await.unwrap(), None);
+    store
+        .touch_session(NewSession {
+            address: Some("192.0.2.1"),
+            ..session(b"s-ada-2", "", 50, Some(150))
+        })
+        .await
+        .unwrap();
+    assert!(store.identity(b"s-ada-2", 120).await.unwrap().is_some());
+    let sessions = store.sessions("u1", 120).await.unwrap();
+    assert_eq!(sessions.len(), 3);
+    assert_eq!(sessions[0].token_hash, b"s-ada-2");
+    assert_eq!(sessions[0].last_used_at, 50);
+    assert_eq!(sessions[0].last_address.as_deref(), Some("192.0.2.1"));
+    assert_eq!(
+        store.sessions("u1", 200).await.unwrap().len(),
+        2,
+        "expired: not listed"
+    );
+
+    // Ending one, then all but one, then another user's: only the user's own go.
+    let ended = store
+        .end_sessions("u1", Some(b"guest"), None)
+        .await
+        .unwrap();
+    assert_eq!(ended, vec![b"guest".to_vec()]);
+    assert_eq!(store.identity(b"guest", 11).await.unwrap(), None);
+    assert!(
+        store
+            .end_sessions("u2", Some(b"s-ada"), None)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let mut ended = store
+        .end_sessions("u1", None, Some(b"s-ada"))
+        .await
+        .unwrap();
+    ended.sort();
+    assert_eq!(ended, vec![b"s-ada-2".to_vec()]);
+    assert!(store.identity(b"s-ada", 11).await.unwrap().is_some());
+    assert!(store.identity(b"s-grace", 11).await.unwrap().is_some());
+
+    // Settings: absent, set, replaced.
+    assert_eq!(store.setting("registration").await.unwrap(), None);
+    store.set_setting("registration", "invite").await.unwrap();
+    store.set_setting("registration", "closed").await.unwrap();
+    assert_eq!(
+        store.setting("registration").await.unwrap().as_deref(),
+        Some("closed")
+    );
+    store.close().await;
+    fixture.remove().await;
+}
+
+pub async fn concurrent_first_accounts_make_one_admin<F: Fixture>(fixture: F) {
+    let (one, two) = (fixture.open().await, fixture.open().await);
+    let users: Vec<Author> = (0..8)
+        .map(|i| Author {
+            id: format!("u{i}"),
+            name: format!("User {i}"),
+        })
+        .collect();
+    let keys: Vec<String> = (0..8).map(|i| format!("user{i}")).collect();
+    let hashes: Vec<Vec<u8>> = (0..8).map(|i| vec![i]).collect();
+    let creations = users.iter().enumerate().map(|(i, user)| {
+        let store = if i % 2 == 0 { &one } else { &two };
+        store.create_account(account(user, &keys[i], &keys[i], &hashes[i], "pw"))
+    });
+    let roles = futures_util::future::join_all(creations).await;
+    let admins = roles
+        .iter()
+        .filter(|role| matches!(role, Ok(Role::Admin)))
+        .count();
+    assert_eq!(admins, 1, "{roles:?}");
+    assert!(roles.iter().all(Result::is_ok), "{roles:?}");
+    one.close().await;
+    two.close().await;
+    fixture.remove().await;
+}
+
 /// The suite, for one fixture.
 macro_rules! conformance {
     ($fixture:ty: $($test:ident),* $(,)?) => {
@@ -583,6 +777,8 @@ macro_rules! suite {
                     the_server_key_is_made_once,
                     closing_commits_what_is_queued,
                     readiness_follows_the_store,
+                    accounts_sessions_and_settings,
+                    concurrent_first_accounts_make_one_admin,
                 );
             }
         )*

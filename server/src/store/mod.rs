@@ -15,7 +15,7 @@ pub mod sqlite;
 use std::{path::Path, sync::Arc};
 
 use async_trait::async_trait;
-use shared::{Author, ChatMessage, RoomInfo};
+use shared::{AccountInfo, Author, ChatMessage, Role, RoomInfo};
 use sqlx::postgres::PgDatabaseError;
 
 /// A message about to be stored; the store assigns `seq`.
@@ -27,6 +27,59 @@ pub struct NewMessage {
     pub author: Author,
     pub sent_at: i64,
     pub client_id: Option<String>,
+}
+
+/// A session to store: the hash of its token (never the token), whose it is, and until when it
+/// works unless used again.
+#[derive(Debug, Clone, Copy)]
+pub struct NewSession<'a> {
+    pub token_hash: &'a [u8],
+    pub user_id: &'a str,
+    pub now: i64,
+    /// The client address it is used from, if known.
+    pub address: Option<&'a str>,
+    /// `None`: never expires.
+    pub expires_at: Option<i64>,
+}
+
+/// Who a session token names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    pub user: Author,
+    /// `None` for a guest.
+    pub account: Option<AccountInfo>,
+    /// When its session was last recorded as used; `None` for a guest's token that was never
+    /// stored.
+    pub last_used_at: Option<i64>,
+}
+
+/// An account to create, for `user` (a new user, or a guest becoming an account), with its first
+/// session.
+#[derive(Debug, Clone, Copy)]
+pub struct NewAccount<'a> {
+    pub user: &'a Author,
+    pub username: &'a str,
+    pub username_key: &'a str,
+    pub password_hash: &'a str,
+    pub session: NewSession<'a>,
+}
+
+/// An account as stored, for logging in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredAccount {
+    pub user: Author,
+    pub account: AccountInfo,
+    /// The password's hash (PHC string).
+    pub password_hash: String,
+}
+
+/// One of a user's sessions that still works.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredSession {
+    pub token_hash: Vec<u8>,
+    pub created_at: i64,
+    pub last_used_at: i64,
+    pub last_address: Option<String>,
 }
 
 /// The result of [`Store::append`].
@@ -59,6 +112,12 @@ pub enum StoreError {
     TooManyRooms,
     #[error("the user is in as many rooms as allowed")]
     TooManyMemberships,
+    /// Another account has this username, or one that looks the same.
+    #[error("username taken")]
+    UsernameTaken,
+    /// The user has an account already.
+    #[error("account exists")]
+    AccountExists,
     #[error("database: {0}")]
     Database(sqlx::Error),
     /// The database cannot be reached (down, restarting, out of connections); nothing was
@@ -111,10 +170,40 @@ pub async fn open(database_url: Option<&str>, data_dir: &Path) -> StoreResult<Ar
 
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
-    /// Creates a user with the hash of their session token. Idempotent: a user already stored
-    /// (by a concurrent request of the same guest) is left as it is.
-    async fn create_user(&self, user: &Author, token_hash: &[u8], now: i64) -> StoreResult<()>;
-    async fn user_by_token(&self, token_hash: &[u8]) -> StoreResult<Option<Author>>;
+    /// Creates a user with its session. Idempotent: a user or session already stored (by a
+    /// concurrent request of the same guest) is left as it is.
+    async fn create_user(&self, user: &Author, session: NewSession<'_>) -> StoreResult<()>;
+    /// Who the session with this token hash is, unless it expired before `now` or is unknown.
+    async fn identity(&self, token_hash: &[u8], now: i64) -> StoreResult<Option<Identity>>;
+    /// Records that the session was used now, from `address`, and moves its expiry.
+    async fn touch_session(&self, session: NewSession<'_>) -> StoreResult<()>;
+    /// Adds a session for an existing user (a login).
+    async fn create_session(&self, session: NewSession<'_>) -> StoreResult<()>;
+    /// The user's sessions that have not expired by `now`, most recently used first.
+    async fn sessions(&self, user_id: &str, now: i64) -> StoreResult<Vec<StoredSession>>;
+    /// Ends the user's sessions: the one with `token_hash`, or (`None`) all of them but
+    /// `keep`. Returns the token hashes of the sessions ended.
+    async fn end_sessions(
+        &self,
+        user_id: &str,
+        token_hash: Option<&[u8]>,
+        keep: Option<&[u8]>,
+    ) -> StoreResult<Vec<Vec<u8>>>;
+
+    /// Creates an account (and the user, if it is new) with its first session, in one
+    /// transaction. The first account on the server is an admin, every later one a member.
+    /// [`StoreError::UsernameTaken`] if another account's username has the same key,
+    /// [`StoreError::AccountExists`] if the user has one.
+    async fn create_account(&self, account: NewAccount<'_>) -> StoreResult<Role>;
+    /// Whether any account exists (before the first, the first visitor sets the chat up).
+    async fn has_accounts(&self) -> StoreResult<bool>;
+    async fn account_by_username(&self, username_key: &str) -> StoreResult<Option<StoredAccount>>;
+    async fn account_of(&self, user_id: &str) -> StoreResult<Option<StoredAccount>>;
+    async fn set_password(&self, user_id: &str, password_hash: &str) -> StoreResult<()>;
+
+    /// A setting an admin changed (`None` if never set).
+    async fn setting(&self, key: &str) -> StoreResult<Option<String>>;
+    async fn set_setting(&self, key: &str, value: &str) -> StoreResult<()>;
     /// The chat's own secret (made once, when the database is created).
     async fn server_key(&self) -> StoreResult<Vec<u8>>;
     async fn rename_user(&self, user_id: &str, name: &str) -> StoreResult<()>;
@@ -161,4 +250,88 @@ pub trait Store: Send + Sync + 'static {
 
     /// Stops taking messages, commits those already queued, and closes the connections.
     async fn close(&self);
+}
+
+// Rows both stores read the same way (their `Row` types differ, the columns do not).
+
+/// `id, name, username, role` (the last two NULL for a guest), and `last_used_at` if selected.
+fn identity<R>(row: &R) -> Identity
+where
+    R: sqlx::Row,
+    for<'n> &'n str: sqlx::ColumnIndex<R>,
+    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    let username: Option<String> = row.get("username");
+    let role: Option<String> = row.get("role");
+    Identity {
+        user: Author {
+            id: row.get("id"),
+            name: row.get("name"),
+        },
+        account: username.zip(role).map(|(username, role)| AccountInfo {
+            username,
+            // The column's CHECK allows only the two.
+            role: Role::parse(&role).unwrap_or(Role::Member),
+        }),
+        last_used_at: row.try_get("last_used_at").ok(),
+    }
+}
+
+/// `id, name, username, role, password_hash`.
+fn stored_account<R>(row: &R) -> Option<StoredAccount>
+where
+    R: sqlx::Row,
+    for<'n> &'n str: sqlx::ColumnIndex<R>,
+    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    let Identity { user, account, .. } = identity(row);
+    Some(StoredAccount {
+        user,
+        account: account?,
+        password_hash: row.get("password_hash"),
+    })
+}
+
+/// `token_hash, created_at, last_used_at, last_address`.
+fn stored_session<R>(row: &R) -> StoredSession
+where
+    R: sqlx::Row,
+    for<'n> &'n str: sqlx::ColumnIndex<R>,
+    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> Vec<u8>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    StoredSession {
+        token_hash: row.get("token_hash"),
+        created_at: row.get("created_at"),
+        last_used_at: row.get("last_used_at"),
+        last_address: row.get("last_address"),
+    }
+}
+
+/// A failed account insert: a taken username (or look-alike), or a user with an account.
+fn account_conflict(error: sqlx::Error) -> StoreError {
+    match &error {
+        sqlx::Error::Database(database) if database.is_unique_violation() => {
+            if database.message().contains("username_key")
+                || database.constraint() == Some("accounts_username_key_key")
+            {
+                StoreError::UsernameTaken
+            } else {
+                StoreError::AccountExists
+            }
+        }
+        _ => error.into(),
+    }
+}
+
+/// The query for the account matching `condition` (with the store's placeholder), as
+/// [`stored_account`] reads it.
+fn account_query(condition: &str) -> String {
+    format!(
+        "SELECT users.id, users.name, accounts.username, accounts.role, accounts.password_hash \
+         FROM accounts JOIN users ON users.id = accounts.user_id WHERE {condition}"
+    )
 }

@@ -9,15 +9,17 @@
 use std::{collections::HashMap, str::FromStr, time::Duration};
 
 use async_trait::async_trait;
-use shared::{Author, ChatMessage, RoomInfo};
+use shared::{Author, ChatMessage, Role, RoomInfo};
 use sqlx::{
     PgPool, Row,
     postgres::{PgConnectOptions, PgPoolOptions, PgRow},
 };
 
 use super::{
-    NewMessage, Posted, RoomLimits, Store, StoreError, StoreResult,
+    Identity, NewAccount, NewMessage, NewSession, Posted, RoomLimits, Store, StoreError,
+    StoreResult, StoredAccount, StoredSession, account_conflict, account_query,
     batch::{Committer, Plan, WriteBatch, count},
+    identity, stored_account, stored_session,
 };
 
 const MESSAGE_COLUMNS: &str = "id, room, seq, text, author_id, author_name, sent_at, client_id";
@@ -32,6 +34,7 @@ const START_WAIT: Duration = Duration::from_secs(30);
 /// Advisory lock classes (the first key of `pg_advisory_xact_lock(int, int)`).
 const LOCK_ROOMS: i32 = 1;
 const LOCK_USER: i32 = 2;
+const LOCK_ACCOUNTS: i32 = 3;
 
 #[derive(Debug, Clone)]
 pub struct PgStore {
@@ -46,6 +49,19 @@ pub struct PgStore {
 }
 
 impl PgStore {
+    /// The account matching `condition` (one `$1`, bound to `value`).
+    async fn account_where(
+        &self,
+        condition: &str,
+        value: &str,
+    ) -> StoreResult<Option<StoredAccount>> {
+        let row = sqlx::query(&account_query(condition))
+            .bind(value)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().and_then(stored_account))
+    }
+
     /// Connects to the database `url` names and brings its schema up to date.
     pub async fn open(url: &str) -> StoreResult<Self> {
         Self::connect(PgConnectOptions::from_str(url)?).await
@@ -227,6 +243,44 @@ fn room(row: &PgRow) -> RoomInfo {
     }
 }
 
+/// Stores `user` unless it is already (a guest's concurrent requests, or a guest becoming an
+/// account, keep the row they have).
+async fn insert_user(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    user: &Author,
+    now: i64,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO users (id, name, created_at) VALUES ($1, $2, $3) \
+         ON CONFLICT (id) DO NOTHING",
+    )
+    .bind(&user.id)
+    .bind(&user.name)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Stores a session; one already stored (the same guest's concurrent requests) is left as it is.
+async fn insert_session(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    session: NewSession<'_>,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO sessions (token_hash, user_id, created_at, last_used_at, last_address, \
+         expires_at) VALUES ($1, $2, $3, $3, $4, $5) ON CONFLICT (token_hash) DO NOTHING",
+    )
+    .bind(session.token_hash)
+    .bind(session.user_id)
+    .bind(session.now)
+    .bind(session.address)
+    .bind(session.expires_at)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
 /// Makes `user_id` a member of room `name` inside `tx`, unless they are in as many rooms as
 /// allowed. The user's joins take turns (an advisory lock on the user), so concurrent joins on
 /// several nodes cannot overshoot.
@@ -275,29 +329,156 @@ async fn join_in(
 
 #[async_trait]
 impl Store for PgStore {
-    async fn create_user(&self, user: &Author, token_hash: &[u8], now: i64) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO users (id, name, token_hash, created_at) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (id) DO NOTHING",
+    async fn create_user(&self, user: &Author, session: NewSession<'_>) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        insert_user(&mut tx, user, session.now).await?;
+        insert_session(&mut tx, session).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn identity(&self, token_hash: &[u8], now: i64) -> StoreResult<Option<Identity>> {
+        let row = sqlx::query(
+            "SELECT users.id, users.name, accounts.username, accounts.role, \
+             sessions.last_used_at FROM sessions \
+             JOIN users ON users.id = sessions.user_id \
+             LEFT JOIN accounts ON accounts.user_id = users.id \
+             WHERE sessions.token_hash = $1 \
+             AND (sessions.expires_at IS NULL OR sessions.expires_at > $2)",
         )
-        .bind(&user.id)
-        .bind(&user.name)
         .bind(token_hash)
         .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|row| identity(&row)))
+    }
+
+    async fn touch_session(&self, session: NewSession<'_>) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE sessions SET last_used_at = $1, last_address = coalesce($2, last_address), \
+             expires_at = $3 WHERE token_hash = $4",
+        )
+        .bind(session.now)
+        .bind(session.address)
+        .bind(session.expires_at)
+        .bind(session.token_hash)
         .execute(&self.pool)
         .await?;
         Ok(())
     }
 
-    async fn user_by_token(&self, token_hash: &[u8]) -> StoreResult<Option<Author>> {
-        let row = sqlx::query("SELECT id, name FROM users WHERE token_hash = $1")
-            .bind(token_hash)
+    async fn create_session(&self, session: NewSession<'_>) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        insert_session(&mut tx, session).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn sessions(&self, user_id: &str, now: i64) -> StoreResult<Vec<StoredSession>> {
+        let rows = sqlx::query(
+            "SELECT token_hash, created_at, last_used_at, last_address FROM sessions \
+             WHERE user_id = $1 AND (expires_at IS NULL OR expires_at > $2) \
+             ORDER BY last_used_at DESC, created_at DESC",
+        )
+        .bind(user_id)
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(stored_session).collect())
+    }
+
+    async fn end_sessions(
+        &self,
+        user_id: &str,
+        token_hash: Option<&[u8]>,
+        keep: Option<&[u8]>,
+    ) -> StoreResult<Vec<Vec<u8>>> {
+        let rows = sqlx::query(
+            "DELETE FROM sessions WHERE user_id = $1 AND ($2::bytea IS NULL OR token_hash = $2) \
+             AND ($3::bytea IS NULL OR token_hash <> $3) RETURNING token_hash",
+        )
+        .bind(user_id)
+        .bind(token_hash)
+        .bind(keep)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(|row| row.get("token_hash")).collect())
+    }
+
+    async fn create_account(&self, account: NewAccount<'_>) -> StoreResult<Role> {
+        let mut tx = self.pool.begin().await?;
+        // Account creations take turns, so that exactly one is the first.
+        sqlx::query("SELECT pg_advisory_xact_lock($1, 0)")
+            .bind(LOCK_ACCOUNTS)
+            .execute(&mut *tx)
+            .await?;
+        let first = sqlx::query("SELECT 1 FROM accounts LIMIT 1")
+            .fetch_optional(&mut *tx)
+            .await?
+            .is_none();
+        let role = if first { Role::Admin } else { Role::Member };
+        insert_user(&mut tx, account.user, account.session.now).await?;
+        let inserted = sqlx::query(
+            "INSERT INTO accounts (user_id, username, username_key, password_hash, role, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&account.user.id)
+        .bind(account.username)
+        .bind(account.username_key)
+        .bind(account.password_hash)
+        .bind(role.as_str())
+        .bind(account.session.now)
+        .execute(&mut *tx)
+        .await;
+        inserted.map_err(account_conflict)?;
+        insert_session(&mut tx, account.session).await?;
+        tx.commit().await?;
+        Ok(role)
+    }
+
+    async fn has_accounts(&self) -> StoreResult<bool> {
+        Ok(sqlx::query("SELECT 1 FROM accounts LIMIT 1")
+            .fetch_optional(&self.pool)
+            .await?
+            .is_some())
+    }
+
+    async fn account_by_username(&self, username_key: &str) -> StoreResult<Option<StoredAccount>> {
+        self.account_where("accounts.username_key = $1", username_key)
+            .await
+    }
+
+    async fn account_of(&self, user_id: &str) -> StoreResult<Option<StoredAccount>> {
+        self.account_where("accounts.user_id = $1", user_id).await
+    }
+
+    async fn set_password(&self, user_id: &str, password_hash: &str) -> StoreResult<()> {
+        sqlx::query("UPDATE accounts SET password_hash = $1 WHERE user_id = $2")
+            .bind(password_hash)
+            .bind(user_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn setting(&self, key: &str) -> StoreResult<Option<String>> {
+        let row = sqlx::query("SELECT value FROM settings WHERE key = $1")
+            .bind(key)
             .fetch_optional(&self.pool)
             .await?;
-        Ok(row.map(|row| Author {
-            id: row.get("id"),
-            name: row.get("name"),
-        }))
+        Ok(row.map(|row| row.get("value")))
+    }
+
+    async fn set_setting(&self, key: &str, value: &str) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO settings (key, value) VALUES ($1, $2) \
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        )
+        .bind(key)
+        .bind(value)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
     }
 
     async fn server_key(&self) -> StoreResult<Vec<u8>> {

@@ -12,7 +12,7 @@ use std::{
 
 use anyhow::Context;
 use async_trait::async_trait;
-use shared::{Author, ChatMessage, RoomInfo};
+use shared::{Author, ChatMessage, Role, RoomInfo};
 use sqlx::{
     Connection, QueryBuilder, Row, SqlitePool,
     sqlite::{
@@ -21,8 +21,10 @@ use sqlx::{
 };
 
 use super::{
-    NewMessage, Posted, RoomLimits, Store, StoreError, StoreResult,
+    Identity, NewAccount, NewMessage, NewSession, Posted, RoomLimits, Store, StoreError,
+    StoreResult, StoredAccount, StoredSession, account_conflict, account_query,
     batch::{Committer, Plan, WriteBatch, count},
+    identity, stored_account, stored_session,
 };
 
 /// The database's file in the data directory.
@@ -40,6 +42,19 @@ pub struct SqliteStore {
 }
 
 impl SqliteStore {
+    /// The account matching `condition` (one `?`, bound to `value`).
+    async fn account_where(
+        &self,
+        condition: &str,
+        value: &str,
+    ) -> StoreResult<Option<StoredAccount>> {
+        let row = sqlx::query(&account_query(condition))
+            .bind(value)
+            .fetch_optional(&self.reader)
+            .await?;
+        Ok(row.as_ref().and_then(stored_account))
+    }
+
     /// Opens (creating if needed) `chat.db` in `data_dir` and brings its schema up to date.
     pub async fn open(data_dir: &Path) -> StoreResult<Self> {
         std::fs::create_dir_all(data_dir).map_err(|e| StoreError::Database(e.into()))?;
@@ -141,6 +156,44 @@ impl WriteBatch for Writer {
 
 /// Adds each room's count of new messages to its counter (one statement for all rooms);
 /// returns the new `last_seq` of each room that exists.
+/// Stores `user` unless it is already (a guest's concurrent requests, or a guest becoming an
+/// account, keep the row they have).
+async fn insert_user(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    user: &Author,
+    now: i64,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO users (id, name, created_at) VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING",
+    )
+    .bind(&user.id)
+    .bind(&user.name)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Stores a session; one already stored (the same guest's concurrent requests) is left as it is.
+async fn insert_session(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    session: NewSession<'_>,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO sessions (token_hash, user_id, created_at, last_used_at, last_address, \
+         expires_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (token_hash) DO NOTHING",
+    )
+    .bind(session.token_hash)
+    .bind(session.user_id)
+    .bind(session.now)
+    .bind(session.now)
+    .bind(session.address)
+    .bind(session.expires_at)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
 async fn bump_counters(
     tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
     counts: &[(&str, i64)],
@@ -253,29 +306,153 @@ async fn room_in(
 
 #[async_trait]
 impl Store for SqliteStore {
-    async fn create_user(&self, user: &Author, token_hash: &[u8], now: i64) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO users (id, name, token_hash, created_at) VALUES (?, ?, ?, ?) \
-             ON CONFLICT (id) DO NOTHING",
+    async fn create_user(&self, user: &Author, session: NewSession<'_>) -> StoreResult<()> {
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        insert_user(&mut tx, user, session.now).await?;
+        insert_session(&mut tx, session).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn identity(&self, token_hash: &[u8], now: i64) -> StoreResult<Option<Identity>> {
+        let row = sqlx::query(
+            "SELECT users.id, users.name, accounts.username, accounts.role, \
+             sessions.last_used_at FROM sessions \
+             JOIN users ON users.id = sessions.user_id \
+             LEFT JOIN accounts ON accounts.user_id = users.id \
+             WHERE sessions.token_hash = ? AND (sessions.expires_at IS NULL OR sessions.expires_at > ?)",
         )
-        .bind(&user.id)
-        .bind(&user.name)
         .bind(token_hash)
         .bind(now)
+        .fetch_optional(&self.reader)
+        .await?;
+        Ok(row.map(|row| identity(&row)))
+    }
+
+    async fn touch_session(&self, session: NewSession<'_>) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE sessions SET last_used_at = ?, last_address = coalesce(?, last_address), \
+             expires_at = ? WHERE token_hash = ?",
+        )
+        .bind(session.now)
+        .bind(session.address)
+        .bind(session.expires_at)
+        .bind(session.token_hash)
         .execute(&self.writer)
         .await?;
         Ok(())
     }
 
-    async fn user_by_token(&self, token_hash: &[u8]) -> StoreResult<Option<Author>> {
-        let row = sqlx::query("SELECT id, name FROM users WHERE token_hash = ?")
-            .bind(token_hash)
+    async fn create_session(&self, session: NewSession<'_>) -> StoreResult<()> {
+        let mut tx = self.writer.begin().await?;
+        insert_session(&mut tx, session).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn sessions(&self, user_id: &str, now: i64) -> StoreResult<Vec<StoredSession>> {
+        let rows = sqlx::query(
+            "SELECT token_hash, created_at, last_used_at, last_address FROM sessions \
+             WHERE user_id = ? AND (expires_at IS NULL OR expires_at > ?) \
+             ORDER BY last_used_at DESC, created_at DESC",
+        )
+        .bind(user_id)
+        .bind(now)
+        .fetch_all(&self.reader)
+        .await?;
+        Ok(rows.iter().map(stored_session).collect())
+    }
+
+    async fn end_sessions(
+        &self,
+        user_id: &str,
+        token_hash: Option<&[u8]>,
+        keep: Option<&[u8]>,
+    ) -> StoreResult<Vec<Vec<u8>>> {
+        let rows = sqlx::query(
+            "DELETE FROM sessions WHERE user_id = ? AND (? IS NULL OR token_hash = ?) \
+             AND (? IS NULL OR token_hash <> ?) RETURNING token_hash",
+        )
+        .bind(user_id)
+        .bind(token_hash)
+        .bind(token_hash)
+        .bind(keep)
+        .bind(keep)
+        .fetch_all(&self.writer)
+        .await?;
+        Ok(rows.iter().map(|row| row.get("token_hash")).collect())
+    }
+
+    async fn create_account(&self, account: NewAccount<'_>) -> StoreResult<Role> {
+        // One writer: the count below is the count at the insert.
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let first = sqlx::query("SELECT 1 FROM accounts LIMIT 1")
+            .fetch_optional(&mut *tx)
+            .await?
+            .is_none();
+        let role = if first { Role::Admin } else { Role::Member };
+        insert_user(&mut tx, account.user, account.session.now).await?;
+        let inserted = sqlx::query(
+            "INSERT INTO accounts (user_id, username, username_key, password_hash, role, created_at) \
+             VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&account.user.id)
+        .bind(account.username)
+        .bind(account.username_key)
+        .bind(account.password_hash)
+        .bind(role.as_str())
+        .bind(account.session.now)
+        .execute(&mut *tx)
+        .await;
+        inserted.map_err(account_conflict)?;
+        insert_session(&mut tx, account.session).await?;
+        tx.commit().await?;
+        Ok(role)
+    }
+
+    async fn has_accounts(&self) -> StoreResult<bool> {
+        Ok(sqlx::query("SELECT 1 FROM accounts LIMIT 1")
+            .fetch_optional(&self.reader)
+            .await?
+            .is_some())
+    }
+
+    async fn account_by_username(&self, username_key: &str) -> StoreResult<Option<StoredAccount>> {
+        self.account_where("accounts.username_key = ?", username_key)
+            .await
+    }
+
+    async fn account_of(&self, user_id: &str) -> StoreResult<Option<StoredAccount>> {
+        self.account_where("accounts.user_id = ?", user_id).await
+    }
+
+    async fn set_password(&self, user_id: &str, password_hash: &str) -> StoreResult<()> {
+        sqlx::query("UPDATE accounts SET password_hash = ? WHERE user_id = ?")
+            .bind(password_hash)
+            .bind(user_id)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    async fn setting(&self, key: &str) -> StoreResult<Option<String>> {
+        let row = sqlx::query("SELECT value FROM settings WHERE key = ?")
+            .bind(key)
             .fetch_optional(&self.reader)
             .await?;
-        Ok(row.map(|row| Author {
-            id: row.get("id"),
-            name: row.get("name"),
-        }))
+        Ok(row.map(|row| row.get("value")))
+    }
+
+    async fn set_setting(&self, key: &str, value: &str) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO settings (key, value) VALUES (?, ?) \
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        )
+        .bind(key)
+        .bind(value)
+        .execute(&self.writer)
+        .await?;
+        Ok(())
     }
 
     async fn server_key(&self) -> StoreResult<Vec<u8>> {

@@ -6,7 +6,7 @@ use std::sync::{
     atomic::{AtomicBool, Ordering},
 };
 
-use shared::{Author, RoomInfo};
+use shared::{AccountInfo, Author, RoomInfo};
 use socketioxide::{
     adapter::Adapter,
     handler::{FromConnectParts, FromDisconnectParts, FromMessageParts, Value},
@@ -25,6 +25,8 @@ pub struct Connection {
     stored: AtomicBool,
     /// The user's rooms when the connection opened, for the welcome.
     rooms_at_connect: Vec<RoomInfo>,
+    /// The user's account; `None` for a guest.
+    account: Option<AccountInfo>,
     pub budget: ConnectionBudget,
 }
 
@@ -84,6 +86,7 @@ impl Connection {
             token: session.token,
             stored: AtomicBool::new(session.stored),
             rooms_at_connect: session.rooms,
+            account: session.account,
             budget: ConnectionBudget::new(messages),
         }
     }
@@ -94,6 +97,10 @@ impl Connection {
 
     pub fn rooms_at_connect(&self) -> &[RoomInfo] {
         &self.rooms_at_connect
+    }
+
+    pub fn account(&self) -> Option<&AccountInfo> {
+        self.account.as_ref()
     }
 
     /// Writes a guest to the store before something that must be remembered about it. Two

@@ -1,5 +1,6 @@
 //! Integration tests: the real server on a free port, driven by real Socket.io clients.
 
+mod accounts;
 mod assets;
 mod attachments;
 mod broadcast;

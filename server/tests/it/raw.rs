@@ -168,6 +168,20 @@ impl RawWebSocket {
         }
     }
 
+    /// Waits until the server disconnects this client from the namespace (a `41` packet) or
+    /// closes the connection (events still in flight are skipped).
+    pub async fn disconnected(&mut self) {
+        tokio::time::timeout(PATIENCE, async {
+            while let Some(packet) = self.next_packet().await {
+                if packet.starts_with("41") {
+                    return;
+                }
+            }
+        })
+        .await
+        .unwrap_or_else(|_| panic!("the server did not disconnect the client within {PATIENCE:?}"));
+    }
+
     /// Waits until the server closes the connection (events still in flight are skipped).
     pub async fn closed(&mut self) {
         self.closed_within(PATIENCE).await;

@@ -1,0 +1,406 @@
+//! Accounts over real HTTP and sockets: the first account is the admin, a login works on any
+//! device and is the same person, a guest becomes an account keeping its messages, sessions are
+//! listed and ended (their sockets closed at once), passwords change, registration modes and
+//! `--guests off` hold.
+
+use serde_json::{Value, json};
+use server::{AccountPolicy, Config, Registration};
+
+use crate::{
+    helpers::{TestApp, event, temp_data_dir},
+    raw::RawWebSocket,
+};
+
+/// POSTs the form `fields` to `/api/<function>`: the status and the JSON body.
+async fn call(app: &TestApp, function: &str, fields: &[(&str, &str)]) -> (u16, Value) {
+    let body: String = fields
+        .iter()
+        .map(|(name, value)| format!("{name}={}", encode(value)))
+        .collect::<Vec<_>>()
+        .join("&");
+    let response = reqwest::Client::new()
+        .post(format!("{}/api/{function}", app.url))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .expect("request");
+    let status = response.status().as_u16();
+    let text = response.text().await.expect("body");
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+/// Percent-encodes a form value (the tests' values are ASCII).
+fn encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|byte| match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => {
+                (byte as char).to_string()
+            }
+            _ => format!("%{byte:02X}"),
+        })
+        .collect()
+}
+
+/// Registers `username` with password `<username> password`: the credentials.
+async fn register(app: &TestApp, username: &str) -> Value {
+    let password = format!("{username} password");
+    let (status, body) = call(
+        app,
+        "register",
+        &[("username", username), ("password", &password)],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    body
+}
+
+async fn login(app: &TestApp, username: &str, password: &str) -> (u16, Value) {
+    call(
+        app,
+        "login",
+        &[("username", username), ("password", password)],
+    )
+    .await
+}
+
+fn token(credentials: &Value) -> &str {
+    credentials["token"].as_str().expect("a token")
+}
+
+async fn connect(app: &TestApp, token: &str) -> RawWebSocket {
+    RawWebSocket::connect_as(&app.url, &json!({ "token": token })).await
+}
+
+#[tokio::test]
+async fn the_first_account_is_the_admin_and_a_login_is_the_same_person_anywhere() {
+    let app = TestApp::spawn().await;
+    let (_, info) = call(&app, "server", &[]).await;
+    assert_eq!(
+        info,
+        json!({ "setup": true, "registration": "open", "guests": true })
+    );
+
+    let ada = register(&app, "ada").await;
+    assert_eq!(
+        ada["account"],
+        json!({ "username": "ada", "role": "admin" })
+    );
+    assert_eq!(ada["user"]["name"], "ada");
+    let grace = register(&app, "grace").await;
+    assert_eq!(grace["account"]["role"], "member");
+    assert_eq!(call(&app, "server", &[]).await.1["setup"], false);
+
+    // One device creates a room; another logs in and is the same user, in the same room.
+    let mut laptop = connect(&app, token(&ada)).await;
+    assert_eq!(laptop.welcome["account"], ada["account"]);
+    assert_eq!(laptop.welcome["user"]["id"], ada["user"]["id"]);
+    laptop
+        .send_packet(r#"421["createRoom",{"room":"design"}]"#.to_owned())
+        .await;
+    laptop.next_ack().await;
+    let (status, phone_login) = login(&app, "ADA", "ada password").await;
+    assert_eq!(status, 200, "usernames are found whatever their case");
+    assert_ne!(token(&phone_login), token(&ada), "a session of its own");
+    let phone = connect(&app, token(&phone_login)).await;
+    assert_eq!(phone.welcome["user"]["id"], ada["user"]["id"]);
+    let rooms: Vec<&str> = phone.welcome["rooms"]
+        .as_array()
+        .expect("rooms")
+        .iter()
+        .map(|room| room["name"].as_str().expect("name"))
+        .collect();
+    assert_eq!(rooms, ["general", "design"]);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn bad_credentials_and_bad_usernames_are_refused_with_their_codes() {
+    let app = TestApp::spawn().await;
+    register(&app, "ada").await;
+    register(&app, "alice").await;
+    let wrong = login(&app, "ada", "not the password").await;
+    let unknown = login(&app, "nobody", "not the password").await;
+    assert_eq!((wrong.0, &wrong.1["code"]), (401, &json!("unauthorized")));
+    assert_eq!(
+        wrong, unknown,
+        "an unknown username reads like a wrong password"
+    );
+
+    for (username, password, status, code) in [
+        ("ADA", "long enough", 409, "username_taken"),
+        ("AL1CE", "long enough", 409, "username_taken"),
+        ("a", "long enough", 400, "invalid_username"),
+        ("bad name", "long enough", 400, "invalid_username"),
+        ("bob", "short", 400, "invalid_password"),
+    ] {
+        let (got, body) = call(
+            &app,
+            "register",
+            &[("username", username), ("password", password)],
+        )
+        .await;
+        assert_eq!(
+            (got, body["code"].as_str()),
+            (status, Some(code)),
+            "{username}"
+        );
+    }
+    // Past a handful of attempts on one account, logins wait, even with the right password.
+    let mut limited = false;
+    for _ in 0..10 {
+        let (status, body) = login(&app, "ada", "wrong password").await;
+        if body["code"] == "rate_limited" {
+            assert_eq!(status, 429);
+            limited = true;
+            break;
+        }
+    }
+    assert!(limited, "10 wrong passwords in a row were all checked");
+    assert_eq!(
+        login(&app, "ada", "ada password").await.1["code"],
+        "rate_limited"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_guest_becomes_an_account_keeping_its_id_and_messages() {
+    let app = TestApp::spawn().await;
+    let mut guest = app.client().await;
+    let guest_id = guest.welcome.user.id.clone();
+    guest.emit("chatMessage", json!("written as a guest")).await;
+    guest.next(event::CHAT_MESSAGE).await;
+    let (status, account) = call(
+        &app,
+        "register",
+        &[
+            ("username", "ada"),
+            ("password", "ada password"),
+            ("name", "Ada Lovelace"),
+            ("token", &guest.token()),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{account}");
+    assert_eq!(account["user"]["id"], guest_id.as_str());
+    let history = app.history(token(&account), "general", None).await;
+    assert_eq!(history[0].author.id, guest_id);
+    assert_eq!(history[0].text, "written as a guest");
+    // Once is enough.
+    let (status, body) = call(
+        &app,
+        "register",
+        &[
+            ("username", "ada2"),
+            ("password", "ada password"),
+            ("token", token(&account)),
+        ],
+    )
+    .await;
+    assert_eq!((status, body["code"].as_str()), (403, Some("forbidden")));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn ending_a_session_closes_its_sockets_at_once_and_its_token_stops_working() {
+    let app = TestApp::spawn().await;
+    let laptop = register(&app, "ada").await;
+    let phone = login(&app, "ada", "ada password").await.1;
+    let mut phone_socket = connect(&app, token(&phone)).await;
+
+    let (_, sessions) = call(&app, "sessions", &[("token", token(&laptop))]).await;
+    let sessions = sessions.as_array().expect("a list");
+    assert_eq!(sessions.len(), 2);
+    let current: Vec<bool> = sessions.iter().map(|s| s["current"] == true).collect();
+    assert_eq!(current.iter().filter(|current| **current).count(), 1);
+    let phone_id = sessions
+        .iter()
+        .find(|session| session["current"] == false)
+        .and_then(|session| session["id"].as_str())
+        .expect("the other session");
+
+    // Another user cannot end it.
+    let grace = register(&app, "grace").await;
+    let (status, _) = call(
+        &app,
+        "end_session",
+        &[("token", token(&grace)), ("id", phone_id)],
+    )
+    .await;
+    assert_eq!(status, 400);
+
+    let (status, _) = call(
+        &app,
+        "end_session",
+        &[("token", token(&laptop)), ("id", phone_id)],
+    )
+    .await;
+    assert_eq!(status, 200);
+    phone_socket.disconnected().await;
+    // The phone's token names nobody now: connecting makes a new guest, not Ada.
+    let again = connect(&app, token(&phone)).await;
+    assert_ne!(again.welcome["user"]["id"], laptop["user"]["id"]);
+    assert!(again.welcome.get("account").is_none());
+    let (status, body) = call(&app, "sessions", &[("token", token(&phone))]).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (401, Some("unknown_session"))
+    );
+
+    // Logging out everywhere ends the rest, this one included.
+    let mut laptop_socket = connect(&app, token(&laptop)).await;
+    let (status, _) = call(&app, "logout_everywhere", &[("token", token(&laptop))]).await;
+    assert_eq!(status, 200);
+    laptop_socket.disconnected().await;
+    let (status, _) = call(&app, "sessions", &[("token", token(&laptop))]).await;
+    assert_eq!(status, 401);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_new_password_ends_the_other_sessions() {
+    let app = TestApp::spawn().await;
+    let laptop = register(&app, "ada").await;
+    let phone = login(&app, "ada", "ada password").await.1;
+    let mut phone_socket = connect(&app, token(&phone)).await;
+    let change = |current: &'static str| {
+        let token = token(&laptop).to_owned();
+        let app = &app;
+        async move {
+            call(
+                app,
+                "change_password",
+                &[
+                    ("token", &token),
+                    ("current", current),
+                    ("new", "a new password"),
+                ],
+            )
+            .await
+        }
+    };
+    let (status, body) = change("wrong password").await;
+    assert_eq!((status, body["code"].as_str()), (401, Some("unauthorized")));
+    assert_eq!(change("ada password").await.0, 200);
+    phone_socket.disconnected().await;
+    assert_eq!(login(&app, "ada", "ada password").await.0, 401);
+    assert_eq!(login(&app, "ada", "a new password").await.0, 200);
+    // The laptop's own session goes on.
+    let (status, _) = call(&app, "sessions", &[("token", token(&laptop))]).await;
+    assert_eq!(status, 200);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn registration_by_invitation_needs_the_admins_link_and_closed_takes_nobody() {
+    let app = TestApp::spawn_with(Config {
+        accounts: AccountPolicy {
+            registration: Some(Registration::Invite),
+            ..AccountPolicy::default()
+        },
+        ..Config::new(temp_data_dir())
+    })
+    .await;
+    // The first account needs no invitation: it sets the chat up.
+    let admin = register(&app, "admin").await;
+    let (status, body) = call(
+        &app,
+        "register",
+        &[("username", "bob"), ("password", "bob password")],
+    )
+    .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (400, Some("registration_closed"))
+    );
+
+    // Only an admin sees the link.
+    let member_guest = app.client().await;
+    let (status, body) = call(&app, "registration", &[("token", &member_guest.token())]).await;
+    assert_eq!((status, body["code"].as_str()), (403, Some("forbidden")));
+    let (_, info) = call(&app, "registration", &[("token", token(&admin))]).await;
+    assert_eq!(info["mode"], "invite");
+    let invite = info["invite"].as_str().expect("an invite code").to_owned();
+    let (status, bob) = call(
+        &app,
+        "register",
+        &[
+            ("username", "bob"),
+            ("password", "bob password"),
+            ("invite", &invite),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{bob}");
+    // A member is not an admin either.
+    let (status, _) = call(&app, "registration", &[("token", token(&bob))]).await;
+    assert_eq!(status, 403);
+
+    // A new link: the old one stops working. Then closed.
+    let (_, info) = call(
+        &app,
+        "registration",
+        &[("token", token(&admin)), ("reset_invite", "true")],
+    )
+    .await;
+    assert_ne!(info["invite"], invite.as_str());
+    let (status, _) = call(
+        &app,
+        "register",
+        &[
+            ("username", "carol"),
+            ("password", "carol password"),
+            ("invite", &invite),
+        ],
+    )
+    .await;
+    assert_eq!(status, 400);
+    let (_, info) = call(
+        &app,
+        "registration",
+        &[("token", token(&admin)), ("mode", "closed")],
+    )
+    .await;
+    assert_eq!(info["mode"], "closed");
+    let fresh_invite = info["invite"].as_str().expect("code").to_owned();
+    let (status, _) = call(
+        &app,
+        "register",
+        &[
+            ("username", "carol"),
+            ("password", "carol password"),
+            ("invite", &fresh_invite),
+        ],
+    )
+    .await;
+    assert_eq!(status, 400, "closed takes nobody, invitation or not");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn with_guests_off_only_an_accounts_session_connects() {
+    let app = TestApp::spawn_with(Config {
+        accounts: AccountPolicy {
+            guests: false,
+            ..AccountPolicy::default()
+        },
+        ..Config::new(temp_data_dir())
+    })
+    .await;
+    for auth in [
+        json!({}),
+        json!({ "name": "Guest" }),
+        json!({ "token": "nope" }),
+    ] {
+        let mut bare = RawWebSocket::open(&app.url).await;
+        let refusal = bare.join_or_refusal(&auth).await.expect_err("refused");
+        assert!(refusal.contains("log in"), "{refusal}");
+    }
+    let ada = register(&app, "ada").await;
+    let mut member = connect(&app, token(&ada)).await;
+    member.chats().await;
+    assert_eq!(call(&app, "server", &[]).await.1["guests"], false);
+    app.stop().await;
+}
