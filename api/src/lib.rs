@@ -17,7 +17,7 @@ use leptos::{
 use serde::{Deserialize, Serialize};
 use shared::{
     ChatMessage, Credentials, ErrorCode, ErrorPayload, RegistrationInfo, RoomInfo, ServerInfo,
-    SessionInfo,
+    SessionInfo, UserEntry,
 };
 
 #[cfg(feature = "ssr")]
@@ -120,6 +120,31 @@ pub async fn registration(
         .await?)
 }
 
+/// For an admin: every account, with its role and whether it is banned.
+#[server(endpoint = "users")]
+pub async fn users(token: String) -> Result<Vec<UserEntry>, ApiError> {
+    Ok(backend()?.users(&token).await?)
+}
+
+/// For an admin: makes the account `user` (an id) an `admin` or a `member`.
+#[server(endpoint = "set_role")]
+pub async fn set_role(token: String, user: String, role: String) -> Result<(), ApiError> {
+    Ok(backend()?.set_role(&token, &user, &role).await?)
+}
+
+/// For an admin: bans `user` (an id; an account or a guest): their connections close at once
+/// on every node, and they cannot connect or log in until the ban is lifted.
+#[server(endpoint = "ban")]
+pub async fn ban(token: String, user: String) -> Result<(), ApiError> {
+    Ok(backend()?.set_banned(&token, &user, true).await?)
+}
+
+/// For an admin: lifts `user`'s ban.
+#[server(endpoint = "unban")]
+pub async fn unban(token: String, user: String) -> Result<(), ApiError> {
+    Ok(backend()?.set_banned(&token, &user, false).await?)
+}
+
 /// A server function's refusal: the socket's `{ code, message }`, as the JSON body.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(transparent)]
@@ -178,7 +203,8 @@ mod backend {
     use std::net::IpAddr;
 
     use shared::{
-        ChatMessage, Credentials, ErrorPayload, RegistrationInfo, RoomInfo, ServerInfo, SessionInfo,
+        ChatMessage, Credentials, ErrorPayload, RegistrationInfo, RoomInfo, ServerInfo,
+        SessionInfo, UserEntry,
     };
 
     /// The client's address, provided as context by the server for each call.
@@ -235,5 +261,13 @@ mod backend {
             mode: Option<&str>,
             reset_invite: bool,
         ) -> Result<RegistrationInfo, ErrorPayload>;
+        async fn users(&self, token: &str) -> Result<Vec<UserEntry>, ErrorPayload>;
+        async fn set_role(&self, token: &str, user: &str, role: &str) -> Result<(), ErrorPayload>;
+        async fn set_banned(
+            &self,
+            token: &str,
+            user: &str,
+            banned: bool,
+        ) -> Result<(), ErrorPayload>;
     }
 }

@@ -15,15 +15,15 @@ use axum::{
 };
 use leptos::prelude::{provide_context, use_context};
 use shared::{
-    ChatMessage, Credentials, ErrorCode, ErrorPayload, Registration, RegistrationInfo, RoomInfo,
-    ServerInfo, SessionInfo,
+    ChatMessage, Credentials, ErrorCode, ErrorPayload, Registration, RegistrationInfo, Role,
+    RoomInfo, ServerInfo, SessionInfo, UserEntry,
 };
 use socketioxide::{SocketIo, adapter::Adapter};
 
 use crate::{
     chat::{Chat, ChatError, Register},
     error::refusal,
-    transport::{SharedBudget, rate_limited, session_id_room},
+    transport::{SharedBudget, rate_limited, session_id_room, user_room},
 };
 
 /// The route the functions live under; `api` names each endpoint below it.
@@ -81,8 +81,13 @@ impl<A: Adapter> Api<A> {
             return;
         }
         let rooms: Vec<String> = ended.iter().map(|id| session_id_room(id)).collect();
+        self.disconnect_rooms(rooms).await;
+    }
+
+    /// Disconnects every connection in the adapter `rooms`, on every node.
+    async fn disconnect_rooms(&self, rooms: Vec<String>) {
         if let Err(error) = self.io.to(rooms).disconnect().await {
-            tracing::warn!(%error, "could not disconnect the sessions that ended");
+            tracing::warn!(%error, "could not disconnect sockets");
         }
     }
 }
@@ -187,6 +192,31 @@ impl<A: Adapter> Backend for Api<A> {
             .await
             .map_err(refuse)
     }
+
+    async fn users(&self, token: &str) -> Result<Vec<UserEntry>, ErrorPayload> {
+        self.chat.users(token).await.map_err(refuse)
+    }
+
+    async fn set_role(&self, token: &str, user: &str, role: &str) -> Result<(), ErrorPayload> {
+        let role = Role::parse(role).ok_or_else(|| {
+            refuse_payload(ErrorPayload::new(
+                ErrorCode::InvalidPayload,
+                "The role is admin or member.",
+            ))
+        })?;
+        self.chat.set_role(token, user, role).await.map_err(refuse)
+    }
+
+    async fn set_banned(&self, token: &str, user: &str, banned: bool) -> Result<(), ErrorPayload> {
+        self.chat
+            .set_banned(token, user, banned)
+            .await
+            .map_err(refuse)?;
+        if banned {
+            self.disconnect_rooms(vec![user_room(user)]).await;
+        }
+        Ok(())
+    }
 }
 
 /// The client's view of `error`, with the response's status set to match.
@@ -205,6 +235,7 @@ fn refuse_payload(payload: ErrorPayload) -> ErrorPayload {
 fn status(code: ErrorCode) -> StatusCode {
     match code {
         ErrorCode::UnknownSession | ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
+        ErrorCode::Banned => StatusCode::FORBIDDEN,
         ErrorCode::Forbidden => StatusCode::FORBIDDEN,
         ErrorCode::RoomNotFound => StatusCode::NOT_FOUND,
         ErrorCode::UsernameTaken => StatusCode::CONFLICT,

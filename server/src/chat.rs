@@ -5,6 +5,7 @@
 //! that must survive a restart or be shared between nodes goes through the [`Store`].
 
 mod accounts;
+mod permissions;
 mod presence;
 
 use std::net::IpAddr;
@@ -80,6 +81,12 @@ pub enum ChatError {
     SessionNotFound,
     #[error("You are not allowed to do that.")]
     Forbidden,
+    #[error("An admin banned you from this chat.")]
+    Banned,
+    #[error("No user has that id.")]
+    UserNotFound,
+    #[error("The chat needs an admin: make someone else an admin first.")]
+    LastAdmin,
     #[error("Too many attempts; wait a minute and try again.")]
     RateLimited,
     #[error("The server could not do that right now; try again.")]
@@ -103,7 +110,11 @@ impl ChatError {
             Self::MembersOnly | Self::WrongCredentials => ErrorCode::Unauthorized,
             Self::UsernameTaken => ErrorCode::UsernameTaken,
             Self::RegistrationClosed(_) => ErrorCode::RegistrationClosed,
-            Self::AccountExists | Self::NoAccount | Self::Forbidden => ErrorCode::Forbidden,
+            Self::AccountExists | Self::NoAccount | Self::Forbidden | Self::LastAdmin => {
+                ErrorCode::Forbidden
+            }
+            Self::Banned => ErrorCode::Banned,
+            Self::UserNotFound => ErrorCode::InvalidPayload,
             Self::SessionNotFound => ErrorCode::InvalidPayload,
             Self::RateLimited => ErrorCode::RateLimited,
             Self::Hashing(_) => ErrorCode::Internal,

@@ -49,7 +49,7 @@ use crate::{
 };
 
 /// The adapter room every connection of user `id` is in.
-fn user_room(id: &str) -> String {
+pub fn user_room(id: &str) -> String {
     // Chat room names cannot contain ':', so this never names a chat room.
     format!("user:{id}")
 }

@@ -141,6 +141,16 @@ pub struct AccountInfo {
     pub role: Role,
 }
 
+/// One user as an admin sees them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserEntry {
+    pub user: Author,
+    /// `None` for a guest.
+    pub account: Option<AccountInfo>,
+    /// Banned users cannot connect or log in.
+    pub banned: bool,
+}
+
 /// The answer to registering or logging in: a new session.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Credentials {

@@ -34,6 +34,8 @@ pub enum ErrorCode {
     InvalidPassword,
     /// This server does not take new accounts now (or needs an invitation it was not given).
     RegistrationClosed,
+    /// An admin banned this user: they cannot connect or log in.
+    Banned,
     /// The request is not allowed from where it came: a web page of an origin the server does
     /// not accept (HTTP 403).
     Forbidden,

@@ -14,7 +14,7 @@ mod validate;
 
 pub use account::{
     AccountInfo, Credentials, MAX_PASSWORD_CHARS, MAX_USERNAME_CHARS, MIN_PASSWORD_CHARS,
-    MIN_USERNAME_CHARS, Registration, RegistrationInfo, Role, ServerInfo, SessionInfo,
+    MIN_USERNAME_CHARS, Registration, RegistrationInfo, Role, ServerInfo, SessionInfo, UserEntry,
     username_key, validate_password, validate_username,
 };
 pub use error::{Ack, ErrorCode, ErrorPayload};

@@ -16,11 +16,12 @@ use argon2::{
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use shared::{
     AccountInfo, Author, Credentials, Registration, RegistrationInfo, Role, ServerInfo,
-    SessionInfo, username_key, validate_name, validate_password, validate_username,
+    SessionInfo, UserEntry, username_key, validate_name, validate_password, validate_username,
 };
 
+use super::permissions::{Action, allow};
 use super::{Chat, ChatError, ChatResult, hash, new_token, now_millis, to_hex};
-use crate::store::{Identity, NewAccount, NewSession};
+use crate::store::{Identity, NewAccount, NewSession, RoleChange};
 
 /// The settings keys.
 const REGISTRATION: &str = "registration";
@@ -212,6 +213,9 @@ impl Chat {
         let Some(stored) = stored.filter(|_| matches) else {
             return Err(ChatError::WrongCredentials);
         };
+        if stored.banned {
+            return Err(ChatError::Banned);
+        }
         let token = new_token();
         let address = address.map(|address| address.to_string());
         self.store
@@ -309,12 +313,7 @@ impl Chat {
         reset_invite: bool,
     ) -> ChatResult<RegistrationInfo> {
         let identity = self.identity(token).await?;
-        let is_admin = identity
-            .account
-            .is_some_and(|account| account.role == Role::Admin);
-        if !is_admin {
-            return Err(ChatError::Forbidden);
-        }
+        allow(&identity, Action::ManageRegistration)?;
         if let Some(mode) = mode {
             self.store.set_setting(REGISTRATION, mode.as_str()).await?;
         }
@@ -327,17 +326,64 @@ impl Chat {
         })
     }
 
+    /// Every account, for an admin.
+    pub async fn users(&self, token: &str) -> ChatResult<Vec<UserEntry>> {
+        allow(&self.identity(token).await?, Action::ListUsers)?;
+        Ok(self.store.accounts().await?)
+    }
+
+    /// Makes the account of `user_id` an admin or a member; the last admin stays one.
+    pub async fn set_role(&self, token: &str, user_id: &str, role: Role) -> ChatResult<()> {
+        allow(&self.identity(token).await?, Action::SetRole)?;
+        match self.store.set_role(user_id, role).await? {
+            RoleChange::Done => Ok(()),
+            RoleChange::NoAccount => Err(ChatError::UserNotFound),
+            RoleChange::LastAdmin => Err(ChatError::LastAdmin),
+        }
+    }
+
+    /// Bans `user_id` (an account or a guest), or lifts the ban. An admin cannot be banned
+    /// (make them a member first), nor can one ban themselves.
+    pub async fn set_banned(&self, token: &str, user_id: &str, banned: bool) -> ChatResult<()> {
+        let actor = self.identity(token).await?;
+        allow(&actor, Action::Ban)?;
+        let target = self.store.account_of(user_id).await?;
+        let is_admin = target
+            .as_ref()
+            .is_some_and(|target| target.account.role == Role::Admin);
+        if is_admin || actor.user.id == user_id {
+            return Err(ChatError::Forbidden);
+        }
+        let user = match target {
+            Some(target) => target.user,
+            // A guest: its id is all there is (one that was never stored is stored now).
+            None => {
+                let id = uuid::Uuid::parse_str(user_id).map_err(|_| ChatError::UserNotFound)?;
+                super::guest(id.hyphenated().to_string())
+            }
+        };
+        let banned_at = banned.then(now_millis);
+        Ok(self.store.set_banned(&user, banned_at).await?)
+    }
+
     /// Who a token is: a stored session that has not expired, or a guest's signed token. With
     /// guests off, only an account's session.
     pub(super) async fn identity(&self, token: &str) -> ChatResult<Identity> {
         let identity = match self.store.identity(&hash(token), now_millis()).await? {
             Some(stored) => stored,
-            None => Identity {
-                user: super::guest(self.guest_id(token).ok_or(ChatError::UnknownSession)?),
-                account: None,
-                last_used_at: None,
-            },
+            None => {
+                let id = self.guest_id(token).ok_or(ChatError::UnknownSession)?;
+                Identity {
+                    banned: self.store.is_banned(&id).await?,
+                    user: super::guest(id),
+                    account: None,
+                    last_used_at: None,
+                }
+            }
         };
+        if identity.banned {
+            return Err(ChatError::Banned);
+        }
         if identity.account.is_none() && !self.policy.guests {
             return Err(ChatError::MembersOnly);
         }

@@ -11,7 +11,7 @@ use shared::{Author, ChatMessage, Role, RoomInfo};
 use sqlx::{Connection, postgres::PgConnectOptions};
 
 use super::{
-    NewAccount, NewMessage, NewSession, Posted, RoomLimits, Store, StoreError,
+    NewAccount, NewMessage, NewSession, Posted, RoleChange, RoomLimits, Store, StoreError,
     batch::{Committer, MAX_BATCH, WriteBatch},
     postgres::PgStore,
     sqlite::SqliteStore,
@@ -723,6 +723,79 @@ pub async fn accounts_sessions_and_settings<F: Fixture>(fixture: F) {
     fixture.remove().await;
 }
 
+pub async fn roles_and_bans<F: Fixture>(fixture: F) {
+    let store = fixture.open().await;
+    let grace = Author {
+        id: "u2".into(),
+        name: "Grace".into(),
+    };
+    store
+        .create_account(account(&ada(), "ada", "ada", b"s-ada", "pw"))
+        .await
+        .unwrap();
+    store
+        .create_account(account(&grace, "grace", "grace", b"s-grace", "pw"))
+        .await
+        .unwrap();
+    // The last admin stays one; with a second admin, the first may step down.
+    assert_eq!(
+        store.set_role("u1", Role::Member).await.unwrap(),
+        RoleChange::LastAdmin
+    );
+    assert_eq!(
+        store.set_role("nobody", Role::Admin).await.unwrap(),
+        RoleChange::NoAccount
+    );
+    assert_eq!(
+        store.set_role("u2", Role::Admin).await.unwrap(),
+        RoleChange::Done
+    );
+    assert_eq!(
+        store.set_role("u1", Role::Member).await.unwrap(),
+        RoleChange::Done
+    );
+    let roles: Vec<(String, Role)> = store
+        .accounts()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|entry| (entry.user.id, entry.account.unwrap().role))
+        .collect();
+    assert_eq!(
+        roles,
+        [
+            ("u1".to_owned(), Role::Member),
+            ("u2".to_owned(), Role::Admin)
+        ]
+    );
+
+    // A ban shows on the user's sessions and in the list, and is lifted whole.
+    store.set_banned(&ada(), Some(5)).await.unwrap();
+    assert!(store.identity(b"s-ada", 11).await.unwrap().unwrap().banned);
+    assert!(
+        store
+            .account_by_username("ada")
+            .await
+            .unwrap()
+            .unwrap()
+            .banned
+    );
+    assert!(store.accounts().await.unwrap()[0].banned);
+    assert!(store.is_banned("u1").await.unwrap());
+    store.set_banned(&ada(), None).await.unwrap();
+    assert!(!store.identity(b"s-ada", 11).await.unwrap().unwrap().banned);
+    // A guest never stored is stored by its ban.
+    let guest = Author {
+        id: "g1".into(),
+        name: "Guest g1".into(),
+    };
+    assert!(!store.is_banned("g1").await.unwrap());
+    store.set_banned(&guest, Some(5)).await.unwrap();
+    assert!(store.is_banned("g1").await.unwrap());
+    store.close().await;
+    fixture.remove().await;
+}
+
 pub async fn concurrent_first_accounts_make_one_admin<F: Fixture>(fixture: F) {
     let (one, two) = (fixture.open().await, fixture.open().await);
     let users: Vec<Author> = (0..8)
@@ -778,6 +851,7 @@ macro_rules! suite {
                     closing_commits_what_is_queued,
                     readiness_follows_the_store,
                     accounts_sessions_and_settings,
+                    roles_and_bans,
                     concurrent_first_accounts_make_one_admin,
                 );
             }

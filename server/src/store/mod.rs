@@ -15,7 +15,7 @@ pub mod sqlite;
 use std::{path::Path, sync::Arc};
 
 use async_trait::async_trait;
-use shared::{AccountInfo, Author, ChatMessage, Role, RoomInfo};
+use shared::{AccountInfo, Author, ChatMessage, Role, RoomInfo, UserEntry};
 use sqlx::postgres::PgDatabaseError;
 
 /// A message about to be stored; the store assigns `seq`.
@@ -51,6 +51,16 @@ pub struct Identity {
     /// When its session was last recorded as used; `None` for a guest's token that was never
     /// stored.
     pub last_used_at: Option<i64>,
+    pub banned: bool,
+}
+
+/// What [`Store::set_role`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RoleChange {
+    Done,
+    NoAccount,
+    /// Refused: the chat would have no admin left.
+    LastAdmin,
 }
 
 /// An account to create, for `user` (a new user, or a guest becoming an account), with its first
@@ -69,6 +79,7 @@ pub struct NewAccount<'a> {
 pub struct StoredAccount {
     pub user: Author,
     pub account: AccountInfo,
+    pub banned: bool,
     /// The password's hash (PHC string).
     pub password_hash: String,
 }
@@ -179,6 +190,15 @@ pub trait Store: Send + Sync + 'static {
     async fn touch_session(&self, session: NewSession<'_>) -> StoreResult<()>;
     /// Adds a session for an existing user (a login).
     async fn create_session(&self, session: NewSession<'_>) -> StoreResult<()>;
+    /// Every account, with whether its user is banned, by username key.
+    async fn accounts(&self) -> StoreResult<Vec<UserEntry>>;
+    /// Bans `user` at `banned_at`, or lifts the ban (`None`). A guest never stored is stored
+    /// first, so that its ban is remembered.
+    async fn set_banned(&self, user: &Author, banned_at: Option<i64>) -> StoreResult<()>;
+    /// Whether `user_id` is banned (for guests' tokens, which name no stored session).
+    async fn is_banned(&self, user_id: &str) -> StoreResult<bool>;
+    /// Gives the account `role`, unless that would leave the chat without an admin.
+    async fn set_role(&self, user_id: &str, role: Role) -> StoreResult<RoleChange>;
     /// The user's sessions that have not expired by `now`, most recently used first.
     async fn sessions(&self, user_id: &str, now: i64) -> StoreResult<Vec<StoredSession>>;
     /// Ends the user's sessions: the one with `token_hash`, or (`None`) all of them but
@@ -275,8 +295,39 @@ where
             role: Role::parse(&role).unwrap_or(Role::Member),
         }),
         last_used_at: row.try_get("last_used_at").ok(),
+        banned: row
+            .try_get::<Option<i64>, _>("banned_at")
+            .ok()
+            .flatten()
+            .is_some(),
     }
 }
+
+/// `id, name, username, role, banned_at` of `accounts JOIN users`.
+fn user_entry<R>(row: &R) -> UserEntry
+where
+    R: sqlx::Row,
+    for<'n> &'n str: sqlx::ColumnIndex<R>,
+    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    let Identity {
+        user,
+        account,
+        banned,
+        ..
+    } = identity(row);
+    UserEntry {
+        user,
+        account,
+        banned,
+    }
+}
+
+/// Every account with its ban, by username key.
+const ACCOUNTS_QUERY: &str = "SELECT users.id, users.name, users.banned_at, accounts.username, \
+     accounts.role FROM accounts JOIN users ON users.id = accounts.user_id \
+     ORDER BY accounts.username_key";
 
 /// `id, name, username, role, password_hash`.
 fn stored_account<R>(row: &R) -> Option<StoredAccount>
@@ -286,10 +337,16 @@ where
     for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
     for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
 {
-    let Identity { user, account, .. } = identity(row);
+    let Identity {
+        user,
+        account,
+        banned,
+        ..
+    } = identity(row);
     Some(StoredAccount {
         user,
         account: account?,
+        banned,
         password_hash: row.get("password_hash"),
     })
 }
@@ -331,7 +388,8 @@ fn account_conflict(error: sqlx::Error) -> StoreError {
 /// [`stored_account`] reads it.
 fn account_query(condition: &str) -> String {
     format!(
-        "SELECT users.id, users.name, accounts.username, accounts.role, accounts.password_hash \
-         FROM accounts JOIN users ON users.id = accounts.user_id WHERE {condition}"
+        "SELECT users.id, users.name, users.banned_at, accounts.username, accounts.role, \
+         accounts.password_hash FROM accounts JOIN users ON users.id = accounts.user_id \
+         WHERE {condition}"
     )
 }

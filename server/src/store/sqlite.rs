@@ -12,7 +12,7 @@ use std::{
 
 use anyhow::Context;
 use async_trait::async_trait;
-use shared::{Author, ChatMessage, Role, RoomInfo};
+use shared::{Author, ChatMessage, Role, RoomInfo, UserEntry};
 use sqlx::{
     Connection, QueryBuilder, Row, SqlitePool,
     sqlite::{
@@ -21,10 +21,10 @@ use sqlx::{
 };
 
 use super::{
-    Identity, NewAccount, NewMessage, NewSession, Posted, RoomLimits, Store, StoreError,
-    StoreResult, StoredAccount, StoredSession, account_conflict, account_query,
+    ACCOUNTS_QUERY, Identity, NewAccount, NewMessage, NewSession, Posted, RoleChange, RoomLimits,
+    Store, StoreError, StoreResult, StoredAccount, StoredSession, account_conflict, account_query,
     batch::{Committer, Plan, WriteBatch, count},
-    identity, stored_account, stored_session,
+    identity, stored_account, stored_session, user_entry,
 };
 
 /// The database's file in the data directory.
@@ -316,7 +316,7 @@ impl Store for SqliteStore {
 
     async fn identity(&self, token_hash: &[u8], now: i64) -> StoreResult<Option<Identity>> {
         let row = sqlx::query(
-            "SELECT users.id, users.name, accounts.username, accounts.role, \
+            "SELECT users.id, users.name, users.banned_at, accounts.username, accounts.role, \
              sessions.last_used_at FROM sessions \
              JOIN users ON users.id = sessions.user_id \
              LEFT JOIN accounts ON accounts.user_id = users.id \
@@ -408,6 +408,56 @@ impl Store for SqliteStore {
         insert_session(&mut tx, account.session).await?;
         tx.commit().await?;
         Ok(role)
+    }
+
+    async fn accounts(&self) -> StoreResult<Vec<UserEntry>> {
+        let rows = sqlx::query(ACCOUNTS_QUERY).fetch_all(&self.reader).await?;
+        Ok(rows.iter().map(user_entry).collect())
+    }
+
+    async fn set_banned(&self, user: &Author, banned_at: Option<i64>) -> StoreResult<()> {
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        insert_user(&mut tx, user, banned_at.unwrap_or_default()).await?;
+        sqlx::query("UPDATE users SET banned_at = ? WHERE id = ?")
+            .bind(banned_at)
+            .bind(&user.id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn is_banned(&self, user_id: &str) -> StoreResult<bool> {
+        let row = sqlx::query("SELECT 1 FROM users WHERE id = ? AND banned_at IS NOT NULL")
+            .bind(user_id)
+            .fetch_optional(&self.reader)
+            .await?;
+        Ok(row.is_some())
+    }
+
+    async fn set_role(&self, user_id: &str, role: Role) -> StoreResult<RoleChange> {
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        // One writer: the count is the count at the update.
+        let admins_left: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM accounts WHERE role = 'admin' AND user_id <> ?",
+        )
+        .bind(user_id)
+        .fetch_one(&mut *tx)
+        .await?;
+        if role != Role::Admin && admins_left == 0 {
+            return Ok(RoleChange::LastAdmin);
+        }
+        let updated = sqlx::query("UPDATE accounts SET role = ? WHERE user_id = ?")
+            .bind(role.as_str())
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(if updated.rows_affected() == 0 {
+            RoleChange::NoAccount
+        } else {
+            RoleChange::Done
+        })
     }
 
     async fn has_accounts(&self) -> StoreResult<bool> {

@@ -404,3 +404,143 @@ async fn with_guests_off_only_an_accounts_session_connects() {
     assert_eq!(call(&app, "server", &[]).await.1["guests"], false);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn an_admin_bans_and_unbans_and_the_banned_are_cut_off_at_once() {
+    let app = TestApp::spawn().await;
+    let admin = register(&app, "admin").await;
+    let bob = register(&app, "bob").await;
+    let bob_id = bob["user"]["id"].as_str().expect("id").to_owned();
+    let mut bob_socket = connect(&app, token(&bob)).await;
+
+    // Members may not moderate.
+    for (function, fields) in [
+        ("users", vec![("token", token(&bob))]),
+        (
+            "ban",
+            vec![
+                ("token", token(&bob)),
+                ("user", admin["user"]["id"].as_str().expect("id")),
+            ],
+        ),
+    ] {
+        let (status, body) = call(&app, function, &fields).await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (403, Some("forbidden")),
+            "{function}"
+        );
+    }
+    let (_, users) = call(&app, "users", &[("token", token(&admin))]).await;
+    let names: Vec<&str> = users
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|entry| entry["account"]["username"].as_str().expect("username"))
+        .collect();
+    assert_eq!(names, ["admin", "bob"]);
+
+    // An admin cannot ban themselves (nor another admin).
+    let admin_id = admin["user"]["id"].as_str().expect("id");
+    let (status, _) = call(&app, "ban", &[("token", token(&admin)), ("user", admin_id)]).await;
+    assert_eq!(status, 403);
+
+    let (status, _) = call(&app, "ban", &[("token", token(&admin)), ("user", &bob_id)]).await;
+    assert_eq!(status, 200);
+    bob_socket.disconnected().await;
+    let (status, body) = login(&app, "bob", "bob password").await;
+    assert_eq!((status, body["code"].as_str()), (403, Some("banned")));
+    let mut again = RawWebSocket::open(&app.url).await;
+    let refusal = again
+        .join_or_refusal(&json!({ "token": token(&bob) }))
+        .await
+        .expect_err("a banned user cannot connect");
+    assert!(refusal.contains("banned"), "{refusal}");
+    let (status, _) = call(&app, "rooms", &[("token", token(&bob))]).await;
+    assert_eq!(status, 403);
+    let (_, users) = call(&app, "users", &[("token", token(&admin))]).await;
+    assert_eq!(users[1]["banned"], true);
+
+    // Lifted: back where they were.
+    let (status, _) = call(
+        &app,
+        "unban",
+        &[("token", token(&admin)), ("user", &bob_id)],
+    )
+    .await;
+    assert_eq!(status, 200);
+    let mut back = connect(&app, token(&bob)).await;
+    assert_eq!(back.welcome["user"]["id"], bob_id.as_str());
+    back.chats().await;
+
+    // A guest is banned by its id, never having been stored.
+    let mut guest = RawWebSocket::connect(&app.url).await;
+    let guest_id = guest.welcome["user"]["id"].as_str().expect("id").to_owned();
+    let guest_token = guest.welcome["token"].as_str().expect("token").to_owned();
+    let (status, _) = call(
+        &app,
+        "ban",
+        &[("token", token(&admin)), ("user", &guest_id)],
+    )
+    .await;
+    assert_eq!(status, 200);
+    guest.disconnected().await;
+    let mut again = RawWebSocket::open(&app.url).await;
+    assert!(
+        again
+            .join_or_refusal(&json!({ "token": guest_token }))
+            .await
+            .is_err()
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn admins_promote_and_demote_and_the_last_admin_stays() {
+    let app = TestApp::spawn().await;
+    let admin = register(&app, "admin").await;
+    let bob = register(&app, "bob").await;
+    let (admin_id, bob_id) = (
+        admin["user"]["id"].as_str().expect("id"),
+        bob["user"]["id"].as_str().expect("id"),
+    );
+    let set_role = |token: String, user: &'static str, role: &'static str| {
+        let app = &app;
+        let user = if user == "admin" { admin_id } else { bob_id }.to_owned();
+        async move {
+            call(
+                app,
+                "set_role",
+                &[("token", &token), ("user", &user), ("role", role)],
+            )
+            .await
+        }
+    };
+    let (status, body) = set_role(token(&bob).to_owned(), "bob", "admin").await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (403, Some("forbidden")),
+        "members cannot"
+    );
+    let (status, body) = set_role(token(&admin).to_owned(), "admin", "member").await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (403, Some("forbidden")),
+        "the last admin"
+    );
+    assert_eq!(
+        set_role(token(&admin).to_owned(), "bob", "admin").await.0,
+        200
+    );
+    assert_eq!(call(&app, "users", &[("token", token(&bob))]).await.0, 200);
+    assert_eq!(
+        set_role(token(&bob).to_owned(), "admin", "member").await.0,
+        200
+    );
+    let (status, _) = call(&app, "users", &[("token", token(&admin))]).await;
+    assert_eq!(status, 403, "demoted");
+    // A new login reads the new role.
+    let (_, again) = login(&app, "admin", "admin password").await;
+    assert_eq!(again["account"]["role"], "member");
+    app.stop().await;
+}
