@@ -95,8 +95,7 @@ impl<A: Adapter> Api<A> {
 #[async_trait::async_trait]
 impl<A: Adapter> Backend for Api<A> {
     async fn rooms(&self, token: &str) -> Result<Vec<RoomInfo>, ErrorPayload> {
-        self.chat.user_by_token(token).await.map_err(refuse)?;
-        self.chat.rooms().await.map_err(refuse)
+        self.chat.rooms(token).await.map_err(refuse)
     }
 
     async fn history(
@@ -106,8 +105,10 @@ impl<A: Adapter> Backend for Api<A> {
         before: Option<i64>,
         limit: u32,
     ) -> Result<Vec<ChatMessage>, ErrorPayload> {
-        self.chat.user_by_token(token).await.map_err(refuse)?;
-        self.chat.history(room, before, limit).await.map_err(refuse)
+        self.chat
+            .history(token, room, before, limit)
+            .await
+            .map_err(refuse)
     }
 
     async fn server_info(&self) -> Result<ServerInfo, ErrorPayload> {

@@ -6,6 +6,8 @@
 
 mod accounts;
 mod permissions;
+
+use permissions::{Action, allow};
 mod presence;
 
 use std::net::IpAddr;
@@ -299,11 +301,6 @@ impl Chat {
             .await?)
     }
 
-    /// The user behind a token, for requests outside a socket (server functions).
-    pub async fn user_by_token(&self, token: &str) -> ChatResult<Author> {
-        Ok(self.identity(token).await?.user)
-    }
-
     /// Renames the user. `remember` stores a guest first; it runs only once the request is
     /// known to be acceptable, so a refusal stores nothing.
     pub async fn rename(
@@ -363,11 +360,13 @@ impl Chat {
         })
     }
 
-    /// Creates a room with the user in it; `remember` as for [`Chat::rename`].
+    /// Creates a room (`private` or not) with the user in it; `remember` as for
+    /// [`Chat::rename`].
     pub async fn create_room(
         &self,
         user: &Author,
         name: &str,
+        private: bool,
         remember: impl AsyncFnOnce() -> ChatResult<()>,
     ) -> ChatResult<RoomInfo> {
         let name = validate_room(name)?;
@@ -377,7 +376,7 @@ impl Chat {
         remember().await?;
         let room = self
             .store
-            .create_room(&name, &user.id, now_millis(), self.limits)
+            .create_room(&name, private, &user.id, now_millis(), self.limits)
             .await?;
         self.presence.entered(&user.id, &room.name);
         Ok(room)
@@ -394,14 +393,62 @@ impl Chat {
         let room = if name == DEFAULT_ROOM {
             self.default_room().await?
         } else {
-            if self.store.room(&name).await?.is_none() {
-                return Err(ChatError::RoomNotFound);
+            let room = self
+                .store
+                .room(&name)
+                .await?
+                .ok_or(ChatError::RoomNotFound)?;
+            if room.private {
+                let member = self.is_member(&user.id, &name).await?;
+                // Entering needs membership whatever the role: no account to look up.
+                let actor = Identity::of(user.clone());
+                allow(
+                    &actor,
+                    Action::EnterRoom {
+                        private: true,
+                        member,
+                    },
+                )?;
             }
             remember().await?;
             self.store.join(&user.id, &name, self.limits).await?
         };
         self.presence.entered(&user.id, &room.name);
         Ok(room)
+    }
+
+    /// Makes the stored user `invitee` a member of `room`, which `inviter` (through the
+    /// connection's `rooms`) is in: the way into a private room.
+    pub async fn invite(
+        &self,
+        rooms: &impl InRooms,
+        room: &str,
+        invitee: &str,
+    ) -> ChatResult<RoomInfo> {
+        let room = self.member_room(rooms, room).await?;
+        let invitee = self
+            .store
+            .user(invitee)
+            .await?
+            .ok_or(ChatError::UserNotFound)?;
+        let room = if room == DEFAULT_ROOM {
+            self.default_room().await?
+        } else {
+            self.store.join(&invitee.id, &room, self.limits).await?
+        };
+        self.presence.entered(&invitee.id, &room.name);
+        Ok(room)
+    }
+
+    /// Whether the user joined `room` (stored membership; everyone is in the default room).
+    async fn is_member(&self, user_id: &str, room: &str) -> ChatResult<bool> {
+        Ok(room == DEFAULT_ROOM
+            || self
+                .store
+                .memberships(user_id)
+                .await?
+                .iter()
+                .any(|joined| joined.name == room))
     }
 
     /// Takes the user out of the room, with every connection of theirs (on this node; the
@@ -454,26 +501,56 @@ impl Chat {
         Ok((messages, more))
     }
 
-    /// A page of a room's history: up to `limit` messages (clamped to 1..=[`PAGE_LIMIT`]) before
-    /// `before`, oldest first.
+    /// A page of a room's history for the token's user: up to `limit` messages (clamped to
+    /// 1..=[`PAGE_LIMIT`]) before `before`, oldest first. A private room's only for its members.
     pub async fn history(
         &self,
+        token: &str,
         room: &str,
         before: Option<i64>,
         limit: u32,
     ) -> ChatResult<Vec<ChatMessage>> {
+        let reader = self.identity(token).await?;
         let room = validate_room(room)?;
-        if self.store.room(&room).await?.is_none() {
-            return Err(ChatError::RoomNotFound);
-        }
+        let info = self
+            .store
+            .room(&room)
+            .await?
+            .ok_or(ChatError::RoomNotFound)?;
+        let member = !info.private || self.is_member(&reader.user.id, &room).await?;
+        allow(
+            &reader,
+            Action::EnterRoom {
+                private: info.private,
+                member,
+            },
+        )?;
         Ok(self
             .store
             .history(&room, before, limit.clamp(1, PAGE_LIMIT))
             .await?)
     }
 
-    pub async fn rooms(&self) -> ChatResult<Vec<RoomInfo>> {
+    /// Every room on the server, whoever asks (the transport's own use).
+    pub async fn all_rooms(&self) -> ChatResult<Vec<RoomInfo>> {
         Ok(self.store.rooms().await?)
+    }
+
+    /// The room directory for the token's user: every public room, and the private ones they
+    /// are in (an admin sees that every private room exists).
+    pub async fn rooms(&self, token: &str) -> ChatResult<Vec<RoomInfo>> {
+        let reader = self.identity(token).await?;
+        let joined = self.store.memberships(&reader.user.id).await?;
+        let mut rooms = self.store.rooms().await?;
+        rooms.retain(|room| {
+            let member = joined.iter().any(|joined| joined.name == room.name);
+            let action = Action::SeeRoom {
+                private: room.private,
+                member,
+            };
+            allow(&reader, action).is_ok()
+        });
+        Ok(rooms)
     }
 
     /// A connection of `user` is open and in `rooms`.

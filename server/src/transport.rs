@@ -24,9 +24,9 @@ use std::{
 use axum::extract::ConnectInfo;
 
 use shared::{
-    Ack, Auth, ChatInput, ChatMessage, CreateRoom, Done, ErrorCode, ErrorPayload, Event, JoinRoom,
-    Joined, LeaveRoom, MemberList, Members, NowTyping, Rename, Renamed, Request, Sent, Sync,
-    Synced, Typing, Welcome,
+    Ack, Auth, ChatInput, ChatMessage, CreateRoom, Done, ErrorCode, ErrorPayload, Event, Invite,
+    Invited, JoinRoom, Joined, LeaveRoom, MemberList, Members, NowTyping, Rename, Renamed, Request,
+    Sent, Sync, Synced, Typing, Welcome,
 };
 use socketioxide::{
     BroadcastError, SocketError, SocketIo, TransportType,
@@ -137,6 +137,7 @@ pub async fn authenticate<A: Adapter>(
     socket.on(CreateRoom::NAME, on_create_room::<A>);
     socket.on(JoinRoom::NAME, on_join_room::<A>);
     socket.on(LeaveRoom::NAME, on_leave_room::<A>);
+    socket.on(Invite::NAME, on_invite::<A>);
     socket.on(Rename::NAME, on_rename::<A>);
     socket.on(NowTyping::NAME, on_typing::<A>);
     socket.on(Members::NAME, on_members::<A>);
@@ -307,14 +308,10 @@ async fn on_create_room<A: Adapter>(
     State(chat): State<Chat>,
     State(shared): State<Arc<SharedBudget>>,
 ) {
-    let entered = enter(
-        &io,
-        &connection,
-        &chat,
-        &shared,
-        Entry::Create,
-        &request.room,
-    );
+    let entry = Entry::Create {
+        private: request.private,
+    };
+    let entered = enter(&io, &connection, &chat, &shared, entry, &request.room);
     reply.result(entered.await);
 }
 
@@ -332,7 +329,7 @@ async fn on_join_room<A: Adapter>(
 
 /// How `createRoom` and `joinRoom` differ: whether the room must be new or must exist.
 enum Entry {
-    Create,
+    Create { private: bool },
     Join,
 }
 
@@ -352,7 +349,7 @@ async fn enter<A: Adapter>(
     }
     let remember = async || connection.remember(chat).await;
     let room = match entry {
-        Entry::Create => chat.create_room(&user, room, remember).await?,
+        Entry::Create { private } => chat.create_room(&user, room, private, remember).await?,
         Entry::Join => chat.join_room(&user, room, remember).await?,
     };
     if let Err(error) = io.to(user_room(&user.id)).join(room.name.clone()).await {
@@ -361,6 +358,38 @@ async fn enter<A: Adapter>(
     }
     let members = chat.members(&room.name).await;
     Ok(Joined { room, members })
+}
+
+/// `invite`: the invitee becomes a member, and every connection of theirs, on every node, joins
+/// the room and is told.
+async fn on_invite<A: Adapter>(
+    io: SocketIo<A>,
+    socket: SocketRef<A>,
+    Conn(connection): Conn,
+    Payload(request): Payload<Invite>,
+    reply: Reply<A, Invite>,
+    State(chat): State<Chat>,
+    State(shared): State<Arc<SharedBudget>>,
+) {
+    let user = connection.user();
+    if !shared.write(&user.id) {
+        return reply.refuse(rate_limited());
+    }
+    let rooms = SocketRooms::of(&socket);
+    let room = match chat.invite(&rooms, &request.room, &request.user).await {
+        Ok(room) => room,
+        Err(error) => return reply.fail(&error),
+    };
+    let invitee = io.to(user_room(&request.user));
+    if let Err(error) = invitee.clone().join(room.name.clone()).await {
+        crate::throttled!(error, %error, room = %room.name, "could not add a user's connections to a room");
+        return reply.refuse(adapter_failed());
+    }
+    let invited = Invited { room, by: user };
+    if let Err(error) = invitee.emit(Invited::NAME, &invited).await {
+        crate::throttled!(warn, %error, "could not tell a user they were invited");
+    }
+    reply.ok(Done {});
 }
 
 async fn on_leave_room<A: Adapter>(

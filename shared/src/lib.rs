@@ -24,8 +24,8 @@ pub use message::{
     PresenceChange, Renamed, RoomCursor, RoomInfo, Sent, Synced, Typing, Welcome,
 };
 pub use protocol::{
-    CreateRoom, Done, Event, JoinRoom, LeaveRoom, Members, NowTyping, Rename, Request, RoomHead,
-    Sync,
+    CreateRoom, Done, Event, Invite, Invited, JoinRoom, LeaveRoom, Members, NowTyping, Rename,
+    Request, RoomHead, Sync,
 };
 pub use validate::{
     MAX_CLIENT_ID_BYTES, MAX_MESSAGE_CHARS, MAX_NAME_CHARS, MAX_ROOM_CHARS, ValidationError,

@@ -88,6 +88,9 @@ pub struct RoomInfo {
     pub name: String,
     /// Sequence number of the newest message; 0 for an empty room.
     pub last_seq: i64,
+    /// Not in the directory; only members can bring others in. Absent when false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub private: bool,
 }
 
 /// Handshake `auth` a client may send. Both fields are optional: a bare client becomes a guest.

@@ -7,8 +7,8 @@
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
 use crate::{
-    ChatInput, ChatMessage, ErrorPayload, Joined, MemberList, PresenceChange, Renamed, RoomCursor,
-    Sent, Synced, Typing, Welcome,
+    Author, ChatInput, ChatMessage, ErrorPayload, Joined, MemberList, PresenceChange, Renamed,
+    RoomCursor, RoomInfo, Sent, Synced, Typing, Welcome,
 };
 
 /// A payload sent under one event name, in either direction.
@@ -41,10 +41,13 @@ impl Request for Sync {
     type Reply = Synced;
 }
 
-/// Client -> server: make a new room and join it.
+/// Client -> server: make a new room and join it. A private room is not in the directory, and
+/// only its members can bring others in ([`Invite`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CreateRoom {
     pub room: String,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub private: bool,
 }
 impl Event for CreateRoom {
     const NAME: &'static str = "createRoom";
@@ -63,6 +66,30 @@ impl Event for JoinRoom {
 }
 impl Request for JoinRoom {
     type Reply = Joined;
+}
+
+/// Client -> server: make user `user` (an id) a member of `room`, which the sender is in (the way
+/// into a private room). Every connection of theirs joins it and is told ([`Invited`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Invite {
+    pub room: String,
+    pub user: String,
+}
+impl Event for Invite {
+    const NAME: &'static str = "invite";
+}
+impl Request for Invite {
+    type Reply = Done;
+}
+
+/// Server -> the invited user's connections: they are now in `room`, brought in by `by`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Invited {
+    pub room: RoomInfo,
+    pub by: Author,
+}
+impl Event for Invited {
+    const NAME: &'static str = "invited";
 }
 
 /// Client -> server: leave a room, in every tab of this user.

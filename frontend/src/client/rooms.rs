@@ -60,13 +60,19 @@ pub fn mark_read(room_name: &str, room: Room) {
 /// Makes a room; why it could not be made is shown beside the field its name was typed in.
 pub fn create_room(state: ChatState, name: String) {
     state.room_error.set(None);
-    socket::request(&CreateRoom { room: name }, move |reply| match reply {
-        Ok(joined) => {
-            state.missing_room.set(None);
-            entered(state, Ok(joined));
-        }
-        Err(error) => state.room_error.set(Some(error.message)),
-    });
+    socket::request(
+        &CreateRoom {
+            room: name,
+            private: false,
+        },
+        move |reply| match reply {
+            Ok(joined) => {
+                state.missing_room.set(None);
+                entered(state, Ok(joined));
+            }
+            Err(error) => state.room_error.set(Some(error.message)),
+        },
+    );
 }
 
 /// Joins a room. A link to a room that does not exist shows #general, saying so and offering to
@@ -97,7 +103,7 @@ pub fn join_room(state: ChatState, name: String) {
 fn entered(state: ChatState, reply: Result<Joined, ErrorPayload>) {
     match reply {
         Ok(Joined {
-            room: RoomInfo { name, last_seq },
+            room: RoomInfo { name, last_seq, .. },
             members,
         }) => {
             let room = Room::new(last_seq, storage::last_read(&name));

@@ -17,6 +17,11 @@ pub enum Action {
     SetRole,
     /// Ban or unban a user.
     Ban,
+    /// Know that a room exists (the directory): a private room is listed for its members, and
+    /// for admins, who can see that it exists but not read it.
+    SeeRoom { private: bool, member: bool },
+    /// Read a room's history, or join it.
+    EnterRoom { private: bool, member: bool },
 }
 
 /// Whether `actor` may do `action`.
@@ -27,6 +32,8 @@ pub fn allow(actor: &Identity, action: Action) -> ChatResult<()> {
         .is_some_and(|account| account.role == Role::Admin);
     let allowed = match action {
         Action::ManageRegistration | Action::ListUsers | Action::SetRole | Action::Ban => admin,
+        Action::SeeRoom { private, member } => !private || member || admin,
+        Action::EnterRoom { private, member } => !private || member,
     };
     if allowed {
         Ok(())

@@ -345,6 +345,7 @@ mod tests {
         vec![RoomInfo {
             name: "general".into(),
             last_seq: 0,
+            private: false,
         }]
     }
 

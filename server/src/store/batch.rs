@@ -54,7 +54,9 @@ impl Committer {
         let (appends, queued) = mpsc::channel(4 * MAX_BATCH);
         let (stop, stopped) = watch::channel(false);
         let queued = Arc::new(tokio::sync::Mutex::new(queued));
-        let running = Arc::new(AtomicBool::new(false));
+        // Running from here: the task is spawned below (readiness must not read "not running"
+        // in the moment before it is first polled).
+        let running = Arc::new(AtomicBool::new(true));
         let alive = running.clone();
         let task = tokio::spawn(supervise("committer", move || {
             let run = Running::mark(alive.clone());

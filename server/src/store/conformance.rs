@@ -155,7 +155,10 @@ async fn open_with_rust<F: Fixture>(fixture: &F) -> F::Store {
         .create_user(&ada(), session(b"hash", "u1", 0, None))
         .await
         .unwrap();
-    store.create_room("rust", "u1", 0, LIMITS).await.unwrap();
+    store
+        .create_room("rust", false, "u1", 0, LIMITS)
+        .await
+        .unwrap();
     store
 }
 
@@ -401,7 +404,7 @@ pub async fn rooms_memberships_and_limits<F: Fixture>(fixture: F) {
     store.rename_user("u1", "Ada L.").await.unwrap();
     assert_eq!(name_of(&store, b"hash").await, Some("Ada L.".to_owned()));
     assert!(matches!(
-        store.create_room("general", "u1", 0, LIMITS).await,
+        store.create_room("general", false, "u1", 0, LIMITS).await,
         Err(StoreError::RoomExists)
     ));
     assert!(matches!(
@@ -421,9 +424,9 @@ pub async fn rooms_memberships_and_limits<F: Fixture>(fixture: F) {
         rooms: 10,
         per_user: 2,
     };
-    store.create_room("go", "u1", 0, two).await.unwrap();
+    store.create_room("go", false, "u1", 0, two).await.unwrap();
     assert!(matches!(
-        store.create_room("zig", "u1", 0, two).await,
+        store.create_room("zig", false, "u1", 0, two).await,
         Err(StoreError::TooManyMemberships)
     ));
     assert!(store.room("zig").await.unwrap().is_none(), "rolled back");
@@ -435,7 +438,7 @@ pub async fn rooms_memberships_and_limits<F: Fixture>(fixture: F) {
         per_user: 5,
     };
     assert!(matches!(
-        store.create_room("zig", "u1", 0, one_more).await,
+        store.create_room("zig", false, "u1", 0, one_more).await,
         Err(StoreError::TooManyRooms)
     ));
     assert_eq!(names(store.memberships("u1").await.unwrap()), ["rust"]);
@@ -474,7 +477,11 @@ pub async fn concurrent_creations_and_joins_stay_within_the_caps<F: Fixture>(fix
     let creations = (0..12)
         .map(|n| {
             let store = node(n);
-            tokio::spawn(async move { store.create_room(&format!("r{n}"), "u1", 0, rooms).await })
+            tokio::spawn(async move {
+                store
+                    .create_room(&format!("r{n}"), false, "u1", 0, rooms)
+                    .await
+            })
         })
         .collect();
     assert_eq!(succeeded(creations).await, 3);
@@ -796,6 +803,35 @@ pub async fn roles_and_bans<F: Fixture>(fixture: F) {
     fixture.remove().await;
 }
 
+pub async fn private_rooms_keep_their_flag_and_users_are_found<F: Fixture>(fixture: F) {
+    let store = open_with_rust(&fixture).await;
+    let plans = store
+        .create_room("plans", true, "u1", 0, LIMITS)
+        .await
+        .unwrap();
+    assert!(plans.private);
+    assert!(store.room("plans").await.unwrap().unwrap().private);
+    assert!(!store.room("rust").await.unwrap().unwrap().private);
+    let listed: Vec<(String, bool)> = store
+        .rooms()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|room| (room.name, room.private))
+        .collect();
+    assert!(listed.contains(&("plans".to_owned(), true)), "{listed:?}");
+    let joined = store.memberships("u1").await.unwrap();
+    assert!(
+        joined
+            .iter()
+            .any(|room| room.name == "plans" && room.private)
+    );
+    assert_eq!(store.user("u1").await.unwrap(), Some(ada()));
+    assert_eq!(store.user("nobody").await.unwrap(), None);
+    store.close().await;
+    fixture.remove().await;
+}
+
 pub async fn concurrent_first_accounts_make_one_admin<F: Fixture>(fixture: F) {
     let (one, two) = (fixture.open().await, fixture.open().await);
     let users: Vec<Author> = (0..8)
@@ -852,6 +888,7 @@ macro_rules! suite {
                     readiness_follows_the_store,
                     accounts_sessions_and_settings,
                     roles_and_bans,
+                    private_rooms_keep_their_flag_and_users_are_found,
                     concurrent_first_accounts_make_one_admin,
                 );
             }

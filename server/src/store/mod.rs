@@ -54,6 +54,19 @@ pub struct Identity {
     pub banned: bool,
 }
 
+impl Identity {
+    /// A user as the author of their own request, without looking anything up: no account
+    /// role, so nothing that needs one is allowed.
+    pub fn of(user: Author) -> Self {
+        Self {
+            user,
+            account: None,
+            last_used_at: None,
+            banned: false,
+        }
+    }
+}
+
 /// What [`Store::set_role`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RoleChange {
@@ -228,15 +241,18 @@ pub trait Store: Send + Sync + 'static {
     async fn server_key(&self) -> StoreResult<Vec<u8>>;
     async fn rename_user(&self, user_id: &str, name: &str) -> StoreResult<()>;
 
-    /// Creates a room with `user_id` as its first member, in one transaction;
-    /// [`StoreError::RoomExists`] if the name is taken.
+    /// Creates a room (`private` or not) with `user_id` as its first member, in one
+    /// transaction; [`StoreError::RoomExists`] if the name is taken.
     async fn create_room(
         &self,
         name: &str,
+        private: bool,
         user_id: &str,
         now: i64,
         limits: RoomLimits,
     ) -> StoreResult<RoomInfo>;
+    /// The user with this id, if stored.
+    async fn user(&self, user_id: &str) -> StoreResult<Option<Author>>;
     async fn room(&self, name: &str) -> StoreResult<Option<RoomInfo>>;
     async fn rooms(&self) -> StoreResult<Vec<RoomInfo>>;
 

@@ -181,7 +181,7 @@ async fn write_once(pool: &PgPool, batch: &[NewMessage]) -> StoreResult<Vec<Stor
         sqlx::query(
             "UPDATE rooms SET last_seq = rooms.last_seq + c.n \
              FROM unnest($1::text[], $2::int8[]) AS c (name, n) \
-             WHERE rooms.name = c.name RETURNING rooms.name, rooms.last_seq",
+             WHERE rooms.name = c.name RETURNING rooms.name, rooms.last_seq, rooms.is_private",
         )
         .bind(names)
         .bind(counts)
@@ -240,6 +240,7 @@ fn room(row: &PgRow) -> RoomInfo {
     RoomInfo {
         name: row.get("name"),
         last_seq: row.get("last_seq"),
+        private: row.get("is_private"),
     }
 }
 
@@ -295,7 +296,7 @@ async fn join_in(
         .bind(user_id)
         .execute(&mut **tx)
         .await?;
-    let Some(room) = sqlx::query("SELECT name, last_seq FROM rooms WHERE name = $1")
+    let Some(room) = sqlx::query("SELECT name, last_seq, is_private FROM rooms WHERE name = $1")
         .bind(name)
         .fetch_optional(&mut **tx)
         .await?
@@ -490,6 +491,17 @@ impl Store for PgStore {
         })
     }
 
+    async fn user(&self, user_id: &str) -> StoreResult<Option<Author>> {
+        let row = sqlx::query("SELECT id, name FROM users WHERE id = $1")
+            .bind(user_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|row| Author {
+            id: row.get("id"),
+            name: row.get("name"),
+        }))
+    }
+
     async fn has_accounts(&self) -> StoreResult<bool> {
         Ok(sqlx::query("SELECT 1 FROM accounts LIMIT 1")
             .fetch_optional(&self.pool)
@@ -554,6 +566,7 @@ impl Store for PgStore {
     async fn create_room(
         &self,
         name: &str,
+        private: bool,
         user_id: &str,
         now: i64,
         limits: RoomLimits,
@@ -572,11 +585,12 @@ impl Store for PgStore {
             return Err(StoreError::RoomExists);
         }
         let inserted = sqlx::query(
-            "INSERT INTO rooms (name, last_seq, created_at) SELECT $1, 0, $2 \
-             WHERE (SELECT count(*) FROM rooms) < $3",
+            "INSERT INTO rooms (name, last_seq, created_at, is_private) SELECT $1, 0, $2, $3 \
+             WHERE (SELECT count(*) FROM rooms) < $4",
         )
         .bind(name)
         .bind(now)
+        .bind(private)
         .bind(count(limits.rooms))
         .execute(&mut *tx)
         .await?;
@@ -589,7 +603,7 @@ impl Store for PgStore {
     }
 
     async fn room(&self, name: &str) -> StoreResult<Option<RoomInfo>> {
-        let row = sqlx::query("SELECT name, last_seq FROM rooms WHERE name = $1")
+        let row = sqlx::query("SELECT name, last_seq, is_private FROM rooms WHERE name = $1")
             .bind(name)
             .fetch_optional(&self.pool)
             .await?;
@@ -597,7 +611,7 @@ impl Store for PgStore {
     }
 
     async fn rooms(&self) -> StoreResult<Vec<RoomInfo>> {
-        let rows = sqlx::query("SELECT name, last_seq FROM rooms ORDER BY name")
+        let rows = sqlx::query("SELECT name, last_seq, is_private FROM rooms ORDER BY name")
             .fetch_all(&self.pool)
             .await?;
         Ok(rows.iter().map(room).collect())
@@ -605,7 +619,7 @@ impl Store for PgStore {
 
     async fn memberships(&self, user_id: &str) -> StoreResult<Vec<RoomInfo>> {
         let rows = sqlx::query(
-            "SELECT r.name, r.last_seq FROM memberships m JOIN rooms r ON r.name = m.room \
+            "SELECT r.name, r.last_seq, r.is_private FROM memberships m JOIN rooms r ON r.name = m.room \
              WHERE m.user_id = $1 ORDER BY r.name",
         )
         .bind(user_id)

@@ -207,7 +207,7 @@ async fn bump_counters(
     });
     query.push(
         ") UPDATE rooms SET last_seq = last_seq + counts.n FROM counts \
-         WHERE rooms.name = counts.name RETURNING rooms.name, rooms.last_seq",
+         WHERE rooms.name = counts.name RETURNING rooms.name, rooms.last_seq, rooms.is_private",
     );
     let rows = query.build().fetch_all(&mut **tx).await?;
     Ok(rows.iter().map(|row| (row.get(0), row.get(1))).collect())
@@ -255,6 +255,7 @@ fn room(row: &SqliteRow) -> RoomInfo {
     RoomInfo {
         name: row.get("name"),
         last_seq: row.get("last_seq"),
+        private: row.get("is_private"),
     }
 }
 
@@ -297,7 +298,7 @@ async fn room_in(
     tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
     name: &str,
 ) -> StoreResult<Option<RoomInfo>> {
-    let row = sqlx::query("SELECT name, last_seq FROM rooms WHERE name = ?")
+    let row = sqlx::query("SELECT name, last_seq, is_private FROM rooms WHERE name = ?")
         .bind(name)
         .fetch_optional(&mut **tx)
         .await?;
@@ -460,6 +461,17 @@ impl Store for SqliteStore {
         })
     }
 
+    async fn user(&self, user_id: &str) -> StoreResult<Option<Author>> {
+        let row = sqlx::query("SELECT id, name FROM users WHERE id = ?")
+            .bind(user_id)
+            .fetch_optional(&self.reader)
+            .await?;
+        Ok(row.map(|row| Author {
+            id: row.get("id"),
+            name: row.get("name"),
+        }))
+    }
+
     async fn has_accounts(&self) -> StoreResult<bool> {
         Ok(sqlx::query("SELECT 1 FROM accounts LIMIT 1")
             .fetch_optional(&self.reader)
@@ -524,6 +536,7 @@ impl Store for SqliteStore {
     async fn create_room(
         &self,
         name: &str,
+        private: bool,
         user_id: &str,
         now: i64,
         limits: RoomLimits,
@@ -533,11 +546,12 @@ impl Store for SqliteStore {
             return Err(StoreError::RoomExists);
         }
         let inserted = sqlx::query(
-            "INSERT INTO rooms (name, last_seq, created_at) SELECT ?, 0, ? \
+            "INSERT INTO rooms (name, last_seq, created_at, is_private) SELECT ?, 0, ?, ? \
              WHERE (SELECT count(*) FROM rooms) < ?",
         )
         .bind(name)
         .bind(now)
+        .bind(private)
         .bind(count(limits.rooms))
         .execute(&mut *tx)
         .await?;
@@ -550,7 +564,7 @@ impl Store for SqliteStore {
     }
 
     async fn room(&self, name: &str) -> StoreResult<Option<RoomInfo>> {
-        let row = sqlx::query("SELECT name, last_seq FROM rooms WHERE name = ?")
+        let row = sqlx::query("SELECT name, last_seq, is_private FROM rooms WHERE name = ?")
             .bind(name)
             .fetch_optional(&self.reader)
             .await?;
@@ -558,7 +572,7 @@ impl Store for SqliteStore {
     }
 
     async fn rooms(&self) -> StoreResult<Vec<RoomInfo>> {
-        let rows = sqlx::query("SELECT name, last_seq FROM rooms ORDER BY name")
+        let rows = sqlx::query("SELECT name, last_seq, is_private FROM rooms ORDER BY name")
             .fetch_all(&self.reader)
             .await?;
         Ok(rows.iter().map(room).collect())
@@ -566,7 +580,7 @@ impl Store for SqliteStore {
 
     async fn memberships(&self, user_id: &str) -> StoreResult<Vec<RoomInfo>> {
         let rows = sqlx::query(
-            "SELECT r.name, r.last_seq FROM memberships m JOIN rooms r ON r.name = m.room \
+            "SELECT r.name, r.last_seq, r.is_private FROM memberships m JOIN rooms r ON r.name = m.room \
              WHERE m.user_id = ? ORDER BY r.name",
         )
         .bind(user_id)

@@ -53,7 +53,7 @@ impl Heads {
 
 /// Sends every room's head, from the store, to this node's clients in it.
 pub async fn send_local<A: Adapter>(io: &SocketIo<A>, chat: &Chat) {
-    let rooms = match chat.rooms().await {
+    let rooms = match chat.all_rooms().await {
         Ok(rooms) => rooms,
         Err(error) => {
             return crate::throttled!(warn, %error, "cannot read the rooms' heads to resend");

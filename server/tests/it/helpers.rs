@@ -308,8 +308,8 @@ pub fn refusal_code(ack: &Value) -> Option<&str> {
 /// The event names, as a client sees them (from the `shared` types that carry them).
 pub mod event {
     use shared::{
-        ChatInput, CreateRoom, ErrorPayload, Event, JoinRoom, LeaveRoom, Members, NowTyping,
-        PresenceChange, Rename, Sync, Welcome,
+        ChatInput, CreateRoom, ErrorPayload, Event, Invite, Invited, JoinRoom, LeaveRoom, Members,
+        NowTyping, PresenceChange, Rename, Sync, Welcome,
     };
 
     pub const CHAT_MESSAGE: &str = ChatInput::NAME;
@@ -323,4 +323,6 @@ pub mod event {
     pub const PRESENCE: &str = PresenceChange::NAME;
     pub const MEMBERS: &str = Members::NAME;
     pub const ERROR: &str = ErrorPayload::NAME;
+    pub const INVITE: &str = Invite::NAME;
+    pub const INVITED: &str = Invited::NAME;
 }

@@ -12,6 +12,7 @@ mod helpers;
 mod limits;
 mod operations;
 mod presence;
+mod private_rooms;
 mod raw;
 mod rooms;
 mod server_fns;

@@ -1,0 +1,221 @@
+//! Private rooms: out of the directory, entered only by invitation from a member, and read only
+//! by members through every path (live events, `sync`, `members`, typing, the history and room
+//! endpoints). An admin sees that a private room exists but cannot read it. Whoever is refused
+//! learns nothing of its messages or members.
+
+use serde_json::{Value, json};
+use shared::Auth;
+
+use crate::helpers::{TestApp, TestClient, event};
+
+fn named(name: &str) -> Auth {
+    Auth {
+        token: None,
+        name: Some(name.into()),
+    }
+}
+
+/// POSTs `fields` to `/api/<function>`: the status and the JSON body.
+async fn call(app: &TestApp, function: &str, fields: &str) -> (u16, Value) {
+    let response = reqwest::Client::new()
+        .post(format!("{}/api/{function}", app.url))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(fields.to_owned())
+        .send()
+        .await
+        .expect("request");
+    let status = response.status().as_u16();
+    let text = response.text().await.expect("body");
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+fn room_names(rooms: &Value) -> Vec<&str> {
+    rooms
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|room| room["name"].as_str().expect("name"))
+        .collect()
+}
+
+/// Nothing of `secret` in anything `outsider` was sent.
+async fn learned_nothing(outsider: &mut TestClient, secret: &str) {
+    while let Some((name, payload)) = outsider
+        .next_any_within(std::time::Duration::from_millis(200))
+        .await
+    {
+        assert!(!payload.to_string().contains(secret), "{name}: {payload}");
+    }
+}
+
+#[tokio::test]
+async fn a_private_room_is_read_only_by_its_members_through_every_path() {
+    let app = TestApp::spawn().await;
+    let ada = app.client_as(named("Ada")).await;
+    let mut eve = app.client_as(named("Eve")).await;
+
+    let created = ada
+        .emit_with_ack(
+            event::CREATE_ROOM,
+            json!({ "room": "plans", "private": true }),
+        )
+        .await;
+    assert_eq!(created["status"], "ok", "{created}");
+    assert_eq!(created["room"]["private"], true);
+    let sent = ada
+        .emit_with_ack(
+            event::CHAT_MESSAGE,
+            json!({ "room": "plans", "text": "the secret plan" }),
+        )
+        .await;
+    assert_eq!(sent["status"], "ok", "{sent}");
+
+    // Not in the directory, not joinable, not readable; the refusals carry no message or name.
+    let (_, rooms) = call(&app, "rooms", &format!("token={}", eve.token())).await;
+    assert_eq!(room_names(&rooms), ["general"]);
+    let joined = eve
+        .emit_with_ack(event::JOIN_ROOM, json!({ "room": "plans" }))
+        .await;
+    assert_eq!(joined["error"]["code"], "forbidden", "{joined}");
+    let (status, body) = call(
+        &app,
+        "history",
+        &format!("token={}&room=plans&limit=50", eve.token()),
+    )
+    .await;
+    assert_eq!((status, body["code"].as_str()), (403, Some("forbidden")));
+    for (request, payload) in [
+        (
+            event::SYNC,
+            json!({ "rooms": [{ "room": "plans", "afterSeq": 0 }] }),
+        ),
+        (event::MEMBERS, json!({ "room": "plans" })),
+        (
+            event::CHAT_MESSAGE,
+            json!({ "room": "plans", "text": "let me in" }),
+        ),
+    ] {
+        let refused = eve.emit_with_ack(request, payload).await;
+        assert_eq!(
+            refused["error"]["code"], "not_a_member",
+            "{request}: {refused}"
+        );
+        assert!(!refused.to_string().contains("secret"));
+    }
+    // A non-member cannot invite themselves (or anyone) in.
+    let eve_id = eve.welcome.user.id.clone();
+    let refused = eve
+        .emit_with_ack(event::INVITE, json!({ "room": "plans", "user": eve_id }))
+        .await;
+    assert_eq!(refused["error"]["code"], "not_a_member");
+    ada.emit_with_ack(
+        event::CHAT_MESSAGE,
+        json!({ "room": "plans", "text": "another secret" }),
+    )
+    .await;
+    learned_nothing(&mut eve, "secret").await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_member_invites_someone_who_is_then_in_everywhere() {
+    let app = TestApp::spawn().await;
+    let ada = app.client_as(named("Ada")).await;
+    let mut bob = app.client_as(named("Bob")).await;
+    ada.emit_with_ack(
+        event::CREATE_ROOM,
+        json!({ "room": "plans", "private": true }),
+    )
+    .await;
+    ada.emit_with_ack(
+        event::CHAT_MESSAGE,
+        json!({ "room": "plans", "text": "before Bob" }),
+    )
+    .await;
+
+    let bob_id = bob.welcome.user.id.clone();
+    let invited = ada
+        .emit_with_ack(event::INVITE, json!({ "room": "plans", "user": bob_id }))
+        .await;
+    assert_eq!(invited["status"], "ok", "{invited}");
+    let told = bob.next(event::INVITED).await;
+    assert_eq!(told["room"]["name"], "plans");
+    assert_eq!(told["room"]["private"], true);
+    assert_eq!(told["by"]["name"], "Ada");
+
+    // Bob's open connection is in the room: live messages, sync and history all work.
+    ada.emit_with_ack(
+        event::CHAT_MESSAGE,
+        json!({ "room": "plans", "text": "hello Bob" }),
+    )
+    .await;
+    let live = bob.next(event::CHAT_MESSAGE).await;
+    assert_eq!(live["text"], "hello Bob");
+    let synced = bob
+        .emit_with_ack(
+            event::SYNC,
+            json!({ "rooms": [{ "room": "plans", "afterSeq": 0 }] }),
+        )
+        .await;
+    assert_eq!(synced["messages"][0]["text"], "before Bob");
+    let (status, history) = call(
+        &app,
+        "history",
+        &format!("token={}&room=plans&limit=50", bob.token()),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(history.as_array().map(Vec::len), Some(2));
+    let (_, rooms) = call(&app, "rooms", &format!("token={}", bob.token())).await;
+    assert_eq!(room_names(&rooms), ["general", "plans"]);
+    // Bob's next connection is in it from the start.
+    let again = app
+        .client_as(Auth {
+            token: Some(bob.token()),
+            name: None,
+        })
+        .await;
+    assert!(
+        again
+            .welcome
+            .rooms
+            .iter()
+            .any(|room| room.name == "plans" && room.private)
+    );
+
+    // Inviting someone unknown says so.
+    let refused = ada
+        .emit_with_ack(event::INVITE, json!({ "room": "plans", "user": "nobody" }))
+        .await;
+    assert_eq!(refused["error"]["code"], "invalid_payload");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_admin_sees_that_a_private_room_exists_but_cannot_read_it() {
+    let app = TestApp::spawn().await;
+    let (status, admin) = call(&app, "register", "username=admin&password=admin+password").await;
+    assert_eq!(status, 200);
+    let admin_token = admin["token"].as_str().expect("token");
+    let ada = app.client_as(named("Ada")).await;
+    ada.emit_with_ack(
+        event::CREATE_ROOM,
+        json!({ "room": "plans", "private": true }),
+    )
+    .await;
+    ada.emit_with_ack(
+        event::CHAT_MESSAGE,
+        json!({ "room": "plans", "text": "secret" }),
+    )
+    .await;
+    let (_, rooms) = call(&app, "rooms", &format!("token={admin_token}")).await;
+    assert_eq!(room_names(&rooms), ["general", "plans"]);
+    let (status, body) = call(
+        &app,
+        "history",
+        &format!("token={admin_token}&room=plans&limit=50"),
+    )
+    .await;
+    assert_eq!((status, body["code"].as_str()), (403, Some("forbidden")));
+    app.stop().await;
+}
