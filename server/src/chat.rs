@@ -182,8 +182,8 @@ impl Chat {
             key,
             presence: Arc::default(),
             board,
+            throttles: Arc::new(accounts::Throttles::new(&policy)),
             policy: Arc::new(policy),
-            throttles: Arc::new(accounts::Throttles::new()),
         };
         chat.apply_policy().await?;
         Ok(chat)

@@ -4,7 +4,7 @@
 use std::{
     io::IsTerminal,
     net::{IpAddr, SocketAddr},
-    num::NonZeroUsize,
+    num::{NonZeroU32, NonZeroUsize},
     path::PathBuf,
     time::Duration,
 };
@@ -108,6 +108,12 @@ struct Args {
     /// on or off. Off refuses connections without an account's session (`unauthorized`).
     #[arg(long, env = "CHAT_GUESTS", default_value = "on", value_parser = parse_on_off)]
     guests: bool,
+
+    /// Accounts one address may create per hour (the whole hour's at once, then spread out);
+    /// 0 for no limit. Behind a reverse proxy, set --trusted-proxy so the address is the
+    /// client's.
+    #[arg(long, env = "CHAT_REGISTRATIONS_PER_HOUR", default_value_t = 10)]
+    registrations_per_hour: u32,
 
     /// Days a session (a logged-in browser) keeps working without being used; 0 for ever.
     #[arg(long, env = "CHAT_SESSION_DAYS", default_value_t = 30)]
@@ -241,6 +247,7 @@ fn config(args: Args) -> server::Config {
             guests: args.guests,
             session_lifetime: (args.session_days > 0)
                 .then(|| Duration::from_secs(args.session_days * 24 * 60 * 60)),
+            registrations_per_hour: NonZeroU32::new(args.registrations_per_hour),
         },
         ..server::Config::new(args.data_dir)
     }

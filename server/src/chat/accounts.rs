@@ -37,6 +37,9 @@ pub struct AccountPolicy {
     pub guests: bool,
     /// How long a session works without being used; `None`: for ever.
     pub session_lifetime: Option<Duration>,
+    /// Accounts one address may register per hour (all at once, then spread out); `None`: no
+    /// limit.
+    pub registrations_per_hour: Option<NonZeroU32>,
 }
 
 impl Default for AccountPolicy {
@@ -45,6 +48,7 @@ impl Default for AccountPolicy {
             registration: None,
             guests: true,
             session_lifetime: Some(Duration::from_secs(30 * 24 * 60 * 60)),
+            registrations_per_hour: NonZeroU32::new(10),
         }
     }
 }
@@ -54,15 +58,16 @@ impl Default for AccountPolicy {
 const TOUCH_EVERY_MS: i64 = 10 * 60 * 1000;
 
 /// Login and registration attempts: per account 5 at once, then one every 12 s; per address 20
-/// at once, then one every 3 s. Checked before any password is hashed. (Per node: a cluster of
-/// k nodes allows k times as many.)
+/// at once, then one every 3 s. Checked before any password is hashed. Accounts made per
+/// address: as the policy says. (Per node: a cluster of k nodes allows k times as many.)
 pub(super) struct Throttles {
     per_account: DefaultKeyedRateLimiter<String>,
     per_address: DefaultKeyedRateLimiter<IpAddr>,
+    registrations: Option<DefaultKeyedRateLimiter<IpAddr>>,
 }
 
 impl Throttles {
-    pub(super) fn new() -> Self {
+    pub(super) fn new(policy: &AccountPolicy) -> Self {
         let quota = |every: u64, burst: u32| {
             Quota::with_period(Duration::from_secs(every))
                 .expect("a positive period")
@@ -71,6 +76,19 @@ impl Throttles {
         Self {
             per_account: RateLimiter::keyed(quota(12, 5)),
             per_address: RateLimiter::keyed(quota(3, 20)),
+            registrations: policy
+                .registrations_per_hour
+                .map(|per_hour| RateLimiter::keyed(Quota::per_hour(per_hour))),
+        }
+    }
+
+    /// One more account made from `address`.
+    fn allow_registration(&self, address: Option<IpAddr>) -> ChatResult<()> {
+        match (&self.registrations, address) {
+            (Some(limiter), Some(address)) if limiter.check_key(&address).is_err() => {
+                Err(ChatError::RateLimited)
+            }
+            _ => Ok(()),
         }
     }
 
@@ -174,6 +192,7 @@ impl Chat {
                 name: name.to_owned(),
             },
         };
+        self.throttles.allow_registration(address)?;
         let password_hash = hash_password(password.to_owned()).await?;
         let token = new_token();
         let token_hash = hash(&token);

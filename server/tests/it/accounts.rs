@@ -544,3 +544,27 @@ async fn admins_promote_and_demote_and_the_last_admin_stays() {
     assert_eq!(again["account"]["role"], "member");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn one_address_makes_only_so_many_accounts_an_hour() {
+    let app = TestApp::spawn_with(Config {
+        accounts: AccountPolicy {
+            registrations_per_hour: std::num::NonZeroU32::new(2),
+            ..AccountPolicy::default()
+        },
+        ..Config::new(temp_data_dir())
+    })
+    .await;
+    register(&app, "first").await;
+    register(&app, "second").await;
+    let (status, body) = call(
+        &app,
+        "register",
+        &[("username", "third"), ("password", "third password")],
+    )
+    .await;
+    assert_eq!((status, body["code"].as_str()), (429, Some("rate_limited")));
+    // Logging in is not registering.
+    assert_eq!(login(&app, "first", "first password").await.0, 200);
+    app.stop().await;
+}
