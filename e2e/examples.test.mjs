@@ -1,13 +1,18 @@
 // The example clients in examples/ against the release server: each connects, catches up, sends
-// one message with --once and must see it come back as a broadcast, then exit 0 by itself.
+// one message with --once and must see it come back as a broadcast, then exit 0 by itself; does
+// the same as an account it registers, then logs in to; follows an invitation into a private
+// room; and exits 1 when a login or the connection is refused.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { after, before, test } from 'node:test';
+import { io } from 'socket.io-client';
 import { startServer } from './server.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -27,6 +32,26 @@ after(async () => {
   assert.equal(await server?.stop(), 0, 'graceful shutdown exits 0');
   if (dataDir) await rm(dataDir, { recursive: true, force: true });
 });
+
+/** Each example as a command line: the program and the script it runs. */
+const CLIENTS = {
+  Python() {
+    const python = process.env.CHAT_PYTHON;
+    assert.ok(
+      python,
+      'CHAT_PYTHON is not set: point it at a Python that has examples/python/requirements.txt '
+        + 'installed, such as the venv target/py/bin/python',
+    );
+    return [python, join(ROOT, 'examples/python/chat_client.py')];
+  },
+  Node: () => [process.execPath, join(ROOT, 'examples/node/chat_client.mjs')],
+};
+
+/** Runs an example to its end with these arguments. */
+function runClient(label, args) {
+  const [command, script] = CLIENTS[label]();
+  return run(command, [script, ...args]);
+}
 
 /** Runs a program to its end and returns its exit code and everything it printed. */
 function run(command, args) {
@@ -60,24 +85,116 @@ function assertEchoed({ code, signal, output }, text) {
   assert.match(output, echo, `the broadcast of that same message came back:\n${output}`);
 }
 
-test('the Python example sends a message and sees its echo', async () => {
-  const python = process.env.CHAT_PYTHON;
-  assert.ok(
-    python,
-    'CHAT_PYTHON is not set: point it at a Python that has examples/python/requirements.txt '
-      + 'installed, such as the venv target/py/bin/python',
-  );
-  const text = `python says hi ${randomUUID()}`;
-  const client = join(ROOT, 'examples/python/chat_client.py');
-  const result = await run(python, [client, server.url, '--once', '--name', 'Py', '--text', text]);
-  assertEchoed(result, text);
-});
+/** The user id in the welcome line. */
+function welcomeId(output) {
+  const welcome = output.match(/^welcome: you are .+ \(([\w-]+)(?:, @[\w.-]+)?\); rooms: /m);
+  assert.ok(welcome, `a welcome line:\n${output}`);
+  return welcome[1];
+}
 
-test('the Node example sends a message and sees its echo', async () => {
-  const text = `node says hi ${randomUUID()}`;
-  const client = join(ROOT, 'examples/node/chat_client.mjs');
-  const result = await run(process.execPath, [
-    client, server.url, '--once', '--name', 'Nd', '--text', text,
-  ]);
-  assertEchoed(result, text);
+for (const label of Object.keys(CLIENTS)) {
+  const short = label.slice(0, 2);
+
+  test(`the ${label} example sends a message and sees its echo`, async () => {
+    const text = `${label} says hi ${randomUUID()}`;
+    const result = await runClient(label, [server.url, '--once', '--name', short, '--text', text]);
+    assertEchoed(result, text);
+  });
+
+  test(`the ${label} example registers, logs in again, is refused a wrong password`, async () => {
+    const username = `${short.toLowerCase()}-${randomUUID().slice(0, 8)}`;
+    const password = `secret ${randomUUID()}`;
+    const account = ['--username', username, '--password', password];
+    const signedIn = (action) =>
+      new RegExp(`^${action}: you are ${username} \\(@${username}, (admin|member)\\)$`, 'm');
+
+    const text = `${label} registered ${randomUUID()}`;
+    const registered = await runClient(label, [
+      server.url, '--once', '--register', ...account, '--text', text,
+    ]);
+    assertEchoed(registered, text);
+    assert.match(registered.output, signedIn('register'), registered.output);
+    assert.match(registered.output, new RegExp(`^welcome: .*, @${username}\\); `, 'm'));
+    const id = welcomeId(registered.output);
+
+    const again = `${label} logged in ${randomUUID()}`;
+    const loggedIn = await runClient(label, [server.url, '--once', ...account, '--text', again]);
+    assertEchoed(loggedIn, again);
+    assert.match(loggedIn.output, signedIn('login'), loggedIn.output);
+    assert.equal(welcomeId(loggedIn.output), id, 'the same user as the registration');
+
+    const wrong = await runClient(label, [
+      server.url, '--once', '--username', username, '--password', `not ${password}`,
+    ]);
+    assert.equal(wrong.code, 1, `exit code:\n${wrong.output}`);
+    assert.match(wrong.output, /^login refused: unauthorized: /m, wrong.output);
+    assert.doesNotMatch(wrong.output, /^welcome: /m, wrong.output);
+
+    for (const { output } of [registered, loggedIn, wrong]) {
+      assert.ok(!output.includes(password), `the password is never printed:\n${output}`);
+    }
+  });
+
+  test(`the ${label} example follows an invitation into a private room`, async (t) => {
+    const [command, script] = CLIENTS[label]();
+    const child = spawn(command, [script, server.url, '--name', `${short} guest`], {
+      cwd: ROOT,
+      stdio: ['pipe', 'pipe', 'inherit'],
+    });
+    const exited = once(child, 'close');
+    t.after(() => child.kill('SIGKILL'));
+    const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+    const printed = [];
+    /** The next line the client prints that matches `pattern`. */
+    const next = async (pattern) => {
+      for (let line; !(line = await lines.next()).done;) {
+        printed.push(line.value);
+        const match = line.value.match(pattern);
+        if (match) return match;
+      }
+      assert.fail(`the client ended before printing ${pattern}:\n${printed.join('\n')}`);
+    };
+    const [, id] = await next(/^welcome: you are .+ \(([\w-]+)\); /);
+    await next(/^ack: /);
+
+    // Someone else makes a private room, writes in it, then brings the client in: it must catch
+    // up on what it missed and receive what follows.
+    const host = io(server.url, { auth: { name: `${short} host` }, transports: ['websocket'] });
+    t.after(() => host.close());
+    await once(host, 'welcome');
+    const request = async (event, payload) => {
+      const ack = await host.timeout(5000).emitWithAck(event, payload);
+      assert.equal(ack.status, 'ok', `${event}: ${JSON.stringify(ack)}`);
+      return ack;
+    };
+    const room = `secret-${randomUUID().slice(0, 8)}`;
+    await request('createRoom', { room, private: true });
+    await request('chatMessage', { room, text: 'before you came' });
+    await request('invite', { room, user: id });
+    await next(new RegExp(`^invited: ${short} host brought you into #${room} \\(private\\)$`));
+    await next(new RegExp(`^\\[#${room} 1\\] ${short} host: before you came$`));
+    await request('chatMessage', { room, text: 'welcome in' });
+    await next(new RegExp(`^\\[#${room} 2\\] ${short} host: welcome in$`));
+
+    child.stdin.end();
+    const [code] = await exited;
+    assert.equal(code, 0, `exit code after end of input:\n${printed.join('\n')}`);
+  });
+}
+
+test('both examples print a refused connection and exit 1', async () => {
+  // A second server, that lets in accounts only: the examples, started without an account, are
+  // refused at the handshake and must say so instead of retrying.
+  const membersOnly = await startServer({ cwd: dataDir, args: ['--guests', 'off'] });
+  try {
+    for (const label of Object.keys(CLIENTS)) {
+      const { code, signal, output } = await runClient(label, [membersOnly.url, '--once']);
+      assert.equal(signal, null, `killed by ${signal}:\n${output}`);
+      assert.equal(code, 1, `${label} exit code:\n${output}`);
+      assert.match(output, /^connection refused: .*log in first/m, output);
+      assert.doesNotMatch(output, /^welcome: /m, output);
+    }
+  } finally {
+    assert.equal(await membersOnly.stop(), 0, 'graceful shutdown exits 0');
+  }
 });

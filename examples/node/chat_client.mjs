@@ -1,14 +1,19 @@
 #!/usr/bin/env node
 // A command-line client for the chat, written against docs/PROTOCOL.md.
 //
-// It connects with a display name, prints the welcome, catches up with `sync`, sends one message
-// with a `clientId` and prints the acknowledgement, then prints every message that arrives. Lines
-// typed on standard input are sent as further messages; end of input (Ctrl-D) disconnects.
+// It connects as a guest with a display name, or with --username and --password as an account
+// (logging in with POST /api/login first, or creating the account with --register), prints the
+// welcome, catches up with `sync`, sends one message with a `clientId` and prints the
+// acknowledgement, then prints every message that arrives, and every invitation into a room (which
+// it then catches up on too). Lines typed on standard input are sent as further messages; end of
+// input (Ctrl-D) disconnects.
 //
 // With --once it sends its one message, waits until that message comes back as a broadcast, then
-// disconnects and exits 0 (1 if anything fails or takes longer than --timeout seconds).
+// disconnects and exits 0. It exits 1 if anything fails or takes longer than --timeout seconds, if
+// the login is refused, or if the server refuses the connection (a ban; a chat for members only).
 //
-//     node examples/node/chat_client.mjs [URL] [--name NAME] [--room ROOM] [--text TEXT] [--once]
+//     node examples/node/chat_client.mjs [URL] [--name NAME]
+//         [--username USER --password PASSWORD [--register]] [--room ROOM] [--text TEXT] [--once]
 //
 // Needs socket.io-client 4 (`npm install` at the repository root).
 import { randomUUID } from 'node:crypto';
@@ -17,6 +22,7 @@ import { parseArgs } from 'node:util';
 import { io } from 'socket.io-client';
 
 const DEFAULT_URL = 'http://127.0.0.1:4000';
+const DEFAULT_NAME = 'Node example';
 // A client seeing a room for the first time picks where to start; this one shows the last few
 // messages as context. Older pages are one POST /api/history away.
 const BACKLOG = 10;
@@ -84,16 +90,19 @@ class Timeline {
 
 class ChatClient {
   constructor(url, name) {
-    this.name = name;
+    this.url = url;
     this.user = null;
     this.timeline = new Timeline();
     this.syncing = null;
     this.closing = false;
     /** clientId -> callback run when the server broadcasts that message back to us */
     this.echoes = new Map();
-    this.welcomed = new Promise((resolve, reject) => {
+    this.welcomed = new Promise((resolve) => {
       this.onFirstWelcome = resolve;
-      this.onRefused = reject;
+    });
+    /** Resolves with the reason when the server refuses a (re)connection: that is final. */
+    this.refused = new Promise((resolve) => {
+      this.onRefused = resolve;
     });
     // `auth` is read on every (re)connection attempt; after the welcome it carries the token, so
     // a reconnect resumes the same session.
@@ -109,11 +118,20 @@ class ChatClient {
     this.socket.on('roomHead', ({ room, lastSeq }) => {
       if ((this.timeline.cursor.get(room) ?? lastSeq) < lastSeq) this.catchUpSoon();
     });
+    this.socket.on('invited', ({ room, by }) => {
+      say(`invited: ${by.name} brought you into #${room.name}${room.private ? ' (private)' : ''}`);
+      // A room like the ones of the welcome, but all of it is new to us: catch up from the start.
+      this.timeline.start(room.name, 0);
+      // A catch-up already under way may have asked before the room was known.
+      Promise.resolve(this.syncing).then(() => this.catchUpSoon());
+    });
     this.socket.on('chatError', ({ code, message }) => say(`refused: ${code}: ${message}`));
     this.socket.on('connect_error', (error) => {
-      say(`could not connect: ${error.message}`);
-      // A refused handshake is final; a network error is retried by the client on its own.
-      if (!this.socket.active) this.onRefused(error);
+      // A refused handshake (a ban, a name too long) is final; a network error is retried by the
+      // client on its own.
+      if (this.socket.active) return say(`could not connect: ${error.message}`);
+      say(`connection refused: ${error.message}`);
+      this.onRefused(error.message);
     });
     this.socket.on('disconnect', (reason) => {
       say(`disconnected (${reason})`);
@@ -124,6 +142,20 @@ class ChatClient {
         setTimeout(() => this.closing || this.socket.connect(), 1000);
       }
     });
+  }
+
+  /** `login` or `register` over HTTP; the session's token then goes in `auth`. */
+  async signIn(action, username, password, name) {
+    const fields = new URLSearchParams({ username, password, ...(name && { name }) });
+    const response = await fetch(new URL(`/api/${action}`, this.url), {
+      method: 'POST',
+      body: fields,
+    });
+    const answer = await response.json().catch(() => null);
+    if (!response.ok) throw new Refused(answer ?? { code: response.status, message: 'no answer' });
+    this.socket.auth = { token: answer.token };
+    const { user, account } = answer;
+    say(`${action}: you are ${user.name} (@${account.username}, ${account.role})`);
   }
 
   connect() {
@@ -140,8 +172,9 @@ class ChatClient {
     this.user = welcome.user;
     this.socket.auth = { token: welcome.token };
     const rooms = welcome.rooms.map((room) => `#${room.name} (last seq ${room.lastSeq})`);
+    const who = welcome.account ? `${this.user.id}, @${welcome.account.username}` : this.user.id;
     say(
-      `welcome: you are ${this.user.name} (${this.user.id}); rooms: ${rooms.join(', ')}; ` +
+      `welcome: you are ${this.user.name} (${who}); rooms: ${rooms.join(', ')}; ` +
         `messages up to ${welcome.maxMessageChars} characters`,
     );
     for (const room of welcome.rooms) {
@@ -253,9 +286,30 @@ function within(seconds, promise) {
 }
 
 async function run(args) {
-  const client = new ChatClient(args.url, args.name);
+  const client = new ChatClient(args.url, args.name ?? DEFAULT_NAME);
+  const input = args.once ? null : createInterface({ input: process.stdin });
   try {
-    await within(args.timeout, client.connect());
+    if (args.username !== undefined) {
+      const action = args.register ? 'register' : 'login';
+      try {
+        await client.signIn(action, args.username, args.password, args.register && args.name);
+      } catch (error) {
+        say(error instanceof Refused ? `${action} refused: ${error.message}` : `gave up: ${error}`);
+        return 1;
+      }
+    }
+    // A refused reconnection (say, the user was banned) ends the run as well.
+    return await Promise.race([chat(client, args, input), client.refused.then(() => 1)]);
+  } finally {
+    input?.close();
+    client.close();
+  }
+}
+
+async function chat(client, args, input) {
+  try {
+    await within(args.timeout, Promise.race([client.connect(), client.refused]));
+    if (!client.user) return 1; // refused: said so already
     await client.syncing;
     const room = await client.join(args.room);
     const { echoed } = await client.send(args.text, room);
@@ -264,7 +318,7 @@ async function run(args) {
       say(`echo: our message came back as #${echo.room} ${echo.seq}`);
       return 0;
     }
-    for await (const line of createInterface({ input: process.stdin })) {
+    for await (const line of input) {
       if (!line.trim()) continue;
       try {
         await client.send(line, room);
@@ -277,8 +331,6 @@ async function run(args) {
   } catch (error) {
     say(`gave up: ${error.message}`);
     return 1;
-  } finally {
-    client.close();
   }
 }
 
@@ -286,13 +338,21 @@ function parse() {
   const { values, positionals } = parseArgs({
     allowPositionals: true,
     options: {
-      name: { type: 'string', default: 'Node example' },
+      name: { type: 'string' },
+      username: { type: 'string' },
+      password: { type: 'string' },
+      register: { type: 'boolean', default: false },
       room: { type: 'string', default: 'general' },
       text: { type: 'string', default: 'Hello from the Node example' },
       once: { type: 'boolean', default: false },
       timeout: { type: 'string', default: '15' },
     },
   });
+  if ((values.username === undefined) !== (values.password === undefined)
+    || (values.register && values.username === undefined)) {
+    console.error('--username and --password go together (and --register needs them)');
+    process.exit(2);
+  }
   return { ...values, url: positionals[0] ?? DEFAULT_URL, timeout: Number(values.timeout) };
 }
 

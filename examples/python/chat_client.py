@@ -1,27 +1,36 @@
 #!/usr/bin/env python3
 """A command-line client for the chat, written against docs/PROTOCOL.md.
 
-It connects with a display name, prints the welcome, catches up with `sync`, sends one message
-with a `clientId` and prints the acknowledgement, then prints every message that arrives. Lines
-typed on standard input are sent as further messages; end of input (Ctrl-D) disconnects.
+It connects as a guest with a display name, or with --username and --password as an account
+(logging in with POST /api/login first, or creating the account with --register), prints the
+welcome, catches up with `sync`, sends one message with a `clientId` and prints the
+acknowledgement, then prints every message that arrives, and every invitation into a room (which
+it then catches up on too). Lines typed on standard input are sent as further messages; end of
+input (Ctrl-D) disconnects.
 
 With --once it sends its one message, waits until that message comes back as a broadcast, then
-disconnects and exits 0 (1 if anything fails or takes longer than --timeout seconds).
+disconnects and exits 0. It exits 1 if anything fails or takes longer than --timeout seconds, if
+the login is refused, or if the server refuses the connection (a ban; a chat for members only).
 
-    python chat_client.py [URL] [--name NAME] [--room ROOM] [--text TEXT] [--once]
+    python chat_client.py [URL] [--name NAME] [--username USER --password PASSWORD [--register]]
+                          [--room ROOM] [--text TEXT] [--once]
 
 Needs Python 3.11 or later and python-socketio with aiohttp (examples/python/requirements.txt).
 """
 
 import argparse
 import asyncio
+import contextlib
 import sys
 import threading
+import urllib.parse
 import uuid
 
+import aiohttp
 import socketio
 
 DEFAULT_URL = "http://127.0.0.1:4000"
+DEFAULT_NAME = "Python example"
 # A client seeing a room for the first time picks where to start; this one shows the last few
 # messages as context. Older pages are one POST /api/history away.
 BACKLOG = 10
@@ -94,6 +103,8 @@ class ChatClient:
         self.closing = False
         self.reconnecting = None
         self.welcomed = asyncio.get_running_loop().create_future()
+        # Resolved with the reason when the server refuses a (re)connection: that is final.
+        self.refused = asyncio.get_running_loop().create_future()
         # clientId -> future resolved when the server broadcasts that message back to us.
         self.echoes = {}
         self.sio = socketio.AsyncClient()
@@ -102,6 +113,7 @@ class ChatClient:
         self.sio.on("presence", self.on_presence)
         self.sio.on("typing", self.on_typing)
         self.sio.on("roomHead", self.on_room_head)
+        self.sio.on("invited", self.on_invited)
         self.sio.on("chatError", self.on_chat_error)
         self.sio.on("connect_error", self.on_connect_error)
         self.sio.on("disconnect", self.on_disconnect)
@@ -109,6 +121,21 @@ class ChatClient:
     def auth(self):
         # Called on every (re)connection attempt, so a reconnect resumes the session.
         return {"token": self.token} if self.token else {"name": self.name}
+
+    async def sign_in(self, action, username, password, name=None):
+        """`login` or `register` over HTTP; the session's token then goes in `auth`."""
+        fields = {"username": username, "password": password, **({"name": name} if name else {})}
+        url = urllib.parse.urljoin(self.url, f"/api/{action}")
+        async with aiohttp.ClientSession() as http, http.post(url, data=fields) as response:
+            try:
+                answer = await response.json(content_type=None)
+            except ValueError:
+                answer = None
+        if response.status != 200:
+            raise Refused(answer or {"code": response.status, "message": "no answer"})
+        self.token = answer["token"]
+        user, account = answer["user"], answer["account"]
+        say(f"{action}: you are {user['name']} (@{account['username']}, {account['role']})")
 
     async def connect(self):
         await self.sio.connect(self.url, auth=self.auth)
@@ -139,8 +166,10 @@ class ChatClient:
         self.user = welcome["user"]
         self.token = welcome["token"]
         rooms = ", ".join(f"#{r['name']} (last seq {r['lastSeq']})" for r in welcome["rooms"])
+        account = welcome.get("account")
+        who = f"{self.user['id']}, @{account['username']}" if account else self.user["id"]
         say(
-            f"welcome: you are {self.user['name']} ({self.user['id']}); rooms: {rooms}; "
+            f"welcome: you are {self.user['name']} ({who}); rooms: {rooms}; "
             f"messages up to {welcome['maxMessageChars']} characters"
         )
         for room in welcome["rooms"]:
@@ -168,14 +197,30 @@ class ChatClient:
         if self.timeline.cursor.get(head["room"], head["lastSeq"]) < head["lastSeq"]:
             self.catch_up_soon()
 
+    def on_invited(self, invited):
+        room = invited["room"]
+        private = " (private)" if room.get("private") else ""
+        say(f"invited: {invited['by']['name']} brought you into #{room['name']}{private}")
+        # A room like the ones of the welcome, but all of it is new to us: catch up from the start.
+        self.timeline.start(room["name"], 0)
+        # A catch-up already under way may have asked before the room was known.
+        if self.syncing and not self.syncing.done():
+            self.syncing.add_done_callback(lambda _: self.catch_up_soon())
+        else:
+            self.catch_up_soon()
+
     def on_chat_error(self, error):
         say(f"refused: {error['code']}: {error['message']}")
 
     def on_connect_error(self, data):
-        # Either the network failed or the server refused the handshake with a reason, such as
-        # a name that is too long.
-        reason = data.get("message") if isinstance(data, dict) else data
-        say(f"could not connect: {reason}")
+        # Either the network failed (a string; python-socketio retries) or the server refused the
+        # handshake with a reason (`{message}`), such as a ban or a name that is too long.
+        if isinstance(data, dict):
+            say(f"connection refused: {data.get('message')}")
+            if not self.refused.done():
+                self.refused.set_result(data.get("message"))
+        else:
+            say(f"could not connect: {data}")
 
     def on_disconnect(self, reason=None):
         say(f"disconnected ({reason})")
@@ -274,11 +319,36 @@ def read_stdin(loop, lines):
 
 
 async def run(args):
-    client = ChatClient(args.url, args.name)
+    client = ChatClient(args.url, args.name or DEFAULT_NAME)
+    try:
+        if args.username is not None:
+            action = "register" if args.register else "login"
+            try:
+                name = args.name if args.register else None
+                await client.sign_in(action, args.username, args.password, name)
+            except Refused as refusal:
+                say(f"{action} refused: {refusal}")
+                return 1
+            except aiohttp.ClientError as error:
+                say(f"gave up: {action} failed: {error!r}")
+                return 1
+        chatting = asyncio.ensure_future(chat(client, args))
+        # A refused reconnection (say, the user was banned) ends the run as well.
+        await asyncio.wait([chatting, client.refused], return_when=asyncio.FIRST_COMPLETED)
+        chatting.cancel()  # if still under way
+        with contextlib.suppress(asyncio.CancelledError):
+            return await chatting
+        return 1
+    finally:
+        await client.close()
+
+
+async def chat(client, args):
     try:
         await client.connect()
     except socketio.exceptions.ConnectionError as error:
-        say(f"gave up connecting to {args.url}: {error}")
+        if not client.refused.done():  # a refusal has been printed already
+            say(f"gave up connecting to {args.url}: {error}")
         return 1
     try:
         await asyncio.wait_for(client.welcomed, args.timeout)
@@ -305,19 +375,24 @@ async def run(args):
     except Refused as refusal:
         say(f"refused: {refusal}")
         return 1
-    finally:
-        await client.close()
 
 
 def main():
     parser = argparse.ArgumentParser(description="Example Socket.io client for the chat.")
     parser.add_argument("url", nargs="?", default=DEFAULT_URL, help=f"default {DEFAULT_URL}")
-    parser.add_argument("--name", default="Python example", help="display name of a new session")
+    parser.add_argument(
+        "--name", help=f"display name (default {DEFAULT_NAME}; with --register, the username)"
+    )
+    parser.add_argument("--username", help="log in to this account instead of being a guest")
+    parser.add_argument("--password", help="the account's password (never printed)")
+    parser.add_argument("--register", action="store_true", help="create the account, then use it")
     parser.add_argument("--room", default="general", help="room to post in (default general)")
     parser.add_argument("--text", default="Hello from the Python example", help="first message")
     parser.add_argument("--once", action="store_true", help="exit once the message is echoed")
     parser.add_argument("--timeout", type=float, default=15.0, help="seconds to wait for replies")
     args = parser.parse_args()
+    if (args.username is None) != (args.password is None) or (args.register and not args.username):
+        parser.error("--username and --password go together (and --register needs them)")
     try:
         sys.exit(asyncio.run(run(args)))
     except KeyboardInterrupt:
