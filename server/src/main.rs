@@ -106,7 +106,7 @@ struct Args {
 
     /// Whether people may chat without an account (as guests, like bare Socket.io clients):
     /// on or off. Off refuses connections without an account's session (`unauthorized`).
-    #[arg(long, env = "CHAT_GUESTS", default_value = "on", value_parser = parse_on_off)]
+    #[arg(long, env = "CHAT_GUESTS", default_value = "on", value_parser = parse_on_off, action = clap::ArgAction::Set)]
     guests: bool,
 
     /// Accounts one address may create per hour (the whole hour's at once, then spread out);

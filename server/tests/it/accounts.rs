@@ -11,58 +11,22 @@ use crate::{
     raw::RawWebSocket,
 };
 
-/// POSTs the form `fields` to `/api/<function>`: the status and the JSON body.
-async fn call(app: &TestApp, function: &str, fields: &[(&str, &str)]) -> (u16, Value) {
-    let body: String = fields
-        .iter()
-        .map(|(name, value)| format!("{name}={}", encode(value)))
-        .collect::<Vec<_>>()
-        .join("&");
-    let response = reqwest::Client::new()
-        .post(format!("{}/api/{function}", app.url))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(body)
-        .send()
-        .await
-        .expect("request");
-    let status = response.status().as_u16();
-    let text = response.text().await.expect("body");
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-}
-
-/// Percent-encodes a form value (the tests' values are ASCII).
-fn encode(value: &str) -> String {
-    value
-        .bytes()
-        .map(|byte| match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => {
-                (byte as char).to_string()
-            }
-            _ => format!("%{byte:02X}"),
-        })
-        .collect()
-}
-
 /// Registers `username` with password `<username> password`: the credentials.
 async fn register(app: &TestApp, username: &str) -> Value {
     let password = format!("{username} password");
-    let (status, body) = call(
-        app,
-        "register",
-        &[("username", username), ("password", &password)],
-    )
-    .await;
+    let (status, body) = app
+        .call(
+            "register",
+            &[("username", username), ("password", &password)],
+        )
+        .await;
     assert_eq!(status, 200, "{body}");
     body
 }
 
 async fn login(app: &TestApp, username: &str, password: &str) -> (u16, Value) {
-    call(
-        app,
-        "login",
-        &[("username", username), ("password", password)],
-    )
-    .await
+    app.call("login", &[("username", username), ("password", password)])
+        .await
 }
 
 fn token(credentials: &Value) -> &str {
@@ -76,7 +40,7 @@ async fn connect(app: &TestApp, token: &str) -> RawWebSocket {
 #[tokio::test]
 async fn the_first_account_is_the_admin_and_a_login_is_the_same_person_anywhere() {
     let app = TestApp::spawn().await;
-    let (_, info) = call(&app, "server", &[]).await;
+    let (_, info) = app.call("server", &[]).await;
     assert_eq!(
         info,
         json!({ "setup": true, "registration": "open", "guests": true })
@@ -90,7 +54,7 @@ async fn the_first_account_is_the_admin_and_a_login_is_the_same_person_anywhere(
     assert_eq!(ada["user"]["name"], "ada");
     let grace = register(&app, "grace").await;
     assert_eq!(grace["account"]["role"], "member");
-    assert_eq!(call(&app, "server", &[]).await.1["setup"], false);
+    assert_eq!(app.call("server", &[]).await.1["setup"], false);
 
     // One device creates a room; another logs in and is the same user, in the same room.
     let mut laptop = connect(&app, token(&ada)).await;
@@ -135,12 +99,12 @@ async fn bad_credentials_and_bad_usernames_are_refused_with_their_codes() {
         ("bad name", "long enough", 400, "invalid_username"),
         ("bob", "short", 400, "invalid_password"),
     ] {
-        let (got, body) = call(
-            &app,
-            "register",
-            &[("username", username), ("password", password)],
-        )
-        .await;
+        let (got, body) = app
+            .call(
+                "register",
+                &[("username", username), ("password", password)],
+            )
+            .await;
         assert_eq!(
             (got, body["code"].as_str()),
             (status, Some(code)),
@@ -172,33 +136,33 @@ async fn a_guest_becomes_an_account_keeping_its_id_and_messages() {
     let guest_id = guest.welcome.user.id.clone();
     guest.emit("chatMessage", json!("written as a guest")).await;
     guest.next(event::CHAT_MESSAGE).await;
-    let (status, account) = call(
-        &app,
-        "register",
-        &[
-            ("username", "ada"),
-            ("password", "ada password"),
-            ("name", "Ada Lovelace"),
-            ("token", &guest.token()),
-        ],
-    )
-    .await;
+    let (status, account) = app
+        .call(
+            "register",
+            &[
+                ("username", "ada"),
+                ("password", "ada password"),
+                ("name", "Ada Lovelace"),
+                ("token", &guest.token()),
+            ],
+        )
+        .await;
     assert_eq!(status, 200, "{account}");
     assert_eq!(account["user"]["id"], guest_id.as_str());
     let history = app.history(token(&account), "general", None).await;
     assert_eq!(history[0].author.id, guest_id);
     assert_eq!(history[0].text, "written as a guest");
     // Once is enough.
-    let (status, body) = call(
-        &app,
-        "register",
-        &[
-            ("username", "ada2"),
-            ("password", "ada password"),
-            ("token", token(&account)),
-        ],
-    )
-    .await;
+    let (status, body) = app
+        .call(
+            "register",
+            &[
+                ("username", "ada2"),
+                ("password", "ada password"),
+                ("token", token(&account)),
+            ],
+        )
+        .await;
     assert_eq!((status, body["code"].as_str()), (403, Some("forbidden")));
     app.stop().await;
 }
@@ -210,7 +174,7 @@ async fn ending_a_session_closes_its_sockets_at_once_and_its_token_stops_working
     let phone = login(&app, "ada", "ada password").await.1;
     let mut phone_socket = connect(&app, token(&phone)).await;
 
-    let (_, sessions) = call(&app, "sessions", &[("token", token(&laptop))]).await;
+    let (_, sessions) = app.call("sessions", &[("token", token(&laptop))]).await;
     let sessions = sessions.as_array().expect("a list");
     assert_eq!(sessions.len(), 2);
     let current: Vec<bool> = sessions.iter().map(|s| s["current"] == true).collect();
@@ -223,27 +187,24 @@ async fn ending_a_session_closes_its_sockets_at_once_and_its_token_stops_working
 
     // Another user cannot end it.
     let grace = register(&app, "grace").await;
-    let (status, _) = call(
-        &app,
-        "end_session",
-        &[("token", token(&grace)), ("id", phone_id)],
-    )
-    .await;
+    let (status, _) = app
+        .call("end_session", &[("token", token(&grace)), ("id", phone_id)])
+        .await;
     assert_eq!(status, 400);
 
-    let (status, _) = call(
-        &app,
-        "end_session",
-        &[("token", token(&laptop)), ("id", phone_id)],
-    )
-    .await;
+    let (status, _) = app
+        .call(
+            "end_session",
+            &[("token", token(&laptop)), ("id", phone_id)],
+        )
+        .await;
     assert_eq!(status, 200);
     phone_socket.disconnected().await;
     // The phone's token names nobody now: connecting makes a new guest, not Ada.
     let again = connect(&app, token(&phone)).await;
     assert_ne!(again.welcome["user"]["id"], laptop["user"]["id"]);
     assert!(again.welcome.get("account").is_none());
-    let (status, body) = call(&app, "sessions", &[("token", token(&phone))]).await;
+    let (status, body) = app.call("sessions", &[("token", token(&phone))]).await;
     assert_eq!(
         (status, body["code"].as_str()),
         (401, Some("unknown_session"))
@@ -251,10 +212,12 @@ async fn ending_a_session_closes_its_sockets_at_once_and_its_token_stops_working
 
     // Logging out everywhere ends the rest, this one included.
     let mut laptop_socket = connect(&app, token(&laptop)).await;
-    let (status, _) = call(&app, "logout_everywhere", &[("token", token(&laptop))]).await;
+    let (status, _) = app
+        .call("logout_everywhere", &[("token", token(&laptop))])
+        .await;
     assert_eq!(status, 200);
     laptop_socket.disconnected().await;
-    let (status, _) = call(&app, "sessions", &[("token", token(&laptop))]).await;
+    let (status, _) = app.call("sessions", &[("token", token(&laptop))]).await;
     assert_eq!(status, 401);
     app.stop().await;
 }
@@ -269,8 +232,7 @@ async fn a_new_password_ends_the_other_sessions() {
         let token = token(&laptop).to_owned();
         let app = &app;
         async move {
-            call(
-                app,
+            app.call(
                 "change_password",
                 &[
                     ("token", &token),
@@ -288,7 +250,7 @@ async fn a_new_password_ends_the_other_sessions() {
     assert_eq!(login(&app, "ada", "ada password").await.0, 401);
     assert_eq!(login(&app, "ada", "a new password").await.0, 200);
     // The laptop's own session goes on.
-    let (status, _) = call(&app, "sessions", &[("token", token(&laptop))]).await;
+    let (status, _) = app.call("sessions", &[("token", token(&laptop))]).await;
     assert_eq!(status, 200);
     app.stop().await;
 }
@@ -305,12 +267,12 @@ async fn registration_by_invitation_needs_the_admins_link_and_closed_takes_nobod
     .await;
     // The first account needs no invitation: it sets the chat up.
     let admin = register(&app, "admin").await;
-    let (status, body) = call(
-        &app,
-        "register",
-        &[("username", "bob"), ("password", "bob password")],
-    )
-    .await;
+    let (status, body) = app
+        .call(
+            "register",
+            &[("username", "bob"), ("password", "bob password")],
+        )
+        .await;
     assert_eq!(
         (status, body["code"].as_str()),
         (400, Some("registration_closed"))
@@ -318,63 +280,65 @@ async fn registration_by_invitation_needs_the_admins_link_and_closed_takes_nobod
 
     // Only an admin sees the link.
     let member_guest = app.client().await;
-    let (status, body) = call(&app, "registration", &[("token", &member_guest.token())]).await;
+    let (status, body) = app
+        .call("registration", &[("token", &member_guest.token())])
+        .await;
     assert_eq!((status, body["code"].as_str()), (403, Some("forbidden")));
-    let (_, info) = call(&app, "registration", &[("token", token(&admin))]).await;
+    let (_, info) = app.call("registration", &[("token", token(&admin))]).await;
     assert_eq!(info["mode"], "invite");
     let invite = info["invite"].as_str().expect("an invite code").to_owned();
-    let (status, bob) = call(
-        &app,
-        "register",
-        &[
-            ("username", "bob"),
-            ("password", "bob password"),
-            ("invite", &invite),
-        ],
-    )
-    .await;
+    let (status, bob) = app
+        .call(
+            "register",
+            &[
+                ("username", "bob"),
+                ("password", "bob password"),
+                ("invite", &invite),
+            ],
+        )
+        .await;
     assert_eq!(status, 200, "{bob}");
     // A member is not an admin either.
-    let (status, _) = call(&app, "registration", &[("token", token(&bob))]).await;
+    let (status, _) = app.call("registration", &[("token", token(&bob))]).await;
     assert_eq!(status, 403);
 
     // A new link: the old one stops working. Then closed.
-    let (_, info) = call(
-        &app,
-        "registration",
-        &[("token", token(&admin)), ("reset_invite", "true")],
-    )
-    .await;
+    let (_, info) = app
+        .call(
+            "registration",
+            &[("token", token(&admin)), ("reset_invite", "true")],
+        )
+        .await;
     assert_ne!(info["invite"], invite.as_str());
-    let (status, _) = call(
-        &app,
-        "register",
-        &[
-            ("username", "carol"),
-            ("password", "carol password"),
-            ("invite", &invite),
-        ],
-    )
-    .await;
+    let (status, _) = app
+        .call(
+            "register",
+            &[
+                ("username", "carol"),
+                ("password", "carol password"),
+                ("invite", &invite),
+            ],
+        )
+        .await;
     assert_eq!(status, 400);
-    let (_, info) = call(
-        &app,
-        "registration",
-        &[("token", token(&admin)), ("mode", "closed")],
-    )
-    .await;
+    let (_, info) = app
+        .call(
+            "registration",
+            &[("token", token(&admin)), ("mode", "closed")],
+        )
+        .await;
     assert_eq!(info["mode"], "closed");
     let fresh_invite = info["invite"].as_str().expect("code").to_owned();
-    let (status, _) = call(
-        &app,
-        "register",
-        &[
-            ("username", "carol"),
-            ("password", "carol password"),
-            ("invite", &fresh_invite),
-        ],
-    )
-    .await;
+    let (status, _) = app
+        .call(
+            "register",
+            &[
+                ("username", "carol"),
+                ("password", "carol password"),
+                ("invite", &fresh_invite),
+            ],
+        )
+        .await;
     assert_eq!(status, 400, "closed takes nobody, invitation or not");
     app.stop().await;
 }
@@ -401,7 +365,7 @@ async fn with_guests_off_only_an_accounts_session_connects() {
     let ada = register(&app, "ada").await;
     let mut member = connect(&app, token(&ada)).await;
     member.chats().await;
-    assert_eq!(call(&app, "server", &[]).await.1["guests"], false);
+    assert_eq!(app.call("server", &[]).await.1["guests"], false);
     app.stop().await;
 }
 
@@ -424,14 +388,14 @@ async fn an_admin_bans_and_unbans_and_the_banned_are_cut_off_at_once() {
             ],
         ),
     ] {
-        let (status, body) = call(&app, function, &fields).await;
+        let (status, body) = app.call(function, &fields).await;
         assert_eq!(
             (status, body["code"].as_str()),
             (403, Some("forbidden")),
             "{function}"
         );
     }
-    let (_, users) = call(&app, "users", &[("token", token(&admin))]).await;
+    let (_, users) = app.call("users", &[("token", token(&admin))]).await;
     let names: Vec<&str> = users
         .as_array()
         .expect("a list")
@@ -442,10 +406,14 @@ async fn an_admin_bans_and_unbans_and_the_banned_are_cut_off_at_once() {
 
     // An admin cannot ban themselves (nor another admin).
     let admin_id = admin["user"]["id"].as_str().expect("id");
-    let (status, _) = call(&app, "ban", &[("token", token(&admin)), ("user", admin_id)]).await;
+    let (status, _) = app
+        .call("ban", &[("token", token(&admin)), ("user", admin_id)])
+        .await;
     assert_eq!(status, 403);
 
-    let (status, _) = call(&app, "ban", &[("token", token(&admin)), ("user", &bob_id)]).await;
+    let (status, _) = app
+        .call("ban", &[("token", token(&admin)), ("user", &bob_id)])
+        .await;
     assert_eq!(status, 200);
     bob_socket.disconnected().await;
     let (status, body) = login(&app, "bob", "bob password").await;
@@ -456,18 +424,15 @@ async fn an_admin_bans_and_unbans_and_the_banned_are_cut_off_at_once() {
         .await
         .expect_err("a banned user cannot connect");
     assert!(refusal.contains("banned"), "{refusal}");
-    let (status, _) = call(&app, "rooms", &[("token", token(&bob))]).await;
+    let (status, _) = app.call("rooms", &[("token", token(&bob))]).await;
     assert_eq!(status, 403);
-    let (_, users) = call(&app, "users", &[("token", token(&admin))]).await;
+    let (_, users) = app.call("users", &[("token", token(&admin))]).await;
     assert_eq!(users[1]["banned"], true);
 
     // Lifted: back where they were.
-    let (status, _) = call(
-        &app,
-        "unban",
-        &[("token", token(&admin)), ("user", &bob_id)],
-    )
-    .await;
+    let (status, _) = app
+        .call("unban", &[("token", token(&admin)), ("user", &bob_id)])
+        .await;
     assert_eq!(status, 200);
     let mut back = connect(&app, token(&bob)).await;
     assert_eq!(back.welcome["user"]["id"], bob_id.as_str());
@@ -477,12 +442,9 @@ async fn an_admin_bans_and_unbans_and_the_banned_are_cut_off_at_once() {
     let mut guest = RawWebSocket::connect(&app.url).await;
     let guest_id = guest.welcome["user"]["id"].as_str().expect("id").to_owned();
     let guest_token = guest.welcome["token"].as_str().expect("token").to_owned();
-    let (status, _) = call(
-        &app,
-        "ban",
-        &[("token", token(&admin)), ("user", &guest_id)],
-    )
-    .await;
+    let (status, _) = app
+        .call("ban", &[("token", token(&admin)), ("user", &guest_id)])
+        .await;
     assert_eq!(status, 200);
     guest.disconnected().await;
     let mut again = RawWebSocket::open(&app.url).await;
@@ -508,8 +470,7 @@ async fn admins_promote_and_demote_and_the_last_admin_stays() {
         let app = &app;
         let user = if user == "admin" { admin_id } else { bob_id }.to_owned();
         async move {
-            call(
-                app,
+            app.call(
                 "set_role",
                 &[("token", &token), ("user", &user), ("role", role)],
             )
@@ -532,12 +493,12 @@ async fn admins_promote_and_demote_and_the_last_admin_stays() {
         set_role(token(&admin).to_owned(), "bob", "admin").await.0,
         200
     );
-    assert_eq!(call(&app, "users", &[("token", token(&bob))]).await.0, 200);
+    assert_eq!(app.call("users", &[("token", token(&bob))]).await.0, 200);
     assert_eq!(
         set_role(token(&bob).to_owned(), "admin", "member").await.0,
         200
     );
-    let (status, _) = call(&app, "users", &[("token", token(&admin))]).await;
+    let (status, _) = app.call("users", &[("token", token(&admin))]).await;
     assert_eq!(status, 403, "demoted");
     // A new login reads the new role.
     let (_, again) = login(&app, "admin", "admin password").await;
@@ -557,12 +518,12 @@ async fn one_address_makes_only_so_many_accounts_an_hour() {
     .await;
     register(&app, "first").await;
     register(&app, "second").await;
-    let (status, body) = call(
-        &app,
-        "register",
-        &[("username", "third"), ("password", "third password")],
-    )
-    .await;
+    let (status, body) = app
+        .call(
+            "register",
+            &[("username", "third"), ("password", "third password")],
+        )
+        .await;
     assert_eq!((status, body["code"].as_str()), (429, Some("rate_limited")));
     // Logging in is not registering.
     assert_eq!(login(&app, "first", "first password").await.0, 200);

@@ -91,19 +91,33 @@ impl TestApp {
         if let Some(before) = before {
             form.push_str(&format!("&before={before}"));
         }
+        let (status, page) = self.call_raw("history", form).await;
+        assert_eq!(status, 200, "history: {page}");
+        serde_json::from_value(page).expect("a history page")
+    }
+
+    /// POSTs the form `fields` to the server function `/api/<function>`: the status and the
+    /// JSON body (`null` if there is none).
+    pub async fn call(&self, function: &str, fields: &[(&str, &str)]) -> (u16, Value) {
+        let body: Vec<String> = fields
+            .iter()
+            .map(|(name, value)| format!("{name}={}", form_encode(value)))
+            .collect();
+        self.call_raw(function, body.join("&")).await
+    }
+
+    /// [`Self::call`] with a body as it goes on the wire.
+    pub async fn call_raw(&self, function: &str, body: String) -> (u16, Value) {
         let response = reqwest::Client::new()
-            .post(format!("{}/api/history", self.url))
+            .post(format!("{}/api/{function}", self.url))
             .header("content-type", "application/x-www-form-urlencoded")
-            .body(form)
+            .body(body)
             .send()
             .await
-            .expect("history request");
-        assert!(
-            response.status().is_success(),
-            "history: {}",
-            response.status()
-        );
-        serde_json::from_str(&response.text().await.expect("body")).expect("history json")
+            .expect("request");
+        let status = response.status().as_u16();
+        let text = response.text().await.expect("body");
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
     }
 
     /// A connected client that has received its welcome, so the server knows it.
@@ -169,6 +183,19 @@ impl Drop for TestApp {
             eprintln!("could not remove {}: {error}", self.data_dir.display());
         }
     }
+}
+
+/// Percent-encodes a form value.
+fn form_encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|byte| match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => {
+                char::from(byte).to_string()
+            }
+            _ => format!("%{byte:02X}"),
+        })
+        .collect()
 }
 
 pub struct TestClient {

@@ -15,20 +15,6 @@ fn named(name: &str) -> Auth {
     }
 }
 
-/// POSTs `fields` to `/api/<function>`: the status and the JSON body.
-async fn call(app: &TestApp, function: &str, fields: &str) -> (u16, Value) {
-    let response = reqwest::Client::new()
-        .post(format!("{}/api/{function}", app.url))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(fields.to_owned())
-        .send()
-        .await
-        .expect("request");
-    let status = response.status().as_u16();
-    let text = response.text().await.expect("body");
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-}
-
 fn room_names(rooms: &Value) -> Vec<&str> {
     rooms
         .as_array()
@@ -71,18 +57,20 @@ async fn a_private_room_is_read_only_by_its_members_through_every_path() {
     assert_eq!(sent["status"], "ok", "{sent}");
 
     // Not in the directory, not joinable, not readable; the refusals carry no message or name.
-    let (_, rooms) = call(&app, "rooms", &format!("token={}", eve.token())).await;
+    let (_, rooms) = app
+        .call_raw("rooms", format!("token={}", eve.token()))
+        .await;
     assert_eq!(room_names(&rooms), ["general"]);
     let joined = eve
         .emit_with_ack(event::JOIN_ROOM, json!({ "room": "plans" }))
         .await;
     assert_eq!(joined["error"]["code"], "forbidden", "{joined}");
-    let (status, body) = call(
-        &app,
-        "history",
-        &format!("token={}&room=plans&limit=50", eve.token()),
-    )
-    .await;
+    let (status, body) = app
+        .call_raw(
+            "history",
+            format!("token={}&room=plans&limit=50", eve.token()),
+        )
+        .await;
     assert_eq!((status, body["code"].as_str()), (403, Some("forbidden")));
     for (request, payload) in [
         (
@@ -158,15 +146,17 @@ async fn a_member_invites_someone_who_is_then_in_everywhere() {
         )
         .await;
     assert_eq!(synced["messages"][0]["text"], "before Bob");
-    let (status, history) = call(
-        &app,
-        "history",
-        &format!("token={}&room=plans&limit=50", bob.token()),
-    )
-    .await;
+    let (status, history) = app
+        .call_raw(
+            "history",
+            format!("token={}&room=plans&limit=50", bob.token()),
+        )
+        .await;
     assert_eq!(status, 200);
     assert_eq!(history.as_array().map(Vec::len), Some(2));
-    let (_, rooms) = call(&app, "rooms", &format!("token={}", bob.token())).await;
+    let (_, rooms) = app
+        .call_raw("rooms", format!("token={}", bob.token()))
+        .await;
     assert_eq!(room_names(&rooms), ["general", "plans"]);
     // Bob's next connection is in it from the start.
     let again = app
@@ -194,7 +184,9 @@ async fn a_member_invites_someone_who_is_then_in_everywhere() {
 #[tokio::test]
 async fn an_admin_sees_that_a_private_room_exists_but_cannot_read_it() {
     let app = TestApp::spawn().await;
-    let (status, admin) = call(&app, "register", "username=admin&password=admin+password").await;
+    let (status, admin) = app
+        .call_raw("register", "username=admin&password=admin+password".into())
+        .await;
     assert_eq!(status, 200);
     let admin_token = admin["token"].as_str().expect("token");
     let ada = app.client_as(named("Ada")).await;
@@ -208,14 +200,14 @@ async fn an_admin_sees_that_a_private_room_exists_but_cannot_read_it() {
         json!({ "room": "plans", "text": "secret" }),
     )
     .await;
-    let (_, rooms) = call(&app, "rooms", &format!("token={admin_token}")).await;
+    let (_, rooms) = app.call_raw("rooms", format!("token={admin_token}")).await;
     assert_eq!(room_names(&rooms), ["general", "plans"]);
-    let (status, body) = call(
-        &app,
-        "history",
-        &format!("token={admin_token}&room=plans&limit=50"),
-    )
-    .await;
+    let (status, body) = app
+        .call_raw(
+            "history",
+            format!("token={admin_token}&room=plans&limit=50"),
+        )
+        .await;
     assert_eq!((status, body["code"].as_str()), (403, Some("forbidden")));
     app.stop().await;
 }
