@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { io } from 'socket.io-client';
 import {
-  connected, createRoom, expectOnce, joinRoom, launchChromium, openChat as openPerson, send,
+  connected, createRoom, expectOnce, joinRoom, launchChromium, openAccount, openChat as openPerson,
+  openPage, send, submitAccount,
 } from './page.mjs';
 import { startServer } from './server.mjs';
 
@@ -1005,5 +1006,176 @@ test('switching between rooms of thousands of messages, and scrolling up: each f
     writer.close();
     await reader.close();
     assert.equal(await busy.stop(), 0);
+  }
+});
+
+test('accounts: the first is the admin, a guest keeps their messages, two devices share one account, an ended session says so', async () => {
+  const fresh = await startServer();
+  const open = (options = {}) => openPage(browser, { base: fresh.url, ...options });
+  const password = 'correct horse battery';
+  try {
+    // A guest chats, then creates the server's first account from the sidebar.
+    const guest = await openPerson(browser, { base: fresh.url, name: 'Gail' });
+    await send(guest.page, 'said as a guest');
+    await expectOnce(guest.page, 'said as a guest');
+    await guest.page.getByRole('button', { name: 'Create account' }).click();
+    const signUp = guest.page.getByRole('dialog', { name: 'Create account' });
+    await signUp.getByText('yours is the first, and its admin').waitFor();
+    // Refusals show at their field.
+    await signUp.getByRole('textbox', { name: 'Username' }).fill('g');
+    await signUp.getByLabel(/^Password/).fill(password);
+    await signUp.getByRole('button', { name: 'Create account' }).click();
+    await signUp.locator('#username-problem', { hasText: /username/i }).waitFor();
+    assert.equal(await signUp.getByRole('textbox', { name: 'Username' }).getAttribute('aria-invalid'), 'true');
+    await submitAccount(guest.page, 'Create account', 'gail', password);
+    assert.equal(await guest.page.locator('.me-name strong').textContent(), 'Gail', 'the same person');
+    await expectOnce(guest.page, 'said as a guest');
+    assert.equal(await guest.page.locator('.message.mine', { hasText: 'said as a guest' }).count(), 1);
+    const account = await openAccount(guest.page);
+    await account.locator('.role', { hasText: 'Admin' }).waitFor();
+    await account.getByRole('heading', { name: 'Registration' }).waitFor();
+    await guest.page.keyboard.press('Escape');
+    await account.waitFor({ state: 'detached' });
+    await guest.page.waitForFunction(() => document.activeElement?.id === 'account-button');
+
+    // A second device: logs in from the first-visit dialog, and finds the rooms and history.
+    await createRoom(guest.page, 'plans');
+    await send(guest.page, 'the plan, for every device');
+    await expectOnce(guest.page, 'the plan, for every device');
+    const phone = await open({ viewport: { width: 390, height: 800 } });
+    await phone.page.getByRole('dialog', { name: 'Welcome' }).getByRole('button', { name: 'Log in' }).click();
+    // A wrong password (or username: the same answer) is refused at the password field. (Not
+    // gail's: her attempts are throttled, five at once.)
+    const logIn = phone.page.getByRole('dialog', { name: 'Log in' });
+    await logIn.getByRole('textbox', { name: 'Username' }).fill('nobody');
+    await logIn.getByLabel('Password').fill('not the password');
+    await logIn.getByRole('button', { name: 'Log in' }).click();
+    await logIn.locator('#password-problem', { hasText: 'Wrong username or password' }).waitFor();
+    await submitAccount(phone.page, 'Log in', 'GAIL', password);
+    await phone.page.goto(`${fresh.url}/r/plans`);
+    await connected(phone.page);
+    await expectOnce(phone.page, 'the plan, for every device');
+    await phone.page.locator('.message.mine', { hasText: 'the plan, for every device' }).waitFor();
+
+    // The first device ends the phone's session: the phone says so, and does not come back as
+    // someone new.
+    const sessions = (await openAccount(guest.page)).locator('.sessions li');
+    await sessions.filter({ hasText: 'This device' }).waitFor();
+    assert.ok(await sessions.count() >= 2, 'this device and the phone');
+    assert.equal(await sessions.filter({ hasText: 'This device' }).getByRole('button').count(), 0);
+    // Every other session, the phone's among them.
+    while (await sessions.getByRole('button', { name: 'Log out' }).count() > 0) {
+      const count = await sessions.count();
+      await sessions.getByRole('button', { name: 'Log out' }).first().click();
+      await guest.page.waitForFunction((n) => document.querySelectorAll('.sessions li').length < n, count);
+    }
+    const ended = phone.page.getByRole('dialog', { name: 'Log in' });
+    await ended.getByText('You were logged out').waitFor();
+    await phone.page.locator('[role=status]', { hasText: 'Logged out' }).waitFor();
+    assert.equal(await phone.page.evaluate(() => localStorage.getItem('chat.token')), null);
+    assert.equal(await phone.page.locator('.message').count(), 0, 'nothing of the account is left on screen');
+
+    // A new password: the current one is asked; the other sessions end.
+    await submitAccount(phone.page, 'Log in', 'gail', password);
+    const change = guest.page.getByRole('dialog', { name: 'Your account' }).getByRole('region', { name: 'Change password' });
+    await change.getByLabel('Current password').fill('wrong password');
+    await change.getByLabel(/^New password/).fill('a new password');
+    await change.getByRole('button', { name: 'Change password' }).click();
+    await change.locator('#current-password-problem', { hasText: 'Wrong' }).waitFor();
+    await change.getByLabel('Current password').fill(password);
+    await change.getByRole('button', { name: 'Change password' }).click();
+    await change.getByRole('status').filter({ hasText: 'Password changed' }).waitFor();
+    await phone.page.getByRole('dialog', { name: 'Log in' }).getByText('You were logged out').waitFor();
+    await submitAccount(phone.page, 'Log in', 'gail', 'a new password');
+
+    // Logging out brings the first visit's choices back.
+    await guest.page.getByRole('dialog', { name: 'Your account' }).getByRole('button', { name: 'Log out', exact: true }).click();
+    await guest.page.getByRole('dialog', { name: 'Welcome' }).waitFor();
+    assert.equal(await guest.page.evaluate(() => localStorage.getItem('chat.token')), null);
+    // Chromium logs every refused request (the wrong passwords, the ended session's check); the
+    // page itself logs nothing.
+    const refused = /status of 401 \(Unauthorized\)$/;
+    assert.deepEqual([...guest.problems, ...phone.problems].filter((p) => !refused.test(p)), []);
+    await guest.close();
+    await phone.close();
+  } finally {
+    assert.equal(await fresh.stop(), 0);
+  }
+});
+
+test('accounts: registration settings are the admin\'s; a join link lets one sign up by invitation', async () => {
+  const fresh = await startServer();
+  const open = (options = {}) => openPage(browser, { base: fresh.url, ...options });
+  try {
+    const admin = await open({ permissions: ['clipboard-read', 'clipboard-write'] });
+    await admin.page.getByRole('dialog', { name: 'Welcome' }).getByRole('button', { name: 'Create account' }).click();
+    await submitAccount(admin.page, 'Create account', 'root', 'admin password');
+    const member = await open();
+    await member.page.getByRole('dialog', { name: 'Welcome' }).getByRole('button', { name: 'Create account' }).click();
+    await submitAccount(member.page, 'Create account', 'max', 'member password');
+    const mine = await openAccount(member.page);
+    await mine.locator('.role', { hasText: 'Member' }).waitFor();
+    assert.equal(await mine.getByRole('heading', { name: 'Registration' }).count(), 0);
+
+    const settings = (await openAccount(admin.page)).getByRole('region', { name: 'Registration' });
+    await settings.getByRole('radio', { name: 'Only people with the join link' }).check();
+    await settings.getByRole('button', { name: 'Copy' }).click();
+    await settings.getByRole('status').filter({ hasText: 'Copied.' }).waitFor();
+    const link = await admin.page.evaluate(() => navigator.clipboard.readText());
+    assert.match(link, /\/\?invite=[0-9a-f]+$/);
+    assert.equal(await settings.getByRole('textbox', { name: 'Join link' }).inputValue(), link);
+
+    // Without the link: refused, said at the form. With it: the code is filled in.
+    const stranger = await open();
+    await stranger.page.getByRole('dialog', { name: 'Welcome' }).getByRole('button', { name: 'Create account' }).click();
+    const refused = stranger.page.getByRole('dialog', { name: 'Create account' });
+    await refused.getByRole('textbox', { name: 'Username' }).fill('stranger');
+    await refused.getByLabel(/^Password/).fill('stranger password');
+    await refused.getByRole('textbox', { name: /Invite code/ }).fill('wrong');
+    await refused.getByRole('button', { name: 'Create account' }).click();
+    await refused.locator('#invite-problem', { hasText: 'invitation' }).waitFor();
+    const invited = await open({ path: link.slice(fresh.url.length) });
+    const form = invited.page.getByRole('dialog', { name: 'Create account' });
+    assert.equal(await form.getByRole('textbox', { name: /Invite code/ }).inputValue(), link.split('=')[1]);
+    assert.equal(new URL(invited.page.url()).search, '', 'the code is taken out of the address');
+    await submitAccount(invited.page, 'Create account', 'ivy', 'invited password');
+
+    // A new link: the old one stops working.
+    await settings.getByRole('button', { name: 'New link' }).click();
+    await admin.page.waitForFunction((old) => document.getElementById('join-link').value !== old, link);
+    assert.deepEqual([...admin.problems, ...member.problems, ...invited.problems], []);
+    for (const person of [admin, member, stranger, invited]) await person.close();
+  } finally {
+    assert.equal(await fresh.stop(), 0);
+  }
+});
+
+test('accounts: with --guests off only logging in and signing up are offered, and a refused connection says why', async () => {
+  const members = await startServer({ args: ['--guests', 'off'] });
+  try {
+    const first = await openPage(browser, { base: members.url });
+    // The server has no account yet: signing up, as its admin.
+    const signUp = first.page.getByRole('dialog', { name: 'Create account' });
+    await signUp.getByText('its admin').waitFor();
+    assert.equal(await first.page.getByRole('textbox', { name: 'Your name' }).count(), 0);
+    assert.equal(await signUp.getByRole('button', { name: 'Chat as a guest' }).count(), 0);
+    await submitAccount(first.page, 'Create account', 'owner', 'owner password');
+
+    // A browser holding a session the server does not know (or a guest's): refused, and told why.
+    const stale = await openPage(browser, {
+      base: members.url,
+      init: () => localStorage.setItem('chat.token', 'no-such-session'),
+    });
+    const logIn = stale.page.getByRole('dialog', { name: 'Log in' });
+    await logIn.getByText('This chat is for members: log in first.').waitFor();
+    assert.equal(await logIn.getByRole('button', { name: 'Chat as a guest' }).count(), 0);
+    await submitAccount(stale.page, 'Log in', 'owner', 'owner password');
+    // Connection refusals are reported by the browser as failed requests: nothing else.
+    assert.deepEqual(stale.problems.filter((p) => !p.includes('WebSocket')), []);
+    assert.deepEqual(first.problems, []);
+    await first.close();
+    await stale.close();
+  } finally {
+    assert.equal(await members.stop(), 0);
   }
 });

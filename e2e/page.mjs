@@ -83,3 +83,28 @@ export async function joinRoom(page, name) {
   await page.getByRole('button', { name: `Join #${name}` }).click();
   await page.locator('h1', { hasText: `# ${name}` }).waitFor();
 }
+
+/**
+ * Fills in the open log-in or sign-up dialog (`action` is its submit button, "Log in" or
+ * "Create account") and waits until the page is connected as that account.
+ */
+export async function submitAccount(page, action, username, password) {
+  const dialog = page.getByRole('dialog', { name: action });
+  await dialog.getByRole('textbox', { name: 'Username' }).fill(username);
+  await dialog.getByLabel(/^Password/).fill(password);
+  await dialog.getByRole('button', { name: action }).click();
+  await dialog.waitFor({ state: 'detached' });
+  await connected(page);
+  // Logging in ignores case; the username is shown as it was registered. (On a phone the
+  // sidebar is a closed drawer: there, not visible.)
+  await page.locator('.me-name .handle', { hasText: new RegExp(`^@${username}$`, 'i') })
+    .waitFor({ state: 'attached' });
+}
+
+/** Opens the account dialog from the sidebar. */
+export async function openAccount(page) {
+  await page.getByRole('button', { name: 'Your account' }).click();
+  const dialog = page.getByRole('dialog', { name: 'Your account' });
+  await dialog.waitFor();
+  return dialog;
+}

@@ -4,7 +4,10 @@
 //! its 260 KB gzip, measured with `cargo xtask bench`.
 
 use serde::de::DeserializeOwned;
-use shared::{ChatMessage, ErrorCode, ErrorPayload, RoomInfo};
+use shared::{
+    ChatMessage, Credentials, ErrorCode, ErrorPayload, RegistrationInfo, RoomInfo, ServerInfo,
+    SessionInfo,
+};
 use wasm_bindgen::{JsCast, prelude::*};
 use wasm_bindgen_futures::JsFuture;
 
@@ -43,6 +46,73 @@ pub async fn history(
         form.push(("before", before));
     }
     post("history", &form).await
+}
+
+/// Whether the server has accounts yet, who may sign up, whether guests may chat.
+pub async fn server() -> Result<ServerInfo, ErrorPayload> {
+    post("server", &[]).await
+}
+
+/// A new session for this username and password.
+pub async fn login(username: &str, password: &str) -> Result<Credentials, ErrorPayload> {
+    post("login", &[("username", username), ("password", password)]).await
+}
+
+/// A new account, logged in. `guest`: the guest's session, which becomes the account.
+pub async fn register(
+    username: &str,
+    password: &str,
+    invite: Option<&str>,
+    guest: Option<&str>,
+) -> Result<Credentials, ErrorPayload> {
+    let mut form = vec![("username", username), ("password", password)];
+    form.extend(invite.map(|invite| ("invite", invite)));
+    form.extend(guest.map(|token| ("token", token)));
+    post("register", &form).await
+}
+
+/// Ends this session (`logout`), or all of the user's (`logout_everywhere`).
+pub async fn logout(token: &str, everywhere: bool) -> Result<(), ErrorPayload> {
+    let name = if everywhere {
+        "logout_everywhere"
+    } else {
+        "logout"
+    };
+    post(name, &[("token", token)]).await
+}
+
+/// The user's sessions, most recently used first.
+pub async fn sessions(token: &str) -> Result<Vec<SessionInfo>, ErrorPayload> {
+    post("sessions", &[("token", token)]).await
+}
+
+/// Ends the user's session `id`.
+pub async fn end_session(token: &str, id: &str) -> Result<(), ErrorPayload> {
+    post("end_session", &[("token", token), ("id", id)]).await
+}
+
+/// Changes the password; the user's other sessions end.
+pub async fn change_password(token: &str, current: &str, new: &str) -> Result<(), ErrorPayload> {
+    post(
+        "change_password",
+        &[("token", token), ("current", current), ("new", new)],
+    )
+    .await
+}
+
+/// For an admin: the registration mode and join link, after setting the `mode` and making a new
+/// link if asked.
+pub async fn registration(
+    token: &str,
+    mode: Option<&str>,
+    new_link: bool,
+) -> Result<RegistrationInfo, ErrorPayload> {
+    let mut form = vec![("token", token)];
+    form.extend(mode.map(|mode| ("mode", mode)));
+    if new_link {
+        form.push(("reset_invite", "true"));
+    }
+    post("registration", &form).await
 }
 
 /// POSTs `form` to the server function `name`: its answer, or its refusal.

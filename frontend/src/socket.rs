@@ -46,6 +46,10 @@ extern "C" {
     #[wasm_bindgen(method)]
     fn disconnect(this: &Socket);
 
+    /// Whether the client will retry by itself: false after the server refused the connection.
+    #[wasm_bindgen(method, getter)]
+    fn active(this: &Socket) -> bool;
+
     #[wasm_bindgen(method, catch, js_name = emit)]
     fn emit_with_ack(
         this: &TimedEmitter,
@@ -69,6 +73,11 @@ thread_local! {
 pub enum ServerEvent {
     /// The connection dropped; the client reconnects by itself.
     Disconnected,
+    /// The server closed the connection (it restarts, or the session ended): the client waits
+    /// for [`reconnect`].
+    Closed,
+    /// The server refused the connection, saying why; the client does not retry.
+    Rejected(String),
     /// The client could not start at all.
     Unavailable,
     Welcome(Welcome),
@@ -116,23 +125,21 @@ pub fn connect(auth: impl Fn() -> Auth + 'static, on_event: impl Fn(ServerEvent)
     let h = handler.clone();
     listen(&socket, "disconnect", move |reason| {
         h(ServerEvent::Disconnected);
-        // The server closes every socket when it restarts; the client library does not retry
-        // after a server-side disconnect by itself, so ask it to.
+        // The library does not retry after a server-side disconnect by itself.
         if reason.as_string().as_deref() == Some("io server disconnect") {
-            leptos::prelude::set_timeout(
-                || {
-                    if let Err(error) = with_socket(Socket::connect) {
-                        leptos::logging::error!("{error}");
-                    }
-                },
-                std::time::Duration::from_secs(1),
-            );
+            h(ServerEvent::Closed);
         }
     });
     let h = handler.clone();
     listen(&socket, "connect_error", move |error| {
         leptos::logging::warn!("connection refused: {error:?}");
         h(ServerEvent::Disconnected);
+        if with_socket(|socket| !socket.active()).unwrap_or(false) {
+            let why = js_sys::Reflect::get(&error, &"message".into()).ok();
+            h(ServerEvent::Rejected(
+                why.and_then(|why| why.as_string()).unwrap_or_default(),
+            ));
+        }
     });
     let h = handler.clone();
     listen_to::<Welcome>(&socket, move |w| h(ServerEvent::Welcome(w)));
@@ -160,7 +167,20 @@ pub fn connect(auth: impl Fn() -> Auth + 'static, on_event: impl Fn(ServerEvent)
     });
 }
 
-/// Drops the back-off the client is waiting out and connects at once (the user asked to).
+/// Whether [`connect`] was called.
+pub fn started() -> bool {
+    SOCKET.with(|cell| cell.get().is_some())
+}
+
+/// Closes the connection; nothing reconnects until [`reconnect`].
+pub fn disconnect() {
+    if let Err(error) = with_socket(Socket::disconnect) {
+        leptos::logging::warn!("{error}");
+    }
+}
+
+/// Connects again at once, asking `auth` again (after a new session, or the user asked to
+/// skip the client's back-off).
 pub fn reconnect() {
     let done = with_socket(|socket| {
         socket.disconnect();

@@ -3,7 +3,7 @@
 use std::{collections::BTreeMap, sync::Arc};
 
 use leptos::prelude::*;
-use shared::{Author, ChatMessage, DEFAULT_ROOM, PresenceChange};
+use shared::{AccountInfo, Author, ChatMessage, DEFAULT_ROOM, PresenceChange, ServerInfo};
 
 /// The connection as the user should understand it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -14,6 +14,8 @@ pub enum Status {
     Reconnecting,
     /// The Socket.io client could not even start (its script failed to load).
     Failed,
+    /// No session: logged out, ended elsewhere, or refused by the server.
+    SignedOut,
 }
 
 impl Status {
@@ -23,6 +25,7 @@ impl Status {
             Self::Connected => "Connected",
             Self::Reconnecting => "Reconnecting…",
             Self::Failed => "Offline",
+            Self::SignedOut => "Logged out",
         }
     }
 
@@ -30,9 +33,23 @@ impl Status {
         match self {
             Self::Connecting | Self::Reconnecting => "status pending",
             Self::Connected => "status ok",
-            Self::Failed => "status failed",
+            Self::Failed | Self::SignedOut => "status failed",
         }
     }
+}
+
+/// The dialog over the page, if any; while one is open, the page behind is inert.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialog {
+    /// No session yet (a first visit, or after logging out): a name to chat as a guest, or an
+    /// account.
+    Welcome,
+    /// Changing the display name.
+    Rename,
+    LogIn,
+    SignUp,
+    /// Who the user is, their password, sessions and (an admin's) registration settings.
+    Account,
 }
 
 /// How much of a room's past is loaded.
@@ -286,10 +303,16 @@ pub struct ChatState {
     pub outbox: RwSignal<Vec<Outgoing>>,
     pub status: RwSignal<Status>,
     pub me: RwSignal<Option<Author>>,
-    /// No session yet: ask for a display name before connecting.
-    pub needs_name: RwSignal<bool>,
-    /// The user is changing their name (the name dialog is open).
-    pub renaming: RwSignal<bool>,
+    /// The account the user is logged in to; `None` for a guest.
+    pub account: RwSignal<Option<AccountInfo>>,
+    /// What the server says about accounts and guests, once asked (before logging in).
+    pub server: RwSignal<Option<ServerInfo>>,
+    /// The join link's code, from `/?invite=CODE`, for signing up.
+    pub invite: RwSignal<Option<String>>,
+    /// Why the user must log in (again): their session ended, or the server refused the
+    /// connection. Shown in the log-in dialog.
+    pub signed_out: RwSignal<Option<String>>,
+    pub dialog: RwSignal<Option<Dialog>>,
     /// On a phone, the room list is open over the conversation.
     pub drawer: RwSignal<bool>,
     /// The last refusal worth showing, above the composer.
@@ -315,15 +338,18 @@ pub struct ChatState {
 }
 
 impl ChatState {
-    pub fn new(current: String, needs_name: bool) -> Self {
+    pub fn new(current: String, dialog: Option<Dialog>) -> Self {
         Self {
             rooms: RwSignal::new(BTreeMap::new()),
             current: RwSignal::new(current),
             outbox: RwSignal::new(Vec::new()),
             status: RwSignal::new(Status::Connecting),
             me: RwSignal::new(None),
-            needs_name: RwSignal::new(needs_name),
-            renaming: RwSignal::new(false),
+            account: RwSignal::new(None),
+            server: RwSignal::new(None),
+            invite: RwSignal::new(None),
+            signed_out: RwSignal::new(None),
+            dialog: RwSignal::new(dialog),
             drawer: RwSignal::new(false),
             error: RwSignal::new(None),
             room_error: RwSignal::new(None),

@@ -29,6 +29,15 @@ pub fn set_token(token: &str) {
     set(TOKEN, token);
 }
 
+/// Forgets the session (logged out, or ended elsewhere).
+pub fn clear_token() {
+    if let Some(storage) = local()
+        && storage.remove_item(TOKEN).is_err()
+    {
+        leptos::logging::warn!("could not forget the session");
+    }
+}
+
 pub fn name() -> Option<String> {
     get(NAME)
 }

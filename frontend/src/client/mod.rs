@@ -3,8 +3,10 @@
 //! functions), never from a component.
 //!
 //! This module dispatches what the server says; each concern has its own module: the ordered
-//! [`outbox`], [`sync`] (what was missed), [`history`] pages, [`rooms`] and [`typing`].
+//! [`outbox`], [`sync`] (what was missed), [`history`] pages, [`rooms`], [`typing`] and
+//! [`account`] (logging in, signing up, sessions).
 
+mod account;
 mod attention;
 mod history;
 mod outbox;
@@ -15,6 +17,10 @@ mod typing;
 use leptos::prelude::*;
 use shared::{Auth, ChatMessage, Rename, Renamed, Welcome};
 
+pub use account::{
+    about_server, change_password, connect, end_session, log_in, log_out, registration, sessions,
+    sign_up,
+};
 pub use attention::{set_notifications, watch};
 pub use history::load_history;
 pub use outbox::{retry, send};
@@ -50,6 +56,8 @@ fn on_event(state: ChatState, event: ServerEvent) {
             }
             outbox::requeue(state);
         }
+        ServerEvent::Closed => account::on_closed(state),
+        ServerEvent::Rejected(why) => account::rejected(state, why),
         ServerEvent::Unavailable => state.status.set(Status::Failed),
         ServerEvent::Welcome(welcome) => on_welcome(state, welcome),
         ServerEvent::Message(message) => {
@@ -68,8 +76,19 @@ fn on_event(state: ChatState, event: ServerEvent) {
 }
 
 fn on_welcome(state: ChatState, welcome: Welcome) {
+    if account::ended_while_away(state, &welcome.token) {
+        return;
+    }
     storage::set_token(&welcome.token);
+    // Someone else now (logged in to another account): nothing shown so far was theirs.
+    if state
+        .me
+        .with_untracked(|me| me.as_ref().is_some_and(|me| me.id != welcome.user.id))
+    {
+        state.rooms.set(Default::default());
+    }
     state.me.set(Some(welcome.user));
+    state.account.set(welcome.account);
     state.rooms.update(|rooms| {
         rooms.retain(|name, _| welcome.rooms.iter().any(|r| &r.name == name));
         for info in &welcome.rooms {

@@ -1,37 +1,57 @@
 //! The page: rooms on the side (a drawer on a phone), the open room's conversation, and the
-//! composer; the name dialog over them when a name is needed.
+//! composer; a dialog over them (the name, logging in or signing up, the account) when one is
+//! open.
 
 use leptos::prelude::*;
 
 use super::{
+    account::AccountDialog,
     composer::Composer,
     header::Header,
     message_list::MessageList,
     name_dialog::NameDialog,
     sidebar::{Sidebar, close_drawer},
+    sign_in::SignIn,
 };
 use crate::{
     client,
-    state::{ChatState, bad_link, room_from_path},
+    state::{ChatState, Dialog, bad_link, room_from_path},
     storage,
 };
 
 #[component]
 pub fn App() -> impl IntoView {
     let path = window().location().pathname().unwrap_or_default();
-    let needs_name = storage::token().is_none() && storage::name().is_none();
-    let state = ChatState::new(room_from_path(&path), needs_name);
+    let invite = invite_from_link(&path);
+    let has_session = storage::token().is_some() || storage::name().is_some();
+    let dialog = if invite.is_some() {
+        Some(Dialog::SignUp)
+    } else {
+        (!has_session).then_some(Dialog::Welcome)
+    };
+    let state = ChatState::new(room_from_path(&path), dialog);
+    state.invite.set(invite);
     state.missing_room.set(bad_link(&path));
     provide_context(state);
     client::follow_navigation(state);
     client::watch(state);
     keep_above_keyboard();
     shortcuts(state);
-    if !needs_name {
+    if has_session {
         client::start(state);
+    } else {
+        client::about_server(state);
     }
     // While a dialog is open, it is the only thing that can be focused or clicked.
-    let dialog_open = move || state.needs_name.get() || state.renaming.get();
+    let dialog_open = move || state.dialog.with(Option::is_some);
+    let dialog = move || {
+        state.dialog.get().map(|dialog| match dialog {
+            Dialog::Welcome | Dialog::Rename => view! { <NameDialog /> }.into_any(),
+            Dialog::LogIn => view! { <SignIn sign_up=false /> }.into_any(),
+            Dialog::SignUp => view! { <SignIn sign_up=true /> }.into_any(),
+            Dialog::Account => view! { <AccountDialog /> }.into_any(),
+        })
+    };
 
     view! {
         <a class="skip" href="#composer-box">"Skip to the message box"</a>
@@ -42,11 +62,30 @@ pub fn App() -> impl IntoView {
                 <MessageList />
                 <Composer />
             </main>
-            <Show when=dialog_open>
-                <NameDialog />
-            </Show>
+            {dialog}
         </div>
     }
+}
+
+/// The join link's code (`/?invite=CODE`), taken out of the address so that it is neither
+/// bookmarked nor shared further by accident.
+fn invite_from_link(path: &str) -> Option<String> {
+    let query = window().location().search().unwrap_or_default();
+    let code = query
+        .trim_start_matches('?')
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("invite="))?
+        .to_owned();
+    if window()
+        .history()
+        .and_then(|history| {
+            history.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(path))
+        })
+        .is_err()
+    {
+        leptos::logging::warn!("could not tidy the address");
+    }
+    Some(code)
 }
 
 /// Alt+Up and Alt+Down open the room above or below in the list; Alt+End jumps to the newest
@@ -56,7 +95,7 @@ fn shortcuts(state: ChatState) {
         if event.key() == "Escape" && state.drawer.get_untracked() {
             return close_drawer(state);
         }
-        if !event.alt_key() || state.needs_name.get_untracked() || state.renaming.get_untracked() {
+        if !event.alt_key() || state.dialog.with_untracked(Option::is_some) {
             return;
         }
         let step: i32 = match event.key().as_str() {

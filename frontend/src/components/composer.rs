@@ -58,12 +58,12 @@ pub fn Composer() -> impl IntoView {
         focus_box();
     };
 
-    // Once a name is picked, and whenever another room comes on screen (created, joined, left,
-    // opened), the next thing to do is write: focus goes to the box, not to <body> or to the
-    // control that was used.
+    // Whenever another room comes on screen (created, joined, left, opened), the next thing to
+    // do is write: focus goes to the box, not to <body> or to the control that was used. (Closing
+    // the first-visit dialog sends it there too.)
     Effect::new(move |first: Option<()>| {
         state.current.track();
-        if state.needs_name.get() || first.is_none() {
+        if state.dialog.with_untracked(Option::is_some) || first.is_none() {
             return;
         }
         focus_box();

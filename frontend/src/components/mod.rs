@@ -1,8 +1,11 @@
 //! One component per file; they share [`crate::state::ChatState`] through context.
 
+mod account;
 mod app;
 mod avatar;
 mod composer;
+mod dialog;
+mod field;
 mod header;
 mod markup;
 mod message_item;
@@ -11,6 +14,7 @@ mod name_dialog;
 mod pending_item;
 mod room_link;
 mod sidebar;
+mod sign_in;
 
 pub use app::App;
 

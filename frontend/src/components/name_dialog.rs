@@ -1,38 +1,29 @@
-//! The name others see: picked on the first visit (before connecting), changed later from the
-//! sidebar. A modal dialog: the page behind is inert, focus starts in the field, Escape or
+//! The name others see: picked on the first visit (before connecting) to chat as a guest, with
+//! logging in and creating an account beside it; changed later from the sidebar. Escape or
 //! Cancel closes it when a name is already set.
 
-use leptos::{ev, html::Input, prelude::*};
+use leptos::{ev, prelude::*};
 use shared::{MAX_NAME_CHARS, validate_name};
 
-use super::focus_id;
-use crate::{client, state::ChatState, storage};
+use super::dialog::{Modal, close_dialog};
+use crate::{
+    client,
+    state::{ChatState, Dialog},
+    storage,
+};
 
 #[component]
 pub fn NameDialog() -> impl IntoView {
     let state = expect_context::<ChatState>();
-    let first_visit = state.needs_name.get_untracked();
+    let first_visit = state.dialog.get_untracked() == Some(Dialog::Welcome);
     let current = state
         .me
         .with_untracked(|me| me.as_ref().map(|me| me.name.clone()))
         .unwrap_or_default();
     let name = RwSignal::new(current.clone());
     let problem = RwSignal::new(None::<String>);
-    let field = NodeRef::<Input>::new();
-    // What the person types first goes into the field.
-    Effect::new(move |_| {
-        if let Some(field) = field.get() {
-            if field.focus().is_err() {
-                leptos::logging::warn!("could not focus the name field");
-            }
-            field.select();
-        }
-    });
-    let close = move || {
-        state.renaming.set(false);
-        // Back to the control that opened the dialog.
-        focus_id("rename");
-    };
+    // Back to the control that opened the dialog.
+    let close = move || close_dialog(state, "rename");
 
     let submit = move |event: ev::SubmitEvent| {
         event.prevent_default();
@@ -43,8 +34,8 @@ pub fn NameDialog() -> impl IntoView {
         };
         if first_visit {
             storage::set_name(&valid);
-            state.needs_name.set(false);
-            client::start(state);
+            close_dialog(state, "composer-box");
+            client::connect(state);
         } else if valid == current {
             close();
         } else {
@@ -54,16 +45,10 @@ pub fn NameDialog() -> impl IntoView {
             });
         }
     };
-    let on_keydown = move |event: ev::KeyboardEvent| {
-        if event.key() == "Escape" && !first_visit {
-            event.prevent_default();
-            close();
-        }
-    };
     let (title, intro, action) = if first_visit {
         (
             "Welcome",
-            "Pick the name others will see. You can change it later.",
+            "Pick the name others will see to chat as a guest. You can change it later.",
             "Start chatting",
         )
     } else {
@@ -73,13 +58,16 @@ pub fn NameDialog() -> impl IntoView {
             "Save name",
         )
     };
+    let setup = move || {
+        state
+            .server
+            .with(|info| info.as_ref().is_some_and(|info| info.setup))
+    };
+    let open = move |dialog| move |_| state.dialog.set(Some(dialog));
 
     view! {
-        // The dialog role goes on a container: a form may not carry it.
-        <div class="overlay" role="dialog" aria-modal="true" aria-labelledby="name-dialog-title"
-            on:keydown=on_keydown>
-            <form class="dialog" on:submit=submit>
-                <h2 id="name-dialog-title">{title}</h2>
+        <Modal title close=(!first_visit).then(|| Callback::new(move |()| close()))>
+            <form on:submit=submit>
                 <p>{intro}</p>
                 <input
                     type="text"
@@ -89,7 +77,6 @@ pub fn NameDialog() -> impl IntoView {
                     placeholder="Your name"
                     autocomplete="nickname"
                     maxlength=MAX_NAME_CHARS
-                    node_ref=field
                     prop:value=name
                     on:input=move |event| {
                         name.set(event_target_value(&event));
@@ -105,7 +92,16 @@ pub fn NameDialog() -> impl IntoView {
                     </Show>
                     <button type="submit">{action}</button>
                 </div>
+                <Show when=move || first_visit>
+                    <Show when=setup>
+                        <p class="why">"This chat is new: the first account created becomes its admin."</p>
+                    </Show>
+                    <p class="alternatives">
+                        <button type="button" class="link" on:click=open(Dialog::LogIn)>"Log in"</button>
+                        <button type="button" class="link" on:click=open(Dialog::SignUp)>"Create account"</button>
+                    </p>
+                </Show>
             </form>
-        </div>
+        </Modal>
     }
 }

@@ -1,12 +1,15 @@
 //! The rooms this user is in, with unread and mention counts; making, finding and joining
-//! rooms; who the user is, their name and notifications. On a phone it is a drawer, opened from
-//! the header.
+//! rooms; who the user is, their name, account and notifications. On a phone it is a drawer,
+//! opened from the header.
 
 use leptos::{ev, html::Nav, prelude::*};
 use shared::{RoomInfo, validate_room};
 
 use super::{avatar::Avatar, focus, focus_id, room_link::RoomLink};
-use crate::{client, state::ChatState};
+use crate::{
+    client,
+    state::{ChatState, Dialog},
+};
 
 #[component]
 pub fn Sidebar() -> impl IntoView {
@@ -66,6 +69,7 @@ pub fn Sidebar() -> impl IntoView {
             .with(|rooms| rooms.keys().cloned().collect::<Vec<_>>())
     };
     let me = move || state.me.get();
+    let open = move |dialog| move |_| state.dialog.set(Some(dialog));
     let notifications = state.notifications;
     let toggle_notifications =
         move |_| client::set_notifications(state, !notifications.get_untracked());
@@ -77,7 +81,7 @@ pub fn Sidebar() -> impl IntoView {
             aria-label="Rooms"
             node_ref=nav
             on:keydown=on_keydown
-            prop:inert=move || state.needs_name.get() || state.renaming.get()
+            prop:inert=move || state.dialog.with(Option::is_some)
         >
             <h2 class="brand">"Chat"</h2>
             <ul class="rooms" aria-keyshortcuts="Alt+ArrowUp Alt+ArrowDown">
@@ -115,9 +119,28 @@ pub fn Sidebar() -> impl IntoView {
             <div class="account">
                 {move || me().map(|me| view! {
                     <Avatar author=me.clone() />
-                    <span class="me-name">"You are " <strong>{me.name}</strong></span>
+                    <span class="me-name">
+                        "You are " <strong>{me.name}</strong>
+                        {move || state.account.get().map(|account| view! {
+                            <span class="handle">"@" {account.username}</span>
+                        })}
+                    </span>
                 })}
-                <button id="rename" class="link" on:click=move |_| state.renaming.set(true)>
+                <Show
+                    when=move || state.account.with(Option::is_some)
+                    fallback=move || view! {
+                        <button id="log-in" class="link" on:click=open(Dialog::LogIn)>"Log in"</button>
+                        <button id="sign-up" class="link" on:click=open(Dialog::SignUp)>
+                            "Create account"
+                        </button>
+                    }
+                >
+                    <button id="account-button" class="link" aria-haspopup="dialog"
+                        on:click=open(Dialog::Account)>
+                        "Your account"
+                    </button>
+                </Show>
+                <button id="rename" class="link" on:click=open(Dialog::Rename)>
                     "Change name"
                 </button>
                 <button
