@@ -22,7 +22,7 @@ use shared::{
     validate_text,
 };
 
-pub use accounts::{AccountPolicy, Register, session_id};
+pub use accounts::{AccountPolicy, Register, reset_password, session_id};
 use presence::Presence;
 pub use presence::{Board, BoardResult, Changes, ConnectionId};
 

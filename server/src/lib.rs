@@ -359,6 +359,23 @@ fn metrics_endpoint<A: Adapter>(io: &SocketIo<A>, chat: &Chat) -> MethodRouter {
 /// `chat backup FILE`: a consistent copy of the SQLite database of `config.data_dir`, made while
 /// a server may be writing to it. Refuses to overwrite `file`, and a PostgreSQL configuration
 /// (`pg_dump` does that job). Returns the path of the database copied.
+/// `chat reset-password USERNAME`: a new password for the account, all its sessions ended (its
+/// open sockets stay until they reconnect). Works on the store directly, whether or not the
+/// server runs. Returns how many sessions ended.
+pub async fn reset_password(
+    config: &Config,
+    username: &str,
+    password: &str,
+) -> anyhow::Result<usize> {
+    let store = store::open(config.database_url.as_deref(), &config.data_dir).await?;
+    let reset = chat::reset_password(&*store, username, password).await;
+    store.close().await;
+    reset.map_err(|error| match error {
+        chat::ChatError::UserNotFound => anyhow::anyhow!("no account has the username {username}"),
+        error => anyhow::anyhow!("{error}"),
+    })
+}
+
 pub async fn backup(config: &Config, file: &Path) -> anyhow::Result<PathBuf> {
     if config.database_url.is_some() {
         bail!(

@@ -139,6 +139,9 @@ enum Command {
     /// Copy the SQLite database of --data-dir to FILE, consistently, while the server runs.
     /// FILE must not exist. (For PostgreSQL, use pg_dump.)
     Backup { file: PathBuf },
+    /// Give the account USERNAME a new password, read from the first line of standard input,
+    /// and end all its sessions: the way back in for an admin who lost theirs.
+    ResetPassword { username: String },
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -158,6 +161,16 @@ async fn main() -> anyhow::Result<()> {
         Some(Command::Backup { file }) => {
             let database = server::backup(&config, &file).await?;
             println!("{} copied to {}", database.display(), file.display());
+            Ok(())
+        }
+        Some(Command::ResetPassword { username }) => {
+            let mut password = String::new();
+            std::io::stdin()
+                .read_line(&mut password)
+                .context("cannot read the new password from standard input")?;
+            let password = password.trim_end_matches(['\r', '\n']);
+            let ended = server::reset_password(&config, &username, password).await?;
+            println!("new password set for {username}; {ended} session(s) ended");
             Ok(())
         }
         None => serve(bind, config).await,

@@ -117,6 +117,28 @@ pub struct Register {
     pub token: Option<String>,
 }
 
+/// Sets the password of the account `username` in `store` and ends all its sessions: the
+/// operator's way back in when the only admin lost theirs (`chat reset-password`). Returns how
+/// many sessions ended.
+pub async fn reset_password(
+    store: &dyn crate::store::Store,
+    username: &str,
+    password: &str,
+) -> ChatResult<usize> {
+    let password = validate_password(password)?.to_owned();
+    let account = store
+        .account_by_username(&username_key(username.trim()))
+        .await?
+        .ok_or(ChatError::UserNotFound)?;
+    store
+        .set_password(&account.user.id, &hash_password(password).await?)
+        .await?;
+    Ok(store
+        .end_sessions(&account.user.id, None, None)
+        .await?
+        .len())
+}
+
 /// A session's public name: the hex of its token's hash.
 pub fn session_id(token: &str) -> String {
     to_hex(&hash(token))

@@ -529,3 +529,23 @@ async fn one_address_makes_only_so_many_accounts_an_hour() {
     assert_eq!(login(&app, "first", "first password").await.0, 200);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_operator_resets_a_password_while_the_server_runs() {
+    let app = TestApp::spawn().await;
+    let admin = register(&app, "admin").await;
+    let config = Config::new(app.data_dir.clone());
+    let ended = server::reset_password(&config, "ADMIN", "a brand new password")
+        .await
+        .expect("reset");
+    assert_eq!(ended, 1);
+    let (status, _) = app.call("sessions", &[("token", token(&admin))]).await;
+    assert_eq!(status, 401, "the old session ended");
+    assert_eq!(login(&app, "admin", "admin password").await.0, 401);
+    assert_eq!(login(&app, "admin", "a brand new password").await.0, 200);
+    let refused = server::reset_password(&config, "nobody", "a brand new password").await;
+    assert!(refused.is_err_and(|error| error.to_string().contains("no account")));
+    let short = server::reset_password(&config, "admin", "short").await;
+    assert!(short.is_err());
+    app.stop().await;
+}
