@@ -1,12 +1,15 @@
 // Accessibility of the UI, measured by axe-core (injected into the page) in each state a person
-// meets: the first-visit name picker, a conversation, the room directory, an error, and a phone,
-// each in the dark and the light colour scheme. A `serious` or `critical` violation fails the
+// meets: the first-visit name picker, a conversation, the room directory, an error, signing up
+// (with a refusal at its field), the account dialog, and a phone, each in the dark and the light
+// colour scheme. A `serious` or `critical` violation fails the
 // test; `moderate` and `minor` ones are printed, one summary line per state.
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { after, before, test } from 'node:test';
 import {
-  connected, createRoom, expectOnce, launchChromium, openChat, openPage, send,
+  connected, createRoom, expectOnce, launchChromium, openAccount, openChat, openPage, send,
+  submitAccount,
 } from './page.mjs';
 import { startServer } from './server.mjs';
 
@@ -42,7 +45,8 @@ after(async () => {
  * elements it found; reports the others as one diagnostic line, so they stay visible.
  */
 async function audit(t, page) {
-  if (!(await page.evaluate(() => 'axe' in window))) await page.addScriptTag({ path: AXE });
+  // Evaluated, not added as a <script>: the page's Content-Security-Policy blocks inline scripts.
+  if (!(await page.evaluate(() => 'axe' in window))) await page.evaluate(await readFile(AXE, 'utf8'));
   const violations = await page.evaluate(async () => {
     const { violations } = await window.axe.run(document, { resultTypes: ['violations'] });
     return violations.map(({ id, impact, help, nodes }) => ({
@@ -114,5 +118,27 @@ for (const colorScheme of ['dark', 'light']) {
 
     assert.deepEqual(alice.problems, []);
     await alice.close();
+  });
+
+  test(`${colorScheme}: signing up, a refusal at its field, the account dialog (desktop and phone)`, async (t) => {
+    for (const [device, options] of [['desktop', {}], ['phone', PHONE]]) {
+      const person = await openPage(browser, { base: server.url, colorScheme, ...options });
+      const { page } = person;
+      await page.getByRole('dialog', { name: 'Welcome' }).getByRole('button', { name: 'Create account' }).click();
+      const form = page.getByRole('dialog', { name: 'Create account' });
+      await form.getByRole('textbox', { name: 'Username' }).fill('no');
+      await form.getByLabel(/^Password/).fill('a11y password');
+      await form.getByRole('button', { name: 'Create account' }).click();
+      await form.locator('#username-problem:not(:empty)').waitFor();
+      await t.test(`${colorScheme}, ${device}: sign-up form with a refused username`, (t) => audit(t, page));
+
+      await submitAccount(page, 'Create account', `${colorScheme}-${device}`, 'a11y password');
+      if (device === 'phone') await page.getByRole('button', { name: /Rooms/ }).click();
+      const account = await openAccount(page);
+      await account.locator('.sessions li').first().waitFor();
+      await t.test(`${colorScheme}, ${device}: account dialog`, (t) => audit(t, page));
+      assert.deepEqual(person.problems, []);
+      await person.close();
+    }
   });
 }
