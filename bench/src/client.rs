@@ -65,13 +65,33 @@ pub enum Role {
     Stalled,
 }
 
-type WebSocket = tokio_tungstenite::WebSocketStream<MaybeTlsStream<TcpStream>>;
-type Stream = futures_util::stream::SplitStream<WebSocket>;
-type Sink = futures_util::stream::SplitSink<WebSocket, Message>;
+pub type WebSocket = tokio_tungstenite::WebSocketStream<MaybeTlsStream<TcpStream>>;
+pub type Stream = futures_util::stream::SplitStream<WebSocket>;
+pub type Sink = futures_util::stream::SplitSink<WebSocket, Message>;
 
 /// Opens the transport and the default namespace, and waits for the server's `welcome`. The TCP
 /// connection comes from `source` if given (any port), else from the address the system picks.
-async fn handshake(base_url: &str, source: Option<Ipv4Addr>) -> Result<(Sink, Stream)> {
+pub async fn handshake(base_url: &str, source: Option<Ipv4Addr>) -> Result<(Sink, Stream)> {
+    let (mut sink, mut stream) = open_websocket(base_url, source).await?.split();
+    if !next_text(&mut stream).await?.starts_with('0') {
+        bail!("no Engine.IO open packet");
+    }
+    sink.send(Message::text("40")).await?;
+    // The server's first ping may come before the welcome; unanswered, it closes the
+    // connection a ping timeout later.
+    loop {
+        let text = next_text(&mut stream).await?;
+        if text == "2" {
+            sink.send(Message::text("3")).await?;
+        } else if text.starts_with("42[\"welcome\"") {
+            return Ok((sink, stream));
+        }
+    }
+}
+
+/// Opens the WebSocket transport only: the server's Engine.IO open packet is the first thing to
+/// read. The TCP connection comes from `source` if given, as in [`handshake`].
+pub async fn open_websocket(base_url: &str, source: Option<Ipv4Addr>) -> Result<WebSocket> {
     let url = format!(
         "{}/socket.io/?EIO=4&transport=websocket",
         base_url.replacen("http", "ws", 1)
@@ -91,13 +111,7 @@ async fn handshake(base_url: &str, source: Option<Ipv4Addr>) -> Result<(Sink, St
         }
     }
     .context("websocket connect")?;
-    let (mut sink, mut stream) = socket.split();
-    if !next_text(&mut stream).await?.starts_with('0') {
-        bail!("no Engine.IO open packet");
-    }
-    sink.send(Message::text("40")).await?;
-    while !next_text(&mut stream).await?.starts_with("42[\"welcome\"") {}
-    Ok((sink, stream))
+    Ok(socket)
 }
 
 /// Joins `room`, creating it if it does not exist yet (another client may create it first).
@@ -119,7 +133,7 @@ async fn enter(sink: &mut Sink, stream: &mut Stream, room: &str) -> Result<()> {
 }
 
 /// A TCP connection to `uri`'s host and port (IPv4) from the address `source`.
-async fn tcp_from(source: Ipv4Addr, uri: &Uri) -> Result<TcpStream> {
+pub async fn tcp_from(source: Ipv4Addr, uri: &Uri) -> Result<TcpStream> {
     let host = uri.host().context("no host in the URL")?;
     let port = uri.port_u16().unwrap_or(80);
     let target = tokio::net::lookup_host((host, port))
@@ -135,7 +149,7 @@ async fn tcp_from(source: Ipv4Addr, uri: &Uri) -> Result<TcpStream> {
     Ok(stream)
 }
 
-async fn next_text(stream: &mut Stream) -> Result<String> {
+pub async fn next_text(stream: &mut Stream) -> Result<String> {
     loop {
         match stream.next().await {
             Some(Ok(Message::Text(text))) => return Ok(text.as_str().to_owned()),

@@ -5,12 +5,9 @@
 //! It only targets loopback addresses and always stops by itself. The last line it prints is
 //! one JSON object with every figure.
 
-mod client;
-mod proc_stats;
-
 use std::{
     collections::{BTreeSet, HashMap},
-    net::{IpAddr, Ipv4Addr},
+    net::Ipv4Addr,
     sync::{
         Arc,
         atomic::{AtomicU64, Ordering},
@@ -24,8 +21,11 @@ use hdrhistogram::Histogram;
 use serde_json::json;
 use tokio::{sync::watch, task::JoinSet};
 
-use client::{Client, Role, Tally};
-use proc_stats::Snapshot;
+use bench::{
+    client::{self, Client, Role, Tally},
+    ensure_loopback,
+    proc_stats::Snapshot,
+};
 
 #[derive(Debug, Parser)]
 #[command(about = "Load generator for the chat (loopback only)")]
@@ -399,44 +399,4 @@ fn report(
         sending_ended.server_rss_kib, idle_kib_per_conn
     );
     println!("{summary}");
-}
-
-/// Load tests may only target this machine.
-fn ensure_loopback(url: &str) -> Result<()> {
-    let host = url
-        .split("://")
-        .nth(1)
-        .and_then(|rest| rest.split(['/', '?']).next())
-        .unwrap_or_default();
-    let host = host.rsplit_once(':').map_or(host, |(host, _)| host);
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    let loopback = host == "localhost" || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback());
-    if !loopback {
-        bail!("{url} is not a loopback address; chat-bench only loads this machine");
-    }
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_loopback_targets_are_accepted() {
-        for ok in [
-            "http://127.0.0.1:4000",
-            "http://localhost:1",
-            "http://[::1]:4000/",
-            "http://127.9.9.9",
-        ] {
-            assert!(ensure_loopback(ok).is_ok(), "{ok}");
-        }
-        for bad in [
-            "http://10.0.0.1:4000",
-            "http://example.com",
-            "http://192.168.1.2:80",
-        ] {
-            assert!(ensure_loopback(bad).is_err(), "{bad}");
-        }
-    }
 }

@@ -47,6 +47,16 @@ enum Cmd {
     Cluster,
     /// Lint, build and run every test: Rust, Node interop and the browser.
     Test,
+    /// Build, then run the live protocol fuzzer against the release server (`chat-fuzz`).
+    Fuzz {
+        /// Cases to send.
+        #[arg(long, default_value_t = 100_000)]
+        cases: usize,
+        /// The fuzzer's seed (by default one from the clock, printed): the same seed and number
+        /// of cases send the same cases again.
+        #[arg(long)]
+        seed: Option<u64>,
+    },
     /// Compare this server with the Node reference on the standard scenarios, then one node on
     /// SQLite with one on PostgreSQL and a cluster behind nginx.
     Bench {
@@ -118,6 +128,16 @@ fn command(command: Cmd, project: &Project) -> Result<()> {
                 .env("CHAT_BIN", binary))
         }
         Cmd::Test => test(project),
+        Cmd::Fuzz { cases, seed } => {
+            let mut steps = Steps::new(BUILD_STEPS + 1);
+            let binary = build(project, &mut steps)?;
+            steps.next("building the fuzzer");
+            run(project
+                .cargo()
+                .args(["build", "--release", "--package", "bench"]))?;
+            steps.finish("built; fuzzing");
+            fuzz(project, &binary, cases, seed)
+        }
         Cmd::Bench {
             rounds,
             seconds,
@@ -227,7 +247,7 @@ fn build_installed(project: &Project, steps: &mut Steps) -> Result<PathBuf> {
 }
 
 fn test(project: &Project) -> Result<()> {
-    let mut steps = Steps::new(setup::TEST_STEPS + 8);
+    let mut steps = Steps::new(setup::TEST_STEPS + 9);
     setup::all(project, true, &mut steps)?;
     steps.next("cargo fmt --check");
     run(project.cargo().args(["fmt", "--all", "--check"]))?;
@@ -254,10 +274,14 @@ fn test(project: &Project) -> Result<()> {
         ])
         .args(["--", "-D", "warnings"]))?;
     let binary = build_installed(project, &mut steps)?;
-    steps.next("building the load generator, for its smoke test");
+    steps.next("building the load generator and the fuzzer");
     run(project
         .cargo()
         .args(["build", "--release", "--package", "bench"]))?;
+    steps.next(format_args!(
+        "protocol fuzzer, {TEST_FUZZ_CASES} cases (about 15 s)"
+    ));
+    fuzz(project, &binary, TEST_FUZZ_CASES, None)?;
     steps.next("Rust unit and integration tests");
     run(project
         .cargo()
@@ -272,6 +296,25 @@ fn test(project: &Project) -> Result<()> {
         .env("CHAT_ARTIFACTS", project.target.join("e2e")))?;
     steps.finish("all tests passed");
     Ok(())
+}
+
+/// Cases of the fuzzer in `cargo xtask test` (after its 10,000 to warm up), a new seed each run;
+/// `cargo xtask fuzz` sends more.
+const TEST_FUZZ_CASES: usize = 3_000;
+
+/// Runs `chat-fuzz` (built) against a release server `binary` of its own: `cases` cases, with
+/// `seed` or one from the clock.
+fn fuzz(project: &Project, binary: &Path, cases: usize, seed: Option<u64>) -> Result<()> {
+    let fuzzer = project.target.join("release/chat-fuzz");
+    let mut command = project.command(fuzzer.to_str().context("target path")?);
+    command
+        .arg("--server")
+        .arg(binary)
+        .args(["--cases", &cases.to_string()]);
+    if let Some(seed) = seed {
+        command.args(["--seed", &seed.to_string()]);
+    }
+    run(&mut command)
 }
 
 /// The latest modification time of the files at or below `paths`; `UNIX_EPOCH` if none exist.
