@@ -209,12 +209,13 @@ impl<A: Adapter> Backend for Api<A> {
     }
 
     async fn set_banned(&self, token: &str, user: &str, banned: bool) -> Result<(), ErrorPayload> {
-        self.chat
+        let user = self
+            .chat
             .set_banned(token, user, banned)
             .await
             .map_err(refuse)?;
         if banned {
-            self.disconnect_rooms(vec![user_room(user)]).await;
+            self.disconnect_rooms(vec![user_room(&user)]).await;
         }
         Ok(())
     }

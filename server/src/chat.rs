@@ -426,9 +426,10 @@ impl Chat {
         invitee: &str,
     ) -> ChatResult<RoomInfo> {
         let room = self.member_room(rooms, room).await?;
+        let invitee = accounts::canonical_user_id(invitee)?;
         let invitee = self
             .store
-            .user(invitee)
+            .user(&invitee)
             .await?
             .ok_or(ChatError::UserNotFound)?;
         let room = if room == DEFAULT_ROOM {

@@ -72,8 +72,9 @@ pub async fn check_origin(
     next: Next,
 ) -> Response {
     let path = request.uri().path();
-    let guarded = (path.starts_with("/socket.io/") && path != SOCKET_IO_CLIENT_PATH)
-        || path.starts_with("/api/");
+    // Engine.IO answers `/socket.io` without the slash too.
+    let socket_io = path == "/socket.io" || path.starts_with("/socket.io/");
+    let guarded = (socket_io && path != SOCKET_IO_CLIENT_PATH) || path.starts_with("/api");
     let headers = request.headers();
     if let (true, Some(origin)) = (guarded, headers.get(header::ORIGIN)) {
         let host = headers
@@ -162,7 +163,7 @@ pub fn client_address(peer: IpAddr, headers: &HeaderMap, trusted: &[IpAddr]) -> 
     forwarded
         .iter()
         .rev()
-        .map(|entry| entry.parse::<IpAddr>())
+        .map(|entry| entry.parse::<IpAddr>().map(|ip| ip.to_canonical()))
         .take_while(Result::is_ok)
         .flatten()
         .find(|ip| !is_trusted(ip))

@@ -7,7 +7,12 @@
 //! ([`session_id`]). Passwords are hashed with Argon2id at the `argon2` crate's default cost
 //! (19 MiB, 2 passes, the OWASP recommendation), off the async threads.
 
-use std::{net::IpAddr, num::NonZeroU32, sync::LazyLock, time::Duration};
+use std::{
+    net::IpAddr,
+    num::NonZeroU32,
+    sync::{Arc, LazyLock},
+    time::Duration,
+};
 
 use argon2::{
     Argon2, PasswordHash, PasswordHasher, PasswordVerifier,
@@ -18,10 +23,11 @@ use shared::{
     AccountInfo, Author, Credentials, Registration, RegistrationInfo, Role, ServerInfo,
     SessionInfo, UserEntry, username_key, validate_name, validate_password, validate_username,
 };
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::permissions::{Action, allow};
 use super::{Chat, ChatError, ChatResult, hash, new_token, now_millis, to_hex};
-use crate::store::{Identity, NewAccount, NewSession, RoleChange};
+use crate::store::{Identity, NewAccount, NewSession, RoleChange, Standing};
 
 /// The settings keys.
 const REGISTRATION: &str = "registration";
@@ -64,6 +70,23 @@ pub(super) struct Throttles {
     per_account: DefaultKeyedRateLimiter<String>,
     per_address: DefaultKeyedRateLimiter<IpAddr>,
     registrations: Option<DefaultKeyedRateLimiter<IpAddr>>,
+    /// Password hashes being computed now, each 19 MiB and a core's worth of work: past
+    /// [`HASHING_AT_ONCE`] a request is refused rather than queued.
+    hashing: Arc<Semaphore>,
+}
+
+/// Password hashes computed at once, on this node.
+const HASHING_AT_ONCE: usize = 4;
+
+/// Keys of the limiters past which those not used lately are forgotten.
+const LIMITER_KEYS: usize = 10_000;
+
+/// The address a limit counts: an IPv6 client usually holds a whole /64, so it counts as one.
+fn address_key(address: IpAddr) -> IpAddr {
+    match address.to_canonical() {
+        IpAddr::V6(v6) => IpAddr::V6((u128::from(v6) & !u128::from(u64::MAX)).into()),
+        v4 => v4,
+    }
 }
 
 impl Throttles {
@@ -79,27 +102,58 @@ impl Throttles {
             registrations: policy
                 .registrations_per_hour
                 .map(|per_hour| RateLimiter::keyed(Quota::per_hour(per_hour))),
+            hashing: Arc::new(Semaphore::new(HASHING_AT_ONCE)),
         }
     }
 
     /// One more account made from `address`.
     fn allow_registration(&self, address: Option<IpAddr>) -> ChatResult<()> {
         match (&self.registrations, address) {
-            (Some(limiter), Some(address)) if limiter.check_key(&address).is_err() => {
+            (Some(limiter), Some(address)) if limiter.check_key(&address_key(address)).is_err() => {
                 Err(ChatError::RateLimited)
             }
             _ => Ok(()),
         }
     }
 
+    /// An attempt from `address` (checked first: a throttled address spends no account's
+    /// budget), on the account with `username_key`.
     fn allow(&self, username_key: Option<&str>, address: Option<IpAddr>) -> ChatResult<()> {
-        let address_ok = address.is_none_or(|address| self.per_address.check_key(&address).is_ok());
-        let account_ok =
-            username_key.is_none_or(|key| self.per_account.check_key(&key.to_owned()).is_ok());
-        if address_ok && account_ok {
-            Ok(())
-        } else {
-            Err(ChatError::RateLimited)
+        self.forget_idle();
+        if let Some(address) = address
+            && self.per_address.check_key(&address_key(address)).is_err()
+        {
+            return Err(ChatError::RateLimited);
+        }
+        if let Some(key) = username_key
+            && self.per_account.check_key(&key.to_owned()).is_err()
+        {
+            return Err(ChatError::RateLimited);
+        }
+        Ok(())
+    }
+
+    /// A place to compute one password hash, or `rate_limited` if all are taken.
+    fn hashing(&self) -> ChatResult<OwnedSemaphorePermit> {
+        self.hashing
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| ChatError::RateLimited)
+    }
+
+    /// Keeps the limiters' maps bounded: past [`LIMITER_KEYS`] keys, those whose budget is
+    /// full again are dropped.
+    fn forget_idle(&self) {
+        if self.per_account.len() > LIMITER_KEYS {
+            self.per_account.retain_recent();
+        }
+        if self.per_address.len() > LIMITER_KEYS {
+            self.per_address.retain_recent();
+        }
+        if let Some(registrations) = &self.registrations
+            && registrations.len() > LIMITER_KEYS
+        {
+            registrations.retain_recent();
         }
     }
 }
@@ -137,6 +191,13 @@ pub async fn reset_password(
         .end_sessions(&account.user.id, None, None)
         .await?
         .len())
+}
+
+/// A user id as stored (user ids are UUIDs, written hyphenated in lower case), so that another
+/// spelling of one cannot slip past a check.
+pub(super) fn canonical_user_id(user_id: &str) -> ChatResult<String> {
+    let id = uuid::Uuid::parse_str(user_id).map_err(|_| ChatError::UserNotFound)?;
+    Ok(id.hyphenated().to_string())
 }
 
 /// A session's public name: the hex of its token's hash.
@@ -195,8 +256,11 @@ impl Chat {
         if self.store.has_accounts().await? {
             match self.registration_mode().await? {
                 Registration::Open => {}
+                // Compared as hashes: the time taken says nothing about how much of a guess
+                // was right.
                 Registration::Invite
-                    if request.invite.as_deref() == Some(&*self.invite_code().await?) => {}
+                    if request.invite.as_deref().map(hash)
+                        == Some(hash(&self.invite_code().await?)) => {}
                 Registration::Invite => return Err(ChatError::RegistrationClosed(true)),
                 Registration::Closed => return Err(ChatError::RegistrationClosed(false)),
             }
@@ -207,7 +271,10 @@ impl Chat {
                 if identity.account.is_some() {
                     return Err(ChatError::AccountExists);
                 }
-                identity.user
+                Author {
+                    id: identity.user.id,
+                    name: name.to_owned(),
+                }
             }
             None => Author {
                 id: uuid::Uuid::now_v7().to_string(),
@@ -215,7 +282,9 @@ impl Chat {
             },
         };
         self.throttles.allow_registration(address)?;
+        let hashing = self.throttles.hashing()?;
         let password_hash = hash_password(password.to_owned()).await?;
+        drop(hashing);
         let token = new_token();
         let token_hash = hash(&token);
         let address = address.map(|address| address.to_string());
@@ -246,11 +315,15 @@ impl Chat {
         password: &str,
         address: Option<IpAddr>,
     ) -> ChatResult<Credentials> {
-        let key = username_key(username.trim());
+        // A name no account can have is answered at once: it says nothing about who exists.
+        let username = validate_username(username).map_err(|_| ChatError::WrongCredentials)?;
+        let key = username_key(username);
         self.throttles.allow(Some(&key), address)?;
+        let hashing = self.throttles.hashing()?;
         let stored = self.store.account_by_username(&key).await?;
         let hash_to_check = stored.as_ref().map(|stored| stored.password_hash.clone());
         let matches = verify_password(password.to_owned(), hash_to_check).await?;
+        drop(hashing);
         let Some(stored) = stored.filter(|_| matches) else {
             return Err(ChatError::WrongCredentials);
         };
@@ -330,10 +403,12 @@ impl Chat {
             .ok_or(ChatError::NoAccount)?;
         self.throttles
             .allow(Some(&username_key(&stored.account.username)), None)?;
+        let hashing = self.throttles.hashing()?;
         if !verify_password(current.to_owned(), Some(stored.password_hash)).await? {
             return Err(ChatError::WrongCredentials);
         }
         let password_hash = hash_password(new).await?;
+        drop(hashing);
         self.store
             .set_password(&identity.user.id, &password_hash)
             .await?;
@@ -376,7 +451,12 @@ impl Chat {
     /// Makes the account of `user_id` an admin or a member; the last admin stays one.
     pub async fn set_role(&self, token: &str, user_id: &str, role: Role) -> ChatResult<()> {
         allow(&self.identity(token).await?, Action::SetRole)?;
-        match self.store.set_role(user_id, role).await? {
+        let user_id = canonical_user_id(user_id)?;
+        // A banned user is made no admin.
+        if role == Role::Admin && self.store.standing(&user_id).await? == Standing::Banned {
+            return Err(ChatError::Forbidden);
+        }
+        match self.store.set_role(&user_id, role).await? {
             RoleChange::Done => Ok(()),
             RoleChange::NoAccount => Err(ChatError::UserNotFound),
             RoleChange::LastAdmin => Err(ChatError::LastAdmin),
@@ -384,27 +464,24 @@ impl Chat {
     }
 
     /// Bans `user_id` (an account or a guest), or lifts the ban. An admin cannot be banned
-    /// (make them a member first), nor can one ban themselves.
-    pub async fn set_banned(&self, token: &str, user_id: &str, banned: bool) -> ChatResult<()> {
+    /// (make them a member first), nor can one ban themselves. Returns the user's id as stored,
+    /// whose connections are to close.
+    pub async fn set_banned(&self, token: &str, user_id: &str, banned: bool) -> ChatResult<String> {
         let actor = self.identity(token).await?;
         allow(&actor, Action::Ban)?;
-        let target = self.store.account_of(user_id).await?;
+        let user_id = canonical_user_id(user_id)?;
+        let target = self.store.account_of(&user_id).await?;
         let is_admin = target
             .as_ref()
             .is_some_and(|target| target.account.role == Role::Admin);
         if is_admin || actor.user.id == user_id {
             return Err(ChatError::Forbidden);
         }
-        let user = match target {
-            Some(target) => target.user,
-            // A guest: its id is all there is (one that was never stored is stored now).
-            None => {
-                let id = uuid::Uuid::parse_str(user_id).map_err(|_| ChatError::UserNotFound)?;
-                super::guest(id.hyphenated().to_string())
-            }
-        };
+        // A guest: its id is all there is (one that was never stored is stored now).
+        let user = target.map_or_else(|| super::guest(user_id.clone()), |target| target.user);
         let banned_at = banned.then(now_millis);
-        Ok(self.store.set_banned(&user, banned_at).await?)
+        self.store.set_banned(&user, banned_at).await?;
+        Ok(user_id)
     }
 
     /// Who a token is: a stored session that has not expired, or a guest's signed token. With
@@ -414,8 +491,14 @@ impl Chat {
             Some(stored) => stored,
             None => {
                 let id = self.guest_id(token).ok_or(ChatError::UnknownSession)?;
+                let banned = match self.store.standing(&id).await? {
+                    // The guest became an account: only the account's sessions speak for it.
+                    Standing::Account => return Err(ChatError::UnknownSession),
+                    Standing::Banned => true,
+                    Standing::Free => false,
+                };
                 Identity {
-                    banned: self.store.is_banned(&id).await?,
+                    banned,
                     user: super::guest(id),
                     account: None,
                     last_used_at: None,

@@ -11,7 +11,8 @@ use shared::{Author, ChatMessage, Role, RoomInfo};
 use sqlx::{Connection, postgres::PgConnectOptions};
 
 use super::{
-    NewAccount, NewMessage, NewSession, Posted, RoleChange, RoomLimits, Store, StoreError,
+    NewAccount, NewMessage, NewSession, Posted, RoleChange, RoomLimits, Standing, Store,
+    StoreError,
     batch::{Committer, MAX_BATCH, WriteBatch},
     postgres::PgStore,
     sqlite::SqliteStore,
@@ -658,17 +659,19 @@ pub async fn accounts_sessions_and_settings<F: Fixture>(fixture: F) {
         "pw-new"
     );
 
-    // Sessions: both of Ada's name her account; the guest's token still works.
+    // The account's session names it; the guest's token no longer does (it must not speak
+    // for an account).
     let identity = store.identity(b"s-ada", 11).await.unwrap().unwrap();
     assert_eq!(
         identity.account.map(|account| account.role),
         Some(Role::Admin)
     );
     assert_eq!(identity.last_used_at, Some(10));
-    assert_eq!(
-        store.identity(b"guest", 11).await.unwrap().unwrap().user,
-        ada()
-    );
+    assert_eq!(store.identity(b"guest", 11).await.unwrap(), None);
+    store
+        .create_session(session(b"s-ada-phone", "u1", 15, None))
+        .await
+        .unwrap();
     // A login that expires at 100, used at 50 from an address: it moves to 150.
     store
         .create_session(session(b"s-ada-2", "u1", 20, Some(100)))
@@ -697,11 +700,11 @@ pub async fn accounts_sessions_and_settings<F: Fixture>(fixture: F) {
 
     // Ending one, then all but one, then another user's: only the user's own go.
     let ended = store
-        .end_sessions("u1", Some(b"guest"), None)
+        .end_sessions("u1", Some(b"s-ada-phone"), None)
         .await
         .unwrap();
-    assert_eq!(ended, vec![b"guest".to_vec()]);
-    assert_eq!(store.identity(b"guest", 11).await.unwrap(), None);
+    assert_eq!(ended, vec![b"s-ada-phone".to_vec()]);
+    assert_eq!(store.identity(b"s-ada-phone", 16).await.unwrap(), None);
     assert!(
         store
             .end_sessions("u2", Some(b"s-ada"), None)
@@ -788,7 +791,7 @@ pub async fn roles_and_bans<F: Fixture>(fixture: F) {
             .banned
     );
     assert!(store.accounts().await.unwrap()[0].banned);
-    assert!(store.is_banned("u1").await.unwrap());
+    assert_eq!(store.standing("u1").await.unwrap(), Standing::Account);
     store.set_banned(&ada(), None).await.unwrap();
     assert!(!store.identity(b"s-ada", 11).await.unwrap().unwrap().banned);
     // A guest never stored is stored by its ban.
@@ -796,9 +799,9 @@ pub async fn roles_and_bans<F: Fixture>(fixture: F) {
         id: "g1".into(),
         name: "Guest g1".into(),
     };
-    assert!(!store.is_banned("g1").await.unwrap());
+    assert_eq!(store.standing("g1").await.unwrap(), Standing::Free);
     store.set_banned(&guest, Some(5)).await.unwrap();
-    assert!(store.is_banned("g1").await.unwrap());
+    assert_eq!(store.standing("g1").await.unwrap(), Standing::Banned);
     store.close().await;
     fixture.remove().await;
 }

@@ -67,6 +67,16 @@ impl Identity {
     }
 }
 
+/// What the store knows of a user id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Standing {
+    /// Nothing, or a user who is neither banned nor an account.
+    Free,
+    Banned,
+    /// The user has an account (which only its own sessions speak for).
+    Account,
+}
+
 /// What [`Store::set_role`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RoleChange {
@@ -208,8 +218,8 @@ pub trait Store: Send + Sync + 'static {
     /// Bans `user` at `banned_at`, or lifts the ban (`None`). A guest never stored is stored
     /// first, so that its ban is remembered.
     async fn set_banned(&self, user: &Author, banned_at: Option<i64>) -> StoreResult<()>;
-    /// Whether `user_id` is banned (for guests' tokens, which name no stored session).
-    async fn is_banned(&self, user_id: &str) -> StoreResult<bool>;
+    /// What is stored about `user_id` (for guests' tokens, which name no stored session).
+    async fn standing(&self, user_id: &str) -> StoreResult<Standing>;
     /// Gives the account `role`, unless that would leave the chat without an admin.
     async fn set_role(&self, user_id: &str, role: Role) -> StoreResult<RoleChange>;
     /// The user's sessions that have not expired by `now`, most recently used first.

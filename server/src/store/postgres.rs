@@ -17,7 +17,8 @@ use sqlx::{
 
 use super::{
     ACCOUNTS_QUERY, Identity, NewAccount, NewMessage, NewSession, Posted, RoleChange, RoomLimits,
-    Store, StoreError, StoreResult, StoredAccount, StoredSession, account_conflict, account_query,
+    Standing, Store, StoreError, StoreResult, StoredAccount, StoredSession, account_conflict,
+    account_query,
     batch::{Committer, Plan, WriteBatch, count},
     identity, stored_account, stored_session, user_entry,
 };
@@ -432,6 +433,17 @@ impl Store for PgStore {
         .execute(&mut *tx)
         .await;
         inserted.map_err(account_conflict)?;
+        // A guest becoming the account: its chosen name, and no session but the new one (a
+        // guest's token must not speak for an account).
+        sqlx::query("UPDATE users SET name = $1 WHERE id = $2")
+            .bind(&account.user.name)
+            .bind(&account.user.id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+            .bind(&account.user.id)
+            .execute(&mut *tx)
+            .await?;
         insert_session(&mut tx, account.session).await?;
         tx.commit().await?;
         Ok(role)
@@ -454,12 +466,20 @@ impl Store for PgStore {
         Ok(())
     }
 
-    async fn is_banned(&self, user_id: &str) -> StoreResult<bool> {
-        let row = sqlx::query("SELECT 1 FROM users WHERE id = $1 AND banned_at IS NOT NULL")
-            .bind(user_id)
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(row.is_some())
+    async fn standing(&self, user_id: &str) -> StoreResult<Standing> {
+        let row = sqlx::query(
+            "SELECT users.banned_at, accounts.user_id AS account FROM users \
+             LEFT JOIN accounts ON accounts.user_id = users.id WHERE users.id = $1",
+        )
+        .bind(user_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(match row {
+            None => Standing::Free,
+            Some(row) if row.get::<Option<String>, _>("account").is_some() => Standing::Account,
+            Some(row) if row.get::<Option<i64>, _>("banned_at").is_some() => Standing::Banned,
+            Some(_) => Standing::Free,
+        })
     }
 
     async fn set_role(&self, user_id: &str, role: Role) -> StoreResult<RoleChange> {

@@ -549,3 +549,60 @@ async fn the_operator_resets_a_password_while_the_server_runs() {
     assert!(short.is_err());
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_guests_old_token_no_longer_speaks_for_the_account_it_became() {
+    let app = TestApp::spawn().await;
+    // A bare guest (its token never stored) and a named one (stored).
+    for auth in [json!({}), json!({ "name": "Named" })] {
+        let guest = RawWebSocket::connect_as(&app.url, &auth).await;
+        let guest_token = guest.welcome["token"].as_str().expect("token").to_owned();
+        let guest_id = guest.welcome["user"]["id"].as_str().expect("id").to_owned();
+        let username = format!("user{}", &guest_id[guest_id.len() - 6..]);
+        let (status, account) = app
+            .call(
+                "register",
+                &[
+                    ("username", &username),
+                    ("password", "a long password"),
+                    ("token", &guest_token),
+                ],
+            )
+            .await;
+        assert_eq!(status, 200, "{account}");
+        assert_eq!(account["user"]["id"], guest_id.as_str());
+        assert_eq!(
+            account["user"]["name"],
+            username.as_str(),
+            "the chosen name"
+        );
+        let again = connect(&app, &guest_token).await;
+        assert_ne!(again.welcome["user"]["id"], guest_id.as_str(), "{auth}");
+        let (status, _) = app.call("sessions", &[("token", &guest_token)]).await;
+        assert_eq!(status, 401, "{auth}");
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn another_spelling_of_an_id_is_the_same_user() {
+    let app = TestApp::spawn().await;
+    let admin = register(&app, "admin").await;
+    let bob = register(&app, "bob").await;
+    let mut bob_socket = connect(&app, token(&bob)).await;
+    let admin_id = admin["user"]["id"].as_str().expect("id").to_uppercase();
+    let (status, _) = app
+        .call("ban", &[("token", token(&admin)), ("user", &admin_id)])
+        .await;
+    assert_eq!(status, 403, "not even in capitals");
+    let bob_id = format!(
+        "{{{}}}",
+        bob["user"]["id"].as_str().expect("id").to_uppercase()
+    );
+    let (status, _) = app
+        .call("ban", &[("token", token(&admin)), ("user", &bob_id)])
+        .await;
+    assert_eq!(status, 200);
+    bob_socket.disconnected().await;
+    app.stop().await;
+}

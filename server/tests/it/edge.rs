@@ -64,6 +64,10 @@ async fn a_page_of_another_origin_can_neither_connect_nor_call_a_server_function
     let (status, code) = request(&app, Method::POST, "/api/rooms", Some(EVIL)).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert_eq!(code.as_deref(), Some("forbidden"));
+    // Engine.IO also answers without the slash: the same check.
+    let bare = "/socket.io?EIO=4&transport=polling";
+    let (status, _) = request(&app, Method::GET, bare, Some(EVIL)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{bare}");
     // A sandboxed frame or a file:// page says "null".
     let (status, _) = request(&app, Method::GET, HANDSHAKE, Some("null")).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
