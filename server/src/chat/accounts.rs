@@ -211,7 +211,11 @@ impl Chat {
         if let Some(mode) = self.policy.registration {
             self.store.set_setting(REGISTRATION, mode.as_str()).await?;
         }
-        Ok(())
+        let lifetime = self
+            .policy
+            .session_lifetime
+            .map(|lifetime| i64::try_from(lifetime.as_millis()).unwrap_or(i64::MAX));
+        Ok(self.store.expire_sessions(now_millis(), lifetime).await?)
     }
 
     pub async fn server_info(&self) -> ChatResult<ServerInfo> {

@@ -697,6 +697,12 @@ pub async fn accounts_sessions_and_settings<F: Fixture>(fixture: F) {
         2,
         "expired: not listed"
     );
+    // Expiring at 200: the expired one goes, those without an expiry get one after their last
+    // use (s-ada, used at 10, until 1,010).
+    store.expire_sessions(200, Some(1_000)).await.unwrap();
+    assert_eq!(store.identity(b"s-ada-2", 120).await.unwrap(), None);
+    assert!(store.identity(b"s-ada", 1_009).await.unwrap().is_some());
+    assert_eq!(store.identity(b"s-ada", 1_010).await.unwrap(), None);
 
     // Ending one, then all but one, then another user's: only the user's own go.
     let ended = store
@@ -712,12 +718,16 @@ pub async fn accounts_sessions_and_settings<F: Fixture>(fixture: F) {
             .unwrap()
             .is_empty()
     );
+    store
+        .create_session(session(b"s-ada-3", "u1", 20, None))
+        .await
+        .unwrap();
     let mut ended = store
         .end_sessions("u1", None, Some(b"s-ada"))
         .await
         .unwrap();
     ended.sort();
-    assert_eq!(ended, vec![b"s-ada-2".to_vec()]);
+    assert_eq!(ended, vec![b"s-ada-3".to_vec()]);
     assert!(store.identity(b"s-ada", 11).await.unwrap().is_some());
     assert!(store.identity(b"s-grace", 11).await.unwrap().is_some());
 

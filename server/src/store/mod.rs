@@ -211,6 +211,9 @@ pub trait Store: Send + Sync + 'static {
     async fn identity(&self, token_hash: &[u8], now: i64) -> StoreResult<Option<Identity>>;
     /// Records that the session was used now, from `address`, and moves its expiry.
     async fn touch_session(&self, session: NewSession<'_>) -> StoreResult<()>;
+    /// Sessions without an expiry get one, `lifetime` after their last use (those made before
+    /// expiry existed, or under a policy without it), and expired sessions are deleted.
+    async fn expire_sessions(&self, now: i64, lifetime: Option<i64>) -> StoreResult<()>;
     /// Adds a session for an existing user (a login).
     async fn create_session(&self, session: NewSession<'_>) -> StoreResult<()>;
     /// Every account, with whether its user is banned, by username key.

@@ -369,6 +369,22 @@ impl Store for PgStore {
         Ok(())
     }
 
+    async fn expire_sessions(&self, now: i64, lifetime: Option<i64>) -> StoreResult<()> {
+        if let Some(lifetime) = lifetime {
+            sqlx::query(
+                "UPDATE sessions SET expires_at = last_used_at + $1 WHERE expires_at IS NULL",
+            )
+            .bind(lifetime)
+            .execute(&self.pool)
+            .await?;
+        }
+        sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     async fn create_session(&self, session: NewSession<'_>) -> StoreResult<()> {
         let mut tx = self.pool.begin().await?;
         insert_session(&mut tx, session).await?;

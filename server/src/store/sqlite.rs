@@ -345,6 +345,22 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    async fn expire_sessions(&self, now: i64, lifetime: Option<i64>) -> StoreResult<()> {
+        if let Some(lifetime) = lifetime {
+            sqlx::query(
+                "UPDATE sessions SET expires_at = last_used_at + ? WHERE expires_at IS NULL",
+            )
+            .bind(lifetime)
+            .execute(&self.writer)
+            .await?;
+        }
+        sqlx::query("DELETE FROM sessions WHERE expires_at <= ?")
+            .bind(now)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
     async fn create_session(&self, session: NewSession<'_>) -> StoreResult<()> {
         let mut tx = self.writer.begin().await?;
         insert_session(&mut tx, session).await?;
