@@ -835,8 +835,10 @@ test('messages group by author, days are marked, times carry the full date', asy
   const bob = await openChat({ name: 'Grouping Bob' });
   await send(bob.page, 'group one');
   await send(bob.page, 'group two');
+  // Alice answers what she read (otherwise her reply may be stored first).
+  await expectOnce(alice.page, 'group two');
   await send(alice.page, 'reply');
-  await expectOnce(alice.page, 'reply');
+  await alice.page.locator('.message:not(.pending) .text', { hasText: 'reply' }).waitFor();
   const heads = await alice.page.locator('.message').evaluateAll((items) => items
     .filter((item) => /group one|group two|reply/.test(item.textContent))
     .map((item) => item.classList.contains('head')));

@@ -117,6 +117,11 @@ pub async fn registration(
 
 /// POSTs `form` to the server function `name`: its answer, or its refusal.
 async fn post<T: DeserializeOwned>(name: &str, form: &[(&str, &str)]) -> Result<T, ErrorPayload> {
+    serde_wasm_bindgen::from_value(call(name, form).await?).map_err(|_| unreadable())
+}
+
+/// The part of [`post`] that does not depend on the answer's type, so that it is compiled once.
+async fn call(name: &str, form: &[(&str, &str)]) -> Result<JsValue, ErrorPayload> {
     let body = form
         .iter()
         .map(|(key, value)| format!("{key}={}", js_sys::encode_uri_component(value)))
@@ -150,7 +155,7 @@ async fn post<T: DeserializeOwned>(name: &str, form: &[(&str, &str)]) -> Result<
         .await
         .map_err(|_| unreadable())?;
     if response.ok() {
-        serde_wasm_bindgen::from_value(json).map_err(|_| unreadable())
+        Ok(json)
     } else {
         Err(serde_wasm_bindgen::from_value(json).unwrap_or_else(|_| unreadable()))
     }

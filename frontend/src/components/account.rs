@@ -67,17 +67,19 @@ pub fn AccountDialog() -> impl IntoView {
             <section aria-labelledby="sessions-title">
                 <h3 id="sessions-title">"Where you are logged in"</h3>
                 <ul class="sessions">
-                    <For each=move || sessions.get() key=|session| session.id.clone() let:session>
-                        {session_row(session, load, problem)}
-                    </For>
+                    {move || {
+                        sessions
+                            .get()
+                            .into_iter()
+                            .map(|session| session_row(session, load, problem))
+                            .collect_view()
+                    }}
                 </ul>
                 <button type="button" class="secondary" on:click=move |_| log_out(true)>
                     "Log out everywhere"
                 </button>
             </section>
-            <Show when=admin>
-                <RegistrationSettings />
-            </Show>
+            {move || admin().then(|| view! { <RegistrationSettings /> })}
         </Modal>
     }
 }

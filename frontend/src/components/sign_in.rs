@@ -115,33 +115,33 @@ pub fn SignIn(sign_up: bool) -> impl IntoView {
                 <Field id="password" label=if sign_up { "Password (at least 8 characters)" } else { "Password" }
                     value=password problem kind="password" maxlength=MAX_PASSWORD_CHARS
                     autocomplete=if sign_up { "new-password" } else { "current-password" } />
-                <Show when=by_invite>
+                {move || by_invite().then(|| view! {
                     <Field id="invite" label="Invite code (from the join link)" value=invite problem
                         autocomplete="off" maxlength=MAX_PASSWORD_CHARS />
-                </Show>
+                })}
                 <FormProblem problem />
                 <div class="dialog-actions">
-                    <Show when=cancellable>
+                    {move || cancellable().then(|| view! {
                         <button type="button" class="secondary" on:click=move |_| close.run(())>
                             "Cancel"
                         </button>
-                    </Show>
+                    })}
                     <button type="submit" disabled=busy>
                         {if sign_up { "Create account" } else { "Log in" }}
                     </button>
                 </div>
                 <p class="alternatives">
-                    <Show when=move || sign_up || can_sign_up()>
+                    {move || (sign_up || can_sign_up()).then(|| view! {
                         <button type="button" class="link" on:click=switch>
                             {if sign_up { "I have an account: log in" } else { "No account yet? Create one" }}
                         </button>
-                    </Show>
-                    <Show when=move || guests() && !cancellable()>
+                    })}
+                    {move || (guests() && !cancellable()).then(|| view! {
                         <button type="button" class="link"
                             on:click=move |_| state.dialog.set(Some(Dialog::Welcome))>
                             "Chat as a guest"
                         </button>
-                    </Show>
+                    })}
                 </p>
             </form>
         </Modal>
