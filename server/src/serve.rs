@@ -35,6 +35,7 @@ use tokio::{
     time::Instant,
 };
 use tower::ServiceExt;
+use tower_http::timeout::TimeoutBody;
 
 use crate::edge;
 
@@ -185,15 +186,18 @@ pub async fn serve(
             stream,
             _permits: (permit, place),
         });
-        // Each request carries the client's address, for the budgets per address.
+        // Each request carries the client's address, for the budgets per address, and its body
+        // a deadline: a client that announces a body and stops sending is cut off, as one that
+        // stops in its head is.
         let trusted = trusted.clone();
+        let body_timeout = limits.handshake_timeout;
         let tagged = app
             .clone()
             .map_request(move |mut request: Request<Incoming>| {
                 let client = edge::client_address(peer.ip(), request.headers(), &trusted);
                 let client = SocketAddr::new(client, peer.port());
                 request.extensions_mut().insert(ConnectInfo(client));
-                request
+                request.map(|body| TimeoutBody::new(body_timeout, body))
             });
         let connection = http
             .serve_connection(io, TowerToHyperService::new(tagged))

@@ -106,6 +106,24 @@ async fn a_trickled_request_head_is_closed() {
 }
 
 #[tokio::test]
+async fn a_body_that_stops_coming_is_cut_off() {
+    let app = spawn_with_handshake_timeout().await;
+    for path in ["/api/rooms", "/socket.io/?EIO=4&transport=polling&sid=x"] {
+        let mut stalled = TcpStream::connect(address(&app)).await.expect("connect");
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nHost: chat\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+             Content-Length: 1000\r\n\r\ntoken=abcd"
+        );
+        stalled
+            .write_all(head.as_bytes())
+            .await
+            .expect("write a head and the start of a body");
+        read_until_closed(&mut stalled, CLOSE_DEADLINE).await;
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn a_session_that_never_joins_the_namespace_is_closed() {
     let app = spawn_with_handshake_timeout().await;
     let mut lurker = RawWebSocket::open(&app.url).await;
