@@ -58,16 +58,19 @@ pub async fn login(username: &str, password: &str) -> Result<Credentials, ErrorP
     post("login", &[("username", username), ("password", password)]).await
 }
 
-/// A new account, logged in. `guest`: the guest's session, which becomes the account.
+/// A new account, logged in. `guest`: the guest's session, which becomes the account, and its
+/// display name (the username if `None`).
 pub async fn register(
     username: &str,
     password: &str,
     invite: Option<&str>,
-    guest: Option<&str>,
+    guest: Option<(&str, &str)>,
 ) -> Result<Credentials, ErrorPayload> {
     let mut form = vec![("username", username), ("password", password)];
     form.extend(invite.map(|invite| ("invite", invite)));
-    form.extend(guest.map(|token| ("token", token)));
+    if let Some((token, name)) = guest {
+        form.extend([("token", token), ("name", name)]);
+    }
     post("register", &form).await
 }
 

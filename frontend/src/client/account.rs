@@ -54,17 +54,38 @@ pub async fn log_in(state: ChatState, username: &str, password: &str) -> Result<
     Ok(())
 }
 
-/// Creates an account. A guest's session goes along, so the guest becomes the account (same
-/// id, rooms and messages).
+/// Creates an account. A guest's session and name go along, so the guest becomes the account
+/// (same id, name, rooms and messages).
 pub async fn sign_up(
     state: ChatState,
     username: &str,
     password: &str,
     invite: Option<&str>,
 ) -> Result<(), ErrorPayload> {
-    let guest = storage::token().filter(|_| state.account.with_untracked(Option::is_none));
-    let credentials = http::register(username, password, invite, guest.as_deref()).await?;
-    signed_in(state, &credentials.token);
+    let guest = storage::token()
+        .filter(|_| state.account.with_untracked(Option::is_none))
+        .zip(
+            state
+                .me
+                .with_untracked(|me| me.as_ref().map(|me| me.name.clone())),
+        );
+    // The guest's session ends as it becomes the account's: closed from here first, so that the
+    // server closing it is not taken for a session ended elsewhere.
+    if guest.is_some() {
+        socket::disconnect();
+    }
+    let as_guest = guest
+        .as_ref()
+        .map(|(token, name)| (token.as_str(), name.as_str()));
+    match http::register(username, password, invite, as_guest).await {
+        Ok(credentials) => signed_in(state, &credentials.token),
+        Err(error) => {
+            if guest.is_some() {
+                socket::reconnect();
+            }
+            return Err(error);
+        }
+    }
     Ok(())
 }
 
