@@ -1152,6 +1152,28 @@ test('accounts: registration settings are the admin\'s; a join link lets one sig
   }
 });
 
+test('accounts: a banned person\'s open page is disconnected and says why', async () => {
+  const fresh = await startServer();
+  const api = async (name, fields) => {
+    const response = await fetch(`${fresh.url}/api/${name}`, { method: 'POST', body: new URLSearchParams(fields) });
+    return response.json();
+  };
+  try {
+    const admin = await api('register', { username: 'root', password: 'admin password' });
+    const eve = await openChat({ base: fresh.url, name: 'Eve' });
+    await send(eve.page, 'spam spam spam');
+    await expectOnce(eve.page, 'spam spam spam');
+    const history = await api('history', { token: admin.token, room: 'general', limit: '10' });
+    const eveId = history.find((message) => message.text === 'spam spam spam').author.id;
+    assert.equal(await api('ban', { token: admin.token, user: eveId }), null);
+    await eve.page.getByText('An admin banned you from this chat.').waitFor();
+    assert.equal(await eve.page.locator('[role=status]', { hasText: 'Connected' }).count(), 0);
+    await eve.close();
+  } finally {
+    assert.equal(await fresh.stop(), 0);
+  }
+});
+
 test('accounts: with --guests off only logging in and signing up are offered, and a refused connection says why', async () => {
   const members = await startServer({ args: ['--guests', 'off'] });
   try {

@@ -146,7 +146,12 @@ pub fn on_closed(state: ChatState) {
             Err(error) if error.code == ErrorCode::UnknownSession => {
                 signed_out(state, Some(ENDED.to_owned()));
             }
-            Err(error) if matches!(error.code, ErrorCode::Unauthorized | ErrorCode::Forbidden) => {
+            Err(error)
+                if matches!(
+                    error.code,
+                    ErrorCode::Unauthorized | ErrorCode::Forbidden | ErrorCode::Banned
+                ) =>
+            {
                 signed_out(state, Some(error.message));
             }
             _ => set_timeout(socket::reconnect, std::time::Duration::from_secs(1)),
