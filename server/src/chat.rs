@@ -427,6 +427,9 @@ impl Chat {
     ) -> ChatResult<RoomInfo> {
         let room = self.member_room(rooms, room).await?;
         let invitee = accounts::canonical_user_id(invitee)?;
+        if self.store.standing(&invitee).await? == crate::store::Standing::Banned {
+            return Err(ChatError::Forbidden);
+        }
         let invitee = self
             .store
             .user(&invitee)

@@ -801,9 +801,10 @@ pub async fn roles_and_bans<F: Fixture>(fixture: F) {
             .banned
     );
     assert!(store.accounts().await.unwrap()[0].banned);
-    assert_eq!(store.standing("u1").await.unwrap(), Standing::Account);
+    assert_eq!(store.standing("u1").await.unwrap(), Standing::Banned);
     store.set_banned(&ada(), None).await.unwrap();
     assert!(!store.identity(b"s-ada", 11).await.unwrap().unwrap().banned);
+    assert_eq!(store.standing("u1").await.unwrap(), Standing::Account);
     // A guest never stored is stored by its ban.
     let guest = Author {
         id: "g1".into(),

@@ -72,8 +72,9 @@ impl Identity {
 pub enum Standing {
     /// Nothing, or a user who is neither banned nor an account.
     Free,
+    /// Banned, account or not.
     Banned,
-    /// The user has an account (which only its own sessions speak for).
+    /// The user has an account (which only its own sessions speak for), not banned.
     Account,
 }
 

@@ -492,8 +492,8 @@ impl Store for PgStore {
         .await?;
         Ok(match row {
             None => Standing::Free,
-            Some(row) if row.get::<Option<String>, _>("account").is_some() => Standing::Account,
             Some(row) if row.get::<Option<i64>, _>("banned_at").is_some() => Standing::Banned,
+            Some(row) if row.get::<Option<String>, _>("account").is_some() => Standing::Account,
             Some(_) => Standing::Free,
         })
     }

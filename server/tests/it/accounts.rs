@@ -428,6 +428,19 @@ async fn an_admin_bans_and_unbans_and_the_banned_are_cut_off_at_once() {
     assert_eq!(status, 403);
     let (_, users) = app.call("users", &[("token", token(&admin))]).await;
     assert_eq!(users[1]["banned"], true);
+    // Nobody brings a banned user into a room.
+    let mut inviter = connect(&app, token(&admin)).await;
+    inviter
+        .send_packet(r#"421["createRoom",{"room":"mods","private":true}]"#.to_owned())
+        .await;
+    inviter.next_ack().await;
+    inviter
+        .send_packet(format!(
+            r#"422["invite",{{"room":"mods","user":"{bob_id}"}}]"#
+        ))
+        .await;
+    let (_, refused) = inviter.next_ack().await;
+    assert_eq!(refused["error"]["code"], "forbidden", "{refused}");
 
     // Lifted: back where they were.
     let (status, _) = app
