@@ -8,7 +8,7 @@ use shared::{Ack, Auth, ChatMessage, RoomCursor, Sent, Synced};
 use crate::helpers::event;
 
 use crate::{
-    helpers::{TestApp, TestClient, temp_data_dir},
+    helpers::{TestApp, TestClient, named, temp_data_dir},
     raw::RawWebSocket,
 };
 
@@ -28,14 +28,6 @@ async fn send(client: &TestClient, room: &str, text: &str, client_id: &str) -> C
             )
             .await,
     )
-}
-
-/// A named session: stored, so it may call the server functions (guests may not).
-fn named(name: &str) -> Auth {
-    Auth {
-        token: None,
-        name: Some(name.into()),
-    }
 }
 
 const UNLIMITED: RateLimit = RateLimit {

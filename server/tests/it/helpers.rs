@@ -185,6 +185,14 @@ impl Drop for TestApp {
     }
 }
 
+/// The handshake `auth` of a new session with this display name (stored at once).
+pub fn named(name: &str) -> Auth {
+    Auth {
+        token: None,
+        name: Some(name.into()),
+    }
+}
+
 /// Percent-encodes a form value.
 fn form_encode(value: &str) -> String {
     value

@@ -6,13 +6,27 @@
 use serde_json::{Value, json};
 use shared::Auth;
 
-use crate::helpers::{TestApp, TestClient, event};
+use crate::helpers::{TestApp, TestClient, event, named};
 
-fn named(name: &str) -> Auth {
-    Auth {
-        token: None,
-        name: Some(name.into()),
-    }
+/// Ada, in a private room `plans` she made, where she wrote `text`.
+async fn ada_in_a_private_room(app: &TestApp, text: &str) -> TestClient {
+    let ada = app.client_as(named("Ada")).await;
+    let created = ada
+        .emit_with_ack(
+            event::CREATE_ROOM,
+            json!({ "room": "plans", "private": true }),
+        )
+        .await;
+    assert_eq!(created["status"], "ok", "{created}");
+    assert_eq!(created["room"]["private"], true);
+    let sent = ada
+        .emit_with_ack(
+            event::CHAT_MESSAGE,
+            json!({ "room": "plans", "text": text }),
+        )
+        .await;
+    assert_eq!(sent["status"], "ok", "{sent}");
+    ada
 }
 
 fn room_names(rooms: &Value) -> Vec<&str> {
@@ -37,24 +51,8 @@ async fn learned_nothing(outsider: &mut TestClient, secret: &str) {
 #[tokio::test]
 async fn a_private_room_is_read_only_by_its_members_through_every_path() {
     let app = TestApp::spawn().await;
-    let ada = app.client_as(named("Ada")).await;
+    let ada = ada_in_a_private_room(&app, "the secret plan").await;
     let mut eve = app.client_as(named("Eve")).await;
-
-    let created = ada
-        .emit_with_ack(
-            event::CREATE_ROOM,
-            json!({ "room": "plans", "private": true }),
-        )
-        .await;
-    assert_eq!(created["status"], "ok", "{created}");
-    assert_eq!(created["room"]["private"], true);
-    let sent = ada
-        .emit_with_ack(
-            event::CHAT_MESSAGE,
-            json!({ "room": "plans", "text": "the secret plan" }),
-        )
-        .await;
-    assert_eq!(sent["status"], "ok", "{sent}");
 
     // Not in the directory, not joinable, not readable; the refusals carry no message or name.
     let (_, rooms) = app
@@ -108,18 +106,8 @@ async fn a_private_room_is_read_only_by_its_members_through_every_path() {
 #[tokio::test]
 async fn a_member_invites_someone_who_is_then_in_everywhere() {
     let app = TestApp::spawn().await;
-    let ada = app.client_as(named("Ada")).await;
+    let ada = ada_in_a_private_room(&app, "before Bob").await;
     let mut bob = app.client_as(named("Bob")).await;
-    ada.emit_with_ack(
-        event::CREATE_ROOM,
-        json!({ "room": "plans", "private": true }),
-    )
-    .await;
-    ada.emit_with_ack(
-        event::CHAT_MESSAGE,
-        json!({ "room": "plans", "text": "before Bob" }),
-    )
-    .await;
 
     let bob_id = bob.welcome.user.id.clone();
     let invited = ada
@@ -189,17 +177,7 @@ async fn an_admin_sees_that_a_private_room_exists_but_cannot_read_it() {
         .await;
     assert_eq!(status, 200);
     let admin_token = admin["token"].as_str().expect("token");
-    let ada = app.client_as(named("Ada")).await;
-    ada.emit_with_ack(
-        event::CREATE_ROOM,
-        json!({ "room": "plans", "private": true }),
-    )
-    .await;
-    ada.emit_with_ack(
-        event::CHAT_MESSAGE,
-        json!({ "room": "plans", "text": "secret" }),
-    )
-    .await;
+    ada_in_a_private_room(&app, "secret").await;
     let (_, rooms) = app.call_raw("rooms", format!("token={admin_token}")).await;
     assert_eq!(room_names(&rooms), ["general", "plans"]);
     let (status, body) = app

@@ -9,16 +9,9 @@ use shared::{Auth, Typing};
 use crate::helpers::event;
 
 use crate::{
-    helpers::{TestApp, temp_data_dir},
+    helpers::{TestApp, named, temp_data_dir},
     raw::RawWebSocket,
 };
-
-fn named(name: &str) -> Auth {
-    Auth {
-        token: None,
-        name: Some(name.into()),
-    }
-}
 
 #[tokio::test]
 async fn rooms_are_created_joined_and_left_with_clear_errors() {
