@@ -96,6 +96,17 @@ for (const colorScheme of ['dark', 'light']) {
     await page.getByRole('alert').filter({ hasText: /room name needs/i }).waitFor();
     await t.test(`${colorScheme}, desktop: room name refused`, (t) => audit(t, page));
 
+    await page.getByRole('textbox', { name: 'New room name' }).fill(`hideout-${colorScheme}`);
+    await page.getByRole('checkbox', { name: /Private/ }).check();
+    await page.getByRole('button', { name: 'Create room' }).click();
+    await page.getByRole('button', { name: 'Invite' }).click();
+    const invite = page.getByRole('dialog', { name: 'Invite someone' });
+    await invite.getByRole('textbox', { name: 'Their username' }).fill('nobody-at-all');
+    await invite.getByRole('button', { name: 'Add to room' }).click();
+    await invite.locator('#invitee-problem:not(:empty)').waitFor();
+    await t.test(`${colorScheme}, desktop: invite dialog with a refused username`, (t) => audit(t, page));
+    await invite.getByRole('button', { name: 'Done' }).click();
+
     assert.deepEqual(alice.problems, []);
     await alice.close();
   });
@@ -136,6 +147,10 @@ for (const colorScheme of ['dark', 'light']) {
       if (device === 'phone') await page.getByRole('button', { name: /Rooms/ }).click();
       const account = await openAccount(page);
       await account.locator('.sessions li').first().waitFor();
+      // The first account is the admin's: its dialog lists the people too.
+      if (await account.getByRole('heading', { name: 'People' }).count()) {
+        await account.locator('.people li').first().waitFor();
+      }
       await t.test(`${colorScheme}, ${device}: account dialog`, (t) => audit(t, page));
       assert.deepEqual(person.problems, []);
       await person.close();

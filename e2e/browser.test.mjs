@@ -1152,6 +1152,93 @@ test('accounts: registration settings are the admin\'s; a join link lets one sig
   }
 });
 
+test('accounts: an admin promotes, demotes, bans and unbans from the account dialog', async () => {
+  const fresh = await startServer();
+  const open = () => openPage(browser, { base: fresh.url });
+  const signUp = async (username) => {
+    const person = await open();
+    await person.page.getByRole('dialog', { name: 'Welcome' }).getByRole('button', { name: 'Create account' }).click();
+    await submitAccount(person.page, 'Create account', username, `${username} password`);
+    return person;
+  };
+  try {
+    const admin = await signUp('root');
+    const max = await signUp('max');
+    const people = (await openAccount(admin.page)).getByRole('region', { name: 'People' });
+    await people.getByRole('searchbox', { name: 'Find by name or username' }).fill('ma');
+    const row = people.getByRole('listitem').filter({ hasText: '@max' });
+    await row.waitFor();
+    assert.equal(await people.getByRole('listitem').count(), 1, 'the search narrows the list');
+    // Buttons say whom they act on (aria-describedby: the row's name).
+    const promote = row.getByRole('button', { name: 'Make admin' });
+    assert.match(await promote.getAttribute('aria-describedby'), /^person-/);
+    await promote.click();
+    await row.filter({ hasText: 'Admin' }).getByRole('button', { name: 'Remove admin' }).waitFor();
+    assert.equal(await row.getByRole('button', { name: 'Ban' }).count(), 0, 'an admin is demoted before a ban');
+    await row.getByRole('button', { name: 'Remove admin' }).click();
+    await row.getByRole('button', { name: 'Ban' }).click();
+    await max.page.getByText('An admin banned you from this chat.').waitFor();
+    await row.filter({ hasText: 'Banned' }).getByRole('button', { name: 'Unban' }).click();
+    await row.getByRole('button', { name: 'Ban' }).waitFor();
+    // Nobody acts on themselves.
+    await people.getByRole('searchbox').fill('root');
+    const me = people.getByRole('listitem').filter({ hasText: '(you)' });
+    await me.waitFor();
+    assert.equal(await me.getByRole('button').count(), 0);
+    assert.deepEqual(admin.problems, []);
+    for (const person of [admin, max]) await person.close();
+  } finally {
+    assert.equal(await fresh.stop(), 0);
+  }
+});
+
+test('private rooms: made private, joined by invitation only, out of everyone else\'s directory', async () => {
+  const owner = await openChat({ name: 'Olga' });
+  const friend = await openChat({ name: 'Fred' });
+  const outsider = await openChat({ name: 'Otto' });
+  const api = async (name, fields) => {
+    const response = await fetch(`${server.url}/api/${name}`, { method: 'POST', body: new URLSearchParams(fields) });
+    return response.json();
+  };
+  // Fred has an account, so he can be invited by username.
+  const fred = await api('register', { username: 'fred', password: 'fred password' });
+  await friend.page.evaluate((token) => localStorage.setItem('chat.token', token), fred.token);
+  await friend.page.reload();
+  await connected(friend.page);
+
+  await owner.page.getByRole('textbox', { name: 'New room name' }).fill('plans');
+  await owner.page.getByRole('checkbox', { name: /Private/ }).check();
+  await owner.page.getByRole('button', { name: 'Create room' }).click();
+  await owner.page.locator('h1', { hasText: '# plans (private)' }).waitFor();
+  assert.equal(await owner.page.getByRole('checkbox', { name: /Private/ }).isChecked(), false, 'the next room starts public');
+
+  await owner.page.getByRole('button', { name: 'Invite' }).click();
+  const dialog = owner.page.getByRole('dialog', { name: 'Invite someone' });
+  await dialog.getByRole('textbox', { name: 'Their username' }).fill('nobody-here');
+  await dialog.getByRole('button', { name: 'Add to room' }).click();
+  await dialog.locator('#invitee-problem', { hasText: 'No one here has that id or username.' }).waitFor();
+  await dialog.getByRole('textbox', { name: 'Their username' }).fill('@Fred');
+  await dialog.getByRole('button', { name: 'Add to room' }).click();
+  await dialog.getByRole('status').filter({ hasText: 'Added @Fred.' }).waitFor();
+  await dialog.getByRole('button', { name: 'Done' }).click();
+  // Focus goes back to the button that opened the dialog (once the page is no longer inert).
+  await owner.page.waitForFunction(() => document.activeElement?.id === 'invite-button');
+
+  // Fred is told, and the room is in his list at once.
+  const notice = friend.page.getByRole('status').filter({ hasText: 'Olga added you to #plans.' });
+  await notice.getByRole('button', { name: 'Open #plans' }).click();
+  await friend.page.locator('h1', { hasText: '# plans (private)' }).waitFor();
+  await send(owner.page, 'only for us');
+  await expectOnce(friend.page, 'only for us');
+
+  // Otto cannot find it, nor get in by its link.
+  await outsider.page.getByRole('button', { name: 'Browse rooms' }).click();
+  await outsider.page.locator('#directory > *').first().waitFor();
+  assert.equal(await outsider.page.getByRole('button', { name: 'Join #plans' }).count(), 0);
+  assert.deepEqual([...owner.problems, ...friend.problems, ...outsider.problems], []);
+  for (const person of [owner, friend, outsider]) await person.close();
+});
+
 test('accounts: a banned person\'s open page is disconnected and says why', async () => {
   const fresh = await startServer();
   const api = async (name, fields) => {

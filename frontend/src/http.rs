@@ -6,7 +6,7 @@
 use serde::de::DeserializeOwned;
 use shared::{
     ChatMessage, Credentials, ErrorCode, ErrorPayload, RegistrationInfo, RoomInfo, ServerInfo,
-    SessionInfo,
+    SessionInfo, UserEntry,
 };
 use wasm_bindgen::{JsCast, prelude::*};
 use wasm_bindgen_futures::JsFuture;
@@ -116,6 +116,26 @@ pub async fn registration(
         form.push(("reset_invite", "true"));
     }
     post("registration", &form).await
+}
+
+/// For an admin: every account, by username.
+pub async fn users(token: &str) -> Result<Vec<UserEntry>, ErrorPayload> {
+    post("users", &[("token", token)]).await
+}
+
+/// For an admin: makes `user` an admin or a member.
+pub async fn set_role(token: &str, user: &str, role: &str) -> Result<(), ErrorPayload> {
+    post(
+        "set_role",
+        &[("token", token), ("user", user), ("role", role)],
+    )
+    .await
+}
+
+/// For an admin: bans `user` (their connections close; they cannot come back) or lifts the ban.
+pub async fn set_banned(token: &str, user: &str, banned: bool) -> Result<(), ErrorPayload> {
+    let name = if banned { "ban" } else { "unban" };
+    post(name, &[("token", token), ("user", user)]).await
 }
 
 /// POSTs `form` to the server function `name`: its answer, or its refusal.

@@ -9,8 +9,8 @@ use std::{
 
 use serde::{Serialize, de::DeserializeOwned};
 use shared::{
-    Ack, Auth, ChatMessage, ErrorCode, ErrorPayload, Event, PresenceChange, Request, RoomHead,
-    Typing, Welcome,
+    Ack, Auth, ChatMessage, ErrorCode, ErrorPayload, Event, Invited, PresenceChange, Request,
+    RoomHead, Typing, Welcome,
 };
 use wasm_bindgen::prelude::*;
 
@@ -86,6 +86,8 @@ pub enum ServerEvent {
     Typing(Typing),
     /// A room's newest sequence number, after live delivery may have missed some.
     Head(RoomHead),
+    /// Someone brought this user into a room.
+    Invited(Invited),
     Refused(ErrorPayload),
 }
 
@@ -151,6 +153,8 @@ pub fn connect(auth: impl Fn() -> Auth + 'static, on_event: impl Fn(ServerEvent)
     listen_to::<Typing>(&socket, move |t| h(ServerEvent::Typing(t)));
     let h = handler.clone();
     listen_to::<RoomHead>(&socket, move |head| h(ServerEvent::Head(head)));
+    let h = handler.clone();
+    listen_to::<Invited>(&socket, move |i| h(ServerEvent::Invited(i)));
     let h = handler.clone();
     listen_to::<ErrorPayload>(&socket, move |e| h(ServerEvent::Refused(e)));
     let h = handler;

@@ -3,7 +3,7 @@
 use std::{collections::BTreeMap, sync::Arc};
 
 use leptos::prelude::*;
-use shared::{AccountInfo, Author, ChatMessage, DEFAULT_ROOM, PresenceChange, ServerInfo};
+use shared::{AccountInfo, Author, ChatMessage, DEFAULT_ROOM, Invited, PresenceChange, ServerInfo};
 
 /// The connection as the user should understand it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,8 +48,11 @@ pub enum Dialog {
     Rename,
     LogIn,
     SignUp,
-    /// Who the user is, their password, sessions and (an admin's) registration settings.
+    /// Who the user is, their password, sessions and (an admin's) registration settings and
+    /// people.
     Account,
+    /// Bringing someone into the open (private) room.
+    Invite,
 }
 
 /// How much of a room's past is loaded.
@@ -109,6 +112,8 @@ pub struct Room {
     pub history: RwSignal<History>,
     /// Unread messages that mention the user, counted apart in the sidebar.
     pub mentions: RwSignal<i64>,
+    /// Out of the directory; members bring others in (`invite`).
+    pub private: bool,
 }
 
 impl Room {
@@ -124,6 +129,7 @@ impl Room {
             typing: RwSignal::new(Vec::new()),
             history: RwSignal::new(History::NotLoaded),
             mentions: RwSignal::new(0),
+            private: false,
         }
     }
 
@@ -321,6 +327,8 @@ pub struct ChatState {
     pub room_error: RwSignal<Option<String>>,
     /// A room a link pointed to that does not exist, offered to be created.
     pub missing_room: RwSignal<Option<Missing>>,
+    /// The latest room someone brought this user into, until opened or dismissed.
+    pub invitation: RwSignal<Option<Invited>>,
     /// When the connection was lost (ms since the epoch), while it is.
     pub offline_since: RwSignal<Option<f64>>,
     /// Where the open room's "new messages" line goes: the newest message read when the room
@@ -354,6 +362,7 @@ impl ChatState {
             error: RwSignal::new(None),
             room_error: RwSignal::new(None),
             missing_room: RwSignal::new(None),
+            invitation: RwSignal::new(None),
             offline_since: RwSignal::new(None),
             read_marker: RwSignal::new(None),
             announcements: RwSignal::new(Vec::new()),

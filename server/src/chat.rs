@@ -85,7 +85,7 @@ pub enum ChatError {
     Forbidden,
     #[error("An admin banned you from this chat.")]
     Banned,
-    #[error("No user has that id.")]
+    #[error("No one here has that id or username.")]
     UserNotFound,
     #[error("The chat needs an admin: make someone else an admin first.")]
     LastAdmin,
@@ -417,16 +417,25 @@ impl Chat {
         Ok(room)
     }
 
-    /// Makes the stored user `invitee` a member of `room`, which `inviter` (through the
-    /// connection's `rooms`) is in: the way into a private room.
+    /// Makes the stored user `invitee` (an id, or an account's username) a member of `room`,
+    /// which `inviter` (through the connection's `rooms`) is in: the way into a private room.
+    /// Returns the room and the invitee's id.
     pub async fn invite(
         &self,
         rooms: &impl InRooms,
         room: &str,
         invitee: &str,
-    ) -> ChatResult<RoomInfo> {
+    ) -> ChatResult<(RoomInfo, String)> {
         let room = self.member_room(rooms, room).await?;
-        let invitee = accounts::canonical_user_id(invitee)?;
+        let invitee = match accounts::canonical_user_id(invitee) {
+            Ok(id) => id,
+            Err(_) => {
+                accounts::account_named(&*self.store, invitee)
+                    .await?
+                    .user
+                    .id
+            }
+        };
         if self.store.standing(&invitee).await? == crate::store::Standing::Banned {
             return Err(ChatError::Forbidden);
         }
@@ -441,7 +450,7 @@ impl Chat {
             self.store.join(&invitee.id, &room, self.limits).await?
         };
         self.presence.entered(&invitee.id, &room.name);
-        Ok(room)
+        Ok((room, invitee.id))
     }
 
     /// Whether the user joined `room` (stored membership; everyone is in the default room).

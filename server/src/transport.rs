@@ -376,11 +376,11 @@ async fn on_invite<A: Adapter>(
         return reply.refuse(rate_limited());
     }
     let rooms = SocketRooms::of(&socket);
-    let room = match chat.invite(&rooms, &request.room, &request.user).await {
-        Ok(room) => room,
+    let (room, invitee) = match chat.invite(&rooms, &request.room, &request.user).await {
+        Ok(invited) => invited,
         Err(error) => return reply.fail(&error),
     };
-    let invitee = io.to(user_room(&request.user));
+    let invitee = io.to(user_room(&invitee));
     if let Err(error) = invitee.clone().join(room.name.clone()).await {
         crate::throttled!(error, %error, room = %room.name, "could not add a user's connections to a room");
         return reply.refuse(adapter_failed());

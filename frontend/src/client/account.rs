@@ -3,7 +3,9 @@
 //! the form to [`crate::http`] and nowhere else: it is never stored or logged.
 
 use leptos::{prelude::*, task::spawn_local};
-use shared::{ErrorCode, ErrorPayload, Registration, RegistrationInfo, SessionInfo};
+use shared::{
+    ErrorCode, ErrorPayload, Registration, RegistrationInfo, Role, SessionInfo, UserEntry,
+};
 
 use super::start;
 use crate::{
@@ -200,6 +202,21 @@ pub async fn registration(
     new_link: bool,
 ) -> Result<RegistrationInfo, ErrorPayload> {
     http::registration(&session()?, mode.map(Registration::as_str), new_link).await
+}
+
+/// For an admin: every account.
+pub async fn users() -> Result<Vec<UserEntry>, ErrorPayload> {
+    http::users(&session()?).await
+}
+
+/// For an admin: makes `user` (an id) an admin or a member.
+pub async fn set_role(user: &str, role: Role) -> Result<(), ErrorPayload> {
+    http::set_role(&session()?, user, role.as_str()).await
+}
+
+/// For an admin: bans `user` (an id) or lifts their ban.
+pub async fn set_banned(user: &str, banned: bool) -> Result<(), ErrorPayload> {
+    http::set_banned(&session()?, user, banned).await
 }
 
 fn session() -> Result<String, ErrorPayload> {

@@ -19,19 +19,20 @@ use shared::{Auth, ChatMessage, Rename, Renamed, Welcome};
 
 pub use account::{
     about_server, change_password, connect, end_session, log_in, log_out, registration, sessions,
-    sign_up,
+    set_banned, set_role, sign_up, users,
 };
 pub use attention::{set_notifications, watch};
 pub use history::load_history;
 pub use outbox::{retry, send};
 pub use rooms::{
-    browse_rooms, create_room, follow_navigation, join_room, leave_room, mark_read, open_room,
+    browse_rooms, create_room, follow_navigation, invite, join_room, leave_room, mark_read,
+    open_room,
 };
 pub use typing::typing;
 
 use crate::{
     socket::{self, ServerEvent},
-    state::{ChatState, Room, Status},
+    state::{ChatState, Status},
     storage,
 };
 
@@ -71,6 +72,7 @@ fn on_event(state: ChatState, event: ServerEvent) {
         }
         ServerEvent::Typing(typing) => typing::someone_types(state, typing),
         ServerEvent::Head(head) => sync::catch_up_to(state, head),
+        ServerEvent::Invited(invited) => rooms::invited(state, invited),
         ServerEvent::Refused(error) => state.error.set(Some(error.message)),
     }
 }
@@ -100,10 +102,7 @@ fn on_welcome(state: ChatState, welcome: Welcome) {
                     room.members.set(None);
                 }
                 None => {
-                    rooms.insert(
-                        info.name.clone(),
-                        Room::new(info.last_seq, storage::last_read(&info.name)),
-                    );
+                    rooms.insert(info.name.clone(), rooms::known_room(info));
                 }
             }
         }

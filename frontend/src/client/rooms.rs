@@ -3,8 +3,8 @@
 
 use leptos::{prelude::*, task::spawn_local};
 use shared::{
-    CreateRoom, DEFAULT_ROOM, Done, ErrorCode, ErrorPayload, JoinRoom, Joined, LeaveRoom,
-    MemberList, Members, RoomInfo,
+    CreateRoom, DEFAULT_ROOM, Done, ErrorCode, ErrorPayload, Invite, Invited, JoinRoom, Joined,
+    LeaveRoom, MemberList, Members, RoomInfo,
 };
 
 use super::history::load_history;
@@ -57,13 +57,14 @@ pub fn mark_read(room_name: &str, room: Room) {
     }
 }
 
-/// Makes a room; why it could not be made is shown beside the field its name was typed in.
-pub fn create_room(state: ChatState, name: String) {
+/// Makes a room (`private`: out of the directory, members invite others); why it could not be
+/// made is shown beside the field its name was typed in.
+pub fn create_room(state: ChatState, name: String, private: bool) {
     state.room_error.set(None);
     socket::request(
         &CreateRoom {
             room: name,
-            private: false,
+            private,
         },
         move |reply| match reply {
             Ok(joined) => {
@@ -103,18 +104,49 @@ pub fn join_room(state: ChatState, name: String) {
 fn entered(state: ChatState, reply: Result<Joined, ErrorPayload>) {
     match reply {
         Ok(Joined {
-            room: RoomInfo { name, last_seq, .. },
+            room: info,
             members,
         }) => {
-            let room = Room::new(last_seq, storage::last_read(&name));
+            let room = known_room(&info);
             room.set_members(members);
             state.rooms.update(|rooms| {
-                rooms.entry(name.clone()).or_insert(room);
+                rooms.entry(info.name.clone()).or_insert(room);
             });
-            open_room(state, name);
+            open_room(state, info.name);
         }
         Err(error) => state.error.set(Some(error.message)),
     }
+}
+
+/// A room the server told us of, read as far as this browser remembers.
+pub fn known_room(info: &RoomInfo) -> Room {
+    let mut room = Room::new(info.last_seq, storage::last_read(&info.name));
+    room.private = info.private;
+    room
+}
+
+/// Someone brought this user into a room (every tab of theirs is in it now): it joins the list,
+/// and the person is told who did it.
+pub fn invited(state: ChatState, invitation: Invited) {
+    state.rooms.update(|rooms| {
+        rooms
+            .entry(invitation.room.name.clone())
+            .or_insert_with(|| known_room(&invitation.room));
+    });
+    state.invitation.set(Some(invitation));
+}
+
+/// Brings the account `username` into the private room `room`; `done` gets the refusal, if any.
+pub fn invite(room: String, username: String, done: impl FnOnce(Option<ErrorPayload>) + 'static) {
+    socket::request(
+        &Invite {
+            room,
+            user: username,
+        },
+        move |reply| {
+            done(reply.err());
+        },
+    );
 }
 
 pub fn leave_room(state: ChatState, name: String) {

@@ -1,6 +1,6 @@
 //! The account dialog, opened from the sidebar: who the user is (name, @username, role), logging
 //! out, changing the password, the sessions (devices) logged in, each of which can be ended, and
-//! for an admin, who may sign up and the join link.
+//! for an admin, who may sign up, the join link and everyone's accounts (`people`).
 
 use leptos::{ev, prelude::*, task::spawn_local};
 use shared::{
@@ -11,6 +11,7 @@ use super::{
     avatar::Avatar,
     dialog::{Modal, close_dialog},
     field::{Field, FormProblem, Problem},
+    people::People,
 };
 use crate::{client, state::ChatState};
 
@@ -79,7 +80,7 @@ pub fn AccountDialog() -> impl IntoView {
                     "Log out everywhere"
                 </button>
             </section>
-            {move || admin().then(|| view! { <RegistrationSettings /> })}
+            {move || admin().then(|| view! { <RegistrationSettings /> <People /> })}
         </Modal>
     }
 }

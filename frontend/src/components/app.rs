@@ -8,6 +8,7 @@ use super::{
     account::AccountDialog,
     composer::Composer,
     header::Header,
+    invite::InviteDialog,
     message_list::MessageList,
     name_dialog::NameDialog,
     sidebar::{Sidebar, close_drawer},
@@ -50,6 +51,7 @@ pub fn App() -> impl IntoView {
             Dialog::LogIn => view! { <SignIn sign_up=false /> }.into_any(),
             Dialog::SignUp => view! { <SignIn sign_up=true /> }.into_any(),
             Dialog::Account => view! { <AccountDialog /> }.into_any(),
+            Dialog::Invite => view! { <InviteDialog /> }.into_any(),
         })
     };
 

@@ -3,7 +3,7 @@
 //! outbox, so it works offline too.
 
 use leptos::{ev, html::Textarea, prelude::*};
-use shared::{MAX_MESSAGE_CHARS, ValidationError, validate_text};
+use shared::{Invited, MAX_MESSAGE_CHARS, ValidationError, validate_text};
 
 use super::focus;
 use crate::{client, state::ChatState};
@@ -153,6 +153,7 @@ pub fn Composer() -> impl IntoView {
     view! {
         <footer class="composer">
             <p class="typing" aria-live="polite">{typing}</p>
+            <Invitation />
             <Show when=move || state.error.get().is_some()>
                 <p class="error" role="alert">{move || state.error.get()}</p>
             </Show>
@@ -239,4 +240,28 @@ fn byte_index(text: &str, utf16: usize) -> usize {
         units += c.len_utf16();
     }
     text.len()
+}
+
+/// Someone brought the user into a room: who, and a way there.
+#[component]
+fn Invitation() -> impl IntoView {
+    let state = expect_context::<ChatState>();
+    move || {
+        state.invitation.get().map(|Invited { room, by }| {
+            let name = room.name;
+            view! {
+                <div class="notice invited" role="status">
+                    <p>{format!("{} added you to #{name}.", by.name)}</p>
+                    <button class="link" on:click={
+                        let name = name.clone();
+                        move |_| {
+                            state.invitation.set(None);
+                            client::open_room(state, name.clone());
+                        }
+                    }>{format!("Open #{name}")}</button>
+                    <button class="link" on:click=move |_| state.invitation.set(None)>"Dismiss"</button>
+                </div>
+            }
+        })
+    }
 }

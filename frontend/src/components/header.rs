@@ -7,7 +7,7 @@ use shared::{Author, DEFAULT_ROOM};
 use super::{avatar::Avatar, message_item::clock};
 use crate::{
     client,
-    state::{ChatState, Status},
+    state::{ChatState, Dialog, Status},
     storage,
 };
 
@@ -29,6 +29,7 @@ pub fn Header() -> impl IntoView {
         members_open.set(false);
     });
     let can_leave = move || state.current.get() != DEFAULT_ROOM;
+    let private = move || state.current_room().is_some_and(|room| room.private);
     let notify_all = RwSignal::new(false);
     Effect::new(move |_| notify_all.set(storage::notify_room(&state.current.get())));
     let toggle_notify_all = move |_| {
@@ -56,7 +57,12 @@ pub fn Header() -> impl IntoView {
                 </Show>
             </button>
             <div class="room-title">
-                <h1 class="title">"# " {move || state.current.get()}</h1>
+                <h1 class="title">
+                    "# " {move || state.current.get()}
+                    <Show when=private>
+                        <span class="private-mark">" (private)"</span>
+                    </Show>
+                </h1>
                 <button
                     class="link online"
                     aria-expanded=move || members_open.get().to_string()
@@ -76,6 +82,12 @@ pub fn Header() -> impl IntoView {
                     on:click=toggle_notify_all
                 >
                     "Notify all"
+                </button>
+            </Show>
+            <Show when=private>
+                <button id="invite-button" class="link" aria-haspopup="dialog"
+                    on:click=move |_| state.dialog.set(Some(Dialog::Invite))>
+                    "Invite"
                 </button>
             </Show>
             <Show when=can_leave>

@@ -499,7 +499,7 @@ fn MissingRoom() -> impl IntoView {
                     <Show when=move || missing.valid>
                         <button class="link" on:click={
                             let name = name.clone();
-                            move |_| client::create_room(state, name.clone())
+                            move |_| client::create_room(state, name.clone(), false)
                         }>{format!("Create #{name}")}</button>
                     </Show>
                     <button class="link" on:click=move |_| state.missing_room.set(None)>"Dismiss"</button>

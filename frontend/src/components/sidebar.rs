@@ -15,6 +15,7 @@ use crate::{
 pub fn Sidebar() -> impl IntoView {
     let state = expect_context::<ChatState>();
     let new_room = RwSignal::new(String::new());
+    let private = RwSignal::new(false);
     let directory = RwSignal::new(None::<Vec<RoomInfo>>);
     let nav = NodeRef::<Nav>::new();
 
@@ -22,8 +23,9 @@ pub fn Sidebar() -> impl IntoView {
         event.prevent_default();
         match validate_room(&new_room.get_untracked()) {
             Ok(name) => {
-                client::create_room(state, name);
+                client::create_room(state, name, private.get_untracked());
                 new_room.set(String::new());
+                private.set(false);
             }
             Err(error) => state.room_error.set(Some(error.to_string())),
         }
@@ -103,6 +105,11 @@ pub fn Sidebar() -> impl IntoView {
                     }
                 />
                 <button type="submit" aria-label="Create room">"Create"</button>
+                <label class="choice">
+                    <input type="checkbox" prop:checked=private
+                        on:change=move |event| private.set(event_target_checked(&event)) />
+                    "Private: only people invited can find it"
+                </label>
             </form>
             <p id="room-problem" class="error" role="alert">{move || state.room_error.get()}</p>
             <button

@@ -180,10 +180,7 @@ pub async fn reset_password(
     password: &str,
 ) -> ChatResult<usize> {
     let password = validate_password(password)?.to_owned();
-    let account = store
-        .account_by_username(&username_key(username.trim()))
-        .await?
-        .ok_or(ChatError::UserNotFound)?;
+    let account = account_named(store, username).await?;
     store
         .set_password(&account.user.id, &hash_password(password).await?)
         .await?;
@@ -191,6 +188,17 @@ pub async fn reset_password(
         .end_sessions(&account.user.id, None, None)
         .await?
         .len())
+}
+
+/// The account with this username, however it is spelled (case, look-alikes, a leading `@`).
+pub(super) async fn account_named(
+    store: &dyn crate::store::Store,
+    username: &str,
+) -> ChatResult<crate::store::StoredAccount> {
+    store
+        .account_by_username(&username_key(username.trim().trim_start_matches('@')))
+        .await?
+        .ok_or(ChatError::UserNotFound)
 }
 
 /// A user id as stored (user ids are UUIDs, written hyphenated in lower case), so that another

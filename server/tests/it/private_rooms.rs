@@ -170,6 +170,36 @@ async fn a_member_invites_someone_who_is_then_in_everywhere() {
 }
 
 #[tokio::test]
+async fn an_account_is_invited_by_its_username_in_any_spelling() {
+    let app = TestApp::spawn().await;
+    let (status, bea) = app
+        .call_raw("register", "username=Bea&password=bea+password".into())
+        .await;
+    assert_eq!(status, 200);
+    let mut bea = app
+        .client_as(Auth {
+            token: bea["token"].as_str().map(str::to_owned),
+            name: None,
+        })
+        .await;
+    let ada = ada_in_a_private_room(&app, "for Bea").await;
+    let invited = ada
+        .emit_with_ack(event::INVITE, json!({ "room": "plans", "user": " @BEA " }))
+        .await;
+    assert_eq!(invited["status"], "ok", "{invited}");
+    // Her open connection is told and is in the room.
+    let told = bea.next(event::INVITED).await;
+    assert_eq!(told["room"]["name"], "plans");
+    ada.emit_with_ack(
+        event::CHAT_MESSAGE,
+        json!({ "room": "plans", "text": "hello Bea" }),
+    )
+    .await;
+    assert_eq!(bea.next(event::CHAT_MESSAGE).await["text"], "hello Bea");
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn an_admin_sees_that_a_private_room_exists_but_cannot_read_it() {
     let app = TestApp::spawn().await;
     let (status, admin) = app
