@@ -1,7 +1,8 @@
 // The example clients in examples/ against the release server: each connects, catches up, sends
 // one message with --once and must see it come back as a broadcast, then exit 0 by itself; does
 // the same as an account it registers, then logs in to; follows an invitation into a private
-// room; and exits 1 when a login or the connection is refused.
+// room; prints edits and deletions, caught up and live; and exits 1 when a login or the
+// connection is refused.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -136,50 +137,91 @@ for (const label of Object.keys(CLIENTS)) {
   });
 
   test(`the ${label} example follows an invitation into a private room`, async (t) => {
-    const [command, script] = CLIENTS[label]();
-    const child = spawn(command, [script, server.url, '--name', `${short} guest`], {
-      cwd: ROOT,
-      stdio: ['pipe', 'pipe', 'inherit'],
-    });
-    const exited = once(child, 'close');
-    t.after(() => child.kill('SIGKILL'));
-    const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
-    const printed = [];
-    /** The next line the client prints that matches `pattern`. */
-    const next = async (pattern) => {
-      for (let line; !(line = await lines.next()).done;) {
-        printed.push(line.value);
-        const match = line.value.match(pattern);
-        if (match) return match;
-      }
-      assert.fail(`the client ended before printing ${pattern}:\n${printed.join('\n')}`);
-    };
-    const [, id] = await next(/^welcome: you are .+ \(([\w-]+)\); /);
-    await next(/^ack: /);
-
+    const { id, next, end } = await interactive(t, label, `${short} guest`);
+    const host = await hostFor(t, `${short} host`);
     // Someone else makes a private room, writes in it, then brings the client in: it must catch
     // up on what it missed and receive what follows.
-    const host = io(server.url, { auth: { name: `${short} host` }, transports: ['websocket'] });
-    t.after(() => host.close());
-    await once(host, 'welcome');
-    const request = async (event, payload) => {
-      const ack = await host.timeout(5000).emitWithAck(event, payload);
-      assert.equal(ack.status, 'ok', `${event}: ${JSON.stringify(ack)}`);
-      return ack;
-    };
     const room = `secret-${randomUUID().slice(0, 8)}`;
-    await request('createRoom', { room, private: true });
-    await request('chatMessage', { room, text: 'before you came' });
-    await request('invite', { room, user: id });
+    await host.request('createRoom', { room, private: true });
+    await host.request('chatMessage', { room, text: 'before you came' });
+    await host.request('invite', { room, user: id });
     await next(new RegExp(`^invited: ${short} host brought you into #${room} \\(private\\)$`));
     await next(new RegExp(`^\\[#${room} 1\\] ${short} host: before you came$`));
-    await request('chatMessage', { room, text: 'welcome in' });
+    await host.request('chatMessage', { room, text: 'welcome in' });
     await next(new RegExp(`^\\[#${room} 2\\] ${short} host: welcome in$`));
+    await end();
+  });
 
+  test(`the ${label} example prints edits and deletions, caught up and live`, async (t) => {
+    const { id, next, end } = await interactive(t, label, `${short} reader`);
+    const host = await hostFor(t, `${short} writer`);
+    const room = `edits-${randomUUID().slice(0, 8)}`;
+    const line = (seq, rest) => new RegExp(`^\\[#${room} ${seq}\\] ${rest}$`);
+    // Before the client is in the room: an edit (seq 2) of message 1, caught up on with `sync`,
+    // the message already as it is now.
+    await host.request('createRoom', { room, private: true });
+    await host.request('chatMessage', { room, text: 'frist' });
+    await host.request('editMessage', { room, seq: 1, text: 'first' });
+    await host.request('chatMessage', { room, text: 'second' });
+    await host.request('invite', { room, user: id });
+    await next(line(1, `${short} writer: first \\(edited\\)`));
+    await next(line(2, '#1 edited: first'));
+    await next(line(3, `${short} writer: second`));
+    // Live, in order; the message after them shows the changes' seqs left no gap.
+    await host.request('editMessage', { room, seq: 3, text: 'second, better' });
+    await next(line(4, '#3 edited: second, better'));
+    await host.request('deleteMessage', { room, seq: 1 });
+    await next(line(5, '#1 deleted by its author'));
+    await host.request('chatMessage', { room, text: 'third' });
+    await next(line(6, `${short} writer: third`));
+    await end();
+  });
+}
+
+/**
+ * An example running interactively as a guest named `name`, until `end` closes its input: its
+ * user `id` (once it has sent its first message), and `next(pattern)`, the next line it prints
+ * that matches.
+ */
+async function interactive(t, label, name) {
+  const [command, script] = CLIENTS[label]();
+  const child = spawn(command, [script, server.url, '--name', name], {
+    cwd: ROOT,
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  const exited = once(child, 'close');
+  t.after(() => child.kill('SIGKILL'));
+  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+  const printed = [];
+  const next = async (pattern) => {
+    for (let line; !(line = await lines.next()).done;) {
+      printed.push(line.value);
+      const match = line.value.match(pattern);
+      if (match) return match;
+    }
+    assert.fail(`the client ended before printing ${pattern}:\n${printed.join('\n')}`);
+  };
+  const [, id] = await next(/^welcome: you are .+ \(([\w-]+)\); /);
+  await next(/^ack: /);
+  const end = async () => {
     child.stdin.end();
     const [code] = await exited;
     assert.equal(code, 0, `exit code after end of input:\n${printed.join('\n')}`);
-  });
+  };
+  return { id, next, end };
+}
+
+/** Another person, on a socket.io-client connection: `request` asserts each is accepted. */
+async function hostFor(t, name) {
+  const socket = io(server.url, { auth: { name }, transports: ['websocket'] });
+  t.after(() => socket.close());
+  await once(socket, 'welcome');
+  const request = async (event, payload) => {
+    const ack = await socket.timeout(5000).emitWithAck(event, payload);
+    assert.equal(ack.status, 'ok', `${event}: ${JSON.stringify(ack)}`);
+    return ack;
+  };
+  return { request };
 }
 
 test('both examples print a refused connection and exit 1', async () => {

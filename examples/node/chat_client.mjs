@@ -4,9 +4,9 @@
 // It connects as a guest with a display name, or with --username and --password as an account
 // (logging in with POST /api/login first, or creating the account with --register), prints the
 // welcome, catches up with `sync`, sends one message with a `clientId` and prints the
-// acknowledgement, then prints every message that arrives, and every invitation into a room (which
-// it then catches up on too). Lines typed on standard input are sent as further messages; end of
-// input (Ctrl-D) disconnects.
+// acknowledgement, then prints every message that arrives, every edit and deletion of a message,
+// and every invitation into a room (which it then catches up on too). Lines typed on standard
+// input are sent as further messages; end of input (Ctrl-D) disconnects.
 //
 // With --once it sends its one message, waits until that message comes back as a broadcast, then
 // disconnects and exits 0. It exits 1 if anything fails or takes longer than --timeout seconds, if
@@ -43,7 +43,8 @@ class Refused extends Error {
 }
 
 /**
- * Each room's messages exactly once and in `seq` order, however they arrive.
+ * Each room's messages and changes (edits, deletions) exactly once and in `seq` order, however
+ * they arrive: a change takes the room's next `seq` like a message.
  *
  * Broadcasts, `sync` replies and acknowledgements can overlap and interleave. Keyed by
  * (room, seq), anything at or below a room's cursor is a repeat and dropped; anything past the
@@ -52,7 +53,7 @@ class Refused extends Error {
 class Timeline {
   /** room -> highest seq shown */
   cursor = new Map();
-  /** room -> Map(seq -> message) that arrived ahead of a gap */
+  /** room -> Map(seq -> message or change) that arrived ahead of a gap */
   held = new Map();
 
   /** Sets where a room begins, unless it is known already (a reconnect keeps its place). */
@@ -60,15 +61,15 @@ class Timeline {
     if (!this.cursor.has(room)) this.cursor.set(room, seq);
   }
 
-  /** Takes a message and returns the ones that can now be shown, in order. */
-  add(message) {
-    const { room, seq } = message;
+  /** Takes a message or a change and returns those that can now be shown, in order. */
+  add(entry) {
+    const { room, seq } = entry;
     if (!this.cursor.has(room)) this.cursor.set(room, seq - 1);
     let cursor = this.cursor.get(room);
     if (seq <= cursor) return [];
     if (!this.held.has(room)) this.held.set(room, new Map());
     const held = this.held.get(room);
-    held.set(seq, message);
+    held.set(seq, entry);
     const ready = [];
     while (held.has(cursor + 1)) {
       cursor += 1;
@@ -109,6 +110,7 @@ class ChatClient {
     this.socket = io(url, { auth: { name }, autoConnect: false });
     this.socket.on('welcome', (welcome) => this.onWelcome(welcome));
     this.socket.on('chatMessage', (message) => this.onChatMessage(message));
+    this.socket.on('messageChanged', (change) => this.show(change));
     this.socket.on('presence', ({ room, online, joined, left }) => {
       const names = (users) => users.map((user) => user.name).join(', ') || '-';
       say(`presence #${room}: ${online} online; joined ${names(joined)}; left ${names(left)}`);
@@ -190,10 +192,10 @@ class ChatClient {
     if (echo && message.author.id === this.user?.id) echo(message);
   }
 
-  show(message) {
-    for (const ready of this.timeline.add(message)) {
-      const mine = ready.author.id === this.user?.id ? ' (you)' : '';
-      say(`[#${ready.room} ${ready.seq}] ${ready.author.name}${mine}: ${ready.text}`);
+  /** Prints a message or a change (`messageChanged`) once its turn in the room comes. */
+  show(entry) {
+    for (const ready of this.timeline.add(entry)) {
+      say(`[#${ready.room} ${ready.seq}] ${describe(ready, this.user)}`);
     }
     if (this.timeline.hasGap()) this.catchUpSoon();
   }
@@ -211,14 +213,18 @@ class ChatClient {
   async catchUp() {
     try {
       for (;;) {
-        const { messages, more } = await this.request('sync', { rooms: this.timeline.cursors() });
-        say(`sync: ${messages.length} message(s) to catch up on`);
-        for (const message of messages) this.show(message);
+        const { messages, changes = [], more } = await this.request('sync', {
+          rooms: this.timeline.cursors(),
+        });
+        say(`sync: ${messages.length} message(s) and ${changes.length} change(s) to catch up on`);
+        // Messages come as they are now (edited, or a tombstone); the changes are for those
+        // shown before. Both take their turn by seq.
+        for (const entry of [...messages, ...changes]) this.show(entry);
         // `more`: the server cut the reply short (a page per room, a size per reply).
         if (more) continue;
         // A gap left after a pass that brought nothing new is not this sync's to fill; the
         // next broadcast or reconnect tries again.
-        if (messages.length === 0 || !this.timeline.hasGap()) return;
+        if (messages.length + changes.length === 0 || !this.timeline.hasGap()) return;
       }
     } catch (error) {
       // The next welcome (after a reconnect) starts another catch-up.
@@ -273,6 +279,19 @@ class ChatClient {
     }
     throw new Error('unreachable');
   }
+}
+
+/** One line for a message or a change, after its `[#room seq]`. */
+function describe(entry, me) {
+  if ('target' in entry) {
+    if (entry.change === 'edited') return `#${entry.target} edited: ${entry.text}`;
+    const by = entry.by === 'admin' ? 'removed by an admin' : 'deleted by its author';
+    return `#${entry.target} ${by}`;
+  }
+  const mine = entry.author.id === me?.id ? ' (you)' : '';
+  const text = { author: '(message deleted)', admin: '(removed by an admin)' }[entry.deleted]
+    ?? (entry.editedAt ? `${entry.text} (edited)` : entry.text);
+  return `${entry.author.name}${mine}: ${text}`;
 }
 
 /** Rejects after `seconds`, so that nothing waits forever. */

@@ -4,9 +4,9 @@
 It connects as a guest with a display name, or with --username and --password as an account
 (logging in with POST /api/login first, or creating the account with --register), prints the
 welcome, catches up with `sync`, sends one message with a `clientId` and prints the
-acknowledgement, then prints every message that arrives, and every invitation into a room (which
-it then catches up on too). Lines typed on standard input are sent as further messages; end of
-input (Ctrl-D) disconnects.
+acknowledgement, then prints every message that arrives, every edit and deletion of a message,
+and every invitation into a room (which it then catches up on too). Lines typed on standard input
+are sent as further messages; end of input (Ctrl-D) disconnects.
 
 With --once it sends its one message, waits until that message comes back as a broadcast, then
 disconnects and exits 0. It exits 1 if anything fails or takes longer than --timeout seconds, if
@@ -54,7 +54,8 @@ class Refused(Exception):
 
 
 class Timeline:
-    """Each room's messages exactly once and in `seq` order, however they arrive.
+    """Each room's messages and changes (edits, deletions) exactly once and in `seq` order,
+    however they arrive: a change takes the room's next `seq` like a message.
 
     Broadcasts, `sync` replies and acknowledgements can overlap and interleave. Keyed by
     (room, seq), anything at or below a room's cursor is a repeat and dropped; anything past the
@@ -63,20 +64,20 @@ class Timeline:
 
     def __init__(self):
         self.cursor = {}  # room -> highest seq shown
-        self.held = {}  # room -> {seq: message} that arrived ahead of a gap
+        self.held = {}  # room -> {seq: message or change} that arrived ahead of a gap
 
     def start(self, room, seq):
         """Sets where a room begins, unless it is known already (a reconnect keeps its place)."""
         self.cursor.setdefault(room, seq)
 
-    def add(self, message):
-        """Takes a message and returns the ones that can now be shown, in order."""
-        room, seq = message["room"], message["seq"]
+    def add(self, entry):
+        """Takes a message or a change and returns those that can now be shown, in order."""
+        room, seq = entry["room"], entry["seq"]
         cursor = self.cursor.setdefault(room, seq - 1)
         if seq <= cursor:
             return []
         held = self.held.setdefault(room, {})
-        held[seq] = message
+        held[seq] = entry
         ready = []
         while cursor + 1 in held:
             cursor += 1
@@ -110,6 +111,7 @@ class ChatClient:
         self.sio = socketio.AsyncClient()
         self.sio.on("welcome", self.on_welcome)
         self.sio.on("chatMessage", self.on_chat_message)
+        self.sio.on("messageChanged", self.show)
         self.sio.on("presence", self.on_presence)
         self.sio.on("typing", self.on_typing)
         self.sio.on("roomHead", self.on_room_head)
@@ -230,11 +232,10 @@ class ChatClient:
 
     # Catch-up.
 
-    def show(self, message):
-        for ready in self.timeline.add(message):
-            author = ready["author"]
-            mine = " (you)" if self.user and author["id"] == self.user["id"] else ""
-            say(f"[#{ready['room']} {ready['seq']}] {author['name']}{mine}: {ready['text']}")
+    def show(self, entry):
+        """Prints a message or a change (`messageChanged`) once its turn in the room comes."""
+        for ready in self.timeline.add(entry):
+            say(f"[#{ready['room']} {ready['seq']}] {describe(ready, self.user)}")
         if self.timeline.has_gap():
             self.catch_up_soon()
 
@@ -247,16 +248,18 @@ class ChatClient:
         try:
             while True:
                 reply = await self.request("sync", {"rooms": self.timeline.cursors()})
-                messages = reply["messages"]
-                say(f"sync: {len(messages)} message(s) to catch up on")
-                for message in messages:
-                    self.show(message)
+                messages, changes = reply["messages"], reply.get("changes", [])
+                say(f"sync: {len(messages)} message(s) and {len(changes)} change(s) to catch up on")
+                # Messages come as they are now (edited, or a tombstone); the changes are for
+                # those shown before. Both take their turn by seq.
+                for entry in messages + changes:
+                    self.show(entry)
                 # `more`: the server cut the reply short (a page per room, a size per reply).
                 if reply.get("more"):
                     continue
                 # A gap left after a pass that brought nothing new is not this sync's to fill;
                 # the next broadcast or reconnect tries again.
-                if not messages or not self.timeline.has_gap():
+                if not messages + changes or not self.timeline.has_gap():
                     return
         except (socketio.exceptions.SocketIOError, Refused) as error:
             # The next welcome (after a reconnect) starts another catch-up.
@@ -309,6 +312,21 @@ class ChatClient:
             self.show(message)
             return client_id
         raise TimeoutError(f"no acknowledgement after {SEND_ATTEMPTS} attempts")
+
+
+def describe(entry, me):
+    """One line for a message or a change, after its `[#room seq]`."""
+    if "target" in entry:
+        if entry["change"] == "edited":
+            return f"#{entry['target']} edited: {entry['text']}"
+        by = "removed by an admin" if entry["by"] == "admin" else "deleted by its author"
+        return f"#{entry['target']} {by}"
+    mine = " (you)" if me and entry["author"]["id"] == me["id"] else ""
+    deleted = {"author": "(message deleted)", "admin": "(removed by an admin)"}
+    text = deleted.get(entry.get("deleted")) or (
+        f"{entry['text']} (edited)" if entry.get("editedAt") else entry["text"]
+    )
+    return f"{entry['author']['name']}{mine}: {text}"
 
 
 def read_stdin(loop, lines):

@@ -9,8 +9,8 @@ use std::{
 
 use serde::{Serialize, de::DeserializeOwned};
 use shared::{
-    Ack, Auth, ChatMessage, ErrorCode, ErrorPayload, Event, Invited, PresenceChange, Request,
-    RoomHead, Typing, Welcome,
+    Ack, Auth, ChatMessage, ErrorCode, ErrorPayload, Event, Invited, MessageChanged,
+    PresenceChange, Request, RoomHead, Typing, Welcome,
 };
 use wasm_bindgen::prelude::*;
 
@@ -82,6 +82,8 @@ pub enum ServerEvent {
     Unavailable,
     Welcome(Welcome),
     Message(ChatMessage),
+    /// A message was edited or deleted.
+    Changed(MessageChanged),
     Presence(PresenceChange),
     Typing(Typing),
     /// A room's newest sequence number, after live delivery may have missed some.
@@ -147,6 +149,8 @@ pub fn connect(auth: impl Fn() -> Auth + 'static, on_event: impl Fn(ServerEvent)
     listen_to::<Welcome>(&socket, move |w| h(ServerEvent::Welcome(w)));
     let h = handler.clone();
     listen_to::<ChatMessage>(&socket, move |m| h(ServerEvent::Message(m)));
+    let h = handler.clone();
+    listen_to::<MessageChanged>(&socket, move |c| h(ServerEvent::Changed(c)));
     let h = handler.clone();
     listen_to::<PresenceChange>(&socket, move |p| h(ServerEvent::Presence(p)));
     let h = handler.clone();

@@ -1,9 +1,15 @@
 //! What the UI knows, shared with every component through context.
 
-use std::{collections::BTreeMap, sync::Arc};
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    sync::Arc,
+};
 
 use leptos::prelude::*;
-use shared::{AccountInfo, Author, ChatMessage, DEFAULT_ROOM, Invited, PresenceChange, ServerInfo};
+use shared::{
+    AccountInfo, Author, ChatMessage, DEFAULT_ROOM, Invited, MessageChanged, PresenceChange,
+    ServerInfo,
+};
 
 /// The connection as the user should understand it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,6 +103,10 @@ pub struct Room {
     /// where a sync resumes. Advanced as messages arrive, so no message costs a walk over the
     /// window.
     cursor: StoredValue<i64>,
+    /// Sequence numbers of changes (edits, deletions) received beyond the cursor: a change takes
+    /// the room's next number like a message, so the cursor passes it as it passes a message
+    /// (at most [`MOST_HELD`]; one left out is fetched again by the sync its gap asks for).
+    changes: StoredValue<BTreeSet<i64>>,
     /// At most one sync per room at a time, however many gaps are noticed meanwhile.
     pub sync: StoredValue<Sync>,
     /// The newest sequence number the server has told us about.
@@ -121,6 +131,7 @@ impl Room {
         Self {
             messages: RwSignal::new(BTreeMap::new()),
             cursor: StoredValue::new(0),
+            changes: StoredValue::new(BTreeSet::new()),
             sync: StoredValue::new(Sync::Idle),
             last_seq: RwSignal::new(last_seq),
             last_read: RwSignal::new(last_read.min(last_seq)),
@@ -146,6 +157,37 @@ impl Room {
         self.add(incoming, keep, false)
     }
 
+    /// Applies edits and deletions from the server (live or synced) to the messages held, and
+    /// counts their sequence numbers as seen. Returns whether something is held beyond a gap.
+    /// While nothing is held, there is nothing to apply them to: the newest page, loaded when
+    /// the room is opened, has them applied already.
+    pub fn apply_changes(&self, incoming: impl IntoIterator<Item = MessageChanged>) -> bool {
+        let mut cursor = self.cursor.get_value();
+        let mut changes = self.changes.get_value();
+        let mut gap = false;
+        self.messages.update(|messages| {
+            if messages.is_empty() {
+                return;
+            }
+            for change in incoming {
+                if let Some(message) = messages.get_mut(&change.target) {
+                    Arc::make_mut(message).apply(&change.change);
+                }
+                if change.seq > cursor {
+                    changes.insert(change.seq);
+                }
+            }
+            while changes.len() > MOST_HELD {
+                changes.pop_last();
+            }
+            advance(messages, &mut changes, &mut cursor);
+            gap = beyond(messages, &changes, cursor);
+        });
+        self.cursor.set_value(cursor);
+        self.changes.set_value(changes);
+        gap
+    }
+
     /// Adds a history page (older messages). Nothing is dropped: the reader asked for them, a
     /// page at a time; the next message received while they read trims to [`MOST_HELD`].
     pub fn add_page(&self, page: Vec<ChatMessage>) {
@@ -161,6 +203,7 @@ impl Room {
         let mut fresh = Vec::new();
         let mut newest = self.last_seq.get_untracked();
         let mut cursor = self.cursor.get_value();
+        let mut changes = self.changes.get_value();
         let mut trimmed = false;
         let mut gap = false;
         self.messages.update(|messages| {
@@ -168,6 +211,7 @@ impl Room {
                 let seq = message.seq;
                 if messages.is_empty() {
                     cursor = seq - 1;
+                    changes.clear();
                 } else if seq <= cursor && !older {
                     continue;
                 }
@@ -179,21 +223,17 @@ impl Room {
                     }
                     entry.insert(message);
                 }
-                // Each step passes a message once, so this costs O(log n) per message overall.
-                while messages.contains_key(&(cursor + 1)) {
-                    cursor += 1;
-                }
+                advance(messages, &mut changes, &mut cursor);
             }
             // The cursor moved first, so dropping the oldest never forgets where to resume.
             while messages.len() > keep {
                 messages.pop_first();
                 trimmed = true;
             }
-            gap = messages
-                .last_key_value()
-                .is_some_and(|(&seq, _)| seq > cursor);
+            gap = beyond(messages, &changes, cursor);
         });
         self.cursor.set_value(cursor);
+        self.changes.set_value(changes);
         if newest > self.last_seq.get_untracked() {
             self.last_seq.set(newest);
         }
@@ -220,13 +260,12 @@ impl Room {
             .then(|| self.cursor.get_value())
     }
 
-    /// Whether messages are held beyond a gap.
+    /// Whether messages or changes are held beyond a gap.
     pub fn has_gap(&self) -> bool {
         let cursor = self.cursor.get_value();
-        self.messages.with_untracked(|messages| {
-            messages
-                .last_key_value()
-                .is_some_and(|(&seq, _)| seq > cursor)
+        self.changes.with_value(|changes| {
+            self.messages
+                .with_untracked(|messages| beyond(messages, changes, cursor))
         })
     }
 
@@ -264,6 +303,29 @@ impl Room {
     pub fn is_unread(&self, message: &ChatMessage) -> bool {
         message.seq > self.last_read.get_untracked()
     }
+}
+
+/// Moves `cursor` past the messages and changes that follow it without a gap, forgetting those
+/// changes. Each step passes a message or a change once, so this costs O(log n) per message
+/// overall.
+fn advance(
+    messages: &BTreeMap<i64, Arc<ChatMessage>>,
+    changes: &mut BTreeSet<i64>,
+    cursor: &mut i64,
+) {
+    while messages.contains_key(&(*cursor + 1)) || changes.remove(&(*cursor + 1)) {
+        *cursor += 1;
+    }
+}
+
+/// Whether a message or a change is held beyond `cursor` (past a gap).
+fn beyond(
+    messages: &BTreeMap<i64, Arc<ChatMessage>>,
+    changes: &BTreeSet<i64>,
+    cursor: i64,
+) -> bool {
+    let last_message = messages.last_key_value().map(|(&seq, _)| seq);
+    last_message.max(changes.last().copied()) > Some(cursor)
 }
 
 /// Where an outgoing message is.
@@ -448,6 +510,8 @@ mod tests {
             },
             sent_at: 0,
             client_id: None,
+            edited_at: None,
+            deleted: None,
         }
     }
 
@@ -480,6 +544,54 @@ mod tests {
             assert_eq!(fresh.iter().map(|m| m.seq).collect::<Vec<_>>(), [9]);
             assert_eq!(held(&room), [5, 6, 7, 8, 9]);
             assert_eq!(room.last_seq.get_untracked(), 9);
+        });
+    }
+
+    #[test]
+    fn changes_take_seqs_the_cursor_passes_and_apply_to_what_is_held() {
+        use shared::{Change, DeletedBy};
+        let change = |seq, target, change| MessageChanged {
+            room: "r".to_owned(),
+            seq,
+            target,
+            change,
+        };
+        in_an_owner(|| {
+            let room = Room::new(0, 0);
+            assert!(
+                !room.apply_changes([change(
+                    2,
+                    1,
+                    Change::Deleted {
+                        by: DeletedBy::Admin
+                    }
+                )]),
+                "nothing held: nothing to apply"
+            );
+            room.receive([message(1), message(2)], WINDOW);
+            // 3 is an edit, 4 a message; the message comes first (a sync will bring the edit).
+            assert!(room.receive([message(4)], WINDOW).0, "3 is missing");
+            let edited = Change::Edited {
+                text: "better".to_owned(),
+                edited_at: 9,
+            };
+            assert!(!room.apply_changes([change(3, 1, edited)]));
+            assert_eq!(room.cursor(), Some(4));
+            // A change beyond a gap is a gap too, until what came before it arrives.
+            let deleted = Change::Deleted {
+                by: DeletedBy::Author,
+            };
+            assert!(room.apply_changes([change(6, 2, deleted)]));
+            assert!(room.has_gap());
+            assert!(!room.receive([message(5)], WINDOW).0);
+            assert_eq!(room.cursor(), Some(6));
+            let held = room.messages.get_untracked();
+            assert_eq!(
+                (held[&1].text.as_str(), held[&1].edited_at),
+                ("better", Some(9))
+            );
+            assert_eq!(held[&2].deleted, Some(DeletedBy::Author));
+            assert_eq!(held[&2].text, "");
         });
     }
 

@@ -17,9 +17,9 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 use shared::{
-    AccountInfo, Auth, Author, ChatInput, ChatMessage, DEFAULT_ROOM, ErrorCode, PresenceChange,
-    RoomCursor, RoomInfo, ValidationError, validate_client_id, validate_name, validate_room,
-    validate_text,
+    AccountInfo, Auth, Author, Change, ChatInput, ChatMessage, DEFAULT_ROOM, DeletedBy, ErrorCode,
+    MessageChanged, PresenceChange, RoomCursor, RoomInfo, Synced, ValidationError,
+    validate_client_id, validate_name, validate_room, validate_text,
 };
 
 pub use accounts::{AccountPolicy, Register, reset_password, session_id};
@@ -28,9 +28,10 @@ pub use presence::{Board, BoardResult, Changes, ConnectionId};
 
 pub use crate::store::Posted;
 pub use crate::store::RoomLimits;
-use crate::store::{Identity, NewMessage, Store, StoreError};
+use crate::store::{Identity, NewChange, NewMessage, Store, StoreError};
 
-/// Most messages one `sync` returns per room; a client that gets this many syncs again.
+/// Most messages and changes one `sync` returns per room; a client that gets this many syncs
+/// again.
 pub const SYNC_PAGE: u32 = 500;
 /// Most distinct rooms one `sync` may name.
 pub const SYNC_MAX_ROOMS: usize = 100;
@@ -55,6 +56,10 @@ pub enum ChatError {
     RoomNotFound,
     #[error("Join the room first.")]
     NotMember,
+    #[error("There is no message with that number in this room.")]
+    MessageNotFound,
+    #[error("That message was deleted.")]
+    MessageDeleted,
     #[error("Everyone stays in #{DEFAULT_ROOM}.")]
     CannotLeaveDefault,
     #[error("The server holds as many rooms as it allows.")]
@@ -106,6 +111,8 @@ impl ChatError {
             Self::RoomExists => ErrorCode::RoomExists,
             Self::RoomNotFound => ErrorCode::RoomNotFound,
             Self::NotMember => ErrorCode::NotAMember,
+            Self::MessageNotFound => ErrorCode::MessageNotFound,
+            Self::MessageDeleted => ErrorCode::MessageDeleted,
             Self::CannotLeaveDefault => ErrorCode::CannotLeaveDefaultRoom,
             Self::TooManyRooms | Self::TooManyMemberships => ErrorCode::TooManyRooms,
             Self::UnknownSession => ErrorCode::UnknownSession,
@@ -347,6 +354,109 @@ impl Chat {
             .await?)
     }
 
+    /// Replaces the text of message `seq` of `room` for the session `token` (its author), on a
+    /// connection in `rooms`. Returns the change, or `None` if the text is the same.
+    pub async fn edit(
+        &self,
+        token: &str,
+        rooms: &impl InRooms,
+        room: &str,
+        seq: i64,
+        text: &str,
+    ) -> ChatResult<Option<MessageChanged>> {
+        let text = validate_text(text)?.to_owned();
+        self.change(token, rooms, room, seq, Some(text)).await
+    }
+
+    /// Deletes message `seq` of `room` for the session `token` (its author, or an admin), on a
+    /// connection in `rooms`. Returns the change, or `None` if it was deleted already.
+    pub async fn delete(
+        &self,
+        token: &str,
+        rooms: &impl InRooms,
+        room: &str,
+        seq: i64,
+    ) -> ChatResult<Option<MessageChanged>> {
+        self.change(token, rooms, room, seq, None).await
+    }
+
+    /// An edit (`Some` new text, validated) or a deletion (`None`) of a message in a room the
+    /// actor can read, if the rules allow it. The room is checked before the message, so a
+    /// private room's outsider learns nothing of its messages.
+    async fn change(
+        &self,
+        token: &str,
+        rooms: &impl InRooms,
+        room: &str,
+        seq: i64,
+        edit: Option<String>,
+    ) -> ChatResult<Option<MessageChanged>> {
+        let actor = self.identity(token).await?;
+        let room = self.readable_room(&actor, rooms, room).await?;
+        let target = self
+            .store
+            .message(&room, seq)
+            .await?
+            .ok_or(ChatError::MessageNotFound)?;
+        let own = target.author.id == actor.user.id;
+        let at = now_millis();
+        let change = match edit {
+            Some(text) => {
+                allow(&actor, Action::EditMessage { own })?;
+                Change::Edited {
+                    text,
+                    edited_at: at,
+                }
+            }
+            None => {
+                allow(&actor, Action::DeleteMessage { own })?;
+                let by = if own {
+                    DeletedBy::Author
+                } else {
+                    DeletedBy::Admin
+                };
+                Change::Deleted { by }
+            }
+        };
+        Ok(self
+            .store
+            .change(NewChange {
+                room,
+                target: seq,
+                actor_id: actor.user.id,
+                at,
+                change,
+            })
+            .await?)
+    }
+
+    /// The canonical name of `room` if `actor` may read it: a room the connection is in, or
+    /// any public room. A private room's outsider is told `not_a_member`, as by
+    /// [`Chat::member_room`].
+    async fn readable_room(
+        &self,
+        actor: &Identity,
+        rooms: &impl InRooms,
+        room: &str,
+    ) -> ChatResult<String> {
+        match self.member_room(rooms, room).await {
+            Err(ChatError::NotMember) => {}
+            decided => return decided,
+        }
+        let room = validate_room(room)?;
+        let info = self
+            .store
+            .room(&room)
+            .await?
+            .ok_or(ChatError::RoomNotFound)?;
+        let entry = Action::EnterRoom {
+            private: info.private,
+            member: false,
+        };
+        allow(actor, entry).map_err(|_| ChatError::NotMember)?;
+        Ok(room)
+    }
+
     /// The canonical name of `room`, if the connection is in it; why not otherwise. The one
     /// place that decides membership.
     pub async fn member_room(&self, rooms: &impl InRooms, room: &str) -> ChatResult<String> {
@@ -476,14 +586,12 @@ impl Chat {
         Ok(name)
     }
 
-    /// Messages after each cursor, for rooms the connection is in: each room at most once, in
-    /// the order asked, oldest first per room. `more` is true when the reply was cut short (a
-    /// full page in some room, or [`SYNC_MAX_BYTES`] reached).
-    pub async fn sync(
-        &self,
-        rooms: &impl InRooms,
-        cursors: &[RoomCursor],
-    ) -> ChatResult<(Vec<ChatMessage>, bool)> {
+    /// Messages and changes after each cursor, for rooms the connection is in: each room at
+    /// most once, in the order asked, oldest first per room. Per room, what is returned is
+    /// everything from the cursor on up to some seq (messages and changes together, in seq
+    /// order), so the client's new cursor leaves nothing out. `more` is true when the reply was
+    /// cut short (a full page in some room, or [`SYNC_MAX_BYTES`] reached).
+    pub async fn sync(&self, rooms: &impl InRooms, cursors: &[RoomCursor]) -> ChatResult<Synced> {
         let mut asked: Vec<(String, i64)> = Vec::new();
         for cursor in cursors {
             let room = validate_room(&cursor.room)?;
@@ -497,21 +605,30 @@ impl Chat {
         for (room, _) in &asked {
             self.member_room(rooms, room).await?;
         }
-        let mut messages = Vec::new();
+        let mut synced = Synced {
+            messages: Vec::new(),
+            changes: Vec::new(),
+            more: false,
+        };
         let mut bytes = 0;
-        let mut more = false;
         for (room, after) in asked {
-            let page = self.store.sync(&room, after, SYNC_PAGE).await?;
-            more |= page.len() == SYNC_PAGE as usize;
-            for message in page {
-                bytes += wire_size(&message);
+            let messages = self.store.sync(&room, after, SYNC_PAGE).await?;
+            let changes = self.store.changes(&room, after, SYNC_PAGE).await?;
+            let (page, cut) = first_by_seq(messages, changes, SYNC_PAGE as usize);
+            synced.more |= cut;
+            for entry in page {
+                bytes += entry.wire_size();
                 if bytes > SYNC_MAX_BYTES {
-                    return Ok((messages, true));
+                    synced.more = true;
+                    return Ok(synced);
                 }
-                messages.push(message);
+                match entry {
+                    Entry::Message(message) => synced.messages.push(message),
+                    Entry::Change(change) => synced.changes.push(change),
+                }
             }
         }
-        Ok((messages, more))
+        Ok(synced)
     }
 
     /// A page of a room's history for the token's user: up to `limit` messages (clamped to
@@ -680,6 +797,8 @@ impl From<StoreError> for ChatError {
         match error {
             StoreError::RoomExists => Self::RoomExists,
             StoreError::RoomNotFound => Self::RoomNotFound,
+            StoreError::MessageNotFound => Self::MessageNotFound,
+            StoreError::MessageDeleted => Self::MessageDeleted,
             StoreError::TooManyRooms => Self::TooManyRooms,
             StoreError::TooManyMemberships => Self::TooManyMemberships,
             StoreError::UsernameTaken => Self::UsernameTaken,
@@ -689,15 +808,61 @@ impl From<StoreError> for ChatError {
     }
 }
 
-/// About how many bytes `message` takes in a reply.
-fn wire_size(message: &ChatMessage) -> usize {
-    message.id.len()
-        + message.room.len()
-        + message.text.len()
-        + message.author.id.len()
-        + message.author.name.len()
-        + message.client_id.as_ref().map_or(0, String::len)
-        + MESSAGE_OVERHEAD
+/// What a room's sequence number stands for: a message, or a change to one.
+enum Entry {
+    Message(ChatMessage),
+    Change(MessageChanged),
+}
+
+impl Entry {
+    fn seq(&self) -> i64 {
+        match self {
+            Self::Message(message) => message.seq,
+            Self::Change(change) => change.seq,
+        }
+    }
+
+    /// About how many bytes it takes in a reply.
+    fn wire_size(&self) -> usize {
+        match self {
+            Self::Message(message) => {
+                message.id.len()
+                    + message.room.len()
+                    + message.text.len()
+                    + message.author.id.len()
+                    + message.author.name.len()
+                    + message.client_id.as_ref().map_or(0, String::len)
+                    + MESSAGE_OVERHEAD
+            }
+            Self::Change(change) => {
+                let text = match &change.change {
+                    Change::Edited { text, .. } => text.len(),
+                    Change::Deleted { .. } => 0,
+                };
+                change.room.len() + text + MESSAGE_OVERHEAD
+            }
+        }
+    }
+}
+
+/// The first `limit` of a room's messages and changes together, in seq order, given the first
+/// `limit` of each (in seq order): the first `limit` of the union are among them. Also whether
+/// some may be left out (the union was longer, or either list full).
+fn first_by_seq(
+    messages: Vec<ChatMessage>,
+    changes: Vec<MessageChanged>,
+    limit: usize,
+) -> (Vec<Entry>, bool) {
+    let full = messages.len() >= limit || changes.len() >= limit;
+    let mut entries: Vec<Entry> = messages
+        .into_iter()
+        .map(Entry::Message)
+        .chain(changes.into_iter().map(Entry::Change))
+        .collect();
+    entries.sort_unstable_by_key(Entry::seq);
+    let cut = entries.len() > limit;
+    entries.truncate(limit);
+    (entries, full || cut)
 }
 
 /// A guest, named after its id.

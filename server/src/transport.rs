@@ -24,9 +24,9 @@ use std::{
 use axum::extract::ConnectInfo;
 
 use shared::{
-    Ack, Auth, ChatInput, ChatMessage, CreateRoom, Done, ErrorCode, ErrorPayload, Event, Invite,
-    Invited, JoinRoom, Joined, LeaveRoom, MemberList, Members, NowTyping, Rename, Renamed, Request,
-    Sent, Sync, Synced, Typing, Welcome,
+    Ack, Auth, Changed, ChatInput, CreateRoom, DeleteMessage, Done, EditMessage, ErrorCode,
+    ErrorPayload, Event, Invite, Invited, JoinRoom, Joined, LeaveRoom, MemberList, Members,
+    MessageChanged, NowTyping, Rename, Renamed, Request, Sent, Sync, Typing, Welcome,
 };
 use socketioxide::{
     BroadcastError, SocketError, SocketIo, TransportType,
@@ -134,6 +134,8 @@ pub async fn authenticate<A: Adapter>(
         .insert(Arc::new(Connection::new(session, limit)));
     socket.on(ChatInput::NAME, on_chat_message::<A>);
     socket.on(Sync::NAME, on_sync::<A>);
+    socket.on(EditMessage::NAME, on_edit_message::<A>);
+    socket.on(DeleteMessage::NAME, on_delete_message::<A>);
     socket.on(CreateRoom::NAME, on_create_room::<A>);
     socket.on(JoinRoom::NAME, on_join_room::<A>);
     socket.on(LeaveRoom::NAME, on_leave_room::<A>);
@@ -248,25 +250,84 @@ async fn on_chat_message<A: Adapter>(
             message
         }
         Ok(Posted::New(message)) => {
-            // Stored first: a recipient this misses (its queue was full) sees a gap in the
-            // room's sequence numbers and catches up with `sync`; if the fan-out failed, the
-            // room's head follows once it works again.
-            if let Err(error) = socket
-                .within(message.room.clone())
-                .emit(ChatMessage::NAME, &message)
-                .await
-            {
-                if matches!(error, BroadcastError::Adapter(_)) {
-                    heads.missed(&message.room, message.seq);
-                }
-                log_broadcast_failure(&error, &message.room);
-            }
+            broadcast(&socket, &heads, &message.room, message.seq, &message).await;
             message
         }
         Err(error) => return reply.fail(&error),
     };
     telemetry::acked(received);
     reply.ok(Sent { message });
+}
+
+/// Sends `event`, which took sequence number `seq` of `room`, to the room, the sender included.
+/// Stored first: a recipient this misses (its queue was full) sees a gap in the room's sequence
+/// numbers and catches up with `sync`; if the fan-out failed, the room's head follows once it
+/// works again.
+async fn broadcast<A: Adapter, E: Event>(
+    socket: &SocketRef<A>,
+    heads: &Heads,
+    room: &str,
+    seq: i64,
+    event: &E,
+) {
+    if let Err(error) = socket.within(room.to_owned()).emit(E::NAME, event).await {
+        if matches!(error, BroadcastError::Adapter(_)) {
+            heads.missed(room, seq);
+        }
+        log_broadcast_failure(&error, room);
+    }
+}
+
+/// `editMessage`: the author's new text, stored, broadcast to the room, then acknowledged.
+async fn on_edit_message<A: Adapter>(
+    socket: SocketRef<A>,
+    Conn(connection): Conn,
+    Payload(request): Payload<EditMessage>,
+    reply: Reply<A, EditMessage>,
+    State(chat): State<Chat>,
+    State(shared): State<Arc<SharedBudget>>,
+    State(heads): State<Arc<Heads>>,
+) {
+    if !shared.change(&connection.user().id) {
+        return reply.refuse(rate_limited());
+    }
+    let rooms = SocketRooms::of(&socket);
+    let (room, seq, text) = (&request.room, request.seq, &request.text);
+    let edited = chat.edit(connection.token(), &rooms, room, seq, text).await;
+    reply.result(announce_change(&socket, &heads, edited).await);
+}
+
+/// `deleteMessage`: a tombstone in the message's place, stored, broadcast, acknowledged.
+async fn on_delete_message<A: Adapter>(
+    socket: SocketRef<A>,
+    Conn(connection): Conn,
+    Payload(request): Payload<DeleteMessage>,
+    reply: Reply<A, DeleteMessage>,
+    State(chat): State<Chat>,
+    State(shared): State<Arc<SharedBudget>>,
+    State(heads): State<Arc<Heads>>,
+) {
+    if !shared.change(&connection.user().id) {
+        return reply.refuse(rate_limited());
+    }
+    let rooms = SocketRooms::of(&socket);
+    let deleted = chat
+        .delete(connection.token(), &rooms, &request.room, request.seq)
+        .await;
+    reply.result(announce_change(&socket, &heads, deleted).await);
+}
+
+/// Broadcasts a change that was made (`messageChanged`); the acknowledgement's content.
+async fn announce_change<A: Adapter>(
+    socket: &SocketRef<A>,
+    heads: &Heads,
+    changed: Result<Option<MessageChanged>, ChatError>,
+) -> Result<Changed, ChatError> {
+    let change = changed?;
+    if let Some(change) = &change {
+        broadcast(socket, heads, &change.room, change.seq, change).await;
+    }
+    Ok(Changed { change })
 }
 
 /// Logs a broadcast that did not reach everyone. Full queues (slow clients) and closing sockets
@@ -296,8 +357,7 @@ async fn on_sync<A: Adapter>(
     if !connection.budget.read() {
         return reply.refuse(rate_limited());
     }
-    let synced = chat.sync(&SocketRooms::of(&socket), &request.rooms).await;
-    reply.result(synced.map(|(messages, more)| Synced { messages, more }));
+    reply.result(chat.sync(&SocketRooms::of(&socket), &request.rooms).await);
 }
 
 async fn on_create_room<A: Adapter>(

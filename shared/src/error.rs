@@ -19,6 +19,10 @@ pub enum ErrorCode {
     RoomExists,
     RoomNotFound,
     NotAMember,
+    /// No message has that sequence number in the room (it may be a change's).
+    MessageNotFound,
+    /// The message was deleted: there is nothing left to edit.
+    MessageDeleted,
     CannotLeaveDefaultRoom,
     /// The user is in as many rooms as allowed, or the server holds as many rooms as allowed.
     TooManyRooms,

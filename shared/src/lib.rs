@@ -20,12 +20,13 @@ pub use account::{
 pub use error::{Ack, ErrorCode, ErrorPayload};
 pub use markup::mentions;
 pub use message::{
-    Auth, Author, ChatInput, ChatMessage, DEFAULT_ROOM, Joined, MemberList, PRESENCE_NAMED_MAX,
-    PresenceChange, Renamed, RoomCursor, RoomInfo, Sent, Synced, Typing, Welcome,
+    Auth, Author, Change, Changed, ChatInput, ChatMessage, DEFAULT_ROOM, DeletedBy, Joined,
+    MemberList, MessageChanged, PRESENCE_NAMED_MAX, PresenceChange, Renamed, RoomCursor, RoomInfo,
+    Sent, Synced, Typing, Welcome,
 };
 pub use protocol::{
-    CreateRoom, Done, Event, Invite, Invited, JoinRoom, LeaveRoom, Members, NowTyping, Rename,
-    Request, RoomHead, Sync,
+    CreateRoom, DeleteMessage, Done, EditMessage, Event, Invite, Invited, JoinRoom, LeaveRoom,
+    Members, NowTyping, Rename, Request, RoomHead, Sync,
 };
 pub use validate::{
     MAX_CLIENT_ID_BYTES, MAX_MESSAGE_CHARS, MAX_NAME_CHARS, MAX_ROOM_CHARS, ValidationError,

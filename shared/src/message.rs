@@ -70,7 +70,8 @@ pub struct ChatMessage {
     /// Server-assigned, unique.
     pub id: String,
     pub room: String,
-    /// Position in the room: 1, 2, 3, ... with no gaps. Catch-up and paging use it.
+    /// Position in the room: 1, 2, 3, ... with no gaps, shared with the room's changes
+    /// ([`MessageChanged`]). Catch-up and paging use it.
     pub seq: i64,
     pub text: String,
     pub author: Author,
@@ -79,6 +80,80 @@ pub struct ChatMessage {
     /// Echo of the sender's `clientId`, when it sent one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_id: Option<String>,
+    /// When its text was last edited (server clock, ms); absent if never.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub edited_at: Option<i64>,
+    /// Who deleted it, if it was deleted; its `text` is then empty (a tombstone).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deleted: Option<DeletedBy>,
+}
+
+/// Who deleted a message: its author, or an admin (moderation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeletedBy {
+    Author,
+    Admin,
+}
+
+impl DeletedBy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Author => "author",
+            Self::Admin => "admin",
+        }
+    }
+
+    pub fn parse(by: &str) -> Option<Self> {
+        match by {
+            "author" => Some(Self::Author),
+            "admin" => Some(Self::Admin),
+            _ => None,
+        }
+    }
+}
+
+/// What happened to a message, as a [`MessageChanged`] carries it: `"change": "edited"` with the
+/// new text, or `"change": "deleted"` with who deleted it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "change", rename_all = "lowercase")]
+pub enum Change {
+    #[serde(rename_all = "camelCase")]
+    Edited {
+        text: String,
+        edited_at: i64,
+    },
+    Deleted {
+        by: DeletedBy,
+    },
+}
+
+/// Server -> a room's members: a message of the room was edited or deleted. A change takes the
+/// room's next sequence number (`seq`), like a message, so catch-up carries changes too;
+/// `target` is the changed message's `seq`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageChanged {
+    pub room: String,
+    pub seq: i64,
+    pub target: i64,
+    #[serde(flatten)]
+    pub change: Change,
+}
+
+impl ChatMessage {
+    /// Applies `change` to this message (which it targets): the new text, or a tombstone.
+    pub fn apply(&mut self, change: &Change) {
+        match change {
+            Change::Edited { text, edited_at } => {
+                self.text.clone_from(text);
+                self.edited_at = Some(*edited_at);
+            }
+            Change::Deleted { by } => {
+                self.text.clear();
+                self.deleted = Some(*by);
+            }
+        }
+    }
 }
 
 /// A room and how far its history goes.
@@ -86,7 +161,7 @@ pub struct ChatMessage {
 #[serde(rename_all = "camelCase")]
 pub struct RoomInfo {
     pub name: String,
-    /// Sequence number of the newest message; 0 for an empty room.
+    /// The room's newest sequence number (of a message or a change); 0 for an empty room.
     pub last_seq: i64,
     /// Not in the directory; only members can bring others in. Absent when false.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -176,14 +251,28 @@ pub struct Joined {
     pub members: Vec<Author>,
 }
 
-/// What `sync` acknowledgements carry: missed messages, room by room, in sequence order.
+/// What `sync` acknowledgements carry: missed messages, room by room, in sequence order, in their
+/// current state (edited or deleted); and the changes made since the cursors, for messages the
+/// client holds already.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Synced {
     pub messages: Vec<ChatMessage>,
+    /// The changes (edits, deletions) with `seq` after the cursors, room by room, in sequence
+    /// order. Absent when there are none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<MessageChanged>,
     /// The reply was cut short (a page per room, a size for the whole reply): some room may have
     /// newer messages. Sync again from the new cursors.
     #[serde(default)]
     pub more: bool,
+}
+
+/// What `editMessage` and `deleteMessage` acknowledgements carry: the change made, absent when
+/// there was nothing to change (the same text again; a message deleted already).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Changed {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change: Option<MessageChanged>,
 }
 
 /// What `rename` acknowledgements carry.
@@ -210,6 +299,69 @@ mod tests {
         assert_eq!(object.text(), "hi");
         assert_eq!(object.room(), "rust");
         assert_eq!(object.client_id(), Some("c1"));
+    }
+
+    #[test]
+    fn changes_are_flat_objects_and_plain_messages_keep_the_seed_shape() {
+        let edited = MessageChanged {
+            room: "general".into(),
+            seq: 7,
+            target: 3,
+            change: Change::Edited {
+                text: "fixed".into(),
+                edited_at: 42,
+            },
+        };
+        let wire = json!({
+            "room": "general", "seq": 7, "target": 3,
+            "change": "edited", "text": "fixed", "editedAt": 42
+        });
+        assert_eq!(serde_json::to_value(&edited).unwrap(), wire);
+        assert_eq!(
+            serde_json::from_value::<MessageChanged>(wire).unwrap(),
+            edited
+        );
+        let deleted = json!({
+            "room": "general", "seq": 8, "target": 3, "change": "deleted", "by": "admin"
+        });
+        let decoded: MessageChanged = serde_json::from_value(deleted.clone()).unwrap();
+        assert_eq!(
+            decoded.change,
+            Change::Deleted {
+                by: DeletedBy::Admin
+            }
+        );
+        assert_eq!(serde_json::to_value(&decoded).unwrap(), deleted);
+
+        let mut message = ChatMessage {
+            id: "m".into(),
+            room: "general".into(),
+            seq: 3,
+            text: "typo".into(),
+            author: Author {
+                id: "a".into(),
+                name: "A".into(),
+            },
+            sent_at: 1,
+            client_id: None,
+            edited_at: None,
+            deleted: None,
+        };
+        assert_eq!(
+            serde_json::to_value(&message).unwrap(),
+            json!({ "id": "m", "room": "general", "seq": 3, "text": "typo",
+                    "author": { "id": "a", "name": "A" }, "sentAt": 1 })
+        );
+        message.apply(&edited.change);
+        assert_eq!(
+            (message.text.as_str(), message.edited_at),
+            ("fixed", Some(42))
+        );
+        message.apply(&decoded.change);
+        assert_eq!(
+            (message.text.as_str(), message.deleted),
+            ("", Some(DeletedBy::Admin))
+        );
     }
 
     #[test]

@@ -7,8 +7,8 @@
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
 use crate::{
-    Author, ChatInput, ChatMessage, ErrorPayload, Joined, MemberList, PresenceChange, Renamed,
-    RoomCursor, RoomInfo, Sent, Synced, Typing, Welcome,
+    Author, Changed, ChatInput, ChatMessage, ErrorPayload, Joined, MemberList, MessageChanged,
+    PresenceChange, Renamed, RoomCursor, RoomInfo, Sent, Synced, Typing, Welcome,
 };
 
 /// A payload sent under one event name, in either direction.
@@ -39,6 +39,38 @@ impl Event for Sync {
 }
 impl Request for Sync {
     type Reply = Synced;
+}
+
+/// Client -> server: replace the text of one's own message `seq` of `room`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EditMessage {
+    pub room: String,
+    pub seq: i64,
+    pub text: String,
+}
+impl Event for EditMessage {
+    const NAME: &'static str = "editMessage";
+}
+impl Request for EditMessage {
+    type Reply = Changed;
+}
+
+/// Client -> server: delete message `seq` of `room` (one's own; an admin, anyone's).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeleteMessage {
+    pub room: String,
+    pub seq: i64,
+}
+impl Event for DeleteMessage {
+    const NAME: &'static str = "deleteMessage";
+}
+impl Request for DeleteMessage {
+    type Reply = Changed;
+}
+
+/// Server -> every member of the room: a message was edited or deleted.
+impl Event for MessageChanged {
+    const NAME: &'static str = "messageChanged";
 }
 
 /// Client -> server: make a new room and join it. A private room is not in the directory, and

@@ -4,7 +4,10 @@
 //! A case is a few Engine.IO packets (WebSocket frames, or packets of a polling body) or, over
 //! long-polling, a malformed HTTP request beside the session. Its `kind` names it in the report.
 
-use shared::{ChatInput, CreateRoom, Event, JoinRoom, LeaveRoom, Members, NowTyping, Rename, Sync};
+use shared::{
+    ChatInput, CreateRoom, DeleteMessage, EditMessage, Event, JoinRoom, LeaveRoom, Members,
+    NowTyping, Rename, Sync,
+};
 
 use crate::rng::Rng;
 
@@ -150,6 +153,26 @@ const EVENTS: &[Spec] = &[
         valid: &[
             r#"{"rooms":[{"room":"general","afterSeq":0}]}"#,
             r#"{"rooms":[{"room":"fuzz","afterSeq":-5},{"room":"general","afterSeq":9007199254740993}]}"#,
+        ],
+    },
+    Spec {
+        name: EditMessage::NAME,
+        holes: &[
+            r#"{"room":@,"seq":1,"text":"fuzz"}"#,
+            r#"{"room":"general","seq":@,"text":"fuzz"}"#,
+            r#"{"room":"general","seq":1,"text":@}"#,
+        ],
+        valid: &[
+            r#"{"room":"general","seq":1,"text":"fuzz, edited"}"#,
+            r#"{"room":"fuzz","seq":-1,"text":"fuzz"}"#,
+        ],
+    },
+    Spec {
+        name: DeleteMessage::NAME,
+        holes: &[r#"{"room":@,"seq":1}"#, r#"{"room":"general","seq":@}"#],
+        valid: &[
+            r#"{"room":"general","seq":1}"#,
+            r#"{"room":"general","seq":9007199254740993}"#,
         ],
     },
     Spec {

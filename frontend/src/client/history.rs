@@ -28,6 +28,11 @@ pub fn load_history(state: ChatState, room_name: String, before: Option<i64>) {
                 let complete =
                     page.len() < PAGE as usize || page.first().is_some_and(|m| m.seq == 1);
                 room.add_page(page);
+                // A first page holds no changes, whose seqs are holes in it: a sync fills them,
+                // so the cursor reaches the newest message.
+                if room.has_gap() {
+                    super::sync::fill_gap(state, room_name);
+                }
                 room.history.set(if complete {
                     History::Complete
                 } else {

@@ -15,7 +15,7 @@ mod sync;
 mod typing;
 
 use leptos::prelude::*;
-use shared::{Auth, ChatMessage, Rename, Renamed, Welcome};
+use shared::{Auth, ChatMessage, MessageChanged, Rename, Renamed, Welcome};
 
 pub use account::{
     about_server, change_password, connect, end_session, log_in, log_out, registration, sessions,
@@ -65,6 +65,7 @@ fn on_event(state: ChatState, event: ServerEvent) {
             typing::stopped(state, &message);
             receive(state, vec![message]);
         }
+        ServerEvent::Changed(change) => changed(state, change),
         ServerEvent::Presence(presence) => {
             if let Some(room) = state.room(&presence.room) {
                 room.apply_presence(presence);
@@ -131,6 +132,18 @@ fn receive(state: ChatState, messages: Vec<ChatMessage>) {
     let (gap, fresh) = room.receive(messages, state.keep(&name));
     attention::arrived(state, &name, room, &fresh);
     if gap {
+        sync::fill_gap(state, name);
+    }
+}
+
+/// An edit or a deletion, live or synced: applied to the message if it is held, its sequence
+/// number counted as seen. One held beyond a gap asks for a sync.
+fn changed(state: ChatState, change: MessageChanged) {
+    let Some(room) = state.room(&change.room) else {
+        return;
+    };
+    let name = change.room.clone();
+    if room.apply_changes([change]) {
         sync::fill_gap(state, name);
     }
 }

@@ -107,7 +107,15 @@ fn on_reply(
     reply: Result<Synced, ErrorPayload>,
 ) {
     let (more, error) = match reply {
-        Ok(Synced { messages, more }) => {
+        Ok(Synced {
+            messages,
+            changes,
+            more,
+        }) => {
+            // Changes first: those the cursor reaches now take no detour through a gap.
+            for change in changes {
+                super::changed(state, change);
+            }
             for run in by_room(messages) {
                 super::receive(state, run);
             }

@@ -1,10 +1,10 @@
 //! One message. The first of a group shows who wrote it and when; the others only their text,
-//! with the time on hover. Text is rendered from its parsed markup as DOM nodes, never as HTML.
+//! with the time on hover. A deleted message shows who deleted it in its place. Text is rendered from its parsed markup as DOM nodes, never as HTML.
 
 use std::sync::Arc;
 
 use leptos::prelude::*;
-use shared::ChatMessage;
+use shared::{ChatMessage, DeletedBy};
 
 use super::{avatar::Avatar, markup::Markup};
 use crate::state::ChatState;
@@ -50,7 +50,16 @@ pub fn MessageItem(message: Arc<ChatMessage>, head: bool) -> impl IntoView {
             {(!head).then(|| view! {
                 <time class="aside" datetime=iso on:mouseenter=full>{time}</time>
             })}
-            <Markup text=message.text.clone() />
+            {match message.deleted {
+                // A tombstone: the message's place, without its text (erased on the server).
+                Some(by) => view! {
+                    <div class="text"><p><em>{match by {
+                        DeletedBy::Author => "Message deleted",
+                        DeletedBy::Admin => "Removed by an admin",
+                    }}</em></p></div>
+                }.into_any(),
+                None => view! { <Markup text=message.text.clone() /> }.into_any(),
+            }}
         </li>
     }
 }

@@ -325,7 +325,15 @@ pub fn MessageList() -> impl IntoView {
                                     .unwrap_or_else(|| shown.with(|(rows, _)| rows.clone()))
                             }
                         }
-                        key=|row| (row.message.id.clone(), row.head, row.day.is_some(), row.first_unread)
+                        // An edit or a deletion draws the row again.
+                        key=|row| (
+                            row.message.id.clone(),
+                            row.message.edited_at,
+                            row.message.deleted,
+                            row.head,
+                            row.day.is_some(),
+                            row.first_unread,
+                        )
                         let:row
                     >
                         {row.day.map(|day| view! { <li class="day"><span>{day}</span></li> })}

@@ -22,6 +22,10 @@ pub enum Action {
     SeeRoom { private: bool, member: bool },
     /// Read a room's history, or join it.
     EnterRoom { private: bool, member: bool },
+    /// Edit a message: its author only.
+    EditMessage { own: bool },
+    /// Delete a message: its author, or an admin (moderation).
+    DeleteMessage { own: bool },
 }
 
 /// Whether `actor` may do `action`.
@@ -34,10 +38,46 @@ pub fn allow(actor: &Identity, action: Action) -> ChatResult<()> {
         Action::ManageRegistration | Action::ListUsers | Action::SetRole | Action::Ban => admin,
         Action::SeeRoom { private, member } => !private || member || admin,
         Action::EnterRoom { private, member } => !private || member,
+        Action::EditMessage { own } => own,
+        Action::DeleteMessage { own } => own || admin,
     };
     if allowed {
         Ok(())
     } else {
         Err(ChatError::Forbidden)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use shared::{AccountInfo, Author};
+
+    use super::*;
+
+    fn someone(role: Option<Role>) -> Identity {
+        let mut identity = Identity::of(Author {
+            id: "u1".into(),
+            name: "Ada".into(),
+        });
+        identity.account = role.map(|role| AccountInfo {
+            username: "ada".into(),
+            role,
+        });
+        identity
+    }
+
+    #[test]
+    fn messages_are_edited_by_their_author_and_deleted_by_them_or_an_admin() {
+        let guest = someone(None);
+        let member = someone(Some(Role::Member));
+        let admin = someone(Some(Role::Admin));
+        for actor in [&guest, &member, &admin] {
+            assert!(allow(actor, Action::EditMessage { own: true }).is_ok());
+            assert!(allow(actor, Action::DeleteMessage { own: true }).is_ok());
+            assert!(allow(actor, Action::EditMessage { own: false }).is_err());
+        }
+        assert!(allow(&guest, Action::DeleteMessage { own: false }).is_err());
+        assert!(allow(&member, Action::DeleteMessage { own: false }).is_err());
+        assert!(allow(&admin, Action::DeleteMessage { own: false }).is_ok());
     }
 }

@@ -273,6 +273,8 @@ impl<'a> Plan<'a> {
                 author: new.author.clone(),
                 sent_at: new.sent_at,
                 client_id: new.client_id.clone(),
+                edited_at: None,
+                deleted: None,
             })));
         }
         for (index, first) in std::mem::take(&mut self.retries_in_batch) {

@@ -7,11 +7,11 @@
 
 use std::{path::PathBuf, str::FromStr};
 
-use shared::{Author, ChatMessage, Role, RoomInfo};
+use shared::{Author, Change, ChatMessage, DeletedBy, MessageChanged, Role, RoomInfo};
 use sqlx::{Connection, postgres::PgConnectOptions};
 
 use super::{
-    NewAccount, NewMessage, NewSession, Posted, RoleChange, RoomLimits, Standing, Store,
+    NewAccount, NewChange, NewMessage, NewSession, Posted, RoleChange, RoomLimits, Standing, Store,
     StoreError,
     batch::{Committer, MAX_BATCH, WriteBatch},
     postgres::PgStore,
@@ -585,6 +585,221 @@ pub async fn readiness_follows_the_store<F: Fixture>(fixture: F) {
     fixture.remove().await;
 }
 
+fn edit(room: &str, target: i64, text: &str) -> NewChange {
+    NewChange {
+        room: room.into(),
+        target,
+        actor_id: "u1".into(),
+        at: 7,
+        change: Change::Edited {
+            text: text.into(),
+            edited_at: 7,
+        },
+    }
+}
+
+fn delete(room: &str, target: i64, by: DeletedBy) -> NewChange {
+    NewChange {
+        room: room.into(),
+        target,
+        actor_id: "u1".into(),
+        at: 8,
+        change: Change::Deleted { by },
+    }
+}
+
+/// The seq a change was stored under; it must have been stored.
+fn stored_seq(change: Result<Option<MessageChanged>, StoreError>) -> i64 {
+    change.unwrap().expect("a change was stored").seq
+}
+
+/// Appends `text` to `room`; its seq.
+async fn post(store: &impl Store, room: &str, text: &str, client_id: Option<&str>) -> i64 {
+    match store
+        .append(new_message(room, text, client_id))
+        .await
+        .unwrap()
+    {
+        Posted::New(message) => message.seq,
+        Posted::Duplicate(_) => panic!("duplicate"),
+    }
+}
+
+pub async fn changes_take_the_rooms_next_seq_and_leave_messages_as_they_are_now<F: Fixture>(
+    fixture: F,
+) {
+    let store = open_with_rust(&fixture).await;
+    assert_eq!(post(&store, "general", "typo", Some("c1")).await, 1);
+    assert_eq!(post(&store, "general", "second", None).await, 2);
+
+    // An edit takes seq 3 and the message has the new text from then on.
+    let edited = store.change(edit("general", 1, "fixed")).await.unwrap();
+    assert_eq!(
+        edited,
+        Some(MessageChanged {
+            room: "general".into(),
+            seq: 3,
+            target: 1,
+            change: Change::Edited {
+                text: "fixed".into(),
+                edited_at: 7
+            },
+        })
+    );
+    let now = store.message("general", 1).await.unwrap().unwrap();
+    assert_eq!((now.text.as_str(), now.edited_at), ("fixed", Some(7)));
+    // The same text again changes nothing and takes no seq; a change's seq or one past the end
+    // names no message; the next message follows the change without a gap.
+    assert_eq!(
+        store.change(edit("general", 1, "fixed")).await.unwrap(),
+        None
+    );
+    for target in [3, 99] {
+        assert!(matches!(
+            store.change(edit("general", target, "x")).await,
+            Err(StoreError::MessageNotFound)
+        ));
+    }
+    assert_eq!(store.message("general", 3).await.unwrap(), None);
+    assert_eq!(post(&store, "general", "third", None).await, 4);
+
+    // A deletion erases the text, the earlier edit's included; a second one and an edit after
+    // it change nothing.
+    assert_eq!(
+        stored_seq(store.change(delete("general", 1, DeletedBy::Admin)).await),
+        5
+    );
+    assert_eq!(
+        store
+            .change(delete("general", 1, DeletedBy::Author))
+            .await
+            .unwrap(),
+        None
+    );
+    assert!(matches!(
+        store.change(edit("general", 1, "back")).await,
+        Err(StoreError::MessageDeleted)
+    ));
+    let tombstone = store.message("general", 1).await.unwrap().unwrap();
+    assert_eq!(
+        (tombstone.text.as_str(), tombstone.deleted),
+        ("", Some(DeletedBy::Admin))
+    );
+    assert_eq!(store.room("general").await.unwrap().unwrap().last_seq, 5);
+
+    // Sync and history return messages as they are now; the changes come in seq order, from
+    // any cursor, at most `limit` of them.
+    let messages = store.sync("general", 0, 10).await.unwrap();
+    assert_eq!(
+        messages.iter().map(|m| m.seq).collect::<Vec<_>>(),
+        [1, 2, 4]
+    );
+    assert_eq!(messages[0], tombstone);
+    assert_eq!(store.history("general", None, 10).await.unwrap(), messages);
+    let changes = store.changes("general", 0, 10).await.unwrap();
+    assert_eq!(changes.iter().map(|c| c.seq).collect::<Vec<_>>(), [3, 5]);
+    assert_eq!(
+        changes[0].change,
+        Change::Edited {
+            text: String::new(),
+            edited_at: 7
+        },
+        "a deleted message's earlier text is erased from its edits"
+    );
+    assert_eq!(
+        changes[1].change,
+        Change::Deleted {
+            by: DeletedBy::Admin
+        }
+    );
+    assert_eq!(store.changes("general", 3, 10).await.unwrap(), changes[1..]);
+    assert_eq!(store.changes("general", 0, 1).await.unwrap(), changes[..1]);
+    assert!(store.changes("rust", 0, 10).await.unwrap().is_empty());
+
+    // A retry of the deleted message gets its tombstone back, and stores nothing again.
+    assert_eq!(
+        store
+            .append(new_message("general", "typo", Some("c1")))
+            .await
+            .unwrap(),
+        Posted::Duplicate(tombstone)
+    );
+    assert_eq!(store.room("general").await.unwrap().unwrap().last_seq, 5);
+    store.close().await;
+    fixture.remove().await;
+}
+
+/// Appends, edits and deletions at once in one room, through two stores (nodes): every seq of
+/// the room is a message's or a change's, exactly once, and each message ends as its last
+/// change left it.
+pub async fn concurrent_changes_and_appends_through_two_nodes_leave_no_gap<F: Fixture>(fixture: F) {
+    let first = open_with_rust(&fixture).await;
+    let second = fixture.open().await;
+    for n in 1..=10 {
+        post(&first, "rust", &format!("m{n}"), None).await;
+    }
+    let node = |n: i64| {
+        if n % 2 == 0 {
+            first.clone()
+        } else {
+            second.clone()
+        }
+    };
+    let mut tasks = Vec::new();
+    for n in 1..=10 {
+        // Two edits of each message at once, a deletion of every third, and a new message.
+        for text in ["a", "b"] {
+            let store = node(n);
+            let change = edit("rust", n, &format!("m{n}{text}"));
+            tasks.push(tokio::spawn(async move { store.change(change).await }));
+        }
+        if n % 3 == 0 {
+            let store = node(n + 1);
+            let change = delete("rust", n, DeletedBy::Author);
+            tasks.push(tokio::spawn(async move { store.change(change).await }));
+        }
+        let store = node(n + 1);
+        tasks.push(tokio::spawn(async move {
+            post(&store, "rust", &format!("new{n}"), None).await;
+            Ok(None)
+        }));
+    }
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(_) | Err(StoreError::MessageDeleted) => {}
+            Err(error) => panic!("{error}"),
+        }
+    }
+    let messages = first.sync("rust", 0, 1_000).await.unwrap();
+    let changes = first.changes("rust", 0, 1_000).await.unwrap();
+    let mut seqs: Vec<i64> = messages
+        .iter()
+        .map(|m| m.seq)
+        .chain(changes.iter().map(|c| c.seq))
+        .collect();
+    seqs.sort_unstable();
+    let last_seq = first.room("rust").await.unwrap().unwrap().last_seq;
+    assert_eq!(seqs, (1..=last_seq).collect::<Vec<_>>());
+    assert_eq!(messages.len(), 20);
+    // Replaying the changes over the messages as first stored gives the messages as they are.
+    for message in &messages[..10] {
+        let mut replayed = ChatMessage {
+            text: format!("m{}", message.seq),
+            edited_at: None,
+            deleted: None,
+            ..message.clone()
+        };
+        for change in changes.iter().filter(|c| c.target == message.seq) {
+            replayed.apply(&change.change);
+        }
+        assert_eq!(&replayed, message);
+        assert_eq!(message.deleted.is_some(), message.seq % 3 == 0);
+    }
+    first.close().await;
+    second.close().await;
+    fixture.remove().await;
+}
+
 /// An account: `username`'s password hash is `pw-<username>`, its session `s-<username>`.
 fn account<'a>(
     user: &'a Author,
@@ -904,6 +1119,8 @@ macro_rules! suite {
                     roles_and_bans,
                     private_rooms_keep_their_flag_and_users_are_found,
                     concurrent_first_accounts_make_one_admin,
+                    changes_take_the_rooms_next_seq_and_leave_messages_as_they_are_now,
+                    concurrent_changes_and_appends_through_two_nodes_leave_no_gap,
                 );
             }
         )*

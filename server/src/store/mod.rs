@@ -15,7 +15,9 @@ pub mod sqlite;
 use std::{path::Path, sync::Arc};
 
 use async_trait::async_trait;
-use shared::{AccountInfo, Author, ChatMessage, Role, RoomInfo, UserEntry};
+use shared::{
+    AccountInfo, Author, Change, ChatMessage, DeletedBy, MessageChanged, Role, RoomInfo, UserEntry,
+};
 use sqlx::postgres::PgDatabaseError;
 
 /// A message about to be stored; the store assigns `seq`.
@@ -27,6 +29,16 @@ pub struct NewMessage {
     pub author: Author,
     pub sent_at: i64,
     pub client_id: Option<String>,
+}
+
+/// A change to store: `change` made to message `target` of `room` by user `actor_id` at `at`.
+#[derive(Debug, Clone)]
+pub struct NewChange {
+    pub room: String,
+    pub target: i64,
+    pub actor_id: String,
+    pub at: i64,
+    pub change: Change,
 }
 
 /// A session to store: the hash of its token (never the token), whose it is, and until when it
@@ -145,6 +157,12 @@ pub enum StoreError {
     RoomNotFound,
     #[error("the server holds as many rooms as it allows")]
     TooManyRooms,
+    /// No message has that seq in the room (a change's seq, or none at all).
+    #[error("no such message")]
+    MessageNotFound,
+    /// An edit of a deleted message.
+    #[error("the message is deleted")]
+    MessageDeleted,
     #[error("the user is in as many rooms as allowed")]
     TooManyMemberships,
     /// Another account has this username, or one that looks the same.
@@ -291,6 +309,16 @@ pub trait Store: Send + Sync + 'static {
         before: Option<i64>,
         limit: u32,
     ) -> StoreResult<Vec<ChatMessage>>;
+    /// The message `seq` of `room` as it is now; `None` if no message has that seq.
+    async fn message(&self, room: &str, seq: i64) -> StoreResult<Option<ChatMessage>>;
+    /// Edits or deletes a message, in one transaction (not group-committed: changes are rare)
+    /// that bumps the room's counter, updates the message and stores the change under the new
+    /// seq; a deletion erases the message's text, and the text of its earlier edits. Returns
+    /// the change, or `None` if there was nothing to change (see [`changes_anything`]).
+    async fn change(&self, change: NewChange) -> StoreResult<Option<MessageChanged>>;
+    /// For `sync`: up to `limit` changes of `room` with `seq > after`, oldest first.
+    async fn changes(&self, room: &str, after: i64, limit: u32)
+    -> StoreResult<Vec<MessageChanged>>;
 
     /// Answers a trivial query: whether the database can be reached now (readiness).
     async fn ping(&self) -> StoreResult<()>;
@@ -302,7 +330,96 @@ pub trait Store: Send + Sync + 'static {
     async fn close(&self);
 }
 
+/// Whether `change` changes a message that has `text` and is `deleted` or not: an edit to the
+/// same text or a second deletion does nothing; a deleted message cannot be edited.
+fn changes_anything(change: &Change, text: &str, deleted: bool) -> StoreResult<bool> {
+    match change {
+        Change::Edited { .. } if deleted => Err(StoreError::MessageDeleted),
+        Change::Edited { text: new, .. } => Ok(new != text),
+        Change::Deleted { .. } => Ok(!deleted),
+    }
+}
+
+/// A change's columns: `kind`, `text` and `deleted_by`.
+fn change_columns(change: &Change) -> (&'static str, Option<&str>, Option<&'static str>) {
+    match change {
+        Change::Edited { text, .. } => ("edit", Some(text), None),
+        Change::Deleted { by } => ("delete", None, Some(by.as_str())),
+    }
+}
+
 // Rows both stores read the same way (their `Row` types differ, the columns do not).
+
+/// What a message row is read as, in both stores.
+const MESSAGE_COLUMNS: &str =
+    "id, room, seq, text, author_id, author_name, sent_at, client_id, edited_at, deleted_by";
+
+/// A row of [`MESSAGE_COLUMNS`].
+fn message<R>(row: &R) -> ChatMessage
+where
+    R: sqlx::Row,
+    for<'n> &'n str: sqlx::ColumnIndex<R>,
+    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    ChatMessage {
+        id: row.get("id"),
+        room: row.get("room"),
+        seq: row.get("seq"),
+        text: row.get("text"),
+        author: Author {
+            id: row.get("author_id"),
+            name: row.get("author_name"),
+        },
+        sent_at: row.get("sent_at"),
+        client_id: row.get("client_id"),
+        edited_at: row.get("edited_at"),
+        deleted: deleted_by(row),
+    }
+}
+
+/// What changes are read as, in both stores.
+const CHANGE_COLUMNS: &str = "room, seq, target, kind, at, text, deleted_by";
+
+/// A row of [`CHANGE_COLUMNS`].
+fn message_changed<R>(row: &R) -> MessageChanged
+where
+    R: sqlx::Row,
+    for<'n> &'n str: sqlx::ColumnIndex<R>,
+    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    let kind: String = row.get("kind");
+    let change = if kind == "edit" {
+        Change::Edited {
+            // Erased once the message was deleted (a later change says so).
+            text: row.get::<Option<String>, _>("text").unwrap_or_default(),
+            edited_at: row.get("at"),
+        }
+    } else {
+        Change::Deleted {
+            // The columns' CHECKs allow only the two.
+            by: deleted_by(row).unwrap_or(DeletedBy::Admin),
+        }
+    };
+    MessageChanged {
+        room: row.get("room"),
+        seq: row.get("seq"),
+        target: row.get("target"),
+        change,
+    }
+}
+
+/// The `deleted_by` column.
+fn deleted_by<R>(row: &R) -> Option<DeletedBy>
+where
+    R: sqlx::Row,
+    for<'n> &'n str: sqlx::ColumnIndex<R>,
+    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    let by: Option<String> = row.get("deleted_by");
+    by.as_deref().and_then(DeletedBy::parse)
+}
 
 /// `id, name, username, role` (the last two NULL for a guest), and `last_used_at` if selected.
 fn identity<R>(row: &R) -> Identity

@@ -9,21 +9,20 @@
 use std::{collections::HashMap, str::FromStr, time::Duration};
 
 use async_trait::async_trait;
-use shared::{Author, ChatMessage, Role, RoomInfo, UserEntry};
+use shared::{Author, Change, ChatMessage, MessageChanged, Role, RoomInfo, UserEntry};
 use sqlx::{
     PgPool, Row,
     postgres::{PgConnectOptions, PgPoolOptions, PgRow},
 };
 
 use super::{
-    ACCOUNTS_QUERY, Identity, NewAccount, NewMessage, NewSession, Posted, RoleChange, RoomLimits,
-    Standing, Store, StoreError, StoreResult, StoredAccount, StoredSession, account_conflict,
-    account_query,
+    ACCOUNTS_QUERY, CHANGE_COLUMNS, Identity, MESSAGE_COLUMNS, NewAccount, NewChange, NewMessage,
+    NewSession, Posted, RoleChange, RoomLimits, Standing, Store, StoreError, StoreResult,
+    StoredAccount, StoredSession, account_conflict, account_query,
     batch::{Committer, Plan, WriteBatch, count},
-    identity, stored_account, stored_session, user_entry,
+    change_columns, changes_anything, identity, message, message_changed, stored_account,
+    stored_session, user_entry,
 };
-
-const MESSAGE_COLUMNS: &str = "id, room, seq, text, author_id, author_name, sent_at, client_id";
 
 /// How long a request waits for a connection before it is refused as `unavailable`: well under
 /// the clients' own timeouts, so they hear why.
@@ -220,21 +219,6 @@ async fn write_once(pool: &PgPool, batch: &[NewMessage]) -> StoreResult<Vec<Stor
     }
     tx.commit().await?;
     Ok(plan.finish(&rows))
-}
-
-fn message(row: &PgRow) -> ChatMessage {
-    ChatMessage {
-        id: row.get("id"),
-        room: row.get("room"),
-        seq: row.get("seq"),
-        text: row.get("text"),
-        author: Author {
-            id: row.get("author_id"),
-            name: row.get("author_name"),
-        },
-        sent_at: row.get("sent_at"),
-        client_id: row.get("client_id"),
-    }
 }
 
 fn room(row: &PgRow) -> RoomInfo {
@@ -713,6 +697,113 @@ impl Store for PgStore {
         .fetch_all(&self.pool)
         .await?;
         Ok(rows.iter().rev().map(message).collect())
+    }
+
+    async fn message(&self, room: &str, seq: i64) -> StoreResult<Option<ChatMessage>> {
+        let row = sqlx::query(&format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE room = $1 AND seq = $2"
+        ))
+        .bind(room)
+        .bind(seq)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.as_ref().map(message))
+    }
+
+    async fn change(&self, new: NewChange) -> StoreResult<Option<MessageChanged>> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
+            .execute(&mut *tx)
+            .await?;
+        // The message's row first, then the room's counter: changes of one message take turns
+        // (each sees the state the one before left), and appends, which lock only rooms' rows,
+        // never wait on a message's.
+        let target = sqlx::query(
+            "SELECT text, deleted_by FROM messages WHERE room = $1 AND seq = $2 FOR UPDATE",
+        )
+        .bind(&new.room)
+        .bind(new.target)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(StoreError::MessageNotFound)?;
+        let deleted = target.get::<Option<String>, _>("deleted_by").is_some();
+        if !changes_anything(&new.change, target.get("text"), deleted)? {
+            return Ok(None);
+        }
+        let seq: i64 = sqlx::query_scalar(
+            "UPDATE rooms SET last_seq = last_seq + 1 WHERE name = $1 RETURNING last_seq",
+        )
+        .bind(&new.room)
+        .fetch_one(&mut *tx)
+        .await?;
+        match &new.change {
+            Change::Edited { text, edited_at } => {
+                sqlx::query(
+                    "UPDATE messages SET text = $1, edited_at = $2 WHERE room = $3 AND seq = $4",
+                )
+                .bind(text)
+                .bind(edited_at)
+                .bind(&new.room)
+                .bind(new.target)
+                .execute(&mut *tx)
+                .await?;
+            }
+            Change::Deleted { by } => {
+                sqlx::query(
+                    "UPDATE messages SET text = '', deleted_by = $1 WHERE room = $2 AND seq = $3",
+                )
+                .bind(by.as_str())
+                .bind(&new.room)
+                .bind(new.target)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query("UPDATE changes SET text = NULL WHERE room = $1 AND target = $2")
+                    .bind(&new.room)
+                    .bind(new.target)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        let (kind, text, deleted_by) = change_columns(&new.change);
+        sqlx::query(
+            "INSERT INTO changes (room, seq, target, kind, actor_id, at, text, deleted_by) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(&new.room)
+        .bind(seq)
+        .bind(new.target)
+        .bind(kind)
+        .bind(&new.actor_id)
+        .bind(new.at)
+        .bind(text)
+        .bind(deleted_by)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Some(MessageChanged {
+            room: new.room,
+            seq,
+            target: new.target,
+            change: new.change,
+        }))
+    }
+
+    async fn changes(
+        &self,
+        room: &str,
+        after: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<MessageChanged>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {CHANGE_COLUMNS} FROM changes WHERE room = $1 AND seq > $2 \
+             ORDER BY seq LIMIT $3"
+        ))
+        .bind(room)
+        .bind(after)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(message_changed).collect())
     }
 
     async fn ping(&self) -> StoreResult<()> {

@@ -12,7 +12,7 @@ use std::{
 
 use anyhow::Context;
 use async_trait::async_trait;
-use shared::{Author, ChatMessage, Role, RoomInfo, UserEntry};
+use shared::{Author, Change, ChatMessage, MessageChanged, Role, RoomInfo, UserEntry};
 use sqlx::{
     Connection, QueryBuilder, Row, SqlitePool,
     sqlite::{
@@ -21,17 +21,16 @@ use sqlx::{
 };
 
 use super::{
-    ACCOUNTS_QUERY, Identity, NewAccount, NewMessage, NewSession, Posted, RoleChange, RoomLimits,
-    Standing, Store, StoreError, StoreResult, StoredAccount, StoredSession, account_conflict,
-    account_query,
+    ACCOUNTS_QUERY, CHANGE_COLUMNS, Identity, MESSAGE_COLUMNS, NewAccount, NewChange, NewMessage,
+    NewSession, Posted, RoleChange, RoomLimits, Standing, Store, StoreError, StoreResult,
+    StoredAccount, StoredSession, account_conflict, account_query,
     batch::{Committer, Plan, WriteBatch, count},
-    identity, stored_account, stored_session, user_entry,
+    change_columns, changes_anything, identity, message, message_changed, stored_account,
+    stored_session, user_entry,
 };
 
 /// The database's file in the data directory.
 const DATABASE_FILE: &str = "chat.db";
-
-const MESSAGE_COLUMNS: &str = "id, room, seq, text, author_id, author_name, sent_at, client_id";
 
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
@@ -235,21 +234,6 @@ async fn stored_retries(
     .fetch_all(&mut **tx)
     .await?;
     Ok(rows.iter().map(message).collect())
-}
-
-fn message(row: &SqliteRow) -> ChatMessage {
-    ChatMessage {
-        id: row.get("id"),
-        room: row.get("room"),
-        seq: row.get("seq"),
-        text: row.get("text"),
-        author: Author {
-            id: row.get("author_id"),
-            name: row.get("author_name"),
-        },
-        sent_at: row.get("sent_at"),
-        client_id: row.get("client_id"),
-    }
 }
 
 fn room(row: &SqliteRow) -> RoomInfo {
@@ -673,6 +657,107 @@ impl Store for SqliteStore {
         .fetch_all(&self.reader)
         .await?;
         Ok(rows.iter().rev().map(message).collect())
+    }
+
+    async fn message(&self, room: &str, seq: i64) -> StoreResult<Option<ChatMessage>> {
+        let row = sqlx::query(&format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE room = ? AND seq = ?"
+        ))
+        .bind(room)
+        .bind(seq)
+        .fetch_optional(&self.reader)
+        .await?;
+        Ok(row.as_ref().map(message))
+    }
+
+    async fn change(&self, new: NewChange) -> StoreResult<Option<MessageChanged>> {
+        // IMMEDIATE: the one writer's lock from the first read, so the message's state read
+        // here is the state the change applies to.
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let target =
+            sqlx::query("SELECT text, deleted_by FROM messages WHERE room = ? AND seq = ?")
+                .bind(&new.room)
+                .bind(new.target)
+                .fetch_optional(&mut *tx)
+                .await?
+                .ok_or(StoreError::MessageNotFound)?;
+        let deleted = target.get::<Option<String>, _>("deleted_by").is_some();
+        if !changes_anything(&new.change, target.get("text"), deleted)? {
+            return Ok(None);
+        }
+        let seq: i64 = sqlx::query_scalar(
+            "UPDATE rooms SET last_seq = last_seq + 1 WHERE name = ? RETURNING last_seq",
+        )
+        .bind(&new.room)
+        .fetch_one(&mut *tx)
+        .await?;
+        match &new.change {
+            Change::Edited { text, edited_at } => {
+                sqlx::query(
+                    "UPDATE messages SET text = ?, edited_at = ? WHERE room = ? AND seq = ?",
+                )
+                .bind(text)
+                .bind(edited_at)
+                .bind(&new.room)
+                .bind(new.target)
+                .execute(&mut *tx)
+                .await?;
+            }
+            Change::Deleted { by } => {
+                sqlx::query(
+                    "UPDATE messages SET text = '', deleted_by = ? WHERE room = ? AND seq = ?",
+                )
+                .bind(by.as_str())
+                .bind(&new.room)
+                .bind(new.target)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query("UPDATE changes SET text = NULL WHERE room = ? AND target = ?")
+                    .bind(&new.room)
+                    .bind(new.target)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        let (kind, text, deleted_by) = change_columns(&new.change);
+        sqlx::query(
+            "INSERT INTO changes (room, seq, target, kind, actor_id, at, text, deleted_by) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&new.room)
+        .bind(seq)
+        .bind(new.target)
+        .bind(kind)
+        .bind(&new.actor_id)
+        .bind(new.at)
+        .bind(text)
+        .bind(deleted_by)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Some(MessageChanged {
+            room: new.room,
+            seq,
+            target: new.target,
+            change: new.change,
+        }))
+    }
+
+    async fn changes(
+        &self,
+        room: &str,
+        after: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<MessageChanged>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {CHANGE_COLUMNS} FROM changes WHERE room = ? AND seq > ? ORDER BY seq LIMIT ?"
+        ))
+        .bind(room)
+        .bind(after)
+        .bind(limit)
+        .fetch_all(&self.reader)
+        .await?;
+        Ok(rows.iter().map(message_changed).collect())
     }
 
     async fn ping(&self) -> StoreResult<()> {

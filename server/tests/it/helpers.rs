@@ -193,6 +193,14 @@ pub fn named(name: &str) -> Auth {
     }
 }
 
+/// Nothing of `secret` in anything `outsider` was sent, until it has been sent nothing for a
+/// moment (what it could have been sent was sent before the requests that the test awaited).
+pub async fn learned_nothing(outsider: &mut TestClient, secret: &str) {
+    while let Some((name, payload)) = outsider.next_any_within(Duration::from_millis(200)).await {
+        assert!(!payload.to_string().contains(secret), "{name}: {payload}");
+    }
+}
+
 /// Percent-encodes a form value.
 fn form_encode(value: &str) -> String {
     value
@@ -343,8 +351,9 @@ pub fn refusal_code(ack: &Value) -> Option<&str> {
 /// The event names, as a client sees them (from the `shared` types that carry them).
 pub mod event {
     use shared::{
-        ChatInput, CreateRoom, ErrorPayload, Event, Invite, Invited, JoinRoom, LeaveRoom, Members,
-        NowTyping, PresenceChange, Rename, Sync, Welcome,
+        ChatInput, CreateRoom, DeleteMessage, EditMessage, ErrorPayload, Event, Invite, Invited,
+        JoinRoom, LeaveRoom, Members, MessageChanged, NowTyping, PresenceChange, Rename, Sync,
+        Welcome,
     };
 
     pub const CHAT_MESSAGE: &str = ChatInput::NAME;
@@ -360,4 +369,7 @@ pub mod event {
     pub const ERROR: &str = ErrorPayload::NAME;
     pub const INVITE: &str = Invite::NAME;
     pub const INVITED: &str = Invited::NAME;
+    pub const EDIT_MESSAGE: &str = EditMessage::NAME;
+    pub const DELETE_MESSAGE: &str = DeleteMessage::NAME;
+    pub const MESSAGE_CHANGED: &str = MessageChanged::NAME;
 }

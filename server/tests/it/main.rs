@@ -5,6 +5,7 @@ mod assets;
 mod attachments;
 mod broadcast;
 mod budgets;
+mod changes;
 mod connections;
 mod delivery;
 mod edge;

@@ -6,7 +6,7 @@
 use serde_json::{Value, json};
 use shared::Auth;
 
-use crate::helpers::{TestApp, TestClient, event, named};
+use crate::helpers::{TestApp, TestClient, event, learned_nothing, named};
 
 /// Ada, in a private room `plans` she made, where she wrote `text`.
 async fn ada_in_a_private_room(app: &TestApp, text: &str) -> TestClient {
@@ -36,16 +36,6 @@ fn room_names(rooms: &Value) -> Vec<&str> {
         .iter()
         .map(|room| room["name"].as_str().expect("name"))
         .collect()
-}
-
-/// Nothing of `secret` in anything `outsider` was sent.
-async fn learned_nothing(outsider: &mut TestClient, secret: &str) {
-    while let Some((name, payload)) = outsider
-        .next_any_within(std::time::Duration::from_millis(200))
-        .await
-    {
-        assert!(!payload.to_string().contains(secret), "{name}: {payload}");
-    }
 }
 
 #[tokio::test]

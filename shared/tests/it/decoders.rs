@@ -6,10 +6,11 @@ use proptest::{prelude::*, test_runner::TestCaseError};
 use serde::{Serialize, de::DeserializeOwned};
 use serde_json::{Map, Value};
 use shared::{
-    AccountInfo, Ack, Auth, ChatInput, ChatMessage, CreateRoom, Credentials, Done, ErrorCode,
-    ErrorPayload, Invite, Invited, JoinRoom, Joined, LeaveRoom, MemberList, Members, NowTyping,
-    PresenceChange, Registration, RegistrationInfo, Rename, Renamed, Role, RoomHead, Sent,
-    ServerInfo, SessionInfo, Sync, Synced, Typing, UserEntry, Welcome,
+    AccountInfo, Ack, Auth, Changed, ChatInput, ChatMessage, CreateRoom, Credentials,
+    DeleteMessage, Done, EditMessage, ErrorCode, ErrorPayload, Invite, Invited, JoinRoom, Joined,
+    LeaveRoom, MemberList, Members, MessageChanged, NowTyping, PresenceChange, Registration,
+    RegistrationInfo, Rename, Renamed, Role, RoomHead, Sent, ServerInfo, SessionInfo, Sync, Synced,
+    Typing, UserEntry, Welcome,
 };
 
 /// Field names of the protocol, so that generated objects often have the expected keys (with
@@ -43,6 +44,13 @@ const KEYS: &[&str] = &[
     "username",
     "password",
     "role",
+    "target",
+    "change",
+    "changes",
+    "edited",
+    "deleted",
+    "editedAt",
+    "by",
 ];
 
 fn any_json() -> impl Strategy<Value = Value> {
@@ -100,6 +108,8 @@ fn every_payload(value: &Value) -> Result<(), TestCaseError> {
     round_trips::<Rename>(value)?;
     round_trips::<Members>(value)?;
     round_trips::<NowTyping>(value)?;
+    round_trips::<EditMessage>(value)?;
+    round_trips::<DeleteMessage>(value)?;
     round_trips::<Auth>(value)?;
     round_trips::<Credentials>(value)?;
     // Server to client.
@@ -107,6 +117,8 @@ fn every_payload(value: &Value) -> Result<(), TestCaseError> {
     round_trips::<Ack<Synced>>(value)?;
     round_trips::<Ack<Joined>>(value)?;
     round_trips::<Ack<Done>>(value)?;
+    round_trips::<Ack<Changed>>(value)?;
+    round_trips::<MessageChanged>(value)?;
     round_trips::<Ack<Renamed>>(value)?;
     round_trips::<Ack<MemberList>>(value)?;
     round_trips::<Welcome>(value)?;
