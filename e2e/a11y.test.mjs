@@ -85,6 +85,17 @@ for (const colorScheme of ['dark', 'light']) {
     await expectOnce(page, `A last word for ${colorScheme}`);
     await t.test(`${colorScheme}, desktop: conversation of two people`, (t) => audit(t, page));
 
+    const box = page.getByRole('textbox', { name: 'Message' });
+    await box.press('ArrowUp');
+    await page.getByText('Editing your message').waitFor();
+    await t.test(`${colorScheme}, desktop: editing a message`, (t) => audit(t, page));
+    await box.press('Escape');
+    await page.locator('li.message.mine').last().getByRole('button', { name: 'Delete' }).click();
+    const confirm = page.getByRole('dialog', { name: 'Delete this message?' });
+    await confirm.waitFor();
+    await t.test(`${colorScheme}, desktop: confirming a deletion`, (t) => audit(t, page));
+    await confirm.getByRole('button', { name: 'Cancel' }).click();
+
     await page.getByRole('button', { name: 'Browse rooms' }).click();
     await page.getByRole('button', { name: 'Join #lounge' }).waitFor();
     await t.test(`${colorScheme}, desktop: room directory open`, (t) => audit(t, page));

@@ -1192,6 +1192,71 @@ test('accounts: an admin promotes, demotes, bans and unbans from the account dia
   }
 });
 
+test('edits and deletions: Up edits one\'s last message, deleting asks first, an admin removes anyone\'s, and the other page follows', async () => {
+  const fresh = await startServer();
+  try {
+    const admin = await openPage(browser, { base: fresh.url });
+    await admin.page.getByRole('dialog', { name: 'Welcome' }).getByRole('button', { name: 'Create account' }).click();
+    await submitAccount(admin.page, 'Create account', 'root', 'root password');
+    const gina = await openChat({ base: fresh.url, name: 'Gina' });
+    const box = gina.page.getByRole('textbox', { name: 'Message' });
+    await send(gina.page, 'helo world');
+    await expectOnce(admin.page, 'helo world');
+
+    // Up in the empty box brings the last message in; Escape leaves it as it was.
+    await box.press('ArrowUp');
+    assert.equal(await box.inputValue(), 'helo world');
+    await gina.page.getByText('Editing your message').waitFor();
+    await box.press('Escape');
+    assert.equal(await box.inputValue(), '');
+    await box.press('ArrowUp');
+    await box.fill('hello world');
+    await box.press('Enter');
+    for (const { page } of [gina, admin]) {
+      await page.locator('li.message', { hasText: 'hello world' }).getByText('(edited)').waitFor();
+      assert.equal(await page.getByText('helo world').count(), 0);
+    }
+    assert.equal(await box.inputValue(), '');
+    assert.equal(await gina.page.getByText('Editing your message').count(), 0);
+
+    // Deleting asks first; Cancel keeps the message.
+    await send(gina.page, 'oops, wrong room');
+    await expectOnce(admin.page, 'oops, wrong room');
+    const oops = gina.page.locator('li.message', { hasText: 'oops, wrong room' });
+    await oops.getByRole('button', { name: 'Delete' }).click();
+    const confirm = gina.page.getByRole('dialog', { name: 'Delete this message?' });
+    await confirm.getByText('“Message deleted” stays in its place').waitFor();
+    await confirm.getByRole('button', { name: 'Cancel' }).click();
+    await oops.waitFor();
+    await oops.getByRole('button', { name: 'Delete' }).click();
+    await confirm.getByRole('button', { name: 'Delete' }).click();
+    for (const { page } of [gina, admin]) {
+      await page.locator('li.message', { hasText: 'Message deleted' }).waitFor();
+      assert.equal(await page.getByText('oops, wrong room').count(), 0);
+    }
+    await gina.page.waitForFunction(() => document.activeElement?.id === 'composer-box');
+
+    // Someone else's message has no Edit or Delete, except Delete for an admin.
+    const hers = admin.page.locator('li.message', { hasText: 'hello world' });
+    assert.equal(await hers.getByRole('button', { name: 'Edit' }).count(), 0);
+    await hers.getByRole('button', { name: 'Delete' }).click();
+    const removing = admin.page.getByRole('dialog', { name: 'Delete this message?' });
+    await removing.getByText('“Removed by an admin” stays in its place').waitFor();
+    await removing.getByRole('button', { name: 'Delete' }).click();
+    for (const { page } of [gina, admin]) {
+      await page.locator('li.message', { hasText: 'Removed by an admin' }).waitFor();
+      assert.equal(await page.getByText('hello world').count(), 0);
+    }
+    // Nothing of hers is left to edit: Up does nothing.
+    await box.press('ArrowUp');
+    assert.equal(await box.inputValue(), '');
+    assert.deepEqual([...admin.problems, ...gina.problems], []);
+    for (const person of [admin, gina]) await person.close();
+  } finally {
+    assert.equal(await fresh.stop(), 0);
+  }
+});
+
 test('private rooms: made private, joined by invitation only, out of everyone else\'s directory', async () => {
   const owner = await openChat({ name: 'Olga' });
   const friend = await openChat({ name: 'Fred' });

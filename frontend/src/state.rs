@@ -59,6 +59,8 @@ pub enum Dialog {
     Account,
     /// Bringing someone into the open (private) room.
     Invite,
+    /// Confirming the deletion of message [`ChatState::deleting`].
+    DeleteMessage,
 }
 
 /// How much of a room's past is loaded.
@@ -391,6 +393,10 @@ pub struct ChatState {
     pub missing_room: RwSignal<Option<Missing>>,
     /// The latest room someone brought this user into, until opened or dismissed.
     pub invitation: RwSignal<Option<Invited>>,
+    /// The message of the open room being edited in the composer (its `seq`).
+    pub editing: RwSignal<Option<i64>>,
+    /// The message of the open room whose deletion is being confirmed (its `seq`).
+    pub deleting: RwSignal<Option<i64>>,
     /// When the connection was lost (ms since the epoch), while it is.
     pub offline_since: RwSignal<Option<f64>>,
     /// Where the open room's "new messages" line goes: the newest message read when the room
@@ -425,6 +431,8 @@ impl ChatState {
             room_error: RwSignal::new(None),
             missing_room: RwSignal::new(None),
             invitation: RwSignal::new(None),
+            editing: RwSignal::new(None),
+            deleting: RwSignal::new(None),
             offline_since: RwSignal::new(None),
             read_marker: RwSignal::new(None),
             announcements: RwSignal::new(Vec::new()),
@@ -466,6 +474,15 @@ impl ChatState {
                     me.id != message.author.id && shared::mentions(&message.text, &me.name)
                 })
             })
+    }
+
+    /// Whether the user is an admin (who may delete anyone's message).
+    pub fn is_admin(&self) -> bool {
+        self.account.with_untracked(|account| {
+            account
+                .as_ref()
+                .is_some_and(|account| account.role == shared::Role::Admin)
+        })
     }
 
     pub fn is_mine(&self, message: &ChatMessage) -> bool {

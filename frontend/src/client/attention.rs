@@ -6,7 +6,7 @@
 use std::{cell::RefCell, sync::Arc, time::Duration};
 
 use leptos::prelude::*;
-use shared::ChatMessage;
+use shared::{Change, ChatMessage, MessageChanged};
 use wasm_bindgen::JsCast;
 
 use crate::{
@@ -122,6 +122,23 @@ fn announce(state: ChatState, message: &ChatMessage) {
         },
         ATTENTION_EVERY,
     );
+}
+
+/// A message of the open room was deleted: its text leaves the screen readers' log too.
+pub(super) fn forget(state: ChatState, change: &MessageChanged) {
+    let deleted = matches!(change.change, Change::Deleted { .. })
+        && state
+            .current
+            .with_untracked(|current| *current == change.room);
+    if deleted
+        && state
+            .announcements
+            .with_untracked(|said| said.iter().any(|(seq, _)| *seq == change.target))
+    {
+        state
+            .announcements
+            .update(|said| said.retain(|(seq, _)| *seq != change.target));
+    }
 }
 
 /// Whether the user turned notifications on and the browser lets us show them.

@@ -8,6 +8,7 @@
 
 mod account;
 mod attention;
+mod edits;
 mod history;
 mod outbox;
 mod rooms;
@@ -22,6 +23,7 @@ pub use account::{
     set_banned, set_role, sign_up, users,
 };
 pub use attention::{set_notifications, watch};
+pub use edits::{delete_message, edit_message, last_editable};
 pub use history::load_history;
 pub use outbox::{retry, send};
 pub use rooms::{
@@ -138,10 +140,11 @@ fn receive(state: ChatState, messages: Vec<ChatMessage>) {
 
 /// An edit or a deletion, live or synced: applied to the message if it is held, its sequence
 /// number counted as seen. One held beyond a gap asks for a sync.
-fn changed(state: ChatState, change: MessageChanged) {
+pub(super) fn changed(state: ChatState, change: MessageChanged) {
     let Some(room) = state.room(&change.room) else {
         return;
     };
+    attention::forget(state, &change);
     let name = change.room.clone();
     if room.apply_changes([change]) {
         sync::fill_gap(state, name);

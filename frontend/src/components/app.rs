@@ -7,6 +7,7 @@ use leptos::prelude::*;
 use super::{
     account::AccountDialog,
     composer::Composer,
+    delete::DeleteDialog,
     header::Header,
     invite::InviteDialog,
     message_list::MessageList,
@@ -52,6 +53,7 @@ pub fn App() -> impl IntoView {
             Dialog::SignUp => view! { <SignIn sign_up=true /> }.into_any(),
             Dialog::Account => view! { <AccountDialog /> }.into_any(),
             Dialog::Invite => view! { <InviteDialog /> }.into_any(),
+            Dialog::DeleteMessage => view! { <DeleteDialog /> }.into_any(),
         })
     };
 

@@ -1,6 +1,7 @@
 //! The message box: Enter sends, Shift+Enter starts a new line, `@` offers the names of who is
 //! in the room. Text is checked with the same rules the server applies; sending goes through the
-//! outbox, so it works offline too.
+//! outbox, so it works offline too. Up in an empty box (or "Edit" on a message) edits one's last
+//! message in the box: Enter saves, Escape cancels.
 
 use leptos::{ev, html::Textarea, prelude::*};
 use shared::{Invited, MAX_MESSAGE_CHARS, ValidationError, validate_text};
@@ -45,18 +46,62 @@ pub fn Composer() -> impl IntoView {
     };
 
     let focus_box = move || focus(input.get_untracked().as_deref(), "the message box");
-    let send = move || {
-        let text = draft.get_untracked();
-        // Nothing to send, or a problem already shown beside the box: Enter does nothing.
-        if let Ok(text) = validate_text(&text) {
-            state.error.set(None);
-            // The sender sees what they sent, wherever they had scrolled to.
-            state.following.set(true);
-            client::send(state, state.current.get_untracked(), text.to_owned());
-            draft.set(String::new());
+    // Editing: the message's text comes into the box, the caret at its end; stopping (saved,
+    // cancelled, another room) empties the box.
+    Effect::new(move |was: Option<Option<i64>>| {
+        let editing = state.editing.get();
+        match editing {
+            Some(seq) => {
+                let text = state.current_room().and_then(|room| {
+                    room.messages
+                        .with_untracked(|messages| messages.get(&seq).map(|m| m.text.clone()))
+                });
+                match text {
+                    Some(text) => {
+                        draft.set(text);
+                        focus_box();
+                        request_animation_frame(move || caret_to_end(input));
+                    }
+                    // Not held (any more): nothing to edit.
+                    None => state.editing.set(None),
+                }
+            }
+            None if was.flatten().is_some() => draft.set(String::new()),
+            None => {}
         }
-        focus_box();
-    };
+        editing
+    });
+    Effect::new(move |first: Option<()>| {
+        state.current.track();
+        if first.is_some() {
+            state.editing.set(None);
+        }
+    });
+    let send =
+        move || {
+            let text = draft.get_untracked();
+            if let Some(seq) = state.editing.get_untracked() {
+                if let Ok(text) = validate_text(&text) {
+                    let room = state.current.get_untracked();
+                    client::edit_message(state, room, seq, text.to_owned(), move |refused| {
+                        match refused {
+                            Some(error) => state.error.set(Some(error.message)),
+                            None => state.editing.set(None),
+                        }
+                    });
+                }
+                return focus_box();
+            }
+            // Nothing to send, or a problem already shown beside the box: Enter does nothing.
+            if let Ok(text) = validate_text(&text) {
+                state.error.set(None);
+                // The sender sees what they sent, wherever they had scrolled to.
+                state.following.set(true);
+                client::send(state, state.current.get_untracked(), text.to_owned());
+                draft.set(String::new());
+            }
+            focus_box();
+        };
 
     // Whenever another room comes on screen (created, joined, left, opened), the next thing to
     // do is write: focus goes to the box, not to <body> or to the control that was used. (Closing
@@ -143,6 +188,20 @@ pub fn Composer() -> impl IntoView {
                 _ => {}
             }
         }
+        match event.key().as_str() {
+            "ArrowUp" if draft.with_untracked(String::is_empty) => {
+                if let Some(seq) = client::last_editable(state) {
+                    event.prevent_default();
+                    state.editing.set(Some(seq));
+                }
+                return;
+            }
+            "Escape" if state.editing.get_untracked().is_some() => {
+                event.prevent_default();
+                return state.editing.set(None);
+            }
+            _ => {}
+        }
         // While an IME is composing, Enter picks a candidate; it must not send.
         if event.key() == "Enter" && !event.shift_key() && !event.is_composing() {
             event.prevent_default();
@@ -158,6 +217,15 @@ pub fn Composer() -> impl IntoView {
                 <p class="error" role="alert">{move || state.error.get()}</p>
             </Show>
             <p id="draft-problem" class="error draft-problem" role="alert">{move || problem.get()}</p>
+            <Show when=move || state.editing.with(Option::is_some)>
+                <p id="editing" class="editing">
+                    "Editing your message: Enter saves, Escape cancels. "
+                    <button type="button" class="link" on:click=move |_| {
+                        state.editing.set(None);
+                        focus_box();
+                    }>"Cancel"</button>
+                </p>
+            </Show>
             <form class="compose-row" on:submit=move |event: ev::SubmitEvent| {
                 event.prevent_default();
                 send();
@@ -186,7 +254,7 @@ pub fn Composer() -> impl IntoView {
                     rows="1"
                     placeholder=move || format!("Message #{}", state.current.get())
                     aria-label="Message"
-                    aria-describedby="draft-problem"
+                    aria-describedby=move || if state.editing.with(Option::is_some) { "draft-problem editing" } else { "draft-problem" }
                     aria-autocomplete="list"
                     aria-controls=move || (!suggestions.with(Vec::is_empty)).then_some("mention-list")
                     aria-activedescendant=move || (!suggestions.with(Vec::is_empty)).then(|| format!("mention-{}", chosen.get()))
@@ -263,5 +331,15 @@ fn Invitation() -> impl IntoView {
                 </div>
             }
         })
+    }
+}
+
+/// Puts the caret after the box's text (to go on writing a message being edited).
+fn caret_to_end(input: NodeRef<Textarea>) {
+    if let Some(input) = input.get_untracked() {
+        let end = u32::try_from(input.value().encode_utf16().count()).unwrap_or(u32::MAX);
+        if input.set_selection_range(end, end).is_err() {
+            leptos::logging::warn!("could not move the caret");
+        }
     }
 }

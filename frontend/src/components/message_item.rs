@@ -1,5 +1,8 @@
 //! One message. The first of a group shows who wrote it and when; the others only their text,
-//! with the time on hover. A deleted message shows who deleted it in its place. Text is rendered from its parsed markup as DOM nodes, never as HTML.
+//! with the time on hover. An edited one says so; a deleted one shows who deleted it in its
+//! place. The user's own messages can be edited and deleted from buttons shown on hover or
+//! focus (an admin can delete anyone's). Text is rendered from its parsed markup as DOM nodes,
+//! never as HTML.
 
 use std::sync::Arc;
 
@@ -7,7 +10,7 @@ use leptos::prelude::*;
 use shared::{ChatMessage, DeletedBy};
 
 use super::{avatar::Avatar, markup::Markup};
-use crate::state::ChatState;
+use crate::state::{ChatState, Dialog};
 
 #[component]
 pub fn MessageItem(message: Arc<ChatMessage>, head: bool) -> impl IntoView {
@@ -19,6 +22,20 @@ pub fn MessageItem(message: Arc<ChatMessage>, head: bool) -> impl IntoView {
     let time = clock(&date);
     let iso: String = date.to_iso_string().into();
     let author = message.author.clone();
+    let seq = message.seq;
+    let can_edit = mine && message.deleted.is_none();
+    let can_delete = message.deleted.is_none() && (mine || state.is_admin());
+    let edited = message
+        .edited_at
+        .filter(|_| message.deleted.is_none())
+        .map(|at| {
+            #[allow(clippy::cast_precision_loss)]
+            let at = js_sys::Date::new(&(at as f64).into());
+            let at: String = at
+                .to_locale_string("default", &wasm_bindgen::JsValue::UNDEFINED)
+                .into();
+            ["Edited ", &at].concat()
+        });
     // The full date and time, written when first pointed at: formatting it for every message
     // as it arrives would cost a busy room more than the rest of the message.
     let full = move |event: leptos::ev::MouseEvent| {
@@ -60,6 +77,22 @@ pub fn MessageItem(message: Arc<ChatMessage>, head: bool) -> impl IntoView {
                 }.into_any(),
                 None => view! { <Markup text=message.text.clone() /> }.into_any(),
             }}
+            {edited.map(|when| view! { <span class="edited" title=when>"(edited)"</span> })}
+            {(can_edit || can_delete).then(|| view! {
+                <div class="actions">
+                    {can_edit.then(|| view! {
+                        <button type="button" class="link" on:click=move |_| state.editing.set(Some(seq))>
+                            "Edit"
+                        </button>
+                    })}
+                    {can_delete.then(|| view! {
+                        <button type="button" class="link" on:click=move |_| {
+                            state.deleting.set(Some(seq));
+                            state.dialog.set(Some(Dialog::DeleteMessage));
+                        }>"Delete"</button>
+                    })}
+                </div>
+            })}
         </li>
     }
 }

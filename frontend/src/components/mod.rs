@@ -4,6 +4,7 @@ mod account;
 mod app;
 mod avatar;
 mod composer;
+mod delete;
 mod dialog;
 mod field;
 mod header;
