@@ -524,6 +524,7 @@ mod tests {
             author: Author {
                 id: "a".to_owned(),
                 name: "A".to_owned(),
+                username: None,
             },
             sent_at: 0,
             client_id: None,

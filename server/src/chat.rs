@@ -215,10 +215,7 @@ impl Chat {
             return self.guest_session(id, token).await;
         };
         let token = new_token();
-        let user = Author {
-            id,
-            name: validate_name(name)?.to_owned(),
-        };
+        let user = Author::guest(id, validate_name(name)?);
         let token_hash = hash(&token);
         let address = address.map(|address| address.to_string());
         self.store
@@ -320,8 +317,8 @@ impl Chat {
         remember().await?;
         self.store.rename_user(&user.id, name).await?;
         let renamed = Author {
-            id: user.id.clone(),
             name: name.to_owned(),
+            ..user.clone()
         };
         self.presence.renamed(&renamed);
         Ok(renamed)
@@ -867,10 +864,8 @@ fn first_by_seq(
 
 /// A guest, named after its id.
 fn guest(id: String) -> Author {
-    Author {
-        name: format!("Guest {}", &id[id.len().saturating_sub(4)..]),
-        id,
-    }
+    let name = format!("Guest {}", &id[id.len().saturating_sub(4)..]);
+    Author::guest(id, name)
 }
 
 fn hash(token: &str) -> Vec<u8> {

@@ -61,6 +61,21 @@ pub struct Author {
     pub id: String,
     /// Shown next to their messages.
     pub name: String,
+    /// Their account's username, which no one else can have: shown beside the name, so that a
+    /// name cannot be borrowed. Absent for a guest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+}
+
+impl Author {
+    /// A guest (no account): an id and a display name.
+    pub fn guest(id: impl Into<String>, name: impl Into<String>) -> Self {
+        Self {
+            id: id.into(),
+            name: name.into(),
+            username: None,
+        }
+    }
 }
 
 /// A stored message as the server broadcasts it.
@@ -341,6 +356,7 @@ mod tests {
             author: Author {
                 id: "a".into(),
                 name: "A".into(),
+                username: None,
             },
             sent_at: 1,
             client_id: None,

@@ -4,7 +4,10 @@
 use leptos::prelude::*;
 use shared::{Author, DEFAULT_ROOM};
 
-use super::{avatar::Avatar, message_item::clock};
+use super::{
+    avatar::Avatar,
+    message_item::{clock, handle},
+};
 use crate::{
     client,
     state::{ChatState, Dialog, Status},
@@ -153,7 +156,11 @@ fn member_row(state: ChatState, member: Author, twin: bool) -> impl IntoView {
     view! {
         <li>
             <Avatar author=member.clone() />
-            <span>{member.name} {tag} {me.then_some(" (you)")}</span>
+            <span>
+                {member.name.clone()} {tag}
+                <span class="handle">" " {handle(&member)}</span>
+                {me.then_some(" (you)")}
+            </span>
         </li>
     }
 }

@@ -1,4 +1,5 @@
-//! One message. The first of a group shows who wrote it and when; the others only their text,
+//! One message. The first of a group shows who wrote it (their name, and their `@username` or
+//! "guest", which no one else can borrow) and when; the others only their text,
 //! with the time on hover. An edited one says so; a deleted one shows who deleted it in its
 //! place. The user's own messages can be edited and deleted from buttons shown on hover or
 //! focus (an admin can delete anyone's). Text is rendered from its parsed markup as DOM nodes,
@@ -61,6 +62,7 @@ pub fn MessageItem(message: Arc<ChatMessage>, head: bool) -> impl IntoView {
                 <Avatar author=author.clone() />
                 <div class="meta">
                     <span class="author">{if mine { "You".to_owned() } else { author.name.clone() }}</span>
+                    {(!mine).then(|| view! { <span class="handle">{handle(&author)}</span> })}
                     <time datetime=iso.clone() on:mouseenter=full.clone()>{time.clone()}</time>
                 </div>
             })}
@@ -95,6 +97,15 @@ pub fn MessageItem(message: Arc<ChatMessage>, head: bool) -> impl IntoView {
             })}
         </li>
     }
+}
+
+/// What no one else can show beside a name: the account's `@username`, or that this is a guest
+/// (whose avatar colour, from their id, tells two guests of one name apart).
+pub fn handle(author: &shared::Author) -> String {
+    author
+        .username
+        .as_ref()
+        .map_or_else(|| "guest".to_owned(), |username| ["@", username].concat())
 }
 
 /// `HH:MM` in the reader's time zone.

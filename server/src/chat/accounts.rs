@@ -283,15 +283,14 @@ impl Chat {
                 if identity.account.is_some() {
                     return Err(ChatError::AccountExists);
                 }
-                Author {
-                    id: identity.user.id,
-                    name: name.to_owned(),
-                }
+                identity.user.id
             }
-            None => Author {
-                id: uuid::Uuid::now_v7().to_string(),
-                name: name.to_owned(),
-            },
+            None => uuid::Uuid::now_v7().to_string(),
+        };
+        let user = Author {
+            id: user,
+            name: name.to_owned(),
+            username: Some(username.to_owned()),
         };
         self.throttles.allow_registration(address)?;
         let hashing = self.throttles.hashing()?;

@@ -58,6 +58,7 @@ mod tests {
         let mut identity = Identity::of(Author {
             id: "u1".into(),
             name: "Ada".into(),
+            username: None,
         });
         identity.account = role.map(|role| AccountInfo {
             username: "ada".into(),

@@ -338,6 +338,7 @@ mod tests {
         Author {
             id: id.into(),
             name: id.to_uppercase(),
+            username: None,
         }
     }
 
@@ -475,6 +476,7 @@ mod tests {
         let renamed = Author {
             id: "a".into(),
             name: "Ada".into(),
+            username: None,
         };
         presence.renamed(&renamed);
         assert_eq!(changes(&presence), [(1, vec![renamed.clone()], vec![])]);
@@ -490,6 +492,7 @@ mod tests {
         let renamed = Author {
             id: "a".into(),
             name: "Ada".into(),
+            username: None,
         };
         presence.renamed(&renamed);
         presence.disconnected(tab);

@@ -142,7 +142,7 @@ impl RedisBoard {
         let mut invocation = self.apply.key(self.room_key(room));
         invocation.key(self.node_key(&self.node)).arg(room);
         for (op, user) in ops {
-            invocation.arg(op).arg(&user.id).arg(&user.name);
+            invocation.arg(op).arg(&user.id).arg(stored(user));
         }
         let mut out: Vec<String> = invocation.invoke_async(&mut self.redis.clone()).await?;
         let online = out.pop().ok_or("APPLY returned nothing")?.parse()?;
@@ -178,12 +178,31 @@ impl RedisBoard {
                 left: Vec::new(),
             });
             changes.online = online.parse()?;
-            changes.left.push(Author {
-                id: id.clone(),
-                name: name.clone(),
-            });
+            changes.left.push(read(id, name));
         }
         Ok(rooms.into_values().collect())
+    }
+}
+
+/// What the board keeps of a user beside their id: their name and username, as JSON.
+fn stored(user: &Author) -> String {
+    serde_json::json!({ "name": user.name, "username": user.username }).to_string()
+}
+
+/// A user as [`stored`]; a bare name (as an older node wrote it) is a guest's.
+fn read(id: &str, value: &str) -> Author {
+    #[derive(serde::Deserialize)]
+    struct Stored {
+        name: String,
+        username: Option<String>,
+    }
+    match serde_json::from_str::<Stored>(value) {
+        Ok(Stored { name, username }) => Author {
+            id: id.to_owned(),
+            name,
+            username,
+        },
+        Err(_) => Author::guest(id, value),
     }
 }
 
@@ -218,10 +237,7 @@ impl Board for RedisBoard {
             .into_iter()
             .filter_map(|(field, name)| {
                 let id = field.strip_prefix("n:")?;
-                Some(Author {
-                    id: id.to_owned(),
-                    name,
-                })
+                Some(read(id, &name))
             })
             .collect();
         members.sort_by_key(|user| user.name.to_lowercase());
@@ -275,6 +291,7 @@ mod tests {
         Author {
             id: id.into(),
             name: id.to_uppercase(),
+            username: None,
         }
     }
 

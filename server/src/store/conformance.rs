@@ -124,6 +124,7 @@ fn ada() -> Author {
     Author {
         id: "u1".into(),
         name: "Ada".into(),
+        username: None,
     }
 }
 
@@ -396,6 +397,7 @@ pub async fn rooms_memberships_and_limits<F: Fixture>(fixture: F) {
     let again = Author {
         id: "u1".into(),
         name: "Other".into(),
+        username: None,
     };
     store
         .create_user(&again, session(b"hash", "u1", 0, None))
@@ -492,6 +494,7 @@ pub async fn concurrent_creations_and_joins_stay_within_the_caps<F: Fixture>(fix
     let grace = Author {
         id: "u2".into(),
         name: "Grace".into(),
+        username: None,
     };
     first
         .create_user(&grace, session(b"grace", "u2", 0, None))
@@ -823,6 +826,7 @@ pub async fn accounts_sessions_and_settings<F: Fixture>(fixture: F) {
     let grace = Author {
         id: "u2".into(),
         name: "Grace".into(),
+        username: None,
     };
     // The first account is the admin; a stored guest becomes an account, keeping its id.
     store
@@ -844,6 +848,7 @@ pub async fn accounts_sessions_and_settings<F: Fixture>(fixture: F) {
     let mallory = Author {
         id: "u3".into(),
         name: "Mallory".into(),
+        username: None,
     };
     assert!(matches!(
         store
@@ -860,7 +865,13 @@ pub async fn accounts_sessions_and_settings<F: Fixture>(fixture: F) {
     ));
 
     let stored = store.account_by_username("ada").await.unwrap().unwrap();
-    assert_eq!(stored.user, ada());
+    assert_eq!(
+        stored.user,
+        Author {
+            username: Some("Ada".into()),
+            ..ada()
+        }
+    );
     assert_eq!(stored.account.username, "Ada");
     assert_eq!(stored.password_hash, "pw-ada");
     assert_eq!(
@@ -963,6 +974,7 @@ pub async fn roles_and_bans<F: Fixture>(fixture: F) {
     let grace = Author {
         id: "u2".into(),
         name: "Grace".into(),
+        username: None,
     };
     store
         .create_account(account(&ada(), "ada", "ada", b"s-ada", "pw"))
@@ -1024,6 +1036,7 @@ pub async fn roles_and_bans<F: Fixture>(fixture: F) {
     let guest = Author {
         id: "g1".into(),
         name: "Guest g1".into(),
+        username: None,
     };
     assert_eq!(store.standing("g1").await.unwrap(), Standing::Free);
     store.set_banned(&guest, Some(5)).await.unwrap();
@@ -1067,6 +1080,7 @@ pub async fn concurrent_first_accounts_make_one_admin<F: Fixture>(fixture: F) {
         .map(|i| Author {
             id: format!("u{i}"),
             name: format!("User {i}"),
+            username: None,
         })
         .collect();
     let keys: Vec<String> = (0..8).map(|i| format!("user{i}")).collect();
@@ -1088,6 +1102,40 @@ pub async fn concurrent_first_accounts_make_one_admin<F: Fixture>(fixture: F) {
 }
 
 /// The suite, for one fixture.
+/// Messages and users are read with their account's username (none for a guest), whenever the
+/// account was made: the username is what others see beside a name, and no one else can have it.
+pub async fn messages_and_users_carry_an_accounts_username<F: Fixture>(fixture: F) {
+    let store = fixture.open().await;
+    let seq = post(&store, "general", "as a guest", None).await;
+    let author = |messages: Vec<ChatMessage>| messages[0].author.clone();
+    assert_eq!(author(store.sync("general", 0, 10).await.unwrap()), ada());
+
+    store
+        .create_account(account(&ada(), "Ada", "ada", b"s-ada", "pw-ada"))
+        .await
+        .unwrap();
+    let named = Author {
+        username: Some("Ada".into()),
+        ..ada()
+    };
+    assert_eq!(author(store.sync("general", 0, 10).await.unwrap()), named);
+    assert_eq!(
+        author(store.history("general", None, 10).await.unwrap()),
+        named
+    );
+    assert_eq!(
+        store
+            .message("general", seq)
+            .await
+            .unwrap()
+            .map(|m| m.author),
+        Some(named.clone())
+    );
+    assert_eq!(store.user("u1").await.unwrap(), Some(named));
+    store.close().await;
+    fixture.remove().await;
+}
+
 macro_rules! conformance {
     ($fixture:ty: $($test:ident),* $(,)?) => {
         $(
@@ -1121,6 +1169,7 @@ macro_rules! suite {
                     concurrent_first_accounts_make_one_admin,
                     changes_take_the_rooms_next_seq_and_leave_messages_as_they_are_now,
                     concurrent_changes_and_appends_through_two_nodes_leave_no_gap,
+                    messages_and_users_carry_an_accounts_username,
                 );
             }
         )*

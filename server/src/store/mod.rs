@@ -351,10 +351,31 @@ fn change_columns(change: &Change) -> (&'static str, Option<&str>, Option<&'stat
 // Rows both stores read the same way (their `Row` types differ, the columns do not).
 
 /// What a message row is read as, in both stores.
-const MESSAGE_COLUMNS: &str =
-    "id, room, seq, text, author_id, author_name, sent_at, client_id, edited_at, deleted_by";
+/// How every query reads messages, with their author's username (an account's; none for a
+/// guest).
+const MESSAGE_SELECT: &str = "SELECT id, room, seq, text, author_id, author_name, sent_at, \
+     client_id, edited_at, deleted_by, accounts.username AS author_username \
+     FROM messages LEFT JOIN accounts ON accounts.user_id = messages.author_id";
 
-/// A row of [`MESSAGE_COLUMNS`].
+/// How a user is read: `id, name, username` (an account's; none for a guest).
+const USER_SELECT: &str = "SELECT users.id, users.name, accounts.username FROM users \
+     LEFT JOIN accounts ON accounts.user_id = users.id";
+
+/// A row of [`USER_SELECT`].
+fn author<R>(row: &R) -> Author
+where
+    R: sqlx::Row,
+    for<'n> &'n str: sqlx::ColumnIndex<R>,
+    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    Author {
+        id: row.get("id"),
+        name: row.get("name"),
+        username: row.get("username"),
+    }
+}
+
+/// A row of [`MESSAGE_SELECT`].
 fn message<R>(row: &R) -> ChatMessage
 where
     R: sqlx::Row,
@@ -370,6 +391,7 @@ where
         author: Author {
             id: row.get("author_id"),
             name: row.get("author_name"),
+            username: row.get("author_username"),
         },
         sent_at: row.get("sent_at"),
         client_id: row.get("client_id"),
@@ -435,6 +457,7 @@ where
         user: Author {
             id: row.get("id"),
             name: row.get("name"),
+            username: username.clone(),
         },
         account: username.zip(role).map(|(username, role)| AccountInfo {
             username,

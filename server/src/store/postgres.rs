@@ -16,9 +16,9 @@ use sqlx::{
 };
 
 use super::{
-    ACCOUNTS_QUERY, CHANGE_COLUMNS, Identity, MESSAGE_COLUMNS, NewAccount, NewChange, NewMessage,
+    ACCOUNTS_QUERY, CHANGE_COLUMNS, Identity, MESSAGE_SELECT, NewAccount, NewChange, NewMessage,
     NewSession, Posted, RoleChange, RoomLimits, Standing, Store, StoreError, StoreResult,
-    StoredAccount, StoredSession, account_conflict, account_query,
+    StoredAccount, StoredSession, USER_SELECT, account_conflict, account_query,
     batch::{Committer, Plan, WriteBatch, count},
     change_columns, changes_anything, identity, message, message_changed, stored_account,
     stored_session, user_entry,
@@ -161,7 +161,7 @@ async fn write_once(pool: &PgPool, batch: &[NewMessage]) -> StoreResult<Vec<Stor
     } else {
         let (authors, client_ids): (Vec<&str>, Vec<&str>) = keys.into_iter().unzip();
         sqlx::query(&format!(
-            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE client_id IS NOT NULL \
+            "{MESSAGE_SELECT} WHERE client_id IS NOT NULL \
              AND (author_id, client_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))"
         ))
         .bind(authors)
@@ -512,14 +512,11 @@ impl Store for PgStore {
     }
 
     async fn user(&self, user_id: &str) -> StoreResult<Option<Author>> {
-        let row = sqlx::query("SELECT id, name FROM users WHERE id = $1")
+        let row = sqlx::query(&format!("{USER_SELECT} WHERE users.id = $1"))
             .bind(user_id)
             .fetch_optional(&self.pool)
             .await?;
-        Ok(row.map(|row| Author {
-            id: row.get("id"),
-            name: row.get("name"),
-        }))
+        Ok(row.as_ref().map(super::author))
     }
 
     async fn has_accounts(&self) -> StoreResult<bool> {
@@ -670,7 +667,7 @@ impl Store for PgStore {
 
     async fn sync(&self, room: &str, after: i64, limit: u32) -> StoreResult<Vec<ChatMessage>> {
         let rows = sqlx::query(&format!(
-            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE room = $1 AND seq > $2 \
+            "{MESSAGE_SELECT} WHERE room = $1 AND seq > $2 \
              ORDER BY seq LIMIT $3"
         ))
         .bind(room)
@@ -688,7 +685,7 @@ impl Store for PgStore {
         limit: u32,
     ) -> StoreResult<Vec<ChatMessage>> {
         let rows = sqlx::query(&format!(
-            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE room = $1 AND seq < $2 \
+            "{MESSAGE_SELECT} WHERE room = $1 AND seq < $2 \
              ORDER BY seq DESC LIMIT $3"
         ))
         .bind(room)
@@ -700,13 +697,11 @@ impl Store for PgStore {
     }
 
     async fn message(&self, room: &str, seq: i64) -> StoreResult<Option<ChatMessage>> {
-        let row = sqlx::query(&format!(
-            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE room = $1 AND seq = $2"
-        ))
-        .bind(room)
-        .bind(seq)
-        .fetch_optional(&self.pool)
-        .await?;
+        let row = sqlx::query(&format!("{MESSAGE_SELECT} WHERE room = $1 AND seq = $2"))
+            .bind(room)
+            .bind(seq)
+            .fetch_optional(&self.pool)
+            .await?;
         Ok(row.as_ref().map(message))
     }
 

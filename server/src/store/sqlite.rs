@@ -21,9 +21,9 @@ use sqlx::{
 };
 
 use super::{
-    ACCOUNTS_QUERY, CHANGE_COLUMNS, Identity, MESSAGE_COLUMNS, NewAccount, NewChange, NewMessage,
+    ACCOUNTS_QUERY, CHANGE_COLUMNS, Identity, MESSAGE_SELECT, NewAccount, NewChange, NewMessage,
     NewSession, Posted, RoleChange, RoomLimits, Standing, Store, StoreError, StoreResult,
-    StoredAccount, StoredSession, account_conflict, account_query,
+    StoredAccount, StoredSession, USER_SELECT, account_conflict, account_query,
     batch::{Committer, Plan, WriteBatch, count},
     change_columns, changes_anything, identity, message, message_changed, stored_account,
     stored_session, user_entry,
@@ -227,7 +227,7 @@ async fn stored_retries(
     // once, cached); each key is one search of the (author_id, client_id) index.
     let keys = serde_json::to_string(&keys).expect("strings serialize");
     let rows = sqlx::query(&format!(
-        "SELECT {MESSAGE_COLUMNS} FROM messages WHERE client_id IS NOT NULL \
+        "{MESSAGE_SELECT} WHERE client_id IS NOT NULL \
          AND (author_id, client_id) IN (SELECT value ->> 0, value ->> 1 FROM json_each(?))"
     ))
     .bind(keys)
@@ -482,14 +482,11 @@ impl Store for SqliteStore {
     }
 
     async fn user(&self, user_id: &str) -> StoreResult<Option<Author>> {
-        let row = sqlx::query("SELECT id, name FROM users WHERE id = ?")
+        let row = sqlx::query(&format!("{USER_SELECT} WHERE users.id = ?"))
             .bind(user_id)
             .fetch_optional(&self.reader)
             .await?;
-        Ok(row.map(|row| Author {
-            id: row.get("id"),
-            name: row.get("name"),
-        }))
+        Ok(row.as_ref().map(super::author))
     }
 
     async fn has_accounts(&self) -> StoreResult<bool> {
@@ -631,7 +628,7 @@ impl Store for SqliteStore {
 
     async fn sync(&self, room: &str, after: i64, limit: u32) -> StoreResult<Vec<ChatMessage>> {
         let rows = sqlx::query(&format!(
-            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE room = ? AND seq > ? ORDER BY seq LIMIT ?"
+            "{MESSAGE_SELECT} WHERE room = ? AND seq > ? ORDER BY seq LIMIT ?"
         ))
         .bind(room)
         .bind(after)
@@ -648,7 +645,7 @@ impl Store for SqliteStore {
         limit: u32,
     ) -> StoreResult<Vec<ChatMessage>> {
         let rows = sqlx::query(&format!(
-            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE room = ? AND seq < ? \
+            "{MESSAGE_SELECT} WHERE room = ? AND seq < ? \
              ORDER BY seq DESC LIMIT ?"
         ))
         .bind(room)
@@ -660,13 +657,11 @@ impl Store for SqliteStore {
     }
 
     async fn message(&self, room: &str, seq: i64) -> StoreResult<Option<ChatMessage>> {
-        let row = sqlx::query(&format!(
-            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE room = ? AND seq = ?"
-        ))
-        .bind(room)
-        .bind(seq)
-        .fetch_optional(&self.reader)
-        .await?;
+        let row = sqlx::query(&format!("{MESSAGE_SELECT} WHERE room = ? AND seq = ?"))
+            .bind(room)
+            .bind(seq)
+            .fetch_optional(&self.reader)
+            .await?;
         Ok(row.as_ref().map(message))
     }
 

@@ -80,6 +80,36 @@ async fn the_first_account_is_the_admin_and_a_login_is_the_same_person_anywhere(
 }
 
 #[tokio::test]
+async fn an_accounts_username_goes_with_its_name_and_a_guest_has_none() {
+    let app = TestApp::spawn().await;
+    let ada = register(&app, "Ada").await;
+    let mut guest = app.client().await;
+    assert_eq!(guest.welcome.user.username, None);
+    let mut laptop = connect(&app, token(&ada)).await;
+    assert_eq!(laptop.welcome["user"]["username"], "Ada");
+    laptop
+        .send_packet(r#"42["chatMessage","from an account"]"#.to_owned())
+        .await;
+    let live = guest.next(event::CHAT_MESSAGE).await;
+    assert_eq!(live["author"]["username"], "Ada", "{live}");
+    guest.emit("chatMessage", json!("from a guest")).await;
+    let theirs = loop {
+        let (name, payload) = laptop.next_event().await;
+        if name == event::CHAT_MESSAGE && payload["text"] == "from a guest" {
+            break payload;
+        }
+    };
+    assert!(theirs["author"].get("username").is_none(), "{theirs}");
+    let history = app.history(token(&ada), "general", None).await;
+    let usernames: Vec<_> = history
+        .iter()
+        .map(|m| m.author.username.as_deref())
+        .collect();
+    assert_eq!(usernames, [Some("Ada"), None]);
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn bad_credentials_and_bad_usernames_are_refused_with_their_codes() {
     let app = TestApp::spawn().await;
     register(&app, "ada").await;
