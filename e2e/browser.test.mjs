@@ -908,7 +908,8 @@ test('keyboard: skip link, landmarks, room shortcuts, who is online, @ completio
   await page.keyboard.press('Enter');
   const members = page.getByRole('list', { name: 'Online in this room' });
   await members.getByText('Keys Bob').waitFor();
-  await members.getByText('Keys Alice (you)').waitFor();
+  // Beside each name what no one can borrow: the account's @username, or "guest".
+  await members.getByRole('listitem').filter({ hasText: 'Keys Alice guest (you)' }).waitFor();
 
   const box = page.getByRole('textbox', { name: 'Message' });
   await box.focus();
