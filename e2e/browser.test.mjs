@@ -1258,6 +1258,35 @@ test('edits and deletions: Up edits one\'s last message, deleting asks first, an
   }
 });
 
+test('archived rooms: an admin archives a room, its members can read and not write, until it is back', async () => {
+  const fresh = await startServer();
+  try {
+    const admin = await openPage(browser, { base: fresh.url });
+    await admin.page.getByRole('dialog', { name: 'Welcome' }).getByRole('button', { name: 'Create account' }).click();
+    await submitAccount(admin.page, 'Create account', 'root', 'root password');
+    const ada = await openChat({ base: fresh.url, name: 'Ada' });
+    await createRoom(ada.page, 'attic');
+    await send(ada.page, 'old notes');
+    await joinRoom(admin.page, 'attic');
+    assert.equal(await ada.page.getByRole('button', { name: 'Archive' }).count(), 0, 'only an admin archives');
+
+    await admin.page.getByRole('button', { name: 'Archive' }).click();
+    await ada.page.locator('h1', { hasText: '# attic (archived)' }).waitFor();
+    await ada.page.getByRole('status').filter({ hasText: 'This room is archived' }).waitFor();
+    assert.equal(await ada.page.getByRole('textbox', { name: 'Message' }).count(), 0);
+    await expectOnce(ada.page, 'old notes');
+
+    await admin.page.getByRole('button', { name: 'Unarchive' }).click();
+    await ada.page.locator('h1', { hasText: /^# attic$/ }).waitFor();
+    await send(ada.page, 'back in use');
+    await expectOnce(admin.page, 'back in use');
+    assert.deepEqual([...admin.problems, ...ada.problems], []);
+    for (const person of [admin, ada]) await person.close();
+  } finally {
+    assert.equal(await fresh.stop(), 0);
+  }
+});
+
 test('private rooms: made private, joined by invitation only, out of everyone else\'s directory', async () => {
   const owner = await openChat({ name: 'Olga' });
   const friend = await openChat({ name: 'Fred' });

@@ -10,7 +10,7 @@ use std::{
 use serde::{Serialize, de::DeserializeOwned};
 use shared::{
     Ack, Auth, ChatMessage, ErrorCode, ErrorPayload, Event, Invited, MessageChanged,
-    PresenceChange, Request, RoomHead, Typing, Welcome,
+    PresenceChange, Request, RoomHead, RoomUpdated, Typing, Welcome,
 };
 use wasm_bindgen::prelude::*;
 
@@ -90,6 +90,8 @@ pub enum ServerEvent {
     Head(RoomHead),
     /// Someone brought this user into a room.
     Invited(Invited),
+    /// A room of the user's changed (archived, or back).
+    RoomUpdated(RoomUpdated),
     Refused(ErrorPayload),
 }
 
@@ -159,6 +161,8 @@ pub fn connect(auth: impl Fn() -> Auth + 'static, on_event: impl Fn(ServerEvent)
     listen_to::<RoomHead>(&socket, move |head| h(ServerEvent::Head(head)));
     let h = handler.clone();
     listen_to::<Invited>(&socket, move |i| h(ServerEvent::Invited(i)));
+    let h = handler.clone();
+    listen_to::<RoomUpdated>(&socket, move |u| h(ServerEvent::RoomUpdated(u)));
     let h = handler.clone();
     listen_to::<ErrorPayload>(&socket, move |e| h(ServerEvent::Refused(e)));
     let h = handler;

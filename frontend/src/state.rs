@@ -126,6 +126,8 @@ pub struct Room {
     pub mentions: RwSignal<i64>,
     /// Out of the directory; members bring others in (`invite`).
     pub private: bool,
+    /// Read only (an admin archived it): its history stays, nobody can post.
+    pub archived: RwSignal<bool>,
 }
 
 impl Room {
@@ -143,6 +145,7 @@ impl Room {
             history: RwSignal::new(History::NotLoaded),
             mentions: RwSignal::new(0),
             private: false,
+            archived: RwSignal::new(false),
         }
     }
 

@@ -60,6 +60,8 @@ pub enum ChatError {
     MessageNotFound,
     #[error("That message was deleted.")]
     MessageDeleted,
+    #[error("This room is archived: it can be read, not written to.")]
+    RoomArchived,
     #[error("Everyone stays in #{DEFAULT_ROOM}.")]
     CannotLeaveDefault,
     #[error("The server holds as many rooms as it allows.")]
@@ -113,6 +115,7 @@ impl ChatError {
             Self::NotMember => ErrorCode::NotAMember,
             Self::MessageNotFound => ErrorCode::MessageNotFound,
             Self::MessageDeleted => ErrorCode::MessageDeleted,
+            Self::RoomArchived => ErrorCode::RoomArchived,
             Self::CannotLeaveDefault => ErrorCode::CannotLeaveDefaultRoom,
             Self::TooManyRooms | Self::TooManyMemberships => ErrorCode::TooManyRooms,
             Self::UnknownSession => ErrorCode::UnknownSession,
@@ -338,17 +341,41 @@ impl Chat {
             .transpose()?
             .map(str::to_owned);
         let room = self.member_room(rooms, input.room()).await?;
-        Ok(self
+        let posted = self
             .store
             .append(NewMessage {
                 id: uuid::Uuid::now_v7().to_string(),
-                room,
+                room: room.clone(),
                 text,
                 author: author.clone(),
                 sent_at: now_millis(),
                 client_id,
             })
-            .await?)
+            .await;
+        match posted {
+            // The batch skips an archived room like a missing one; which it is, is asked only
+            // then.
+            Err(StoreError::RoomNotFound) => Err(match self.store.room(&room).await? {
+                Some(info) if info.archived => ChatError::RoomArchived,
+                _ => ChatError::RoomNotFound,
+            }),
+            posted => Ok(posted?),
+        }
+    }
+
+    /// Archives `room` (read only from then on) or takes it out of the archive, for the session
+    /// `token` (an admin's). `#general` stays open.
+    pub async fn archive(&self, token: &str, room: &str, archived: bool) -> ChatResult<RoomInfo> {
+        let actor = self.identity(token).await?;
+        allow(&actor, Action::ArchiveRoom)?;
+        let room = validate_room(room)?;
+        if room == DEFAULT_ROOM {
+            return Err(ChatError::Forbidden);
+        }
+        self.store
+            .set_archived(&room, archived.then(now_millis))
+            .await?
+            .ok_or(ChatError::RoomNotFound)
     }
 
     /// Replaces the text of message `seq` of `room` for the session `token` (its author), on a

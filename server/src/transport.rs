@@ -24,9 +24,10 @@ use std::{
 use axum::extract::ConnectInfo;
 
 use shared::{
-    Ack, Auth, Changed, ChatInput, CreateRoom, DeleteMessage, Done, EditMessage, ErrorCode,
-    ErrorPayload, Event, Invite, Invited, JoinRoom, Joined, LeaveRoom, MemberList, Members,
-    MessageChanged, NowTyping, Rename, Renamed, Request, Sent, Sync, Typing, Welcome,
+    Ack, ArchiveRoom, Auth, Changed, ChatInput, CreateRoom, DeleteMessage, Done, EditMessage,
+    ErrorCode, ErrorPayload, Event, Invite, Invited, JoinRoom, Joined, LeaveRoom, MemberList,
+    Members, MessageChanged, NowTyping, Rename, Renamed, Request, RoomUpdated, Sent, Sync, Typing,
+    Welcome,
 };
 use socketioxide::{
     BroadcastError, SocketError, SocketIo, TransportType,
@@ -140,6 +141,7 @@ pub async fn authenticate<A: Adapter>(
     socket.on(JoinRoom::NAME, on_join_room::<A>);
     socket.on(LeaveRoom::NAME, on_leave_room::<A>);
     socket.on(Invite::NAME, on_invite::<A>);
+    socket.on(ArchiveRoom::NAME, on_archive_room::<A>);
     socket.on(Rename::NAME, on_rename::<A>);
     socket.on(NowTyping::NAME, on_typing::<A>);
     socket.on(Members::NAME, on_members::<A>);
@@ -450,6 +452,37 @@ async fn on_invite<A: Adapter>(
         crate::throttled!(warn, %error, "could not tell a user they were invited");
     }
     reply.ok(Done {});
+}
+
+/// `archiveRoom` (an admin's): the room is archived or back, and its members are told on every
+/// node.
+async fn on_archive_room<A: Adapter>(
+    io: SocketIo<A>,
+    Conn(connection): Conn,
+    Payload(request): Payload<ArchiveRoom>,
+    reply: Reply<A, ArchiveRoom>,
+    State(chat): State<Chat>,
+    State(shared): State<Arc<SharedBudget>>,
+) {
+    if !shared.write(&connection.user().id) {
+        return reply.refuse(rate_limited());
+    }
+    let room = match chat
+        .archive(connection.token(), &request.room, request.archived)
+        .await
+    {
+        Ok(room) => room,
+        Err(error) => return reply.fail(&error),
+    };
+    let updated = RoomUpdated { room };
+    if let Err(error) = io
+        .to(updated.room.name.clone())
+        .emit(RoomUpdated::NAME, &updated)
+        .await
+    {
+        crate::throttled!(warn, %error, "could not tell a room it was archived");
+    }
+    reply.ok(updated);
 }
 
 async fn on_leave_room<A: Adapter>(

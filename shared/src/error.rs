@@ -23,6 +23,8 @@ pub enum ErrorCode {
     MessageNotFound,
     /// The message was deleted: there is nothing left to edit.
     MessageDeleted,
+    /// The room is archived: it can be read, not written to.
+    RoomArchived,
     CannotLeaveDefaultRoom,
     /// The user is in as many rooms as allowed, or the server holds as many rooms as allowed.
     TooManyRooms,

@@ -25,8 +25,8 @@ pub use message::{
     Sent, Synced, Typing, Welcome,
 };
 pub use protocol::{
-    CreateRoom, DeleteMessage, Done, EditMessage, Event, Invite, Invited, JoinRoom, LeaveRoom,
-    Members, NowTyping, Rename, Request, RoomHead, Sync,
+    ArchiveRoom, CreateRoom, DeleteMessage, Done, EditMessage, Event, Invite, Invited, JoinRoom,
+    LeaveRoom, Members, NowTyping, Rename, Request, RoomHead, RoomUpdated, Sync,
 };
 pub use validate::{
     MAX_CLIENT_ID_BYTES, MAX_MESSAGE_CHARS, MAX_NAME_CHARS, MAX_ROOM_CHARS, ValidationError,

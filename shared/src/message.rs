@@ -181,6 +181,9 @@ pub struct RoomInfo {
     /// Not in the directory; only members can bring others in. Absent when false.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub private: bool,
+    /// Read only: its history stays, nobody can post (an admin archived it). Absent when false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub archived: bool,
 }
 
 /// Handshake `auth` a client may send. Both fields are optional: a bare client becomes a guest.

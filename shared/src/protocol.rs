@@ -73,6 +73,30 @@ impl Event for MessageChanged {
     const NAME: &'static str = "messageChanged";
 }
 
+/// Client -> server (an admin): archive `room` (read only: its history stays, nobody can post)
+/// or, with `archived: false`, take it out of the archive. Its members are told
+/// ([`RoomUpdated`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ArchiveRoom {
+    pub room: String,
+    pub archived: bool,
+}
+impl Event for ArchiveRoom {
+    const NAME: &'static str = "archiveRoom";
+}
+impl Request for ArchiveRoom {
+    type Reply = RoomUpdated;
+}
+
+/// Server -> a room's members: the room changed (archived, or out of the archive).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomUpdated {
+    pub room: RoomInfo,
+}
+impl Event for RoomUpdated {
+    const NAME: &'static str = "roomUpdated";
+}
+
 /// Client -> server: make a new room and join it. A private room is not in the directory, and
 /// only its members can bring others in ([`Invite`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

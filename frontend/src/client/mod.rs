@@ -27,8 +27,8 @@ pub use edits::{delete_message, edit_message, last_editable};
 pub use history::load_history;
 pub use outbox::{retry, send};
 pub use rooms::{
-    browse_rooms, create_room, follow_navigation, invite, join_room, leave_room, mark_read,
-    open_room,
+    archive_room, browse_rooms, create_room, follow_navigation, invite, join_room, leave_room,
+    mark_read, open_room,
 };
 pub use typing::typing;
 
@@ -76,6 +76,7 @@ fn on_event(state: ChatState, event: ServerEvent) {
         ServerEvent::Typing(typing) => typing::someone_types(state, typing),
         ServerEvent::Head(head) => sync::catch_up_to(state, head),
         ServerEvent::Invited(invited) => rooms::invited(state, invited),
+        ServerEvent::RoomUpdated(update) => rooms::updated(state, &update.room),
         ServerEvent::Refused(error) => state.error.set(Some(error.message)),
     }
 }
@@ -101,6 +102,7 @@ fn on_welcome(state: ChatState, welcome: Welcome) {
                 Some(room) => {
                     room.last_seq
                         .set(info.last_seq.max(room.last_seq.get_untracked()));
+                    room.archived.set(info.archived);
                     // Who is online may have changed while we were away: ask again.
                     room.members.set(None);
                 }

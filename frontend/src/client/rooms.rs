@@ -3,8 +3,8 @@
 
 use leptos::{prelude::*, task::spawn_local};
 use shared::{
-    CreateRoom, DEFAULT_ROOM, Done, ErrorCode, ErrorPayload, Invite, Invited, JoinRoom, Joined,
-    LeaveRoom, MemberList, Members, RoomInfo,
+    ArchiveRoom, CreateRoom, DEFAULT_ROOM, Done, ErrorCode, ErrorPayload, Invite, Invited,
+    JoinRoom, Joined, LeaveRoom, MemberList, Members, RoomInfo, RoomUpdated,
 };
 
 use super::history::load_history;
@@ -122,6 +122,7 @@ fn entered(state: ChatState, reply: Result<Joined, ErrorPayload>) {
 pub fn known_room(info: &RoomInfo) -> Room {
     let mut room = Room::new(info.last_seq, storage::last_read(&info.name));
     room.private = info.private;
+    room.archived.set(info.archived);
     room
 }
 
@@ -134,6 +135,21 @@ pub fn invited(state: ChatState, invitation: Invited) {
             .or_insert_with(|| known_room(&invitation.room));
     });
     state.invitation.set(Some(invitation));
+}
+
+/// A room changed (archived, or back): what the UI shows of it follows.
+pub fn updated(state: ChatState, info: &RoomInfo) {
+    if let Some(room) = state.room(&info.name) {
+        room.archived.set(info.archived);
+    }
+}
+
+/// For an admin: archives the open room (read only) or takes it out of the archive.
+pub fn archive_room(state: ChatState, room: String, archived: bool) {
+    socket::request(&ArchiveRoom { room, archived }, move |reply| match reply {
+        Ok(RoomUpdated { room }) => updated(state, &room),
+        Err(error) => state.error.set(Some(error.message)),
+    });
 }
 
 /// Brings the account `username` into the private room `room`; `done` gets the refusal, if any.

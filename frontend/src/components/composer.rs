@@ -226,55 +226,64 @@ pub fn Composer() -> impl IntoView {
                     }>"Cancel"</button>
                 </p>
             </Show>
-            <form class="compose-row" on:submit=move |event: ev::SubmitEvent| {
-                event.prevent_default();
-                send();
-            }>
-                <Show when=move || !suggestions.with(Vec::is_empty)>
-                    <ul id="mention-list" class="suggestions" role="listbox" aria-label="People to mention">
-                        {move || suggestions.get().into_iter().enumerate().map(|(i, name)| {
-                            let pick = name.clone();
-                            view! {
-                                <li
-                                    id=format!("mention-{i}")
-                                    role="option"
-                                    aria-selected=move || (chosen.get() == i).to_string()
-                                    on:mousedown=move |event: ev::MouseEvent| {
-                                        event.prevent_default();
-                                        complete(pick.clone());
-                                    }
-                                >{name}</li>
-                            }
-                        }).collect_view()}
-                    </ul>
-                </Show>
-                <textarea
-                    id="composer-box"
-                    node_ref=input
-                    rows="1"
-                    placeholder=move || format!("Message #{}", state.current.get())
-                    aria-label="Message"
-                    aria-describedby=move || if state.editing.with(Option::is_some) { "draft-problem editing" } else { "draft-problem" }
-                    aria-autocomplete="list"
-                    aria-controls=move || (!suggestions.with(Vec::is_empty)).then_some("mention-list")
-                    aria-activedescendant=move || (!suggestions.with(Vec::is_empty)).then(|| format!("mention-{}", chosen.get()))
-                    autofocus
-                    prop:value=draft
-                    on:input=move |event| {
-                        draft.set(event_target_value(&event));
-                        track_caret();
-                        client::typing(state);
-                    }
-                    on:click=move |_| track_caret()
-                    on:keyup=move |event: ev::KeyboardEvent| {
-                        if matches!(event.key().as_str(), "ArrowLeft" | "ArrowRight" | "Home" | "End") {
+            <Show
+                when=move || !state.current_room().is_some_and(|room| room.archived.get())
+                fallback=|| view! {
+                    <p class="archived-note" role="status">
+                        "This room is archived: you can read it, not write in it."
+                    </p>
+                }
+            >
+                <form class="compose-row" on:submit=move |event: ev::SubmitEvent| {
+                    event.prevent_default();
+                    send();
+                }>
+                    <Show when=move || !suggestions.with(Vec::is_empty)>
+                        <ul id="mention-list" class="suggestions" role="listbox" aria-label="People to mention">
+                            {move || suggestions.get().into_iter().enumerate().map(|(i, name)| {
+                                let pick = name.clone();
+                                view! {
+                                    <li
+                                        id=format!("mention-{i}")
+                                        role="option"
+                                        aria-selected=move || (chosen.get() == i).to_string()
+                                        on:mousedown=move |event: ev::MouseEvent| {
+                                            event.prevent_default();
+                                            complete(pick.clone());
+                                        }
+                                    >{name}</li>
+                                }
+                            }).collect_view()}
+                        </ul>
+                    </Show>
+                    <textarea
+                        id="composer-box"
+                        node_ref=input
+                        rows="1"
+                        placeholder=move || format!("Message #{}", state.current.get())
+                        aria-label="Message"
+                        aria-describedby=move || if state.editing.with(Option::is_some) { "draft-problem editing" } else { "draft-problem" }
+                        aria-autocomplete="list"
+                        aria-controls=move || (!suggestions.with(Vec::is_empty)).then_some("mention-list")
+                        aria-activedescendant=move || (!suggestions.with(Vec::is_empty)).then(|| format!("mention-{}", chosen.get()))
+                        autofocus
+                        prop:value=draft
+                        on:input=move |event| {
+                            draft.set(event_target_value(&event));
                             track_caret();
+                            client::typing(state);
                         }
-                    }
-                    on:keydown=on_keydown
-                ></textarea>
-                <button type="submit" disabled=move || !sendable.get()>"Send"</button>
-            </form>
+                        on:click=move |_| track_caret()
+                        on:keyup=move |event: ev::KeyboardEvent| {
+                            if matches!(event.key().as_str(), "ArrowLeft" | "ArrowRight" | "Home" | "End") {
+                                track_caret();
+                            }
+                        }
+                        on:keydown=on_keydown
+                    ></textarea>
+                    <button type="submit" disabled=move || !sendable.get()>"Send"</button>
+                </form>
+            </Show>
             <Show when=move || { chars() >= COUNTER_FROM }>
                 <p class="counter" class:over=move || { chars() > MAX_MESSAGE_CHARS }>
                     {move || format!("{} / {MAX_MESSAGE_CHARS}", chars())}

@@ -2,7 +2,7 @@
 //! notification choice, leaving, and the connection (with "try now" while it is lost).
 
 use leptos::prelude::*;
-use shared::{Author, DEFAULT_ROOM};
+use shared::{Author, DEFAULT_ROOM, Role};
 
 use super::{
     avatar::Avatar,
@@ -33,6 +33,14 @@ pub fn Header() -> impl IntoView {
     });
     let can_leave = move || state.current.get() != DEFAULT_ROOM;
     let private = move || state.current_room().is_some_and(|room| room.private);
+    let archived = move || state.current_room().is_some_and(|room| room.archived.get());
+    // An admin archives a room (not #general) or takes it out of the archive.
+    let can_archive = move || {
+        can_leave()
+            && state
+                .account
+                .with(|account| account.as_ref().is_some_and(|a| a.role == Role::Admin))
+    };
     let notify_all = RwSignal::new(false);
     Effect::new(move |_| notify_all.set(storage::notify_room(&state.current.get())));
     let toggle_notify_all = move |_| {
@@ -65,6 +73,9 @@ pub fn Header() -> impl IntoView {
                     <Show when=private>
                         <span class="private-mark">" (private)"</span>
                     </Show>
+                    <Show when=archived>
+                        <span class="private-mark">" (archived)"</span>
+                    </Show>
                 </h1>
                 <button
                     class="link online"
@@ -92,6 +103,11 @@ pub fn Header() -> impl IntoView {
                     on:click=move |_| state.dialog.set(Some(Dialog::Invite))>
                     "Invite"
                 </button>
+            </Show>
+            <Show when=can_archive>
+                <button class="link" on:click=move |_| {
+                    client::archive_room(state, state.current.get_untracked(), !archived());
+                }>{move || if archived() { "Unarchive" } else { "Archive" }}</button>
             </Show>
             <Show when=can_leave>
                 <button class="link" on:click=move |_| {

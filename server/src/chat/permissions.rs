@@ -26,6 +26,8 @@ pub enum Action {
     EditMessage { own: bool },
     /// Delete a message: its author, or an admin (moderation).
     DeleteMessage { own: bool },
+    /// Archive a room, or take it out of the archive.
+    ArchiveRoom,
 }
 
 /// Whether `actor` may do `action`.
@@ -35,7 +37,11 @@ pub fn allow(actor: &Identity, action: Action) -> ChatResult<()> {
         .as_ref()
         .is_some_and(|account| account.role == Role::Admin);
     let allowed = match action {
-        Action::ManageRegistration | Action::ListUsers | Action::SetRole | Action::Ban => admin,
+        Action::ManageRegistration
+        | Action::ListUsers
+        | Action::SetRole
+        | Action::Ban
+        | Action::ArchiveRoom => admin,
         Action::SeeRoom { private, member } => !private || member || admin,
         Action::EnterRoom { private, member } => !private || member,
         Action::EditMessage { own } => own,

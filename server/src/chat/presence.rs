@@ -347,6 +347,7 @@ mod tests {
             name: "general".into(),
             last_seq: 0,
             private: false,
+            archived: false,
         }]
     }
 

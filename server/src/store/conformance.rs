@@ -1136,6 +1136,40 @@ pub async fn messages_and_users_carry_an_accounts_username<F: Fixture>(fixture: 
     fixture.remove().await;
 }
 
+/// An archived room keeps its messages and takes no new ones, without using up a seq; out of
+/// the archive it takes them again.
+pub async fn archived_rooms_take_no_messages<F: Fixture>(fixture: F) {
+    let store = open_with_rust(&fixture).await;
+    assert_eq!(post(&store, "rust", "before", None).await, 1);
+    assert_eq!(store.set_archived("nowhere", Some(5)).await.unwrap(), None);
+    let archived = store.set_archived("rust", Some(5)).await.unwrap().unwrap();
+    assert!(archived.archived);
+    assert!(store.room("rust").await.unwrap().unwrap().archived);
+    assert!(
+        store
+            .rooms()
+            .await
+            .unwrap()
+            .iter()
+            .any(|r| r.name == "rust" && r.archived)
+    );
+    // In a batch with another room's message: only the archived room's is refused.
+    let outcomes = futures_util::future::join_all([
+        store.append(new_message("rust", "during", None)),
+        store.append(new_message("general", "elsewhere", None)),
+    ])
+    .await;
+    assert!(matches!(outcomes[0], Err(StoreError::RoomNotFound)));
+    assert!(outcomes[1].is_ok());
+    assert_eq!(store.sync("rust", 0, 10).await.unwrap().len(), 1);
+
+    let back = store.set_archived("rust", None).await.unwrap().unwrap();
+    assert!(!back.archived);
+    assert_eq!(post(&store, "rust", "after", None).await, 2);
+    store.close().await;
+    fixture.remove().await;
+}
+
 macro_rules! conformance {
     ($fixture:ty: $($test:ident),* $(,)?) => {
         $(
@@ -1170,6 +1204,7 @@ macro_rules! suite {
                     changes_take_the_rooms_next_seq_and_leave_messages_as_they_are_now,
                     concurrent_changes_and_appends_through_two_nodes_leave_no_gap,
                     messages_and_users_carry_an_accounts_username,
+                    archived_rooms_take_no_messages,
                 );
             }
         )*

@@ -287,6 +287,14 @@ pub trait Store: Send + Sync + 'static {
     async fn user(&self, user_id: &str) -> StoreResult<Option<Author>>;
     async fn room(&self, name: &str) -> StoreResult<Option<RoomInfo>>;
     async fn rooms(&self) -> StoreResult<Vec<RoomInfo>>;
+    /// Archives room `name` (at `archived_at`) or, with `None`, takes it out of the archive.
+    /// An archived room's messages are refused (the counter bump of a batch skips it, as for a
+    /// room that does not exist). The room as it is now; `None` if there is no such room.
+    async fn set_archived(
+        &self,
+        name: &str,
+        archived_at: Option<i64>,
+    ) -> StoreResult<Option<RoomInfo>>;
 
     /// The rooms `user_id` joined, by name. (The domain adds the default room, which is never
     /// stored as a membership.)
@@ -356,6 +364,23 @@ fn change_columns(change: &Change) -> (&'static str, Option<&str>, Option<&'stat
 const MESSAGE_SELECT: &str = "SELECT id, room, seq, text, author_id, author_name, sent_at, \
      client_id, edited_at, deleted_by, accounts.username AS author_username \
      FROM messages LEFT JOIN accounts ON accounts.user_id = messages.author_id";
+
+/// A row of `rooms` (`name, last_seq, is_private, archived_at`).
+fn room<R>(row: &R) -> RoomInfo
+where
+    R: sqlx::Row,
+    for<'n> &'n str: sqlx::ColumnIndex<R>,
+    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> bool: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    RoomInfo {
+        name: row.get("name"),
+        last_seq: row.get("last_seq"),
+        private: row.get("is_private"),
+        archived: row.get::<Option<i64>, _>("archived_at").is_some(),
+    }
+}
 
 /// How a user is read: `id, name, username` (an account's; none for a guest).
 const USER_SELECT: &str = "SELECT users.id, users.name, accounts.username FROM users \

@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use shared::{Author, Change, ChatMessage, MessageChanged, Role, RoomInfo, UserEntry};
 use sqlx::{
     PgPool, Row,
-    postgres::{PgConnectOptions, PgPoolOptions, PgRow},
+    postgres::{PgConnectOptions, PgPoolOptions},
 };
 
 use super::{
@@ -181,7 +181,8 @@ async fn write_once(pool: &PgPool, batch: &[NewMessage]) -> StoreResult<Vec<Stor
         sqlx::query(
             "UPDATE rooms SET last_seq = rooms.last_seq + c.n \
              FROM unnest($1::text[], $2::int8[]) AS c (name, n) \
-             WHERE rooms.name = c.name RETURNING rooms.name, rooms.last_seq, rooms.is_private",
+             WHERE rooms.name = c.name AND rooms.archived_at IS NULL \
+             RETURNING rooms.name, rooms.last_seq",
         )
         .bind(names)
         .bind(counts)
@@ -219,14 +220,6 @@ async fn write_once(pool: &PgPool, batch: &[NewMessage]) -> StoreResult<Vec<Stor
     }
     tx.commit().await?;
     Ok(plan.finish(&rows))
-}
-
-fn room(row: &PgRow) -> RoomInfo {
-    RoomInfo {
-        name: row.get("name"),
-        last_seq: row.get("last_seq"),
-        private: row.get("is_private"),
-    }
 }
 
 /// Stores `user` unless it is already (a guest's concurrent requests, or a guest becoming an
@@ -281,12 +274,13 @@ async fn join_in(
         .bind(user_id)
         .execute(&mut **tx)
         .await?;
-    let Some(room) = sqlx::query("SELECT name, last_seq, is_private FROM rooms WHERE name = $1")
-        .bind(name)
-        .fetch_optional(&mut **tx)
-        .await?
-        .as_ref()
-        .map(room)
+    let Some(room) =
+        sqlx::query("SELECT name, last_seq, is_private, archived_at FROM rooms WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&mut **tx)
+            .await?
+            .as_ref()
+            .map(super::room)
     else {
         return Err(StoreError::RoomNotFound);
     };
@@ -620,29 +614,48 @@ impl Store for PgStore {
     }
 
     async fn room(&self, name: &str) -> StoreResult<Option<RoomInfo>> {
-        let row = sqlx::query("SELECT name, last_seq, is_private FROM rooms WHERE name = $1")
-            .bind(name)
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(row.as_ref().map(room))
+        let row = sqlx::query(
+            "SELECT name, last_seq, is_private, archived_at FROM rooms WHERE name = $1",
+        )
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.as_ref().map(super::room))
     }
 
     async fn rooms(&self) -> StoreResult<Vec<RoomInfo>> {
-        let rows = sqlx::query("SELECT name, last_seq, is_private FROM rooms ORDER BY name")
-            .fetch_all(&self.pool)
-            .await?;
-        Ok(rows.iter().map(room).collect())
+        let rows =
+            sqlx::query("SELECT name, last_seq, is_private, archived_at FROM rooms ORDER BY name")
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(rows.iter().map(super::room).collect())
+    }
+
+    async fn set_archived(
+        &self,
+        name: &str,
+        archived_at: Option<i64>,
+    ) -> StoreResult<Option<RoomInfo>> {
+        let row = sqlx::query(
+            "UPDATE rooms SET archived_at = $1 WHERE name = $2 \
+             RETURNING name, last_seq, is_private, archived_at",
+        )
+        .bind(archived_at)
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.as_ref().map(super::room))
     }
 
     async fn memberships(&self, user_id: &str) -> StoreResult<Vec<RoomInfo>> {
         let rows = sqlx::query(
-            "SELECT r.name, r.last_seq, r.is_private FROM memberships m JOIN rooms r ON r.name = m.room \
+            "SELECT r.name, r.last_seq, r.is_private, r.archived_at FROM memberships m JOIN rooms r ON r.name = m.room \
              WHERE m.user_id = $1 ORDER BY r.name",
         )
         .bind(user_id)
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows.iter().map(room).collect())
+        Ok(rows.iter().map(super::room).collect())
     }
 
     async fn join(&self, user_id: &str, name: &str, limits: RoomLimits) -> StoreResult<RoomInfo> {

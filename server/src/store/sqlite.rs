@@ -15,9 +15,7 @@ use async_trait::async_trait;
 use shared::{Author, Change, ChatMessage, MessageChanged, Role, RoomInfo, UserEntry};
 use sqlx::{
     Connection, QueryBuilder, Row, SqlitePool,
-    sqlite::{
-        SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
-    },
+    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
 };
 
 use super::{
@@ -207,7 +205,8 @@ async fn bump_counters(
     });
     query.push(
         ") UPDATE rooms SET last_seq = last_seq + counts.n FROM counts \
-         WHERE rooms.name = counts.name RETURNING rooms.name, rooms.last_seq, rooms.is_private",
+         WHERE rooms.name = counts.name AND rooms.archived_at IS NULL \
+         RETURNING rooms.name, rooms.last_seq",
     );
     let rows = query.build().fetch_all(&mut **tx).await?;
     Ok(rows.iter().map(|row| (row.get(0), row.get(1))).collect())
@@ -234,14 +233,6 @@ async fn stored_retries(
     .fetch_all(&mut **tx)
     .await?;
     Ok(rows.iter().map(message).collect())
-}
-
-fn room(row: &SqliteRow) -> RoomInfo {
-    RoomInfo {
-        name: row.get("name"),
-        last_seq: row.get("last_seq"),
-        private: row.get("is_private"),
-    }
 }
 
 /// Makes `user_id` a member of room `name` inside `tx`, unless they are in as many rooms as
@@ -283,11 +274,12 @@ async fn room_in(
     tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
     name: &str,
 ) -> StoreResult<Option<RoomInfo>> {
-    let row = sqlx::query("SELECT name, last_seq, is_private FROM rooms WHERE name = ?")
-        .bind(name)
-        .fetch_optional(&mut **tx)
-        .await?;
-    Ok(row.as_ref().map(room))
+    let row =
+        sqlx::query("SELECT name, last_seq, is_private, archived_at FROM rooms WHERE name = ?")
+            .bind(name)
+            .fetch_optional(&mut **tx)
+            .await?;
+    Ok(row.as_ref().map(super::room))
 }
 
 #[async_trait]
@@ -581,29 +573,47 @@ impl Store for SqliteStore {
     }
 
     async fn room(&self, name: &str) -> StoreResult<Option<RoomInfo>> {
-        let row = sqlx::query("SELECT name, last_seq, is_private FROM rooms WHERE name = ?")
-            .bind(name)
-            .fetch_optional(&self.reader)
-            .await?;
-        Ok(row.as_ref().map(room))
+        let row =
+            sqlx::query("SELECT name, last_seq, is_private, archived_at FROM rooms WHERE name = ?")
+                .bind(name)
+                .fetch_optional(&self.reader)
+                .await?;
+        Ok(row.as_ref().map(super::room))
     }
 
     async fn rooms(&self) -> StoreResult<Vec<RoomInfo>> {
-        let rows = sqlx::query("SELECT name, last_seq, is_private FROM rooms ORDER BY name")
-            .fetch_all(&self.reader)
-            .await?;
-        Ok(rows.iter().map(room).collect())
+        let rows =
+            sqlx::query("SELECT name, last_seq, is_private, archived_at FROM rooms ORDER BY name")
+                .fetch_all(&self.reader)
+                .await?;
+        Ok(rows.iter().map(super::room).collect())
+    }
+
+    async fn set_archived(
+        &self,
+        name: &str,
+        archived_at: Option<i64>,
+    ) -> StoreResult<Option<RoomInfo>> {
+        let row = sqlx::query(
+            "UPDATE rooms SET archived_at = ? WHERE name = ? \
+             RETURNING name, last_seq, is_private, archived_at",
+        )
+        .bind(archived_at)
+        .bind(name)
+        .fetch_optional(&self.writer)
+        .await?;
+        Ok(row.as_ref().map(super::room))
     }
 
     async fn memberships(&self, user_id: &str) -> StoreResult<Vec<RoomInfo>> {
         let rows = sqlx::query(
-            "SELECT r.name, r.last_seq, r.is_private FROM memberships m JOIN rooms r ON r.name = m.room \
+            "SELECT r.name, r.last_seq, r.is_private, r.archived_at FROM memberships m JOIN rooms r ON r.name = m.room \
              WHERE m.user_id = ? ORDER BY r.name",
         )
         .bind(user_id)
         .fetch_all(&self.reader)
         .await?;
-        Ok(rows.iter().map(room).collect())
+        Ok(rows.iter().map(super::room).collect())
     }
 
     async fn join(&self, user_id: &str, name: &str, limits: RoomLimits) -> StoreResult<RoomInfo> {

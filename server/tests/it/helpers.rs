@@ -351,9 +351,9 @@ pub fn refusal_code(ack: &Value) -> Option<&str> {
 /// The event names, as a client sees them (from the `shared` types that carry them).
 pub mod event {
     use shared::{
-        ChatInput, CreateRoom, DeleteMessage, EditMessage, ErrorPayload, Event, Invite, Invited,
-        JoinRoom, LeaveRoom, Members, MessageChanged, NowTyping, PresenceChange, Rename, Sync,
-        Welcome,
+        ArchiveRoom, ChatInput, CreateRoom, DeleteMessage, EditMessage, ErrorPayload, Event,
+        Invite, Invited, JoinRoom, LeaveRoom, Members, MessageChanged, NowTyping, PresenceChange,
+        Rename, RoomUpdated, Sync, Welcome,
     };
 
     pub const CHAT_MESSAGE: &str = ChatInput::NAME;
@@ -372,4 +372,6 @@ pub mod event {
     pub const EDIT_MESSAGE: &str = EditMessage::NAME;
     pub const DELETE_MESSAGE: &str = DeleteMessage::NAME;
     pub const MESSAGE_CHANGED: &str = MessageChanged::NAME;
+    pub const ARCHIVE_ROOM: &str = ArchiveRoom::NAME;
+    pub const ROOM_UPDATED: &str = RoomUpdated::NAME;
 }

@@ -1,6 +1,7 @@
 //! Integration tests: the real server on a free port, driven by real Socket.io clients.
 
 mod accounts;
+mod archive;
 mod assets;
 mod attachments;
 mod broadcast;
