@@ -926,3 +926,54 @@ fn now_millis() -> i64 {
         .unwrap_or_default();
     i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(seq: i64) -> ChatMessage {
+        ChatMessage {
+            id: format!("m{seq}"),
+            room: "r".into(),
+            seq,
+            text: String::new(),
+            author: guest("00000000-0000-0000-0000-000000000000".into()),
+            sent_at: 0,
+            client_id: None,
+            edited_at: None,
+            deleted: None,
+        }
+    }
+
+    fn change(seq: i64) -> MessageChanged {
+        MessageChanged {
+            room: "r".into(),
+            seq,
+            target: 1,
+            change: Change::Deleted {
+                by: DeletedBy::Author,
+            },
+        }
+    }
+
+    fn seqs(page: &[Entry]) -> Vec<i64> {
+        page.iter().map(Entry::seq).collect()
+    }
+
+    #[test]
+    fn a_sync_page_is_the_first_messages_and_changes_together_by_seq() {
+        let (page, cut) = first_by_seq(
+            vec![message(1), message(2), message(5)],
+            vec![change(3), change(4), change(6)],
+            4,
+        );
+        assert_eq!((seqs(&page), cut), (vec![1, 2, 3, 4], true));
+        let (page, cut) = first_by_seq(vec![message(1), message(3)], vec![change(2)], 4);
+        assert_eq!((seqs(&page), cut), (vec![1, 2, 3], false));
+        // A full list may have more beyond it, even when the page is not full.
+        let (page, cut) = first_by_seq(vec![message(2)], vec![change(1)], 1);
+        assert_eq!((seqs(&page), cut), (vec![1], true));
+        let (page, cut) = first_by_seq(Vec::new(), vec![change(7), change(8)], 2);
+        assert_eq!((seqs(&page), cut), (vec![7, 8], true));
+    }
+}

@@ -130,29 +130,88 @@ impl DeletedBy {
 
 /// What happened to a message, as a [`MessageChanged`] carries it: `"change": "edited"` with the
 /// new text, or `"change": "deleted"` with who deleted it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "change", rename_all = "lowercase")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {
-    #[serde(rename_all = "camelCase")]
-    Edited {
-        text: String,
-        edited_at: i64,
-    },
-    Deleted {
-        by: DeletedBy,
-    },
+    Edited { text: String, edited_at: i64 },
+    Deleted { by: DeletedBy },
 }
 
 /// Server -> a room's members: a message of the room was edited or deleted. A change takes the
 /// room's next sequence number (`seq`), like a message, so catch-up carries changes too;
 /// `target` is the changed message's `seq`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "ChangeOnTheWire", into = "ChangeOnTheWire")]
 pub struct MessageChanged {
     pub room: String,
     pub seq: i64,
     pub target: i64,
-    #[serde(flatten)]
     pub change: Change,
+}
+
+/// [`MessageChanged`] as it goes over the wire: one flat object, whose fields depend on
+/// `change`. (Decoding it flat, then checking, costs the UI far less code than serde's
+/// flattened, internally tagged enum.)
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ChangeOnTheWire {
+    room: String,
+    seq: i64,
+    target: i64,
+    change: ChangeKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    text: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    edited_at: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    by: Option<DeletedBy>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum ChangeKind {
+    Edited,
+    Deleted,
+}
+
+impl TryFrom<ChangeOnTheWire> for MessageChanged {
+    type Error = &'static str;
+
+    fn try_from(wire: ChangeOnTheWire) -> Result<Self, Self::Error> {
+        let change = match (wire.change, wire.text, wire.edited_at, wire.by) {
+            (ChangeKind::Edited, Some(text), Some(edited_at), _) => {
+                Change::Edited { text, edited_at }
+            }
+            (ChangeKind::Deleted, _, _, Some(by)) => Change::Deleted { by },
+            (ChangeKind::Edited, ..) => return Err("an edit has `text` and `editedAt`"),
+            (ChangeKind::Deleted, ..) => return Err("a deletion has `by`"),
+        };
+        Ok(Self {
+            room: wire.room,
+            seq: wire.seq,
+            target: wire.target,
+            change,
+        })
+    }
+}
+
+impl From<MessageChanged> for ChangeOnTheWire {
+    fn from(changed: MessageChanged) -> Self {
+        let (change, text, edited_at, by) = match changed.change {
+            Change::Edited { text, edited_at } => {
+                (ChangeKind::Edited, Some(text), Some(edited_at), None)
+            }
+            Change::Deleted { by } => (ChangeKind::Deleted, None, None, Some(by)),
+        };
+        Self {
+            room: changed.room,
+            seq: changed.seq,
+            target: changed.target,
+            change,
+            text,
+            edited_at,
+            by,
+        }
+    }
 }
 
 impl ChatMessage {
