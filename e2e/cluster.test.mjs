@@ -146,6 +146,46 @@ test('clients on different nodes chat: every message reaches every member once, 
   console.log(`# across 3 nodes: ${acked} messages, each shown once to each of 6 members, one order`);
 });
 
+test('edits and deletions reach members on every node, live and caught up, to one final state', async () => {
+  const c = await cluster();
+  const all = [];
+  for (const node of c.nodes) {
+    for (let i = 0; i < 2; i += 1) all.push(new Member(node.url, `e${all.length}`, { transports: ['websocket'] }));
+  }
+  await Promise.all(all.map((m) => m.welcomed));
+  started.push(async () => all.forEach((m) => m.close()));
+  // Everyone holds the writers' first messages; then one member is away while the others edit
+  // them, write, and delete at once, through all three nodes.
+  const [away, writers] = [all[5], all.slice(0, 5)];
+  const firsts = await Promise.all(writers.map((member) => member.send(`${member.name} one`)));
+  await away.caughtUp('general', Math.max(...firsts.map((m) => m.seq)));
+  away.socket.disconnect();
+  await Promise.all(writers.map(async (member, i) => {
+    await member.change('general', firsts[i].seq, `${member.name} one, edited`);
+    const second = await member.send(`${member.name} two`);
+    await member.change('general', second.seq);
+    await member.send(`${member.name} three`);
+  }));
+  // Someone else's message is not theirs to edit or delete: refused, nothing changes.
+  await assert.rejects(writers[0].change('general', firsts[1].seq, 'not mine'), /forbidden/);
+  await assert.rejects(writers[0].change('general', firsts[1].seq), /forbidden/);
+  const { last } = await c.query("SELECT max(last_seq) AS last FROM rooms WHERE name = 'general'");
+  away.socket.connect();
+  for (const member of all) await member.caughtUp('general', Number(last));
+  const { messages } = await c.query(
+    "SELECT json_agg(m ORDER BY seq) AS messages FROM (SELECT seq, text, edited_at, deleted_by FROM messages WHERE room = 'general') m",
+  );
+  assert.equal(messages.filter((m) => m.deleted_by === 'author').length, writers.length);
+  assert.equal(messages.filter((m) => m.edited_at !== null).length, writers.length);
+  const stored = messages.map((m) => [m.seq, m.text, m.edited_at ?? undefined, m.deleted_by ?? undefined]);
+  for (const member of all) {
+    assert.deepEqual(member.conflicts, [], `${member.name}: no seq taken twice`);
+    const held = [...member.received.get('general').values()].sort((a, b) => a.seq - b.seq);
+    assert.deepEqual(held.map((m) => [m.seq, m.text, m.editedAt, m.deleted]), stored, `${member.name}: as stored`);
+  }
+  console.log(`# across 3 nodes: ${messages.length} messages and ${Number(last) - messages.length} changes, the same final state for 6 members, one of them away meanwhile`);
+});
+
 // nginx spreads clients by a hash of their address over nodes on random ports, so which nodes
 // have clients varies: the victim is the first (or last) node that has some.
 for (const which of ['first', 'last']) {

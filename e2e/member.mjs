@@ -1,7 +1,8 @@
 // A chat member for the cluster tests: socket.io-client following docs/PROTOCOL.md to the
 // letter (catch-up after every welcome, on a gap and on `roomHead`; sends with a `clientId`,
-// retried until acknowledged), recording everything it was shown so a test can check that
-// nothing was lost, repeated or reordered.
+// retried until acknowledged; edits and deletions take their seqs like messages and apply to the
+// messages held), recording everything it was shown so a test can check that nothing was lost,
+// repeated or reordered.
 import { randomUUID } from 'node:crypto';
 import { io } from 'socket.io-client';
 
@@ -9,11 +10,13 @@ const ACK_TIMEOUT_MS = 5000;
 const TRANSIENT = new Set(['rate_limited', 'overloaded', 'unavailable', 'internal']);
 
 export class Member {
-  /** room -> Map(seq -> message): everything received, by any path. */
+  /** room -> Map(seq -> message): everything received, by any path, as its changes left it. */
   received = new Map();
+  /** room -> Map(seq -> change): the edits and deletions received (`messageChanged`, `sync`). */
+  changes = new Map();
   /** room -> the highest seq below which nothing is missing (only grows) */
   cursors = new Map();
-  /** [first, second] messages that arrived under one (room, seq): must stay empty. */
+  /** [first, second] messages (or changes) that arrived under one (room, seq): must stay empty. */
   conflicts = [];
   /** clientId -> acknowledged message */
   acked = new Map();
@@ -45,6 +48,7 @@ export class Member {
       this.onFirstWelcome(welcome);
     });
     this.socket.on('chatMessage', (message) => this.add([message]));
+    this.socket.on('messageChanged', (change) => this.add([change]));
     this.socket.on('roomHead', ({ room, lastSeq }) => {
       if (this.cursor(room) < lastSeq) this.sync();
     });
@@ -59,23 +63,44 @@ export class Member {
     return this.received.get(room);
   }
 
-  /** The highest seq of `room` below which nothing is missing. */
+  changesOf(room) {
+    if (!this.changes.has(room)) this.changes.set(room, new Map());
+    return this.changes.get(room);
+  }
+
+  /** The highest seq of `room` below which nothing is missing (messages and changes). */
   cursor(room) {
     const messages = this.roomOf(room);
+    const changes = this.changesOf(room);
     let seq = this.cursors.get(room) ?? 0;
-    while (messages.has(seq + 1)) seq += 1;
+    while (messages.has(seq + 1) || changes.has(seq + 1)) seq += 1;
     this.cursors.set(room, seq);
     return seq;
   }
 
-  add(messages) {
+  /** Takes in messages and changes, in any order and any number of times. */
+  add(entries) {
     let gap = false;
-    for (const message of messages) {
-      const messagesOfRoom = this.roomOf(message.room);
-      const seen = messagesOfRoom.get(message.seq);
-      if (seen && seen.id !== message.id) this.conflicts.push([seen, message]);
-      messagesOfRoom.set(message.seq, message);
-      if (message.seq > this.cursor(message.room) + 1) gap = true;
+    for (const entry of entries) {
+      const messagesOfRoom = this.roomOf(entry.room);
+      const changesOfRoom = this.changesOf(entry.room);
+      if ('target' in entry) {
+        if (messagesOfRoom.has(entry.seq)) this.conflicts.push([messagesOfRoom.get(entry.seq), entry]);
+        changesOfRoom.set(entry.seq, entry);
+        const target = messagesOfRoom.get(entry.target);
+        if (target) messagesOfRoom.set(entry.target, applied(target, entry));
+      } else {
+        const seen = messagesOfRoom.get(entry.seq);
+        if ((seen && seen.id !== entry.id) || changesOfRoom.has(entry.seq)) this.conflicts.push([seen, entry]);
+        // A copy may be older than what is held (a live one after a sync's, or one that a
+        // change through another node overtook): the changes taken in bring it up to date.
+        let message = entry;
+        for (const change of [...changesOfRoom.values()].sort((a, b) => a.seq - b.seq)) {
+          if (change.target === entry.seq) message = applied(message, change);
+        }
+        messagesOfRoom.set(entry.seq, message);
+      }
+      if (entry.seq > this.cursor(entry.room) + 1) gap = true;
     }
     for (const waiter of this.waiters) {
       if (this.cursor(waiter.room) >= waiter.seq) {
@@ -99,7 +124,7 @@ export class Member {
           const rooms = [...this.received.keys()].map((room) => ({ room, afterSeq: this.cursor(room) }));
           const reply = await this.socket.timeout(ACK_TIMEOUT_MS).emitWithAck('sync', { rooms });
           if (reply.status !== 'ok') throw new Error(`sync refused: ${reply.error.code}`);
-          this.add(reply.messages);
+          this.add([...reply.messages, ...(reply.changes ?? [])]);
           if (!reply.more && !this.syncAgain) return;
         }
       } catch {
@@ -134,6 +159,17 @@ export class Member {
       if (attempt > 100) throw new Error(`${this.name}: "${text}" not acknowledged after 100 attempts`);
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
+  }
+
+  /** `editMessage` (with `text`) or `deleteMessage`; the change made, or throws the refusal. */
+  async change(room, seq, text) {
+    const [event, payload] = text === undefined
+      ? ['deleteMessage', { room, seq }]
+      : ['editMessage', { room, seq, text }];
+    const reply = await this.socket.timeout(ACK_TIMEOUT_MS).emitWithAck(event, payload);
+    if (reply.status !== 'ok') throw new Error(`${event} refused: ${reply.error.code}`);
+    if (reply.change) this.add([reply.change]);
+    return reply.change;
   }
 
   /** Resolves at the first welcome after `count` welcomes (a reconnection). */
@@ -175,4 +211,11 @@ export class Member {
   close() {
     this.socket.close();
   }
+}
+
+/** `message` as `change` leaves it. */
+function applied(message, change) {
+  return change.change === 'edited'
+    ? { ...message, text: change.text, editedAt: change.editedAt }
+    : { ...message, text: '', deleted: change.by };
 }

@@ -102,10 +102,12 @@ pub struct Room {
     /// where a sync resumes. Advanced as messages arrive, so no message costs a walk over the
     /// window.
     cursor: StoredValue<i64>,
-    /// Sequence numbers of changes (edits, deletions) received beyond the cursor: a change takes
-    /// the room's next number like a message, so the cursor passes it as it passes a message
-    /// (at most [`MOST_HELD`]; one left out is fetched again by the sync its gap asks for).
-    changes: StoredValue<Vec<i64>>,
+    /// Changes (edits, deletions) received beyond the cursor, by sequence number: a change
+    /// takes the room's next number like a message, so the cursor passes it as it passes a
+    /// message. Kept whole until then: one that overtook the message it changes (the two may
+    /// come through different nodes) is applied when the message arrives. At most
+    /// [`MOST_HELD`]; one left out is fetched again by the sync its gap asks for.
+    changes: StoredValue<Vec<MessageChanged>>,
     /// At most one sync per room at a time, however many gaps are noticed meanwhile.
     pub sync: StoredValue<Sync>,
     /// The newest sequence number the server has told us about.
@@ -165,7 +167,10 @@ impl Room {
     /// the room is opened, has them applied already.
     pub fn apply_changes(&self, incoming: impl IntoIterator<Item = MessageChanged>) -> bool {
         let mut cursor = self.cursor.get_value();
-        let mut changes = self.changes.get_value();
+        let mut changes = self
+            .changes
+            .try_update_value(std::mem::take)
+            .unwrap_or_default();
         let mut gap = false;
         self.messages.update(|messages| {
             if messages.is_empty() {
@@ -175,8 +180,9 @@ impl Room {
                 if let Some(message) = messages.get_mut(&change.target) {
                     Arc::make_mut(message).apply(&change.change);
                 }
-                if let (true, Err(at)) = (change.seq > cursor, changes.binary_search(&change.seq)) {
-                    changes.insert(at, change.seq);
+                let place = changes.binary_search_by_key(&change.seq, |held| held.seq);
+                if let (true, Err(at)) = (change.seq > cursor, place) {
+                    changes.insert(at, change);
                 }
             }
             changes.truncate(MOST_HELD);
@@ -203,7 +209,10 @@ impl Room {
         let mut fresh = Vec::new();
         let mut newest = self.last_seq.get_untracked();
         let mut cursor = self.cursor.get_value();
-        let mut changes = self.changes.get_value();
+        let mut changes = self
+            .changes
+            .try_update_value(std::mem::take)
+            .unwrap_or_default();
         let mut trimmed = false;
         let mut gap = false;
         self.messages.update(|messages| {
@@ -217,6 +226,10 @@ impl Room {
                 }
                 newest = newest.max(seq);
                 if let std::collections::btree_map::Entry::Vacant(entry) = messages.entry(seq) {
+                    let mut message = message;
+                    for change in changes.iter().filter(|change| change.target == seq) {
+                        message.apply(&change.change);
+                    }
                     let message = Arc::new(message);
                     if !older {
                         fresh.push(Arc::clone(&message));
@@ -308,10 +321,14 @@ impl Room {
 /// Moves `cursor` past the messages and changes that follow it without a gap, forgetting those
 /// changes (held in order, all beyond the cursor: the first is the next one). Each step passes a
 /// message or a change once, so this costs O(log n) per message overall. (A sorted `Vec`: the
-/// changes beyond a gap are few, and a `BTreeSet` would cost the page 2 KB of gzip.)
-fn advance(messages: &BTreeMap<i64, Arc<ChatMessage>>, changes: &mut Vec<i64>, cursor: &mut i64) {
+/// changes beyond a gap are few, and a `BTreeMap` would cost the page 2 KB of gzip.)
+fn advance(
+    messages: &BTreeMap<i64, Arc<ChatMessage>>,
+    changes: &mut Vec<MessageChanged>,
+    cursor: &mut i64,
+) {
     loop {
-        if changes.first() == Some(&(*cursor + 1)) {
+        if changes.first().map(|change| change.seq) == Some(*cursor + 1) {
             changes.remove(0);
         } else if !messages.contains_key(&(*cursor + 1)) {
             break;
@@ -321,9 +338,13 @@ fn advance(messages: &BTreeMap<i64, Arc<ChatMessage>>, changes: &mut Vec<i64>, c
 }
 
 /// Whether a message or a change is held beyond `cursor` (past a gap).
-fn beyond(messages: &BTreeMap<i64, Arc<ChatMessage>>, changes: &[i64], cursor: i64) -> bool {
+fn beyond(
+    messages: &BTreeMap<i64, Arc<ChatMessage>>,
+    changes: &[MessageChanged],
+    cursor: i64,
+) -> bool {
     let last_message = messages.last_key_value().map(|(&seq, _)| seq);
-    last_message.max(changes.last().copied()) > Some(cursor)
+    last_message.max(changes.last().map(|change| change.seq)) > Some(cursor)
 }
 
 /// Where an outgoing message is.
@@ -606,6 +627,15 @@ mod tests {
             );
             assert_eq!(held[&2].deleted, Some(DeletedBy::Author));
             assert_eq!(held[&2].text, "");
+            // A change that overtook its message (7, changed by 8) applies when it arrives.
+            let fixed = Change::Edited {
+                text: "fixed".to_owned(),
+                edited_at: 10,
+            };
+            assert!(room.apply_changes([change(8, 7, fixed)]));
+            assert!(!room.receive([message(7)], WINDOW).0);
+            assert_eq!(room.cursor(), Some(8));
+            assert_eq!(room.messages.get_untracked()[&7].text, "fixed");
         });
     }
 

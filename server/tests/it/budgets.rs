@@ -77,6 +77,15 @@ async fn syncs_are_rate_limited() {
 }
 
 #[tokio::test]
+async fn edits_and_deletions_are_rate_limited() {
+    // Nothing to change in an empty room: within the budget, the answer is `message_not_found`.
+    let edit = |n| json!({ "room": "general", "seq": 1, "text": format!("edit {n}") });
+    some_are_rate_limited("editMessage", edit, &["message_not_found"]).await;
+    let delete = |_| json!({ "room": "general", "seq": 1 });
+    some_are_rate_limited("deleteMessage", delete, &["message_not_found"]).await;
+}
+
+#[tokio::test]
 async fn over_budget_without_an_ack_the_refusal_is_a_chat_error() {
     let app = TestApp::spawn().await;
     let mut client = RawWebSocket::connect_as(&app.url, &json!({ "name": "Flooder" })).await;
