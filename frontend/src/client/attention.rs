@@ -111,11 +111,18 @@ fn announce(state: ChatState, message: &ChatMessage) {
             {
                 return;
             }
+            // Nor is a message deleted meanwhile; one edited is read as it is now.
+            let Some(text) = state.room(&message.room).and_then(|room| {
+                room.messages.with_untracked(|held| {
+                    held.get(&message.seq)
+                        .filter(|held| held.deleted.is_none())
+                        .map(|held| held.text.clone())
+                })
+            }) else {
+                return;
+            };
             state.announcements.update(|said| {
-                said.push((
-                    message.seq,
-                    format!("{}: {}", message.author.name, message.text),
-                ));
+                said.push((message.seq, format!("{}: {text}", message.author.name)));
                 let over = said.len().saturating_sub(ANNOUNCED);
                 said.drain(..over);
             });
