@@ -87,4 +87,77 @@ mod tests {
         assert!(allow(&member, Action::DeleteMessage { own: false }).is_err());
         assert!(allow(&admin, Action::DeleteMessage { own: false }).is_ok());
     }
+
+    #[test]
+    fn only_an_admin_runs_the_chat() {
+        let admin_only = [
+            Action::ManageRegistration,
+            Action::ListUsers,
+            Action::SetRole,
+            Action::Ban,
+            Action::ArchiveRoom,
+        ];
+        for action in admin_only {
+            assert!(allow(&someone(None), action).is_err(), "{action:?}");
+            assert!(
+                allow(&someone(Some(Role::Member)), action).is_err(),
+                "{action:?}"
+            );
+            assert!(
+                allow(&someone(Some(Role::Admin)), action).is_ok(),
+                "{action:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_private_room_is_entered_by_its_members_and_seen_by_them_and_admins() {
+        let (member, admin) = (someone(Some(Role::Member)), someone(Some(Role::Admin)));
+        for actor in [&member, &admin] {
+            // A member of a room, public or private, sees and enters it.
+            for private in [false, true] {
+                let member = true;
+                assert!(allow(actor, Action::SeeRoom { private, member }).is_ok());
+                assert!(allow(actor, Action::EnterRoom { private, member }).is_ok());
+            }
+            // A public room: anyone may see and enter it.
+            assert!(
+                allow(
+                    actor,
+                    Action::SeeRoom {
+                        private: false,
+                        member: false
+                    }
+                )
+                .is_ok()
+            );
+            assert!(
+                allow(
+                    actor,
+                    Action::EnterRoom {
+                        private: false,
+                        member: false
+                    }
+                )
+                .is_ok()
+            );
+            // A private room one is not in: never entered, even by an admin.
+            assert!(
+                allow(
+                    actor,
+                    Action::EnterRoom {
+                        private: true,
+                        member: false
+                    }
+                )
+                .is_err()
+            );
+        }
+        let outside = Action::SeeRoom {
+            private: true,
+            member: false,
+        };
+        assert!(allow(&member, outside).is_err());
+        assert!(allow(&admin, outside).is_ok());
+    }
 }
