@@ -1287,6 +1287,36 @@ test('archived rooms: an admin archives a room, its members can read and not wri
   }
 });
 
+test('accounts: what is read on one device is read on the other', async () => {
+  const api = async (name, fields) => {
+    const response = await fetch(`${server.url}/api/${name}`, { method: 'POST', body: new URLSearchParams(fields) });
+    return response.json();
+  };
+  const reader = await api('register', { username: 'reader', password: 'reader password' });
+  const device = () => openPage(browser, {
+    base: server.url,
+    init: (token) => localStorage.setItem('chat.token', token),
+    initArg: reader.token,
+  });
+  const laptop = await device();
+  await connected(laptop.page);
+  await createRoom(laptop.page, 'read-news');
+  await laptop.page.getByRole('link', { name: /general/ }).click();
+  const phone = await device();
+  await connected(phone.page);
+  const writer = await openChat({ path: '/r/read-news', name: 'Writer' });
+  await send(writer.page, 'news one');
+  await send(writer.page, 'news two');
+  // The phone, elsewhere, has them unread; the laptop reads them, and a moment later so has the phone.
+  const link = phone.page.locator('.room-link', { hasText: 'read-news' });
+  await link.locator('.badge', { hasText: '2' }).waitFor();
+  await laptop.page.getByRole('link', { name: /read-news/ }).click();
+  await expectOnce(laptop.page, 'news two');
+  await link.locator('.badge').waitFor({ state: 'detached' });
+  assert.deepEqual([...laptop.problems, ...phone.problems, ...writer.problems], []);
+  for (const person of [laptop, phone, writer]) await person.close();
+});
+
 test('private rooms: made private, joined by invitation only, out of everyone else\'s directory', async () => {
   const owner = await openChat({ name: 'Olga' });
   const friend = await openChat({ name: 'Fred' });

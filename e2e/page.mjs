@@ -18,10 +18,10 @@ let people = 0;
  * picked. `problems` collects console errors, uncaught exceptions and whatever the page's
  * Content-Security-Policy blocked, which tests expect empty.
  */
-export async function openPage(browser, { base, path = '/', init, ...options }) {
+export async function openPage(browser, { base, path = '/', init, initArg, ...options }) {
   const context = await browser.newContext({ viewport: { width: 1000, height: 640 }, ...options });
   await context.addInitScript(reportPolicyViolations);
-  if (init) await context.addInitScript(init);
+  if (init) await context.addInitScript(init, initArg);
   const page = await context.newPage();
   const problems = [];
   page.on('console', (message) => {

@@ -10,7 +10,7 @@ use std::{
 use serde::{Serialize, de::DeserializeOwned};
 use shared::{
     Ack, Auth, ChatMessage, ErrorCode, ErrorPayload, Event, Invited, MessageChanged,
-    PresenceChange, Request, RoomHead, RoomUpdated, Typing, Welcome,
+    PresenceChange, ReadUpTo, Request, RoomHead, RoomUpdated, Typing, Welcome,
 };
 use wasm_bindgen::prelude::*;
 
@@ -92,6 +92,8 @@ pub enum ServerEvent {
     Invited(Invited),
     /// A room of the user's changed (archived, or back).
     RoomUpdated(RoomUpdated),
+    /// The user read a room up to a point on another device.
+    Read(ReadUpTo),
     Refused(ErrorPayload),
 }
 
@@ -163,6 +165,8 @@ pub fn connect(auth: impl Fn() -> Auth + 'static, on_event: impl Fn(ServerEvent)
     listen_to::<Invited>(&socket, move |i| h(ServerEvent::Invited(i)));
     let h = handler.clone();
     listen_to::<RoomUpdated>(&socket, move |u| h(ServerEvent::RoomUpdated(u)));
+    let h = handler.clone();
+    listen_to::<ReadUpTo>(&socket, move |r| h(ServerEvent::Read(r)));
     let h = handler.clone();
     listen_to::<ErrorPayload>(&socket, move |e| h(ServerEvent::Refused(e)));
     let h = handler;

@@ -18,7 +18,7 @@ use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 use shared::{
     AccountInfo, Auth, Author, Change, ChatInput, ChatMessage, DEFAULT_ROOM, DeletedBy, ErrorCode,
-    MessageChanged, PresenceChange, RoomCursor, RoomInfo, Synced, ValidationError,
+    MessageChanged, PresenceChange, ReadUpTo, RoomCursor, RoomInfo, Synced, ValidationError,
     validate_client_id, validate_name, validate_room, validate_text,
 };
 
@@ -361,6 +361,29 @@ impl Chat {
             }),
             posted => Ok(posted?),
         }
+    }
+
+    /// `user` has read `room` (which the connection, in `rooms`, is in) up to `seq`: their
+    /// position there moves forward to it. Returns the room's name.
+    pub async fn mark_read(
+        &self,
+        user: &Author,
+        rooms: &impl InRooms,
+        room: &str,
+        seq: i64,
+    ) -> ChatResult<String> {
+        let room = self.member_room(rooms, room).await?;
+        self.store.mark_read(&user.id, &room, seq.max(0)).await?;
+        Ok(room)
+    }
+
+    /// How far `user` has read their rooms, as stored.
+    pub async fn read_positions(&self, user: &Author) -> ChatResult<Vec<ReadUpTo>> {
+        let positions = self.store.read_positions(&user.id).await?;
+        Ok(positions
+            .into_iter()
+            .map(|(room, seq)| ReadUpTo { room, seq })
+            .collect())
     }
 
     /// Archives `room` (read only from then on) or takes it out of the archive, for the session

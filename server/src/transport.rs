@@ -25,9 +25,9 @@ use axum::extract::ConnectInfo;
 
 use shared::{
     Ack, ArchiveRoom, Auth, Changed, ChatInput, CreateRoom, DeleteMessage, Done, EditMessage,
-    ErrorCode, ErrorPayload, Event, Invite, Invited, JoinRoom, Joined, LeaveRoom, MemberList,
-    Members, MessageChanged, NowTyping, Rename, Renamed, Request, RoomUpdated, Sent, Sync, Typing,
-    Welcome,
+    ErrorCode, ErrorPayload, Event, Invite, Invited, JoinRoom, Joined, LeaveRoom, MarkRead,
+    MemberList, Members, MessageChanged, NowTyping, ReadUpTo, Rename, Renamed, Request,
+    RoomUpdated, Sent, Sync, Typing, Welcome,
 };
 use socketioxide::{
     BroadcastError, SocketError, SocketIo, TransportType,
@@ -142,6 +142,7 @@ pub async fn authenticate<A: Adapter>(
     socket.on(LeaveRoom::NAME, on_leave_room::<A>);
     socket.on(Invite::NAME, on_invite::<A>);
     socket.on(ArchiveRoom::NAME, on_archive_room::<A>);
+    socket.on(MarkRead::NAME, on_mark_read::<A>);
     socket.on(Rename::NAME, on_rename::<A>);
     socket.on(NowTyping::NAME, on_typing::<A>);
     socket.on(Members::NAME, on_members::<A>);
@@ -167,12 +168,18 @@ pub async fn on_connect<A: Adapter>(
         chat.disconnected(connection.id);
         return;
     }
+    // Without them the page works (positions kept in the browser): not worth refusing for.
+    let read = chat.read_positions(&user).await.unwrap_or_else(|error| {
+        crate::throttled!(warn, %error, "could not read the read positions");
+        Vec::new()
+    });
     let welcome = Welcome {
         user,
         token: connection.token().to_owned(),
         rooms,
         max_message_chars: shared::MAX_MESSAGE_CHARS,
         account: connection.account().cloned(),
+        read,
     };
     if let Err(error) = socket.emit(Welcome::NAME, &welcome) {
         crate::throttled!(warn, sid = %socket.id, %error, "could not send the welcome");
@@ -450,6 +457,40 @@ async fn on_invite<A: Adapter>(
     let invited = Invited { room, by: user };
     if let Err(error) = invitee.emit(Invited::NAME, &invited).await {
         crate::throttled!(warn, %error, "could not tell a user they were invited");
+    }
+    reply.ok(Done {});
+}
+
+/// `markRead`: the position is stored and the user's other connections, on every node, follow.
+async fn on_mark_read<A: Adapter>(
+    socket: SocketRef<A>,
+    Conn(connection): Conn,
+    Payload(request): Payload<MarkRead>,
+    reply: Reply<A, MarkRead>,
+    State(chat): State<Chat>,
+) {
+    if !connection.budget.read() {
+        return reply.refuse(rate_limited());
+    }
+    let user = connection.user();
+    let rooms = SocketRooms::of(&socket);
+    let room = match chat
+        .mark_read(&user, &rooms, &request.room, request.seq)
+        .await
+    {
+        Ok(room) => room,
+        Err(error) => return reply.fail(&error),
+    };
+    let read = ReadUpTo {
+        room,
+        seq: request.seq,
+    };
+    if let Err(error) = socket
+        .to(user_room(&user.id))
+        .emit(ReadUpTo::NAME, &read)
+        .await
+    {
+        crate::throttled!(warn, %error, "could not tell a user's other connections what they read");
     }
     reply.ok(Done {});
 }

@@ -26,7 +26,8 @@ pub use message::{
 };
 pub use protocol::{
     ArchiveRoom, CreateRoom, DeleteMessage, Done, EditMessage, Event, Invite, Invited, JoinRoom,
-    LeaveRoom, Members, NowTyping, Rename, Request, RoomHead, RoomUpdated, Sync,
+    LeaveRoom, MarkRead, Members, NowTyping, ReadUpTo, Rename, Request, RoomHead, RoomUpdated,
+    Sync,
 };
 pub use validate::{
     MAX_CLIENT_ID_BYTES, MAX_MESSAGE_CHARS, MAX_NAME_CHARS, MAX_ROOM_CHARS, ValidationError,

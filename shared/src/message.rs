@@ -271,6 +271,9 @@ pub struct Welcome {
     /// The user's account (username and role); absent for a guest.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account: Option<crate::AccountInfo>,
+    /// How far the user has read their rooms, as stored (from any device). Absent when none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub read: Vec<crate::ReadUpTo>,
 }
 
 /// Where a `sync` resumes in one room: after the last sequence number the client holds.

@@ -73,6 +73,32 @@ impl Event for MessageChanged {
     const NAME: &'static str = "messageChanged";
 }
 
+/// Client -> server: the user has read `room` up to `seq`. Positions only move forward; the
+/// user's other connections are told ([`ReadUpTo`]) and later welcomes carry them, so unread
+/// state is the same on every device.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MarkRead {
+    pub room: String,
+    pub seq: i64,
+}
+impl Event for MarkRead {
+    const NAME: &'static str = "markRead";
+}
+impl Request for MarkRead {
+    type Reply = Done;
+}
+
+/// Server -> a user's connections: they have read `room` up to `seq` (on another device, or as
+/// stored, in `welcome`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReadUpTo {
+    pub room: String,
+    pub seq: i64,
+}
+impl Event for ReadUpTo {
+    const NAME: &'static str = "read";
+}
+
 /// Client -> server (an admin): archive `room` (read only: its history stays, nobody can post)
 /// or, with `archived: false`, take it out of the archive. Its members are told
 /// ([`RoomUpdated`]).

@@ -77,6 +77,7 @@ fn on_event(state: ChatState, event: ServerEvent) {
         ServerEvent::Head(head) => sync::catch_up_to(state, head),
         ServerEvent::Invited(invited) => rooms::invited(state, invited),
         ServerEvent::RoomUpdated(update) => rooms::updated(state, &update.room),
+        ServerEvent::Read(read) => rooms::read_elsewhere(state, read),
         ServerEvent::Refused(error) => state.error.set(Some(error.message)),
     }
 }
@@ -112,6 +113,9 @@ fn on_welcome(state: ChatState, welcome: Welcome) {
             }
         }
     });
+    for read in welcome.read {
+        rooms::read_elsewhere(state, read);
+    }
     state.status.set(Status::Connected);
     state.offline_since.set(None);
     // Also joins the room a link pointed to, if the user is not in it yet.

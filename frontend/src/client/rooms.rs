@@ -2,9 +2,11 @@
 //! far each is read, the room directory, and the address bar that names the open room.
 
 use leptos::{prelude::*, task::spawn_local};
+use std::{cell::RefCell, collections::HashSet};
+
 use shared::{
     ArchiveRoom, CreateRoom, DEFAULT_ROOM, Done, ErrorCode, ErrorPayload, Invite, Invited,
-    JoinRoom, Joined, LeaveRoom, MemberList, Members, RoomInfo, RoomUpdated,
+    JoinRoom, Joined, LeaveRoom, MarkRead, MemberList, Members, ReadUpTo, RoomInfo, RoomUpdated,
 };
 
 use super::history::load_history;
@@ -45,7 +47,12 @@ fn load_members(state: ChatState, name: String) {
     });
 }
 
-/// Marks everything in the room on screen as read.
+/// How long a read position waits before going to the server: reading a busy room moves it
+/// with every message, and the other devices need only where the reader stopped.
+const SHARE_READ_AFTER: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// Marks everything in the room on screen as read, here and (a little later) on the user's
+/// other devices.
 pub fn mark_read(room_name: &str, room: Room) {
     if room.mentions.get_untracked() != 0 {
         room.mentions.set(0);
@@ -54,6 +61,46 @@ pub fn mark_read(room_name: &str, room: Room) {
     if room.last_read.get_untracked() != last {
         room.last_read.set(last);
         storage::set_last_read(room_name, last);
+        share_read(room_name, room);
+    }
+}
+
+/// Sends the room's read position once the reader has paused, at most once per wait.
+fn share_read(room_name: &str, room: Room) {
+    thread_local! {
+        static WAITING: RefCell<HashSet<String>> = RefCell::default();
+    }
+    if !WAITING.with_borrow_mut(|waiting| waiting.insert(room_name.to_owned())) {
+        return;
+    }
+    let name = room_name.to_owned();
+    let send = move || {
+        WAITING.with_borrow_mut(|waiting| waiting.remove(&name));
+        let seq = room.last_read.get_untracked();
+        socket::request(&MarkRead { room: name, seq }, |reply| {
+            if let Err(error) = reply {
+                leptos::logging::warn!("could not share the read position: {}", error.message);
+            }
+        });
+    };
+    if set_timeout_with_handle(send, SHARE_READ_AFTER).is_err() {
+        leptos::logging::warn!("could not schedule sharing the read position");
+    }
+}
+
+/// The user read `room` up to `seq` on another device (or before, as the welcome says): it is
+/// read here too.
+pub fn read_elsewhere(state: ChatState, ReadUpTo { room: name, seq }: ReadUpTo) {
+    let Some(room) = state.room(&name) else {
+        return;
+    };
+    let seq = seq.min(room.last_seq.get_untracked());
+    if seq > room.last_read.get_untracked() {
+        room.last_read.set(seq);
+        storage::set_last_read(&name, seq);
+        if seq == room.last_seq.get_untracked() {
+            room.mentions.set(0);
+        }
     }
 }
 

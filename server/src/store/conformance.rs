@@ -1170,6 +1170,29 @@ pub async fn archived_rooms_take_no_messages<F: Fixture>(fixture: F) {
     fixture.remove().await;
 }
 
+/// A read position only moves forward, per user and room.
+pub async fn read_positions_only_move_forward<F: Fixture>(fixture: F) {
+    let store = open_with_rust(&fixture).await;
+    assert_eq!(store.read_positions("u1").await.unwrap(), []);
+    store.mark_read("u1", "rust", 5).await.unwrap();
+    store.mark_read("u1", "rust", 3).await.unwrap();
+    store.mark_read("u1", "general", 2).await.unwrap();
+    store.mark_read("u2", "rust", 9).await.unwrap();
+    let mut mine = store.read_positions("u1").await.unwrap();
+    mine.sort();
+    assert_eq!(mine, [("general".to_owned(), 2), ("rust".to_owned(), 5)]);
+    store.mark_read("u1", "rust", 7).await.unwrap();
+    assert!(
+        store
+            .read_positions("u1")
+            .await
+            .unwrap()
+            .contains(&("rust".to_owned(), 7))
+    );
+    store.close().await;
+    fixture.remove().await;
+}
+
 macro_rules! conformance {
     ($fixture:ty: $($test:ident),* $(,)?) => {
         $(
@@ -1205,6 +1228,7 @@ macro_rules! suite {
                     concurrent_changes_and_appends_through_two_nodes_leave_no_gap,
                     messages_and_users_carry_an_accounts_username,
                     archived_rooms_take_no_messages,
+                    read_positions_only_move_forward,
                 );
             }
         )*

@@ -287,6 +287,10 @@ pub trait Store: Send + Sync + 'static {
     async fn user(&self, user_id: &str) -> StoreResult<Option<Author>>;
     async fn room(&self, name: &str) -> StoreResult<Option<RoomInfo>>;
     async fn rooms(&self) -> StoreResult<Vec<RoomInfo>>;
+    /// Moves `user_id`'s read position in `room` forward to `seq` (never back).
+    async fn mark_read(&self, user_id: &str, room: &str, seq: i64) -> StoreResult<()>;
+    /// `user_id`'s read positions, by room.
+    async fn read_positions(&self, user_id: &str) -> StoreResult<Vec<(String, i64)>>;
     /// Archives room `name` (at `archived_at`) or, with `None`, takes it out of the archive.
     /// An archived room's messages are refused (the counter bump of a batch skips it, as for a
     /// room that does not exist). The room as it is now; `None` if there is no such room.

@@ -631,6 +631,30 @@ impl Store for PgStore {
         Ok(rows.iter().map(super::room).collect())
     }
 
+    async fn mark_read(&self, user_id: &str, room: &str, seq: i64) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO read_positions (user_id, room, seq) VALUES ($1, $2, $3) \
+             ON CONFLICT (user_id, room) DO UPDATE SET seq = GREATEST(read_positions.seq, excluded.seq)",
+        )
+        .bind(user_id)
+        .bind(room)
+        .bind(seq)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn read_positions(&self, user_id: &str) -> StoreResult<Vec<(String, i64)>> {
+        let rows = sqlx::query("SELECT room, seq FROM read_positions WHERE user_id = $1")
+            .bind(user_id)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|row| (row.get("room"), row.get("seq")))
+            .collect())
+    }
+
     async fn set_archived(
         &self,
         name: &str,

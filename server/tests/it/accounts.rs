@@ -110,6 +110,42 @@ async fn an_accounts_username_goes_with_its_name_and_a_guest_has_none() {
 }
 
 #[tokio::test]
+async fn what_is_read_on_one_device_is_read_on_the_others() {
+    let app = TestApp::spawn().await;
+    let ada = register(&app, "ada").await;
+    let auth = || shared::Auth {
+        token: Some(token(&ada).to_owned()),
+        name: None,
+    };
+    let laptop = app.client_as(auth()).await;
+    let mut phone = app.client_as(auth()).await;
+    assert!(laptop.welcome.read.is_empty());
+    let marked = laptop
+        .emit_with_ack(event::MARK_READ, json!({ "room": "general", "seq": 4 }))
+        .await;
+    assert_eq!(marked["status"], "ok", "{marked}");
+    let told = phone.next(event::READ).await;
+    assert_eq!(told, json!({ "room": "general", "seq": 4 }));
+    // Never back; a room one is not in is refused; the next device starts where they are.
+    laptop
+        .emit_with_ack(event::MARK_READ, json!({ "room": "general", "seq": 2 }))
+        .await;
+    let refused = laptop
+        .emit_with_ack(event::MARK_READ, json!({ "room": "elsewhere", "seq": 2 }))
+        .await;
+    assert_eq!(refused["error"]["code"], "room_not_found", "{refused}");
+    let tablet = app.client_as(auth()).await;
+    assert_eq!(
+        tablet.welcome.read,
+        [shared::ReadUpTo {
+            room: "general".into(),
+            seq: 4
+        }]
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn bad_credentials_and_bad_usernames_are_refused_with_their_codes() {
     let app = TestApp::spawn().await;
     register(&app, "ada").await;

@@ -352,8 +352,8 @@ pub fn refusal_code(ack: &Value) -> Option<&str> {
 pub mod event {
     use shared::{
         ArchiveRoom, ChatInput, CreateRoom, DeleteMessage, EditMessage, ErrorPayload, Event,
-        Invite, Invited, JoinRoom, LeaveRoom, Members, MessageChanged, NowTyping, PresenceChange,
-        Rename, RoomUpdated, Sync, Welcome,
+        Invite, Invited, JoinRoom, LeaveRoom, MarkRead, Members, MessageChanged, NowTyping,
+        PresenceChange, ReadUpTo, Rename, RoomUpdated, Sync, Welcome,
     };
 
     pub const CHAT_MESSAGE: &str = ChatInput::NAME;
@@ -374,4 +374,6 @@ pub mod event {
     pub const MESSAGE_CHANGED: &str = MessageChanged::NAME;
     pub const ARCHIVE_ROOM: &str = ArchiveRoom::NAME;
     pub const ROOM_UPDATED: &str = RoomUpdated::NAME;
+    pub const MARK_READ: &str = MarkRead::NAME;
+    pub const READ: &str = ReadUpTo::NAME;
 }
