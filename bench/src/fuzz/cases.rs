@@ -5,8 +5,8 @@
 //! long-polling, a malformed HTTP request beside the session. Its `kind` names it in the report.
 
 use shared::{
-    ChatInput, CreateRoom, DeleteMessage, EditMessage, Event, JoinRoom, LeaveRoom, Members,
-    NowTyping, Rename, Sync,
+    ArchiveRoom, ChatInput, CreateRoom, DeleteMessage, EditMessage, Event, Invite, JoinRoom,
+    LeaveRoom, MarkRead, Members, NowTyping, Rename, Sync,
 };
 
 use crate::rng::Rng;
@@ -204,6 +204,33 @@ const EVENTS: &[Spec] = &[
         name: NowTyping::NAME,
         holes: &[r#"{"room":@}"#],
         valid: &[r#"{"room":"general"}"#],
+    },
+    Spec {
+        name: Invite::NAME,
+        holes: &[
+            r#"{"room":@,"user":"fuzz"}"#,
+            r#"{"room":"general","user":@}"#,
+        ],
+        valid: &[
+            r#"{"room":"general","user":"@fuzz"}"#,
+            r#"{"room":"fuzz","user":"00000000-0000-0000-0000-000000000000"}"#,
+        ],
+    },
+    Spec {
+        name: MarkRead::NAME,
+        holes: &[r#"{"room":@,"seq":1}"#, r#"{"room":"general","seq":@}"#],
+        valid: &[
+            r#"{"room":"general","seq":1}"#,
+            r#"{"room":"general","seq":-9007199254740993}"#,
+        ],
+    },
+    Spec {
+        name: ArchiveRoom::NAME,
+        holes: &[
+            r#"{"room":@,"archived":true}"#,
+            r#"{"room":"fuzz","archived":@}"#,
+        ],
+        valid: &[r#"{"room":"fuzz","archived":true}"#],
     },
 ];
 
