@@ -159,10 +159,16 @@ for (const colorScheme of ['dark', 'light']) {
       const account = await openAccount(page);
       await account.locator('.sessions li').first().waitFor();
       // The first account is the admin's: its dialog lists the people too.
-      if (await account.getByRole('heading', { name: 'People' }).count()) {
-        await account.locator('.people li').first().waitFor();
-      }
+      const admin = (await account.getByRole('heading', { name: 'People' }).count()) > 0;
+      if (admin) await account.locator('.people li').first().waitFor();
       await t.test(`${colorScheme}, ${device}: account dialog`, (t) => audit(t, page));
+      if (admin && device === 'desktop') {
+        await page.keyboard.press('Escape');
+        await createRoom(page, `attic-${colorScheme}`);
+        await page.getByRole('button', { name: 'Archive' }).click();
+        await page.getByRole('status').filter({ hasText: 'This room is archived' }).waitFor();
+        await t.test(`${colorScheme}, desktop: an archived room, as its admin`, (t) => audit(t, page));
+      }
       assert.deepEqual(person.problems, []);
       await person.close();
     }

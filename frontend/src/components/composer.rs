@@ -229,7 +229,8 @@ pub fn Composer() -> impl IntoView {
             <Show
                 when=move || !state.current_room().is_some_and(|room| room.archived.get())
                 fallback=|| view! {
-                    <p class="archived-note" role="status">
+                    // Where the skip link and closed dialogs send focus while there is no box.
+                    <p id="composer-box" class="archived-note" role="status" tabindex="-1">
                         "This room is archived: you can read it, not write in it."
                     </p>
                 }
