@@ -113,12 +113,8 @@ async fn an_accounts_username_goes_with_its_name_and_a_guest_has_none() {
 async fn what_is_read_on_one_device_is_read_on_the_others() {
     let app = TestApp::spawn().await;
     let ada = register(&app, "ada").await;
-    let auth = || shared::Auth {
-        token: Some(token(&ada).to_owned()),
-        name: None,
-    };
-    let laptop = app.client_as(auth()).await;
-    let mut phone = app.client_as(auth()).await;
+    let laptop = app.client_with_token(token(&ada)).await;
+    let mut phone = app.client_with_token(token(&ada)).await;
     assert!(laptop.welcome.read.is_empty());
     let marked = laptop
         .emit_with_ack(event::MARK_READ, json!({ "room": "general", "seq": 4 }))
@@ -134,7 +130,7 @@ async fn what_is_read_on_one_device_is_read_on_the_others() {
         .emit_with_ack(event::MARK_READ, json!({ "room": "elsewhere", "seq": 2 }))
         .await;
     assert_eq!(refused["error"]["code"], "room_not_found", "{refused}");
-    let tablet = app.client_as(auth()).await;
+    let tablet = app.client_with_token(token(&ada)).await;
     assert_eq!(
         tablet.welcome.read,
         [shared::ReadUpTo {

@@ -2,10 +2,8 @@
 //! be read and not written to; only an admin may do it, never to #general; taken out of the
 //! archive, it takes messages again.
 
-use serde_json::json;
-use shared::Auth;
-
 use crate::helpers::{TestApp, event, named};
+use serde_json::json;
 
 #[tokio::test]
 async fn an_archived_room_is_read_only_until_an_admin_brings_it_back() {
@@ -15,10 +13,7 @@ async fn an_archived_room_is_read_only_until_an_admin_brings_it_back() {
         .await;
     assert_eq!(status, 200);
     let admin = app
-        .client_as(Auth {
-            token: admin["token"].as_str().map(str::to_owned),
-            name: None,
-        })
+        .client_with_token(admin["token"].as_str().expect("a token"))
         .await;
     let mut ada = app.client_as(named("Ada")).await;
     let created = ada
@@ -73,12 +68,7 @@ async fn an_archived_room_is_read_only_until_an_admin_brings_it_back() {
     let history = app.history(&ada.token(), "old-project", None).await;
     let texts: Vec<&str> = history.iter().map(|m| m.text.as_str()).collect();
     assert_eq!(texts, ["before"]);
-    let again = app
-        .client_as(Auth {
-            token: Some(ada.token()),
-            name: None,
-        })
-        .await;
+    let again = app.client_with_token(&ada.token()).await;
     assert!(
         again
             .welcome

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
-use shared::{Auth, Change, ChatMessage, DeletedBy, MessageChanged, Synced};
+use shared::{Change, ChatMessage, DeletedBy, MessageChanged, Synced};
 
 use crate::helpers::{PATIENCE, TestApp, TestClient, event, learned_nothing, named, refusal_code};
 
@@ -167,12 +167,7 @@ async fn an_admin_deletes_any_message_and_the_tombstone_says_so() {
         .await;
     assert_eq!(status, 200, "{admin}");
     let token = admin["token"].as_str().expect("a token").to_owned();
-    let mut admin = app
-        .client_as(Auth {
-            token: Some(token),
-            name: None,
-        })
-        .await;
+    let mut admin = app.client_with_token(&token).await;
     let mut bob = app.client_as(named("Bob")).await;
     let spam = post(&bob, "general", "buy my stuff").await;
     admin.next(event::CHAT_MESSAGE).await;
@@ -313,12 +308,7 @@ async fn a_client_that_was_offline_ends_where_one_that_stayed_online_did() {
     last = post(&bea, "general", "seven").await.seq;
     stayed_view.follow(&mut stayed, last).await;
 
-    let away = app
-        .client_as(Auth {
-            token: Some(token),
-            name: None,
-        })
-        .await;
+    let away = app.client_with_token(&token).await;
     let changes = away_view.sync(&away).await;
     assert_eq!(changes, steps.len(), "every change came with the sync");
     assert_eq!(away_view.cursor, last);

@@ -68,12 +68,7 @@ async fn history_survives_a_restart() {
     assert_eq!(history.iter().map(|m| m.seq).collect::<Vec<_>>(), [1, 2, 3]);
 
     // The same token is the same person after the restart.
-    let again = second
-        .client_as(Auth {
-            token: Some(token),
-            name: None,
-        })
-        .await;
+    let again = second.client_with_token(&token).await;
     assert_eq!(again.welcome.user, user);
     let next = send(&again, "general", "after restart", "c4").await;
     assert_eq!(next.seq, 4);
@@ -148,12 +143,7 @@ async fn a_client_that_was_away_catches_up_exactly_once_in_order() {
         expected.push(send(&busy, room, &format!("missed {n}"), &format!("m{n}")).await);
     }
 
-    let back = app
-        .client_as(Auth {
-            token: Some(token),
-            name: None,
-        })
-        .await;
+    let back = app.client_with_token(&token).await;
     let rooms: Vec<&str> = back.welcome.rooms.iter().map(|r| r.name.as_str()).collect();
     assert_eq!(rooms, ["general", "ops"]);
     let ack = back

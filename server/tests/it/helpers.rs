@@ -79,6 +79,15 @@ impl TestApp {
         self.connect(TransportType::Websocket, json!(auth)).await
     }
 
+    /// Another connection of the session `token` (the same user, in the same rooms).
+    pub async fn client_with_token(&self, token: &str) -> TestClient {
+        self.client_as(Auth {
+            token: Some(token.to_owned()),
+            name: None,
+        })
+        .await
+    }
+
     /// A client that presents `auth`, written as the JSON that goes over the wire (`{}`,
     /// `{ "name" }` or `{ "token" }`).
     pub async fn client_with(&self, auth: Value) -> TestClient {

@@ -4,7 +4,6 @@
 //! learns nothing of its messages or members.
 
 use serde_json::{Value, json};
-use shared::Auth;
 
 use crate::helpers::{TestApp, TestClient, event, learned_nothing, named};
 
@@ -137,12 +136,7 @@ async fn a_member_invites_someone_who_is_then_in_everywhere() {
         .await;
     assert_eq!(room_names(&rooms), ["general", "plans"]);
     // Bob's next connection is in it from the start.
-    let again = app
-        .client_as(Auth {
-            token: Some(bob.token()),
-            name: None,
-        })
-        .await;
+    let again = app.client_with_token(&bob.token()).await;
     assert!(
         again
             .welcome
@@ -167,10 +161,7 @@ async fn an_account_is_invited_by_its_username_in_any_spelling() {
         .await;
     assert_eq!(status, 200);
     let mut bea = app
-        .client_as(Auth {
-            token: bea["token"].as_str().map(str::to_owned),
-            name: None,
-        })
+        .client_with_token(bea["token"].as_str().expect("a token"))
         .await;
     let ada = ada_in_a_private_room(&app, "for Bea").await;
     let invited = ada

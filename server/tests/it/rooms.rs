@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use serde_json::json;
 use server::Config;
-use shared::{Auth, Typing};
+use shared::Typing;
 
 use crate::helpers::event;
 
@@ -120,12 +120,7 @@ async fn two_tabs_are_one_member_and_closing_both_removes_them() {
 
     // A second tab of the same session is not a second member, and closing one of the two
     // keeps Ada online: the rename below is the next presence change the watcher sees.
-    let tab2 = app
-        .client_as(Auth {
-            token: Some(tab1.token()),
-            name: None,
-        })
-        .await;
+    let tab2 = app.client_with_token(&tab1.token()).await;
     tab1.disconnect().await;
     tab2.emit_with_ack(event::RENAME, json!({ "name": "Ada L." }))
         .await;
@@ -200,12 +195,7 @@ async fn a_guest_is_remembered_once_it_joins_a_room() {
         .await;
     assert_eq!(created["status"], "ok");
 
-    let again = app
-        .client_as(Auth {
-            token: Some(token),
-            name: None,
-        })
-        .await;
+    let again = app.client_with_token(&token).await;
     assert_eq!(again.welcome.user, guest.welcome.user);
     let rooms: Vec<&str> = again
         .welcome
