@@ -105,15 +105,14 @@ impl RawWebSocket {
         Self::connect(base_url).await.chats().await;
     }
 
-    /// Posts a message and gets it back: this connection chats.
+    /// Posts a message and has it acknowledged: this connection chats. (The acknowledgement
+    /// comes after the broadcast, so no one connecting afterwards is sent this message.)
     pub async fn chats(&mut self) {
-        self.send_packet(event_packet(
-            crate::helpers::event::CHAT_MESSAGE,
-            &json!("still here"),
-        ))
-        .await;
-        // Presence announcements may come first.
-        while self.next_event().await.0 != crate::helpers::event::CHAT_MESSAGE {}
+        let event = json!(crate::helpers::event::CHAT_MESSAGE);
+        self.send_packet(format!("421[{event},\"still here\"]"))
+            .await;
+        let (id, ack) = self.next_ack().await;
+        assert_eq!((id, &ack["status"]), (1, &json!("ok")), "{ack}");
     }
 
     /// Asks to join the default namespace: `Ok` once welcomed, or the refusal's message.
