@@ -18,8 +18,9 @@ use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 use shared::{
     AccountInfo, Auth, Author, Change, ChatInput, ChatMessage, DEFAULT_ROOM, DeletedBy, ErrorCode,
-    MessageChanged, PresenceChange, ReadUpTo, RoomCursor, RoomInfo, Synced, ValidationError,
-    validate_client_id, validate_name, validate_room, validate_text,
+    MAX_REACTIONS, MessageChanged, PresenceChange, Reaction, ReadUpTo, RoomCursor, RoomInfo,
+    Synced, ValidationError, validate_client_id, validate_emoji, validate_name, validate_room,
+    validate_text,
 };
 
 pub use accounts::{AccountPolicy, Register, reset_password, session_id};
@@ -41,6 +42,8 @@ pub const SYNC_MAX_ROOMS: usize = 100;
 pub const SYNC_MAX_BYTES: usize = 1 << 20;
 /// Bytes a message takes on the wire besides its strings (field names, numbers, quotes), about.
 const MESSAGE_OVERHEAD: usize = 120;
+/// The same for each of its reactions, and for each person who reacted.
+const REACTOR_OVERHEAD: usize = 40;
 /// Most messages one history page returns.
 pub const PAGE_LIMIT: u32 = 100;
 
@@ -60,6 +63,8 @@ pub enum ChatError {
     MessageNotFound,
     #[error("That message was deleted.")]
     MessageDeleted,
+    #[error("This message has {MAX_REACTIONS} different reactions already.")]
+    TooManyReactions,
     #[error("This room is archived: it can be read, not written to.")]
     RoomArchived,
     #[error("Everyone stays in #{DEFAULT_ROOM}.")]
@@ -115,6 +120,7 @@ impl ChatError {
             Self::NotMember => ErrorCode::NotAMember,
             Self::MessageNotFound => ErrorCode::MessageNotFound,
             Self::MessageDeleted => ErrorCode::MessageDeleted,
+            Self::TooManyReactions => ErrorCode::TooManyReactions,
             Self::RoomArchived => ErrorCode::RoomArchived,
             Self::CannotLeaveDefault => ErrorCode::CannotLeaveDefaultRoom,
             Self::TooManyRooms | Self::TooManyMemberships => ErrorCode::TooManyRooms,
@@ -327,7 +333,8 @@ impl Chat {
         Ok(renamed)
     }
 
-    /// Validates and stores a message from a connection that is in `rooms`.
+    /// Validates and stores a message from a connection that is in `rooms`. A reply must
+    /// answer a message of the same room (deleted or not).
     pub async fn post(
         &self,
         author: &Author,
@@ -341,6 +348,12 @@ impl Chat {
             .transpose()?
             .map(str::to_owned);
         let room = self.member_room(rooms, input.room()).await?;
+        let reply_to = input.reply_to();
+        if let Some(original) = reply_to
+            && self.store.message(&room, original).await?.is_none()
+        {
+            return Err(ChatError::MessageNotFound);
+        }
         let posted = self
             .store
             .append(NewMessage {
@@ -350,6 +363,7 @@ impl Chat {
                 author: author.clone(),
                 sent_at: now_millis(),
                 client_id,
+                reply_to,
             })
             .await;
         match posted {
@@ -359,8 +373,25 @@ impl Chat {
                 Some(info) if info.archived => ChatError::RoomArchived,
                 _ => ChatError::RoomNotFound,
             }),
+            // A reply's quote, and a retry's reactions, are read once it is stored: a change to
+            // the original (or the retry) made meanwhile is in what is read, or takes a later
+            // seq than the message and is applied to it after.
+            Ok(Posted::New(message)) if reply_to.is_some() => {
+                Ok(Posted::New(self.as_it_is_now(message).await?))
+            }
+            Ok(Posted::Duplicate(message)) => {
+                Ok(Posted::Duplicate(self.as_it_is_now(message).await?))
+            }
             posted => Ok(posted?),
         }
+    }
+
+    /// A stored message as the store reads it now.
+    async fn as_it_is_now(&self, message: ChatMessage) -> ChatResult<ChatMessage> {
+        self.store
+            .message(&message.room, message.seq)
+            .await?
+            .ok_or(ChatError::MessageNotFound)
     }
 
     /// `user` has read `room` (which the connection, in `rooms`, is in) up to `seq`: their
@@ -425,6 +456,40 @@ impl Chat {
         seq: i64,
     ) -> ChatResult<Option<MessageChanged>> {
         self.change(token, rooms, room, seq, None).await
+    }
+
+    /// Adds (`on`) or takes away the reaction `emoji` of the session `token`'s user to message
+    /// `seq` of `room`, on a connection in `rooms`: anyone who can read the room may react.
+    /// Returns the change, or `None` if the reaction was already there (or already gone).
+    pub async fn react(
+        &self,
+        token: &str,
+        rooms: &impl InRooms,
+        room: &str,
+        seq: i64,
+        emoji: &str,
+        on: bool,
+    ) -> ChatResult<Option<MessageChanged>> {
+        let emoji = validate_emoji(emoji)?.to_owned();
+        let actor = self.identity(token).await?;
+        let room = self.readable_room(&actor, rooms, room).await?;
+        let user = actor.user;
+        let actor_id = user.id.clone();
+        let change = if on {
+            Change::Reacted { emoji, user }
+        } else {
+            Change::Unreacted { emoji, user }
+        };
+        Ok(self
+            .store
+            .change(NewChange {
+                room,
+                target: seq,
+                actor_id,
+                at: now_millis(),
+                change,
+            })
+            .await?)
     }
 
     /// An edit (`Some` new text, validated) or a deletion (`None`) of a message in a room the
@@ -846,6 +911,7 @@ impl From<StoreError> for ChatError {
             StoreError::RoomNotFound => Self::RoomNotFound,
             StoreError::MessageNotFound => Self::MessageNotFound,
             StoreError::MessageDeleted => Self::MessageDeleted,
+            StoreError::TooManyReactions => Self::TooManyReactions,
             StoreError::TooManyRooms => Self::TooManyRooms,
             StoreError::TooManyMemberships => Self::TooManyMemberships,
             StoreError::UsernameTaken => Self::UsernameTaken,
@@ -871,22 +937,42 @@ impl Entry {
 
     /// About how many bytes it takes in a reply.
     fn wire_size(&self) -> usize {
+        let person = |user: &Author| {
+            user.id.len() + user.name.len() + user.username.as_ref().map_or(0, String::len)
+        };
         match self {
             Self::Message(message) => {
+                let quote = message.reply_to.as_ref().map_or(0, |quote| {
+                    person(&quote.author) + quote.text.len() + MESSAGE_OVERHEAD
+                });
+                let reactors = |reaction: &Reaction| -> usize {
+                    let by = reaction.by.iter();
+                    by.map(|reactor| person(&reactor.user) + REACTOR_OVERHEAD)
+                        .sum()
+                };
+                let reactions: usize = message
+                    .reactions
+                    .iter()
+                    .map(|reaction| reaction.emoji.len() + reactors(reaction) + REACTOR_OVERHEAD)
+                    .sum();
                 message.id.len()
                     + message.room.len()
                     + message.text.len()
-                    + message.author.id.len()
-                    + message.author.name.len()
+                    + person(&message.author)
                     + message.client_id.as_ref().map_or(0, String::len)
+                    + quote
+                    + reactions
                     + MESSAGE_OVERHEAD
             }
             Self::Change(change) => {
-                let text = match &change.change {
+                let content = match &change.change {
                     Change::Edited { text, .. } => text.len(),
                     Change::Deleted { .. } => 0,
+                    Change::Reacted { emoji, user } | Change::Unreacted { emoji, user } => {
+                        emoji.len() + person(user)
+                    }
                 };
-                change.room.len() + text + MESSAGE_OVERHEAD
+                change.room.len() + content + MESSAGE_OVERHEAD
             }
         }
     }
@@ -965,6 +1051,8 @@ mod tests {
             client_id: None,
             edited_at: None,
             deleted: None,
+            reply_to: None,
+            reactions: Vec::new(),
         }
     }
 

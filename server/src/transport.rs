@@ -26,8 +26,8 @@ use axum::extract::ConnectInfo;
 use shared::{
     Ack, ArchiveRoom, Auth, Changed, ChatInput, CreateRoom, DeleteMessage, Done, EditMessage,
     ErrorCode, ErrorPayload, Event, Invite, Invited, JoinRoom, Joined, LeaveRoom, MarkRead,
-    MemberList, Members, MessageChanged, NowTyping, ReadUpTo, Rename, Renamed, Request,
-    RoomUpdated, Sent, Sync, Typing, Welcome,
+    MemberList, Members, MessageChanged, NowTyping, React, ReadUpTo, Rename, Renamed, Request,
+    RoomUpdated, Sent, Sync, Typing, Unreact, Welcome,
 };
 use socketioxide::{
     BroadcastError, SocketError, SocketIo, TransportType,
@@ -137,6 +137,8 @@ pub async fn authenticate<A: Adapter>(
     socket.on(Sync::NAME, on_sync::<A>);
     socket.on(EditMessage::NAME, on_edit_message::<A>);
     socket.on(DeleteMessage::NAME, on_delete_message::<A>);
+    socket.on(React::NAME, on_reaction::<A, React>);
+    socket.on(Unreact::NAME, on_reaction::<A, Unreact>);
     socket.on(CreateRoom::NAME, on_create_room::<A>);
     socket.on(JoinRoom::NAME, on_join_room::<A>);
     socket.on(LeaveRoom::NAME, on_leave_room::<A>);
@@ -324,6 +326,47 @@ async fn on_delete_message<A: Adapter>(
         .delete(connection.token(), &rooms, &request.room, request.seq)
         .await;
     reply.result(announce_change(&socket, &heads, deleted).await);
+}
+
+/// `react` and `unreact`, which differ only in whether the reaction is to be there after.
+trait ReactionRequest: Request<Reply = Changed> {
+    const ON: bool;
+    /// `room`, `seq` and `emoji`.
+    fn reaction(&self) -> (&str, i64, &str);
+}
+
+impl ReactionRequest for React {
+    const ON: bool = true;
+    fn reaction(&self) -> (&str, i64, &str) {
+        (&self.room, self.seq, &self.emoji)
+    }
+}
+
+impl ReactionRequest for Unreact {
+    const ON: bool = false;
+    fn reaction(&self) -> (&str, i64, &str) {
+        (&self.room, self.seq, &self.emoji)
+    }
+}
+
+/// `react` and `unreact`: the reaction added or taken away, stored, broadcast, acknowledged.
+async fn on_reaction<A: Adapter, R: ReactionRequest>(
+    socket: SocketRef<A>,
+    Conn(connection): Conn,
+    Payload(request): Payload<R>,
+    reply: Reply<A, R>,
+    State(chat): State<Chat>,
+    State(shared): State<Arc<SharedBudget>>,
+    State(heads): State<Arc<Heads>>,
+) {
+    if !shared.reaction(&connection.user().id) {
+        return reply.refuse(rate_limited());
+    }
+    let rooms = SocketRooms::of(&socket);
+    let (room, seq, emoji) = request.reaction();
+    let token = connection.token();
+    let reacted = chat.react(token, &rooms, room, seq, emoji, R::ON).await;
+    reply.result(announce_change(&socket, &heads, reacted).await);
 }
 
 /// Broadcasts a change that was made (`messageChanged`); the acknowledgement's content.

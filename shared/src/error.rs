@@ -21,8 +21,12 @@ pub enum ErrorCode {
     NotAMember,
     /// No message has that sequence number in the room (it may be a change's).
     MessageNotFound,
-    /// The message was deleted: there is nothing left to edit.
+    /// The message was deleted: there is nothing left to edit or react to.
     MessageDeleted,
+    /// A reaction is not one emoji.
+    InvalidEmoji,
+    /// The message has as many different emoji as it may (20).
+    TooManyReactions,
     /// The room is archived: it can be read, not written to.
     RoomArchived,
     CannotLeaveDefaultRoom,
@@ -126,6 +130,8 @@ mod tests {
             ),
             (ErrorCode::TooManyRooms, "too_many_rooms"),
             (ErrorCode::RateLimited, "rate_limited"),
+            (ErrorCode::InvalidEmoji, "invalid_emoji"),
+            (ErrorCode::TooManyReactions, "too_many_reactions"),
         ] {
             assert_eq!(serde_json::to_value(code).unwrap(), json!(wire));
             assert_eq!(

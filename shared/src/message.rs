@@ -24,6 +24,9 @@ pub enum ChatInput {
         /// id stores nothing new and gets the first acknowledgement again.
         #[serde(default, rename = "clientId", skip_serializing_if = "Option::is_none")]
         client_id: Option<String>,
+        /// The `seq` of the message of the same room this one answers.
+        #[serde(default, rename = "replyTo", skip_serializing_if = "Option::is_none")]
+        reply_to: Option<i64>,
     },
 }
 
@@ -50,6 +53,14 @@ impl ChatInput {
         match self {
             Self::Text(_) => None,
             Self::Object { client_id, .. } => client_id.as_deref(),
+        }
+    }
+
+    /// The `seq` of the message this one answers, if it is a reply.
+    pub fn reply_to(&self) -> Option<i64> {
+        match self {
+            Self::Text(_) => None,
+            Self::Object { reply_to, .. } => *reply_to,
         }
     }
 }
@@ -101,6 +112,78 @@ pub struct ChatMessage {
     /// Who deleted it, if it was deleted; its `text` is then empty (a tombstone).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deleted: Option<DeletedBy>,
+    /// The message it answers, as that message is now; absent for a message that is no reply.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<Quote>,
+    /// Its reactions, each emoji once, in the order they were first added; absent when none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reactions: Vec<Reaction>,
+}
+
+/// The message a reply answers, as a reply carries it: read with the reply (never copied into
+/// it), so an edit or a deletion of the original shows in its quotes. A client holding a reply
+/// applies the original's changes to the quote too ([`Quote::apply`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Quote {
+    /// The original's `seq`, in the reply's room.
+    pub seq: i64,
+    pub author: Author,
+    /// The original's text, cut to [`QUOTE_CHARS`] ([`quote_snippet`]); empty once deleted.
+    pub text: String,
+    /// Who deleted the original, if it was deleted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deleted: Option<DeletedBy>,
+}
+
+/// Longest quoted text, in characters (Unicode scalar values).
+pub const QUOTE_CHARS: usize = 140;
+
+/// What a quote shows of a message's `text`: all of it up to [`QUOTE_CHARS`] characters, or
+/// the first ones and `…` to make [`QUOTE_CHARS`].
+pub fn quote_snippet(text: &str) -> String {
+    match text.char_indices().nth(QUOTE_CHARS) {
+        None => text.to_owned(),
+        Some(_) => {
+            let (cut, _) = text
+                .char_indices()
+                .nth(QUOTE_CHARS - 1)
+                .expect("longer than the quote");
+            [&text[..cut], "…"].concat()
+        }
+    }
+}
+
+impl Quote {
+    /// Applies `change`, made to the quoted message, to the quote: its new text, or a
+    /// tombstone. Reactions do not show in quotes.
+    fn apply(&mut self, change: &Change) {
+        match change {
+            Change::Edited { text, .. } => self.text = quote_snippet(text),
+            Change::Deleted { by } => {
+                self.text.clear();
+                self.deleted = Some(*by);
+            }
+            Change::Reacted { .. } | Change::Unreacted { .. } => {}
+        }
+    }
+}
+
+/// One emoji on a message and who put it there. A message's reactions are in the order of
+/// their first reactor's `seq`, and each one's reactors in `seq` order: an order that follows
+/// from who reacted when, so every client holds them alike, whether it heard the reactions
+/// live or read the message later.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reaction {
+    pub emoji: String,
+    /// Never empty: an emoji nobody reacts with any more is no reaction.
+    pub by: Vec<Reactor>,
+}
+
+/// Someone's reaction: who, and the `seq` of the change that added it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reactor {
+    pub user: Author,
+    pub seq: i64,
 }
 
 /// Who deleted a message: its author, or an admin (moderation).
@@ -129,16 +212,19 @@ impl DeletedBy {
 }
 
 /// What happened to a message, as a [`MessageChanged`] carries it: `"change": "edited"` with the
-/// new text, or `"change": "deleted"` with who deleted it.
+/// new text, `"change": "deleted"` with who deleted it, or `"change": "reacted"` /
+/// `"unreacted"` with the emoji and who added or took it away.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {
     Edited { text: String, edited_at: i64 },
     Deleted { by: DeletedBy },
+    Reacted { emoji: String, user: Author },
+    Unreacted { emoji: String, user: Author },
 }
 
-/// Server -> a room's members: a message of the room was edited or deleted. A change takes the
-/// room's next sequence number (`seq`), like a message, so catch-up carries changes too;
-/// `target` is the changed message's `seq`.
+/// Server -> a room's members: a message of the room was edited, deleted or reacted to. A change
+/// takes the room's next sequence number (`seq`), like a message, so catch-up carries changes
+/// too; `target` is the changed message's `seq`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "ChangeOnTheWire", into = "ChangeOnTheWire")]
 pub struct MessageChanged {
@@ -164,6 +250,10 @@ struct ChangeOnTheWire {
     edited_at: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     by: Option<DeletedBy>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    emoji: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    user: Option<Author>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -171,19 +261,27 @@ struct ChangeOnTheWire {
 enum ChangeKind {
     Edited,
     Deleted,
+    Reacted,
+    Unreacted,
 }
 
 impl TryFrom<ChangeOnTheWire> for MessageChanged {
     type Error = &'static str;
 
     fn try_from(wire: ChangeOnTheWire) -> Result<Self, Self::Error> {
-        let change = match (wire.change, wire.text, wire.edited_at, wire.by) {
-            (ChangeKind::Edited, Some(text), Some(edited_at), _) => {
+        let reaction = wire.emoji.zip(wire.user);
+        let change = match (wire.change, wire.text, wire.edited_at, wire.by, reaction) {
+            (ChangeKind::Edited, Some(text), Some(edited_at), ..) => {
                 Change::Edited { text, edited_at }
             }
-            (ChangeKind::Deleted, _, _, Some(by)) => Change::Deleted { by },
+            (ChangeKind::Deleted, _, _, Some(by), _) => Change::Deleted { by },
+            (ChangeKind::Reacted, .., Some((emoji, user))) => Change::Reacted { emoji, user },
+            (ChangeKind::Unreacted, .., Some((emoji, user))) => Change::Unreacted { emoji, user },
             (ChangeKind::Edited, ..) => return Err("an edit has `text` and `editedAt`"),
             (ChangeKind::Deleted, ..) => return Err("a deletion has `by`"),
+            (ChangeKind::Reacted | ChangeKind::Unreacted, ..) => {
+                return Err("a reaction has `emoji` and `user`");
+            }
         };
         Ok(Self {
             room: wire.room,
@@ -196,12 +294,19 @@ impl TryFrom<ChangeOnTheWire> for MessageChanged {
 
 impl From<MessageChanged> for ChangeOnTheWire {
     fn from(changed: MessageChanged) -> Self {
-        let (change, text, edited_at, by) = match changed.change {
+        let (change, text, edited_at, by, reaction) = match changed.change {
             Change::Edited { text, edited_at } => {
-                (ChangeKind::Edited, Some(text), Some(edited_at), None)
+                (ChangeKind::Edited, Some(text), Some(edited_at), None, None)
             }
-            Change::Deleted { by } => (ChangeKind::Deleted, None, None, Some(by)),
+            Change::Deleted { by } => (ChangeKind::Deleted, None, None, Some(by), None),
+            Change::Reacted { emoji, user } => {
+                (ChangeKind::Reacted, None, None, None, Some((emoji, user)))
+            }
+            Change::Unreacted { emoji, user } => {
+                (ChangeKind::Unreacted, None, None, None, Some((emoji, user)))
+            }
         };
+        let (emoji, user) = reaction.unzip();
         Self {
             room: changed.room,
             seq: changed.seq,
@@ -210,13 +315,35 @@ impl From<MessageChanged> for ChangeOnTheWire {
             text,
             edited_at,
             by,
+            emoji,
+            user,
         }
     }
 }
 
 impl ChatMessage {
-    /// Applies `change` to this message (which it targets): the new text, or a tombstone.
-    pub fn apply(&mut self, change: &Change) {
+    /// Applies `changed`, a change to a message of this message's room, to whatever of it
+    /// shows here: this message, if it is the change's target (its new text; a tombstone,
+    /// without reactions; a reaction added or taken away), or the message it quotes (the new
+    /// text, or the tombstone). Other changes leave it as it is, and so does a change it shows
+    /// already (`sync` returns messages as they are now, with the changes made since the
+    /// cursor): apply every change to every message held.
+    pub fn apply(&mut self, changed: &MessageChanged) {
+        if changed.room != self.room {
+            return;
+        }
+        if changed.target == self.seq {
+            self.change(&changed.change, changed.seq);
+        }
+        if let Some(quote) = &mut self.reply_to
+            && quote.seq == changed.target
+        {
+            quote.apply(&changed.change);
+        }
+    }
+
+    /// Makes `change`, which took sequence number `seq`, to this message.
+    fn change(&mut self, change: &Change, seq: i64) {
         match change {
             Change::Edited { text, edited_at } => {
                 self.text.clone_from(text);
@@ -225,8 +352,33 @@ impl ChatMessage {
             Change::Deleted { by } => {
                 self.text.clear();
                 self.deleted = Some(*by);
+                self.reactions.clear();
+            }
+            Change::Reacted { emoji, user } => {
+                let reactor = Reactor {
+                    user: user.clone(),
+                    seq,
+                };
+                match self.reactions.iter_mut().find(|r| r.emoji == *emoji) {
+                    Some(reaction) if reaction.by.iter().any(|r| r.user.id == user.id) => {}
+                    Some(reaction) => {
+                        let at = reaction.by.partition_point(|r| r.seq < seq);
+                        reaction.by.insert(at, reactor);
+                    }
+                    None => self.reactions.push(Reaction {
+                        emoji: emoji.clone(),
+                        by: vec![reactor],
+                    }),
+                }
+            }
+            Change::Unreacted { emoji, user } => {
+                for reaction in self.reactions.iter_mut().filter(|r| r.emoji == *emoji) {
+                    reaction.by.retain(|r| r.user.id != user.id);
+                }
+                self.reactions.retain(|r| !r.by.is_empty());
             }
         }
+        self.reactions.sort_by_key(|r| r.by[0].seq);
     }
 }
 
@@ -337,8 +489,8 @@ pub struct Joined {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Synced {
     pub messages: Vec<ChatMessage>,
-    /// The changes (edits, deletions) with `seq` after the cursors, room by room, in sequence
-    /// order. Absent when there are none.
+    /// The changes (edits, deletions, reactions) with `seq` after the cursors, room by room, in
+    /// sequence order. Absent when there are none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub changes: Vec<MessageChanged>,
     /// The reply was cut short (a page per room, a size for the whole reply): some room may have
@@ -347,8 +499,9 @@ pub struct Synced {
     pub more: bool,
 }
 
-/// What `editMessage` and `deleteMessage` acknowledgements carry: the change made, absent when
-/// there was nothing to change (the same text again; a message deleted already).
+/// What `editMessage`, `deleteMessage`, `react` and `unreact` acknowledgements carry: the change
+/// made, absent when there was nothing to change (the same text again; a message deleted
+/// already; a reaction that was there already, or was not).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Changed {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -379,6 +532,256 @@ mod tests {
         assert_eq!(object.text(), "hi");
         assert_eq!(object.room(), "rust");
         assert_eq!(object.client_id(), Some("c1"));
+        assert_eq!(object.reply_to(), None);
+
+        let reply: ChatInput =
+            serde_json::from_value(json!({ "text": "yes", "replyTo": 7 })).unwrap();
+        assert_eq!((reply.room(), reply.reply_to()), (DEFAULT_ROOM, Some(7)));
+        assert_eq!(bare.reply_to(), None);
+    }
+
+    fn someone(id: &str) -> Author {
+        Author::guest(id, id.to_uppercase())
+    }
+
+    fn message(seq: i64) -> ChatMessage {
+        ChatMessage {
+            id: format!("m{seq}"),
+            room: "general".into(),
+            seq,
+            text: "hello".into(),
+            author: someone("a"),
+            sent_at: 1,
+            client_id: None,
+            edited_at: None,
+            deleted: None,
+            reply_to: None,
+            reactions: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn reactions_and_replies_on_the_wire() {
+        let reacted = MessageChanged {
+            room: "general".into(),
+            seq: 9,
+            target: 3,
+            change: Change::Reacted {
+                emoji: "👍".into(),
+                user: someone("b"),
+            },
+        };
+        let wire = json!({
+            "room": "general", "seq": 9, "target": 3, "change": "reacted", "emoji": "👍",
+            "user": { "id": "b", "name": "B" }
+        });
+        assert_eq!(serde_json::to_value(&reacted).unwrap(), wire);
+        assert_eq!(
+            serde_json::from_value::<MessageChanged>(wire).unwrap(),
+            reacted
+        );
+        let unreacted = json!({
+            "room": "general", "seq": 10, "target": 3, "change": "unreacted", "emoji": "👍",
+            "user": { "id": "b", "name": "B" }
+        });
+        let decoded: MessageChanged = serde_json::from_value(unreacted.clone()).unwrap();
+        assert!(matches!(decoded.change, Change::Unreacted { .. }));
+        assert_eq!(serde_json::to_value(&decoded).unwrap(), unreacted);
+        for broken in [
+            json!({ "room": "general", "seq": 1, "target": 1, "change": "reacted", "emoji": "👍" }),
+            json!({ "room": "general", "seq": 1, "target": 1, "change": "unreacted",
+                    "user": { "id": "b", "name": "B" } }),
+        ] {
+            assert!(serde_json::from_value::<MessageChanged>(broken).is_err());
+        }
+
+        let mut reply = message(4);
+        reply.reply_to = Some(Quote {
+            seq: 3,
+            author: someone("a"),
+            text: "hello".into(),
+            deleted: None,
+        });
+        reply.apply(&MessageChanged {
+            target: 4,
+            ..reacted
+        });
+        assert_eq!(
+            serde_json::to_value(&reply).unwrap(),
+            json!({ "id": "m4", "room": "general", "seq": 4, "text": "hello",
+                    "author": { "id": "a", "name": "A" }, "sentAt": 1,
+                    "replyTo": { "seq": 3, "author": { "id": "a", "name": "A" }, "text": "hello" },
+                    "reactions": [{ "emoji": "👍", "by": [{ "user": { "id": "b", "name": "B" },
+                                                              "seq": 9 }] }] })
+        );
+    }
+
+    #[test]
+    fn quotes_are_cut_and_follow_their_original() {
+        assert_eq!(quote_snippet("short"), "short");
+        let exactly = "é".repeat(QUOTE_CHARS);
+        assert_eq!(quote_snippet(&exactly), exactly);
+        let cut = quote_snippet(&"é".repeat(QUOTE_CHARS + 1));
+        assert_eq!(cut.chars().count(), QUOTE_CHARS);
+        assert!(cut.ends_with("é…"));
+
+        let mut reply = message(4);
+        reply.reply_to = Some(Quote {
+            seq: 3,
+            author: someone("a"),
+            text: "typo".into(),
+            deleted: None,
+        });
+        let changed = |seq: i64, target: i64, change: Change| MessageChanged {
+            room: "general".into(),
+            seq,
+            target,
+            change,
+        };
+        let long = "x".repeat(QUOTE_CHARS * 2);
+        let edited = Change::Edited {
+            text: long.clone(),
+            edited_at: 5,
+        };
+        reply.apply(&changed(5, 3, edited.clone()));
+        let quote = reply.reply_to.clone().unwrap();
+        assert_eq!(quote.text, quote_snippet(&long));
+        assert_eq!(reply.text, "hello", "the reply is not what was edited");
+        // Another message's change, and a reaction to the original, leave the quote alone.
+        reply.apply(&changed(
+            6,
+            2,
+            Change::Deleted {
+                by: DeletedBy::Admin,
+            },
+        ));
+        let reacted = Change::Reacted {
+            emoji: "👍".into(),
+            user: someone("b"),
+        };
+        reply.apply(&changed(7, 3, reacted));
+        assert_eq!(reply.reply_to.as_ref(), Some(&quote));
+        assert!(reply.reactions.is_empty());
+        reply.apply(&changed(
+            8,
+            3,
+            Change::Deleted {
+                by: DeletedBy::Author,
+            },
+        ));
+        let quote = reply.reply_to.unwrap();
+        assert_eq!(
+            (quote.text.as_str(), quote.deleted),
+            ("", Some(DeletedBy::Author))
+        );
+    }
+
+    /// What a store does with reactions, as `server/src/store` does it in SQL: a row per person
+    /// and emoji with the seq that added it, read back in seq order and grouped by emoji.
+    #[derive(Default)]
+    struct Stored {
+        rows: Vec<(String, Author, i64)>,
+        deleted: bool,
+        seq: i64,
+    }
+
+    impl Stored {
+        /// Makes `change`, unless it changes nothing or is refused; the change made.
+        fn change(&mut self, change: Change) -> Option<MessageChanged> {
+            if self.deleted {
+                return None;
+            }
+            let mine = |rows: &[(String, Author, i64)], emoji: &str, user: &Author| {
+                rows.iter()
+                    .position(|(e, u, _)| e == emoji && u.id == user.id)
+            };
+            match &change {
+                Change::Reacted { emoji, user } => {
+                    if mine(&self.rows, emoji, user).is_some() {
+                        return None;
+                    }
+                    self.rows.push((emoji.clone(), user.clone(), self.seq + 1));
+                }
+                Change::Unreacted { emoji, user } => {
+                    self.rows.remove(mine(&self.rows, emoji, user)?);
+                }
+                Change::Deleted { .. } => {
+                    self.rows.clear();
+                    self.deleted = true;
+                }
+                Change::Edited { .. } => unreachable!("not generated"),
+            }
+            self.seq += 1;
+            Some(MessageChanged {
+                room: "general".into(),
+                seq: self.seq,
+                target: 1,
+                change,
+            })
+        }
+
+        fn reactions(&self) -> Vec<Reaction> {
+            let mut reactions: Vec<Reaction> = Vec::new();
+            for (emoji, user, seq) in self.rows.iter().cloned() {
+                let reactor = Reactor { user, seq };
+                match reactions.iter_mut().find(|r| r.emoji == emoji) {
+                    Some(reaction) => reaction.by.push(reactor),
+                    None => reactions.push(Reaction {
+                        emoji,
+                        by: vec![reactor],
+                    }),
+                }
+            }
+            reactions
+        }
+    }
+
+    fn a_change() -> impl proptest::strategy::Strategy<Value = Change> {
+        use proptest::prelude::*;
+        let emoji = prop::sample::select(vec!["👍", "🎉", "❤️"]);
+        let user = prop::sample::select(vec!["u1", "u2", "u3"]);
+        (0..20_u8, emoji, user).prop_map(|(kind, emoji, user)| {
+            let (emoji, user) = (emoji.to_owned(), someone(user));
+            match kind {
+                0 => Change::Deleted {
+                    by: DeletedBy::Author,
+                },
+                1..10 => Change::Reacted { emoji, user },
+                _ => Change::Unreacted { emoji, user },
+            }
+        })
+    }
+
+    proptest::proptest! {
+        /// A client that applies the changes as they come, one that reads the message once
+        /// they are made, and one that applies them again to what it read (as a `sync` reply
+        /// has it: the message as it is now, and the changes since the cursor) all hold the
+        /// same message.
+        #[test]
+        fn applying_reactions_live_equals_reading_them_after(
+            changes in proptest::collection::vec(a_change(), 0..40)
+        ) {
+            let mut store = Stored::default();
+            let mut live = message(1);
+            let made: Vec<MessageChanged> =
+                changes.into_iter().filter_map(|change| store.change(change)).collect();
+            for changed in &made {
+                live.apply(changed);
+            }
+            let mut read = message(1);
+            read.reactions = store.reactions();
+            if store.deleted {
+                read.text.clear();
+                read.deleted = Some(DeletedBy::Author);
+            }
+            proptest::prop_assert_eq!(&live, &read);
+            let mut again = read.clone();
+            for changed in &made {
+                again.apply(changed);
+            }
+            proptest::prop_assert_eq!(&again, &read);
+            proptest::prop_assert!(live.reactions.iter().all(|r| !r.by.is_empty()));
+        }
     }
 
     #[test]
@@ -427,18 +830,20 @@ mod tests {
             client_id: None,
             edited_at: None,
             deleted: None,
+            reply_to: None,
+            reactions: Vec::new(),
         };
         assert_eq!(
             serde_json::to_value(&message).unwrap(),
             json!({ "id": "m", "room": "general", "seq": 3, "text": "typo",
                     "author": { "id": "a", "name": "A" }, "sentAt": 1 })
         );
-        message.apply(&edited.change);
+        message.apply(&edited);
         assert_eq!(
             (message.text.as_str(), message.edited_at),
             ("fixed", Some(42))
         );
-        message.apply(&decoded.change);
+        message.apply(&decoded);
         assert_eq!(
             (message.text.as_str(), message.deleted),
             ("", Some(DeletedBy::Admin))

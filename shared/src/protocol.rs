@@ -68,7 +68,36 @@ impl Request for DeleteMessage {
     type Reply = Changed;
 }
 
-/// Server -> every member of the room: a message was edited or deleted.
+/// Client -> server: react to message `seq` of `room` with `emoji` (one emoji). A person
+/// reacts with one emoji at most once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct React {
+    pub room: String,
+    pub seq: i64,
+    pub emoji: String,
+}
+impl Event for React {
+    const NAME: &'static str = "react";
+}
+impl Request for React {
+    type Reply = Changed;
+}
+
+/// Client -> server: take one's reaction `emoji` to message `seq` of `room` away.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Unreact {
+    pub room: String,
+    pub seq: i64,
+    pub emoji: String,
+}
+impl Event for Unreact {
+    const NAME: &'static str = "unreact";
+}
+impl Request for Unreact {
+    type Reply = Changed;
+}
+
+/// Server -> every member of the room: a message was edited, deleted or reacted to.
 impl Event for MessageChanged {
     const NAME: &'static str = "messageChanged";
 }

@@ -13,6 +13,11 @@ pub const MAX_NAME_CHARS: usize = 32;
 pub const MAX_ROOM_CHARS: usize = 32;
 /// Longest client message id (the idempotency key), in bytes.
 pub const MAX_CLIENT_ID_BYTES: usize = 64;
+/// Longest reaction, in bytes: room for the longest emoji sequences (a family with skin tones
+/// takes 41), not for a cluster stacked with combining marks.
+pub const MAX_EMOJI_BYTES: usize = 64;
+/// Most different emoji on one message.
+pub const MAX_REACTIONS: usize = 20;
 
 /// Why some input was refused.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -32,6 +37,8 @@ pub enum ValidationError {
     InvalidRoom,
     #[error("A clientId must be 1 to {MAX_CLIENT_ID_BYTES} bytes.")]
     InvalidClientId,
+    #[error("A reaction is one emoji.")]
+    InvalidEmoji,
     #[error(
         "A username needs {} to {} letters, digits, '_', '-' or '.' (no accents or spaces), \
          starting with a letter or digit.",
@@ -57,6 +64,7 @@ impl ValidationError {
             Self::InvalidName => ErrorCode::InvalidName,
             Self::InvalidRoom => ErrorCode::InvalidRoom,
             Self::InvalidClientId => ErrorCode::InvalidPayload,
+            Self::InvalidEmoji => ErrorCode::InvalidEmoji,
             Self::InvalidUsername => ErrorCode::InvalidUsername,
             Self::InvalidPassword => ErrorCode::InvalidPassword,
         }
@@ -150,6 +158,64 @@ pub fn validate_client_id(id: &str) -> Result<&str, ValidationError> {
         return Err(ValidationError::InvalidClientId);
     }
     Ok(id)
+}
+
+/// A reaction: one emoji, that is one grapheme cluster (flags, keycaps, skin tones and joined
+/// sequences are one each) of at most [`MAX_EMOJI_BYTES`], whose first character is a
+/// pictograph or symbol of Unicode's emoji blocks (or a keycap's `0-9 # *` before U+20E3), and
+/// whose others are pictographs or the characters that join and dress them (a flag: two
+/// regional indicators). Taken as it is: nothing is trimmed.
+pub fn validate_emoji(emoji: &str) -> Result<&str, ValidationError> {
+    let mut clusters = unicode_segmentation::UnicodeSegmentation::graphemes(emoji, true);
+    let one = clusters.next().is_some() && clusters.next().is_none();
+    let mut chars = emoji.chars();
+    let first = chars.next().unwrap_or_default();
+    let keycap = matches!(first, '0'..='9' | '#' | '*') && emoji.ends_with('\u{20E3}');
+    let base = is_pictograph(first) || keycap;
+    // A flag is two regional indicators; one alone is a letter in a box.
+    let regional = ('\u{1F1E6}'..='\u{1F1FF}').contains(&first);
+    let flag = !regional || emoji.chars().count() == 2;
+    if !one || emoji.len() > MAX_EMOJI_BYTES || !base || !flag || !chars.all(dresses_an_emoji) {
+        return Err(ValidationError::InvalidEmoji);
+    }
+    Ok(emoji)
+}
+
+/// Whether `c` is in one of the blocks emoji come from (or is one of the few emoji elsewhere).
+fn is_pictograph(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00A9}'
+            | '\u{00AE}'
+            | '\u{203C}'
+            | '\u{2049}'
+            | '\u{2122}'
+            | '\u{2139}'
+            | '\u{2194}'..='\u{2199}'
+            | '\u{21A9}'..='\u{21AA}'
+            | '\u{231A}'..='\u{23FF}'
+            | '\u{24C2}'
+            | '\u{25AA}'..='\u{25FE}'
+            | '\u{2600}'..='\u{27BF}'
+            | '\u{2934}'..='\u{2935}'
+            | '\u{2B05}'..='\u{2B55}'
+            | '\u{3030}'
+            | '\u{303D}'
+            | '\u{3297}'
+            | '\u{3299}'
+            | '\u{1F000}'..='\u{1FAFF}'
+    )
+}
+
+/// Whether `c` may follow an emoji's first character: another pictograph (after a joiner; skin
+/// tones and regional indicators are pictographs too), the zero-width joiner, a variation
+/// selector, the keycap, or a tag (subdivision flags).
+fn dresses_an_emoji(c: char) -> bool {
+    is_pictograph(c)
+        || matches!(
+            c,
+            '\u{200D}' | '\u{FE0E}' | '\u{FE0F}' | '\u{20E3}' | '\u{E0020}'..='\u{E007F}'
+        )
 }
 
 #[cfg(test)]
@@ -258,7 +324,82 @@ mod tests {
         }
     }
 
+    #[test]
+    fn emoji() {
+        for good in [
+            "👍",
+            "❤️",
+            "❤",
+            "🇫🇷",
+            "1️⃣",
+            "#️⃣",
+            "👍🏽",
+            "👩‍💻",
+            "👨🏻‍👩🏻‍👧🏻‍👦🏻",
+            "🏴󠁧󠁢󠁳󠁣󠁴󠁿",
+            "🏳️‍🌈",
+            "©",
+            "⭐",
+        ] {
+            assert_eq!(validate_emoji(good), Ok(good), "{good:?}");
+        }
+        for bad in [
+            "",
+            " ",
+            "a",
+            "1",
+            "é",
+            "中",
+            "👍👍",
+            " 👍",
+            "👍 ",
+            "🇫",
+            "🇫🇷🇩🇪",
+            "ab",
+            "\u{200D}",
+            "\u{FE0F}",
+            "👍\u{301}",
+            "<script>",
+            "\u{7}",
+        ] {
+            assert_eq!(
+                validate_emoji(bad),
+                Err(ValidationError::InvalidEmoji),
+                "{bad:?}"
+            );
+        }
+        let stacked = ["👩", &"\u{200D}👩".repeat(20)].concat();
+        assert!(
+            validate_emoji(&stacked).is_err(),
+            "over {MAX_EMOJI_BYTES} bytes"
+        );
+    }
+
     proptest! {
+        #[test]
+        fn accepted_emoji_are_one_bounded_cluster_of_no_letters(
+            chars in prop::collection::vec(
+                prop_oneof![
+                    any::<char>(),
+                    prop::char::range('\u{1F300}', '\u{1F6FF}'),
+                    prop::char::range('\u{1F3FB}', '\u{1F3FF}'),
+                    prop::char::range('\u{1F1E6}', '\u{1F1FF}'),
+                    prop::sample::select(vec!['\u{200D}', '\u{FE0F}', '\u{20E3}', '1', 'a', ' ']),
+                ],
+                0..8,
+            )
+        ) {
+            let input: String = chars.into_iter().collect();
+            if let Ok(emoji) = validate_emoji(&input) {
+                let clusters = unicode_segmentation::UnicodeSegmentation::graphemes(emoji, true);
+                prop_assert_eq!(clusters.count(), 1);
+                prop_assert!(emoji.len() <= MAX_EMOJI_BYTES);
+                prop_assert!(!emoji.chars().any(|c| c.is_ascii_alphabetic()
+                    || c.is_whitespace()
+                    || c.is_control()));
+            }
+        }
+
         #[test]
         fn accepted_text_is_trimmed_bounded_and_printable(input in "\\PC{0,2100}") {
             if let Ok(text) = validate_text(&input) {
@@ -273,6 +414,7 @@ mod tests {
             let _ = validate_text(&input);
             let _ = validate_name(&input);
             let _ = validate_room(&input);
+            let _ = validate_emoji(&input);
         }
 
         #[test]

@@ -275,6 +275,9 @@ impl<'a> Plan<'a> {
                 client_id: new.client_id.clone(),
                 edited_at: None,
                 deleted: None,
+                // What a reply quotes is read once it is stored (`Chat::post`).
+                reply_to: None,
+                reactions: Vec::new(),
             })));
         }
         for (index, first) in std::mem::take(&mut self.retries_in_batch) {

@@ -172,6 +172,7 @@ fn new_message(room: &str, text: &str, client_id: Option<&str>) -> NewMessage {
         author: ada(),
         sent_at: 1,
         client_id: client_id.map(Into::into),
+        reply_to: None,
     }
 }
 
@@ -793,13 +794,200 @@ pub async fn concurrent_changes_and_appends_through_two_nodes_leave_no_gap<F: Fi
             ..message.clone()
         };
         for change in changes.iter().filter(|c| c.target == message.seq) {
-            replayed.apply(&change.change);
+            replayed.apply(change);
         }
         assert_eq!(&replayed, message);
         assert_eq!(message.deleted.is_some(), message.seq % 3 == 0);
     }
     first.close().await;
     second.close().await;
+    fixture.remove().await;
+}
+
+fn reaction(room: &str, target: i64, emoji: &str, user: &str, on: bool) -> NewChange {
+    let user = Author {
+        id: user.into(),
+        name: user.to_uppercase(),
+        username: None,
+    };
+    let emoji = emoji.to_owned();
+    NewChange {
+        room: room.into(),
+        target,
+        actor_id: user.id.clone(),
+        at: 9,
+        change: if on {
+            Change::Reacted { emoji, user }
+        } else {
+            Change::Unreacted { emoji, user }
+        },
+    }
+}
+
+/// Reactions take the room's next seq like edits; each person reacts with an emoji once; a
+/// message is read with its reactions in the order `ChatMessage::apply` keeps them, so replaying
+/// the changes gives the message as it is read; a deletion takes them away.
+pub async fn reactions_are_changes_and_messages_are_read_with_them<F: Fixture>(fixture: F) {
+    let store = open_with_rust(&fixture).await;
+    assert_eq!(post(&store, "rust", "react to me", None).await, 1);
+    let first = store.message("rust", 1).await.unwrap().unwrap();
+    let steps = [
+        (reaction("rust", 1, "🎉", "u1", true), true),
+        (reaction("rust", 1, "👍", "u2", true), true),
+        (reaction("rust", 1, "👍", "u2", true), false),
+        (reaction("rust", 1, "🎉", "u2", true), true),
+        (reaction("rust", 1, "🎉", "u1", false), true),
+        (reaction("rust", 1, "🎉", "u1", false), false),
+        (reaction("rust", 1, "❤️", "u3", false), false),
+        (reaction("rust", 1, "🎉", "u1", true), true),
+        (edit("rust", 1, "reacted to"), true),
+    ];
+    let mut seq = 1;
+    for (step, (change, changes)) in steps.into_iter().enumerate() {
+        let made = store.change(change).await.unwrap();
+        assert_eq!(made.is_some(), changes, "step {step}: {made:?}");
+        if let Some(made) = made {
+            seq += 1;
+            assert_eq!(made.seq, seq, "step {step}");
+        }
+    }
+    assert_eq!(store.room("rust").await.unwrap().unwrap().last_seq, seq);
+
+    let now = store.message("rust", 1).await.unwrap().unwrap();
+    let reactions: Vec<(&str, Vec<(&str, i64)>)> = now
+        .reactions
+        .iter()
+        .map(|r| {
+            let by = r.by.iter().map(|r| (r.user.id.as_str(), r.seq)).collect();
+            (r.emoji.as_str(), by)
+        })
+        .collect();
+    assert_eq!(
+        reactions,
+        [("👍", vec![("u2", 3)]), ("🎉", vec![("u2", 4), ("u1", 6)])],
+        "each emoji after its first reactor, its reactors in order"
+    );
+    assert_eq!(now.reactions[0].by[0].user.name, "U2");
+    let changes = store.changes("rust", 0, 100).await.unwrap();
+    assert_eq!(changes.len(), 6);
+    assert!(
+        matches!(&changes[0].change, Change::Reacted { emoji, user } if emoji == "🎉" && user.name == "U1")
+    );
+    assert!(
+        matches!(&changes[3].change, Change::Unreacted { emoji, user } if emoji == "🎉" && user.id == "u1")
+    );
+    // The changes, replayed over the message as first stored or over the message as it is now
+    // (what a client does with a sync reply), give the message as it is now; so do history and
+    // sync.
+    for start in [first, now.clone()] {
+        let mut replayed = start;
+        for change in &changes {
+            replayed.apply(change);
+        }
+        assert_eq!(replayed, now);
+    }
+    assert_eq!(store.sync("rust", 0, 10).await.unwrap(), std::slice::from_ref(&now));
+    assert_eq!(store.history("rust", None, 10).await.unwrap(), [now]);
+
+    // At most MAX_REACTIONS different emoji: one more is refused, another person's reaction
+    // with one of them is not.
+    post(&store, "rust", "popular", None).await;
+    let emoji: Vec<String> = (0..shared::MAX_REACTIONS)
+        .map(|n| {
+            char::from_u32(0x1F600 + u32::try_from(n).unwrap())
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    for each in &emoji {
+        stored_seq(store.change(reaction("rust", 8, each, "u1", true)).await);
+    }
+    assert!(matches!(
+        store.change(reaction("rust", 8, "🚀", "u1", true)).await,
+        Err(StoreError::TooManyReactions)
+    ));
+    stored_seq(
+        store
+            .change(reaction("rust", 8, &emoji[0], "u2", true))
+            .await,
+    );
+    assert_eq!(
+        store
+            .message("rust", 8)
+            .await
+            .unwrap()
+            .unwrap()
+            .reactions
+            .len(),
+        shared::MAX_REACTIONS
+    );
+
+    // A deletion takes the reactions away; a deleted message takes no more, and neither a seq
+    // that is no message's.
+    let deleted = stored_seq(store.change(delete("rust", 1, DeletedBy::Author)).await);
+    let tombstone = store.message("rust", 1).await.unwrap().unwrap();
+    assert!(tombstone.reactions.is_empty());
+    for on in [true, false] {
+        assert!(matches!(
+            store.change(reaction("rust", 1, "👍", "u2", on)).await,
+            Err(StoreError::MessageDeleted)
+        ));
+        assert!(matches!(
+            store
+                .change(reaction("rust", deleted, "👍", "u2", on))
+                .await,
+            Err(StoreError::MessageNotFound)
+        ));
+    }
+    store.close().await;
+    fixture.remove().await;
+}
+
+/// A reply is stored with the seq it answers and read with a quote of the original as it is
+/// now (an edit, a deletion), wherever it is read; a retry of it gets it back.
+pub async fn replies_quote_their_original_as_it_is_now<F: Fixture>(fixture: F) {
+    let store = open_with_rust(&fixture).await;
+    let long = "a long original ".repeat(20);
+    assert_eq!(post(&store, "rust", &long, None).await, 1);
+    let reply = NewMessage {
+        reply_to: Some(1),
+        ..new_message("rust", "an answer", Some("r1"))
+    };
+    let Posted::New(stored) = store.append(reply.clone()).await.unwrap() else {
+        panic!("a new message");
+    };
+    assert_eq!(stored.seq, 2);
+    let quoted = |message: &ChatMessage| message.reply_to.clone().expect("a quote");
+    let read = store.message("rust", 2).await.unwrap().unwrap();
+    let quote = quoted(&read);
+    assert_eq!((quote.seq, &quote.author, quote.deleted), (1, &ada(), None));
+    assert_eq!(quote.text, shared::quote_snippet(&long));
+    assert_eq!(quote.text.chars().count(), shared::QUOTE_CHARS);
+    assert_eq!(
+        store.message("rust", 1).await.unwrap().unwrap().reply_to,
+        None
+    );
+
+    stored_seq(store.change(edit("rust", 1, "short now")).await);
+    let read = store.message("rust", 2).await.unwrap().unwrap();
+    assert_eq!(quoted(&read).text, "short now");
+    stored_seq(store.change(delete("rust", 1, DeletedBy::Admin)).await);
+    for messages in [
+        store.sync("rust", 1, 10).await.unwrap(),
+        store.history("rust", None, 10).await.unwrap()[1..].to_vec(),
+        vec![store.message("rust", 2).await.unwrap().unwrap()],
+    ] {
+        let quote = quoted(&messages[0]);
+        assert_eq!(
+            (quote.text.as_str(), quote.deleted),
+            ("", Some(DeletedBy::Admin))
+        );
+    }
+    let Posted::Duplicate(again) = store.append(reply).await.unwrap() else {
+        panic!("a retry");
+    };
+    assert_eq!(again, store.message("rust", 2).await.unwrap().unwrap());
+    store.close().await;
     fixture.remove().await;
 }
 
@@ -1229,6 +1417,8 @@ macro_rules! suite {
                     messages_and_users_carry_an_accounts_username,
                     archived_rooms_take_no_messages,
                     read_positions_only_move_forward,
+                    reactions_are_changes_and_messages_are_read_with_them,
+                    replies_quote_their_original_as_it_is_now,
                 );
             }
         )*

@@ -16,7 +16,8 @@ use std::{path::Path, sync::Arc};
 
 use async_trait::async_trait;
 use shared::{
-    AccountInfo, Author, Change, ChatMessage, DeletedBy, MessageChanged, Role, RoomInfo, UserEntry,
+    AccountInfo, Author, Change, ChatMessage, DeletedBy, MAX_REACTIONS, MessageChanged, Quote,
+    Reaction, Reactor, Role, RoomInfo, UserEntry, quote_snippet,
 };
 use sqlx::postgres::PgDatabaseError;
 
@@ -29,6 +30,8 @@ pub struct NewMessage {
     pub author: Author,
     pub sent_at: i64,
     pub client_id: Option<String>,
+    /// The seq of the message of the same room it answers.
+    pub reply_to: Option<i64>,
 }
 
 /// A change to store: `change` made to message `target` of `room` by user `actor_id` at `at`.
@@ -160,9 +163,12 @@ pub enum StoreError {
     /// No message has that seq in the room (a change's seq, or none at all).
     #[error("no such message")]
     MessageNotFound,
-    /// An edit of a deleted message.
+    /// An edit of, or a reaction to, a deleted message.
     #[error("the message is deleted")]
     MessageDeleted,
+    /// A reaction with one emoji more than a message may have.
+    #[error("the message has as many different reactions as allowed")]
+    TooManyReactions,
     #[error("the user is in as many rooms as allowed")]
     TooManyMemberships,
     /// Another account has this username, or one that looks the same.
@@ -323,10 +329,11 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Vec<ChatMessage>>;
     /// The message `seq` of `room` as it is now; `None` if no message has that seq.
     async fn message(&self, room: &str, seq: i64) -> StoreResult<Option<ChatMessage>>;
-    /// Edits or deletes a message, in one transaction (not group-committed: changes are rare)
-    /// that bumps the room's counter, updates the message and stores the change under the new
-    /// seq; a deletion erases the message's text, and the text of its earlier edits. Returns
-    /// the change, or `None` if there was nothing to change (see [`changes_anything`]).
+    /// Edits, deletes or reacts to a message, in one transaction (not group-committed: changes
+    /// are rare) that bumps the room's counter, updates the message (or its reactions) and
+    /// stores the change under the new seq; a deletion erases the message's text, and the text
+    /// of its earlier edits, and takes its reactions away. Returns the change, or `None` if
+    /// there was nothing to change (see [`changes_anything`]).
     async fn change(&self, change: NewChange) -> StoreResult<Option<MessageChanged>>;
     /// For `sync`: up to `limit` changes of `room` with `seq > after`, oldest first.
     async fn changes(&self, room: &str, after: i64, limit: u32)
@@ -342,32 +349,66 @@ pub trait Store: Send + Sync + 'static {
     async fn close(&self);
 }
 
-/// Whether `change` changes a message that has `text` and is `deleted` or not: an edit to the
-/// same text or a second deletion does nothing; a deleted message cannot be edited.
-fn changes_anything(change: &Change, text: &str, deleted: bool) -> StoreResult<bool> {
+/// A message as a change to it finds it, in the change's transaction.
+#[derive(Debug, Default)]
+struct Target {
+    text: String,
+    deleted: bool,
+    /// How many different emoji it has; for a reaction only (0 otherwise).
+    emoji: i64,
+    /// Whether the reaction's emoji is among them.
+    has_emoji: bool,
+    /// Whether the reaction is there already (this person, this emoji).
+    reacted: bool,
+}
+
+/// Whether `change` changes `target`: an edit to the same text, a second deletion, a reaction
+/// that is there already or one taken away that is not, do nothing; a deleted message cannot
+/// be edited or reacted to, and a message takes at most [`MAX_REACTIONS`] different emoji.
+fn changes_anything(change: &Change, target: &Target) -> StoreResult<bool> {
     match change {
-        Change::Edited { .. } if deleted => Err(StoreError::MessageDeleted),
-        Change::Edited { text: new, .. } => Ok(new != text),
-        Change::Deleted { .. } => Ok(!deleted),
+        Change::Deleted { .. } => Ok(!target.deleted),
+        _ if target.deleted => Err(StoreError::MessageDeleted),
+        Change::Edited { text, .. } => Ok(*text != target.text),
+        Change::Reacted { .. } if target.reacted => Ok(false),
+        Change::Reacted { .. } if !target.has_emoji && target.emoji >= MAX_REACTIONS as i64 => {
+            Err(StoreError::TooManyReactions)
+        }
+        Change::Reacted { .. } => Ok(true),
+        Change::Unreacted { .. } => Ok(target.reacted),
     }
 }
 
-/// A change's columns: `kind`, `text` and `deleted_by`.
-fn change_columns(change: &Change) -> (&'static str, Option<&str>, Option<&'static str>) {
+/// What a change stores: an edit or a deletion in `changes` (`kind`, `text`, `deleted_by`), or
+/// a reaction in `reaction_changes` (`kind`, `emoji`, and who).
+enum ChangeRow<'a> {
+    Edit(&'static str, Option<&'a str>, Option<&'static str>),
+    Reaction(&'static str, &'a str, &'a Author),
+}
+
+fn change_row(change: &Change) -> ChangeRow<'_> {
     match change {
-        Change::Edited { text, .. } => ("edit", Some(text), None),
-        Change::Deleted { by } => ("delete", None, Some(by.as_str())),
+        Change::Edited { text, .. } => ChangeRow::Edit("edit", Some(text), None),
+        Change::Deleted { by } => ChangeRow::Edit("delete", None, Some(by.as_str())),
+        Change::Reacted { emoji, user } => ChangeRow::Reaction("react", emoji, user),
+        Change::Unreacted { emoji, user } => ChangeRow::Reaction("unreact", emoji, user),
     }
 }
 
 // Rows both stores read the same way (their `Row` types differ, the columns do not).
 
-/// What a message row is read as, in both stores.
 /// How every query reads messages, with their author's username (an account's; none for a
-/// guest).
-const MESSAGE_SELECT: &str = "SELECT id, room, seq, text, author_id, author_name, sent_at, \
-     client_id, edited_at, deleted_by, accounts.username AS author_username \
-     FROM messages LEFT JOIN accounts ON accounts.user_id = messages.author_id";
+/// guest) and what a reply quotes (the original as it is now, with its author's). Conditions
+/// name the columns of `messages` in full: `quoted` has the same.
+const MESSAGE_SELECT: &str = "SELECT messages.id, messages.room, messages.seq, messages.text, \
+     messages.author_id, messages.author_name, messages.sent_at, messages.client_id, \
+     messages.edited_at, messages.deleted_by, accounts.username AS author_username, \
+     messages.reply_to, quoted.author_id AS quoted_author_id, \
+     quoted.author_name AS quoted_author_name, quoted_accounts.username AS quoted_author_username, \
+     quoted.text AS quoted_text, quoted.deleted_by AS quoted_deleted_by \
+     FROM messages LEFT JOIN accounts ON accounts.user_id = messages.author_id \
+     LEFT JOIN messages AS quoted ON quoted.room = messages.room AND quoted.seq = messages.reply_to \
+     LEFT JOIN accounts AS quoted_accounts ON quoted_accounts.user_id = quoted.author_id";
 
 /// A row of `rooms` (`name, last_seq, is_private, archived_at`).
 fn room<R>(row: &R) -> RoomInfo
@@ -404,7 +445,7 @@ where
     }
 }
 
-/// A row of [`MESSAGE_SELECT`].
+/// A row of [`MESSAGE_SELECT`], without its reactions (see [`with_reactions`]).
 fn message<R>(row: &R) -> ChatMessage
 where
     R: sqlx::Row,
@@ -412,6 +453,7 @@ where
     for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
     for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
 {
+    let reply_to: Option<i64> = row.get("reply_to");
     ChatMessage {
         id: row.get("id"),
         room: row.get("room"),
@@ -425,14 +467,85 @@ where
         sent_at: row.get("sent_at"),
         client_id: row.get("client_id"),
         edited_at: row.get("edited_at"),
-        deleted: deleted_by(row),
+        deleted: deleted_by(row, "deleted_by"),
+        reply_to: reply_to.map(|seq| Quote {
+            seq,
+            author: Author {
+                id: row.get("quoted_author_id"),
+                name: row.get("quoted_author_name"),
+                username: row.get("quoted_author_username"),
+            },
+            text: quote_snippet(&row.get::<String, _>("quoted_text")),
+            deleted: deleted_by(row, "quoted_deleted_by"),
+        }),
+        reactions: Vec::new(),
     }
 }
 
-/// What changes are read as, in both stores.
-const CHANGE_COLUMNS: &str = "room, seq, target, kind, at, text, deleted_by";
+/// The reactions to the messages of room `{p}1` from seq `{p}2` to `{p}3`, as [`with_reactions`]
+/// takes them, with the store's placeholder `p` (`?` or `$`).
+fn reactions_query(p: char) -> String {
+    format!(
+        "SELECT reactions.target, reactions.emoji, reactions.user_id, reactions.user_name, \
+         accounts.username, reactions.seq FROM reactions \
+         LEFT JOIN accounts ON accounts.user_id = reactions.user_id \
+         WHERE reactions.room = {p}1 AND reactions.target BETWEEN {p}2 AND {p}3 \
+         ORDER BY reactions.target, reactions.seq"
+    )
+}
 
-/// A row of [`CHANGE_COLUMNS`].
+/// `messages` (of one room, in seq order) with their reactions, from the rows of
+/// [`reactions_query`] over their seqs: each emoji in the order of its first reactor, as
+/// [`ChatMessage::apply`] keeps them.
+fn with_reactions<R>(mut messages: Vec<ChatMessage>, rows: &[R]) -> Vec<ChatMessage>
+where
+    R: sqlx::Row,
+    for<'n> &'n str: sqlx::ColumnIndex<R>,
+    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    for row in rows {
+        let target: i64 = row.get("target");
+        let Ok(at) = messages.binary_search_by_key(&target, |m| m.seq) else {
+            continue;
+        };
+        let reactions = &mut messages[at].reactions;
+        let emoji: String = row.get("emoji");
+        let reactor = Reactor {
+            user: Author {
+                id: row.get("user_id"),
+                name: row.get("user_name"),
+                username: row.get("username"),
+            },
+            seq: row.get("seq"),
+        };
+        match reactions.iter_mut().find(|r| r.emoji == emoji) {
+            Some(reaction) => reaction.by.push(reactor),
+            None => reactions.push(Reaction {
+                emoji,
+                by: vec![reactor],
+            }),
+        }
+    }
+    messages
+}
+
+/// The changes of room `{p}1` after seq `{p}2`, at most `{p}3`, in seq order, as
+/// [`message_changed`] reads them: edits and deletions, and reactions.
+fn changes_query(p: char) -> String {
+    format!(
+        "SELECT changes.*, accounts.username AS actor_username FROM ( \
+         SELECT room, seq, target, kind, at, text, deleted_by, NULL AS emoji, NULL AS actor_id, \
+         NULL AS actor_name FROM changes WHERE room = {p}1 AND seq > {p}2 \
+         UNION ALL \
+         SELECT room, seq, target, kind, at, NULL, NULL, emoji, actor_id, actor_name \
+         FROM reaction_changes WHERE room = {p}1 AND seq > {p}2 \
+         ) AS changes LEFT JOIN accounts ON accounts.user_id = changes.actor_id \
+         ORDER BY changes.seq LIMIT {p}3"
+    )
+}
+
+/// A row of [`changes_query`].
 fn message_changed<R>(row: &R) -> MessageChanged
 where
     R: sqlx::Row,
@@ -441,17 +554,33 @@ where
     for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
 {
     let kind: String = row.get("kind");
-    let change = if kind == "edit" {
-        Change::Edited {
+    let reaction = || {
+        let emoji = row.get("emoji");
+        let user = Author {
+            id: row.get("actor_id"),
+            name: row.get("actor_name"),
+            username: row.get("actor_username"),
+        };
+        (emoji, user)
+    };
+    // The columns' CHECKs allow only these kinds.
+    let change = match kind.as_str() {
+        "edit" => Change::Edited {
             // Erased once the message was deleted (a later change says so).
             text: row.get::<Option<String>, _>("text").unwrap_or_default(),
             edited_at: row.get("at"),
+        },
+        "react" => {
+            let (emoji, user) = reaction();
+            Change::Reacted { emoji, user }
         }
-    } else {
-        Change::Deleted {
-            // The columns' CHECKs allow only the two.
-            by: deleted_by(row).unwrap_or(DeletedBy::Admin),
+        "unreact" => {
+            let (emoji, user) = reaction();
+            Change::Unreacted { emoji, user }
         }
+        _ => Change::Deleted {
+            by: deleted_by(row, "deleted_by").unwrap_or(DeletedBy::Admin),
+        },
     };
     MessageChanged {
         room: row.get("room"),
@@ -461,14 +590,14 @@ where
     }
 }
 
-/// The `deleted_by` column.
-fn deleted_by<R>(row: &R) -> Option<DeletedBy>
+/// A `deleted_by` column.
+fn deleted_by<R>(row: &R, column: &str) -> Option<DeletedBy>
 where
     R: sqlx::Row,
     for<'n> &'n str: sqlx::ColumnIndex<R>,
     for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
 {
-    let by: Option<String> = row.get("deleted_by");
+    let by: Option<String> = row.get(column);
     by.as_deref().and_then(DeletedBy::parse)
 }
 

@@ -16,12 +16,12 @@ use sqlx::{
 };
 
 use super::{
-    ACCOUNTS_QUERY, CHANGE_COLUMNS, Identity, MESSAGE_SELECT, NewAccount, NewChange, NewMessage,
+    ACCOUNTS_QUERY, ChangeRow, Identity, MESSAGE_SELECT, NewAccount, NewChange, NewMessage,
     NewSession, Posted, RoleChange, RoomLimits, Standing, Store, StoreError, StoreResult,
-    StoredAccount, StoredSession, USER_SELECT, account_conflict, account_query,
+    StoredAccount, StoredSession, Target, USER_SELECT, account_conflict, account_query,
     batch::{Committer, Plan, WriteBatch, count},
-    change_columns, changes_anything, identity, message, message_changed, stored_account,
-    stored_session, user_entry,
+    change_row, changes_anything, changes_query, identity, message, message_changed,
+    reactions_query, stored_account, stored_session, user_entry, with_reactions,
 };
 
 /// How long a request waits for a connection before it is refused as `unavailable`: well under
@@ -60,6 +60,20 @@ impl PgStore {
             .fetch_optional(&self.pool)
             .await?;
         Ok(row.as_ref().and_then(stored_account))
+    }
+
+    /// `messages` (of one room, in seq order) with their reactions.
+    async fn with_reactions(&self, messages: Vec<ChatMessage>) -> StoreResult<Vec<ChatMessage>> {
+        let (Some(first), Some(last)) = (messages.first(), messages.last()) else {
+            return Ok(messages);
+        };
+        let rows = sqlx::query(&reactions_query('$'))
+            .bind(&first.room)
+            .bind(first.seq)
+            .bind(last.seq)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(with_reactions(messages, &rows))
     }
 
     /// Connects to the database `url` names and brings its schema up to date.
@@ -161,8 +175,9 @@ async fn write_once(pool: &PgPool, batch: &[NewMessage]) -> StoreResult<Vec<Stor
     } else {
         let (authors, client_ids): (Vec<&str>, Vec<&str>) = keys.into_iter().unzip();
         sqlx::query(&format!(
-            "{MESSAGE_SELECT} WHERE client_id IS NOT NULL \
-             AND (author_id, client_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))"
+            "{MESSAGE_SELECT} WHERE messages.client_id IS NOT NULL \
+             AND (messages.author_id, messages.client_id) \
+             IN (SELECT * FROM unnest($1::text[], $2::text[]))"
         ))
         .bind(authors)
         .bind(client_ids)
@@ -199,9 +214,9 @@ async fn write_once(pool: &PgPool, batch: &[NewMessage]) -> StoreResult<Vec<Stor
             rows.iter().map(|&(index, _)| f(new(index))).collect()
         };
         sqlx::query(
-            "INSERT INTO messages (id, room, seq, text, author_id, author_name, sent_at, client_id) \
-             SELECT * FROM unnest($1::text[], $2::text[], $3::int8[], $4::text[], $5::text[], \
-             $6::text[], $7::int8[], $8::text[])",
+            "INSERT INTO messages (id, room, seq, text, author_id, author_name, sent_at, client_id, \
+             reply_to) SELECT * FROM unnest($1::text[], $2::text[], $3::int8[], $4::text[], \
+             $5::text[], $6::text[], $7::int8[], $8::text[], $9::int8[])",
         )
         .bind(column(|m| &m.id))
         .bind(column(|m| &m.room))
@@ -215,11 +230,58 @@ async fn write_once(pool: &PgPool, batch: &[NewMessage]) -> StoreResult<Vec<Stor
                 .map(|&(i, _)| new(i).client_id.as_deref())
                 .collect::<Vec<_>>(),
         )
+        .bind(
+            rows.iter()
+                .map(|&(i, _)| new(i).reply_to)
+                .collect::<Vec<_>>(),
+        )
         .execute(&mut *tx)
         .await?;
     }
     tx.commit().await?;
     Ok(plan.finish(&rows))
+}
+
+/// The message `new` changes, read inside `tx` (with its reactions' state for a reaction,
+/// `row`); [`StoreError::MessageNotFound`] if no message has that seq. The message's row first,
+/// then the room's counter: changes of one message take turns (each sees the state the one
+/// before left), and appends, which lock only rooms' rows, never wait on a message's.
+async fn target_in(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    new: &NewChange,
+    row: &ChangeRow<'_>,
+) -> StoreResult<Target> {
+    let message = sqlx::query(
+        "SELECT text, deleted_by FROM messages WHERE room = $1 AND seq = $2 FOR UPDATE",
+    )
+    .bind(&new.room)
+    .bind(new.target)
+    .fetch_optional(&mut **tx)
+    .await?
+    .ok_or(StoreError::MessageNotFound)?;
+    let mut target = Target {
+        text: message.get("text"),
+        deleted: message.get::<Option<String>, _>("deleted_by").is_some(),
+        ..Target::default()
+    };
+    if let ChangeRow::Reaction(_, emoji, user) = row {
+        let reactions = sqlx::query(
+            "SELECT count(DISTINCT emoji) AS emoji, \
+             coalesce(bool_or(emoji = $3), false) AS has_emoji, \
+             coalesce(bool_or(emoji = $3 AND user_id = $4), false) AS reacted \
+             FROM reactions WHERE room = $1 AND target = $2",
+        )
+        .bind(&new.room)
+        .bind(new.target)
+        .bind(emoji)
+        .bind(&user.id)
+        .fetch_one(&mut **tx)
+        .await?;
+        target.emoji = reactions.get("emoji");
+        target.has_emoji = reactions.get("has_emoji");
+        target.reacted = reactions.get("reacted");
+    }
+    Ok(target)
 }
 
 /// Stores `user` unless it is already (a guest's concurrent requests, or a guest becoming an
@@ -704,15 +766,16 @@ impl Store for PgStore {
 
     async fn sync(&self, room: &str, after: i64, limit: u32) -> StoreResult<Vec<ChatMessage>> {
         let rows = sqlx::query(&format!(
-            "{MESSAGE_SELECT} WHERE room = $1 AND seq > $2 \
-             ORDER BY seq LIMIT $3"
+            "{MESSAGE_SELECT} WHERE messages.room = $1 AND messages.seq > $2 \
+             ORDER BY messages.seq LIMIT $3"
         ))
         .bind(room)
         .bind(after)
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows.iter().map(message).collect())
+        self.with_reactions(rows.iter().map(message).collect())
+            .await
     }
 
     async fn history(
@@ -722,24 +785,28 @@ impl Store for PgStore {
         limit: u32,
     ) -> StoreResult<Vec<ChatMessage>> {
         let rows = sqlx::query(&format!(
-            "{MESSAGE_SELECT} WHERE room = $1 AND seq < $2 \
-             ORDER BY seq DESC LIMIT $3"
+            "{MESSAGE_SELECT} WHERE messages.room = $1 AND messages.seq < $2 \
+             ORDER BY messages.seq DESC LIMIT $3"
         ))
         .bind(room)
         .bind(before.unwrap_or(i64::MAX))
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows.iter().rev().map(message).collect())
+        self.with_reactions(rows.iter().rev().map(message).collect())
+            .await
     }
 
     async fn message(&self, room: &str, seq: i64) -> StoreResult<Option<ChatMessage>> {
-        let row = sqlx::query(&format!("{MESSAGE_SELECT} WHERE room = $1 AND seq = $2"))
-            .bind(room)
-            .bind(seq)
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(row.as_ref().map(message))
+        let row = sqlx::query(&format!(
+            "{MESSAGE_SELECT} WHERE messages.room = $1 AND messages.seq = $2"
+        ))
+        .bind(room)
+        .bind(seq)
+        .fetch_optional(&self.pool)
+        .await?;
+        let messages = self.with_reactions(row.iter().map(message).collect());
+        Ok(messages.await?.pop())
     }
 
     async fn change(&self, new: NewChange) -> StoreResult<Option<MessageChanged>> {
@@ -747,19 +814,9 @@ impl Store for PgStore {
         sqlx::query("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
             .execute(&mut *tx)
             .await?;
-        // The message's row first, then the room's counter: changes of one message take turns
-        // (each sees the state the one before left), and appends, which lock only rooms' rows,
-        // never wait on a message's.
-        let target = sqlx::query(
-            "SELECT text, deleted_by FROM messages WHERE room = $1 AND seq = $2 FOR UPDATE",
-        )
-        .bind(&new.room)
-        .bind(new.target)
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or(StoreError::MessageNotFound)?;
-        let deleted = target.get::<Option<String>, _>("deleted_by").is_some();
-        if !changes_anything(&new.change, target.get("text"), deleted)? {
+        let row = change_row(&new.change);
+        let target = target_in(&mut tx, &new, &row).await?;
+        if !changes_anything(&new.change, &target)? {
             return Ok(None);
         }
         let seq: i64 = sqlx::query_scalar(
@@ -768,6 +825,7 @@ impl Store for PgStore {
         .bind(&new.room)
         .fetch_one(&mut *tx)
         .await?;
+        let (room, at) = (&new.room, new.target);
         match &new.change {
             Change::Edited { text, edited_at } => {
                 sqlx::query(
@@ -775,8 +833,8 @@ impl Store for PgStore {
                 )
                 .bind(text)
                 .bind(edited_at)
-                .bind(&new.room)
-                .bind(new.target)
+                .bind(room)
+                .bind(at)
                 .execute(&mut *tx)
                 .await?;
             }
@@ -785,30 +843,74 @@ impl Store for PgStore {
                     "UPDATE messages SET text = '', deleted_by = $1 WHERE room = $2 AND seq = $3",
                 )
                 .bind(by.as_str())
-                .bind(&new.room)
-                .bind(new.target)
+                .bind(room)
+                .bind(at)
                 .execute(&mut *tx)
                 .await?;
                 sqlx::query("UPDATE changes SET text = NULL WHERE room = $1 AND target = $2")
-                    .bind(&new.room)
-                    .bind(new.target)
+                    .bind(room)
+                    .bind(at)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query("DELETE FROM reactions WHERE room = $1 AND target = $2")
+                    .bind(room)
+                    .bind(at)
                     .execute(&mut *tx)
                     .await?;
             }
+            Change::Reacted { emoji, user } => {
+                sqlx::query(
+                    "INSERT INTO reactions (room, target, emoji, user_id, user_name, seq) \
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(room)
+                .bind(at)
+                .bind(emoji)
+                .bind(&user.id)
+                .bind(&user.name)
+                .bind(seq)
+                .execute(&mut *tx)
+                .await?;
+            }
+            Change::Unreacted { emoji, user } => {
+                sqlx::query(
+                    "DELETE FROM reactions WHERE room = $1 AND target = $2 AND emoji = $3 \
+                     AND user_id = $4",
+                )
+                .bind(room)
+                .bind(at)
+                .bind(emoji)
+                .bind(&user.id)
+                .execute(&mut *tx)
+                .await?;
+            }
         }
-        let (kind, text, deleted_by) = change_columns(&new.change);
-        sqlx::query(
-            "INSERT INTO changes (room, seq, target, kind, actor_id, at, text, deleted_by) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        )
-        .bind(&new.room)
-        .bind(seq)
-        .bind(new.target)
-        .bind(kind)
-        .bind(&new.actor_id)
-        .bind(new.at)
-        .bind(text)
-        .bind(deleted_by)
+        match row {
+            ChangeRow::Edit(kind, text, deleted_by) => sqlx::query(
+                "INSERT INTO changes (room, seq, target, kind, actor_id, at, text, deleted_by) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            )
+            .bind(room)
+            .bind(seq)
+            .bind(at)
+            .bind(kind)
+            .bind(&new.actor_id)
+            .bind(new.at)
+            .bind(text)
+            .bind(deleted_by),
+            ChangeRow::Reaction(kind, emoji, user) => sqlx::query(
+                "INSERT INTO reaction_changes (room, seq, target, kind, emoji, actor_id, \
+                 actor_name, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            )
+            .bind(room)
+            .bind(seq)
+            .bind(at)
+            .bind(kind)
+            .bind(emoji)
+            .bind(&user.id)
+            .bind(&user.name)
+            .bind(new.at),
+        }
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -826,15 +928,12 @@ impl Store for PgStore {
         after: i64,
         limit: u32,
     ) -> StoreResult<Vec<MessageChanged>> {
-        let rows = sqlx::query(&format!(
-            "SELECT {CHANGE_COLUMNS} FROM changes WHERE room = $1 AND seq > $2 \
-             ORDER BY seq LIMIT $3"
-        ))
-        .bind(room)
-        .bind(after)
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await?;
+        let rows = sqlx::query(&changes_query('$'))
+            .bind(room)
+            .bind(after)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
         Ok(rows.iter().map(message_changed).collect())
     }
 

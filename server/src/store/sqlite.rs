@@ -19,12 +19,12 @@ use sqlx::{
 };
 
 use super::{
-    ACCOUNTS_QUERY, CHANGE_COLUMNS, Identity, MESSAGE_SELECT, NewAccount, NewChange, NewMessage,
+    ACCOUNTS_QUERY, ChangeRow, Identity, MESSAGE_SELECT, NewAccount, NewChange, NewMessage,
     NewSession, Posted, RoleChange, RoomLimits, Standing, Store, StoreError, StoreResult,
-    StoredAccount, StoredSession, USER_SELECT, account_conflict, account_query,
+    StoredAccount, StoredSession, Target, USER_SELECT, account_conflict, account_query,
     batch::{Committer, Plan, WriteBatch, count},
-    change_columns, changes_anything, identity, message, message_changed, stored_account,
-    stored_session, user_entry,
+    change_row, changes_anything, changes_query, identity, message, message_changed,
+    reactions_query, stored_account, stored_session, user_entry, with_reactions,
 };
 
 /// The database's file in the data directory.
@@ -53,6 +53,20 @@ impl SqliteStore {
         Ok(row.as_ref().and_then(stored_account))
     }
 
+    /// `messages` (of one room, in seq order) with their reactions.
+    async fn with_reactions(&self, messages: Vec<ChatMessage>) -> StoreResult<Vec<ChatMessage>> {
+        let (Some(first), Some(last)) = (messages.first(), messages.last()) else {
+            return Ok(messages);
+        };
+        let rows = sqlx::query(&reactions_query('?'))
+            .bind(&first.room)
+            .bind(first.seq)
+            .bind(last.seq)
+            .fetch_all(&self.reader)
+            .await?;
+        Ok(with_reactions(messages, &rows))
+    }
+
     /// Opens (creating if needed) `chat.db` in `data_dir` and brings its schema up to date.
     pub async fn open(data_dir: &Path) -> StoreResult<Self> {
         std::fs::create_dir_all(data_dir).map_err(|e| StoreError::Database(e.into()))?;
@@ -79,6 +93,43 @@ impl SqliteStore {
             reader,
         })
     }
+}
+
+/// The message `new` changes, read inside `tx` (with its reactions' state for a reaction,
+/// `row`); [`StoreError::MessageNotFound`] if no message has that seq.
+async fn target_in(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    new: &NewChange,
+    row: &ChangeRow<'_>,
+) -> StoreResult<Target> {
+    let message = sqlx::query("SELECT text, deleted_by FROM messages WHERE room = ? AND seq = ?")
+        .bind(&new.room)
+        .bind(new.target)
+        .fetch_optional(&mut **tx)
+        .await?
+        .ok_or(StoreError::MessageNotFound)?;
+    let mut target = Target {
+        text: message.get("text"),
+        deleted: message.get::<Option<String>, _>("deleted_by").is_some(),
+        ..Target::default()
+    };
+    if let ChangeRow::Reaction(_, emoji, user) = row {
+        let reactions = sqlx::query(
+            "SELECT count(DISTINCT emoji) AS emoji, coalesce(max(emoji = ?3), 0) AS has_emoji, \
+             coalesce(max(emoji = ?3 AND user_id = ?4), 0) AS reacted \
+             FROM reactions WHERE room = ?1 AND target = ?2",
+        )
+        .bind(&new.room)
+        .bind(new.target)
+        .bind(emoji)
+        .bind(&user.id)
+        .fetch_one(&mut **tx)
+        .await?;
+        target.emoji = reactions.get("emoji");
+        target.has_emoji = reactions.get("has_emoji");
+        target.reacted = reactions.get("reacted");
+    }
+    Ok(target)
 }
 
 /// Copies the database in `data_dir` to `file` with `VACUUM INTO`, over a read-only connection:
@@ -129,7 +180,8 @@ impl WriteBatch for Writer {
         let rows = plan.number(&lasts);
         if !rows.is_empty() {
             QueryBuilder::new(
-                "INSERT INTO messages (id, room, seq, text, author_id, author_name, sent_at, client_id) ",
+                "INSERT INTO messages (id, room, seq, text, author_id, author_name, sent_at, client_id, \
+                 reply_to) ",
             )
             .push_values(&rows, |mut values, &(index, seq)| {
                 let new = &batch[index];
@@ -141,7 +193,8 @@ impl WriteBatch for Writer {
                     .push_bind(&new.author.id)
                     .push_bind(&new.author.name)
                     .push_bind(new.sent_at)
-                    .push_bind(&new.client_id);
+                    .push_bind(&new.client_id)
+                    .push_bind(new.reply_to);
             })
             .build()
             .execute(&mut *tx)
@@ -226,8 +279,9 @@ async fn stored_retries(
     // once, cached); each key is one search of the (author_id, client_id) index.
     let keys = serde_json::to_string(&keys).expect("strings serialize");
     let rows = sqlx::query(&format!(
-        "{MESSAGE_SELECT} WHERE client_id IS NOT NULL \
-         AND (author_id, client_id) IN (SELECT value ->> 0, value ->> 1 FROM json_each(?))"
+        "{MESSAGE_SELECT} WHERE messages.client_id IS NOT NULL \
+         AND (messages.author_id, messages.client_id) \
+         IN (SELECT value ->> 0, value ->> 1 FROM json_each(?))"
     ))
     .bind(keys)
     .fetch_all(&mut **tx)
@@ -662,14 +716,16 @@ impl Store for SqliteStore {
 
     async fn sync(&self, room: &str, after: i64, limit: u32) -> StoreResult<Vec<ChatMessage>> {
         let rows = sqlx::query(&format!(
-            "{MESSAGE_SELECT} WHERE room = ? AND seq > ? ORDER BY seq LIMIT ?"
+            "{MESSAGE_SELECT} WHERE messages.room = ? AND messages.seq > ? \
+             ORDER BY messages.seq LIMIT ?"
         ))
         .bind(room)
         .bind(after)
         .bind(limit)
         .fetch_all(&self.reader)
         .await?;
-        Ok(rows.iter().map(message).collect())
+        self.with_reactions(rows.iter().map(message).collect())
+            .await
     }
 
     async fn history(
@@ -679,39 +735,37 @@ impl Store for SqliteStore {
         limit: u32,
     ) -> StoreResult<Vec<ChatMessage>> {
         let rows = sqlx::query(&format!(
-            "{MESSAGE_SELECT} WHERE room = ? AND seq < ? \
-             ORDER BY seq DESC LIMIT ?"
+            "{MESSAGE_SELECT} WHERE messages.room = ? AND messages.seq < ? \
+             ORDER BY messages.seq DESC LIMIT ?"
         ))
         .bind(room)
         .bind(before.unwrap_or(i64::MAX))
         .bind(limit)
         .fetch_all(&self.reader)
         .await?;
-        Ok(rows.iter().rev().map(message).collect())
+        self.with_reactions(rows.iter().rev().map(message).collect())
+            .await
     }
 
     async fn message(&self, room: &str, seq: i64) -> StoreResult<Option<ChatMessage>> {
-        let row = sqlx::query(&format!("{MESSAGE_SELECT} WHERE room = ? AND seq = ?"))
-            .bind(room)
-            .bind(seq)
-            .fetch_optional(&self.reader)
-            .await?;
-        Ok(row.as_ref().map(message))
+        let row = sqlx::query(&format!(
+            "{MESSAGE_SELECT} WHERE messages.room = ? AND messages.seq = ?"
+        ))
+        .bind(room)
+        .bind(seq)
+        .fetch_optional(&self.reader)
+        .await?;
+        let messages = self.with_reactions(row.iter().map(message).collect());
+        Ok(messages.await?.pop())
     }
 
     async fn change(&self, new: NewChange) -> StoreResult<Option<MessageChanged>> {
         // IMMEDIATE: the one writer's lock from the first read, so the message's state read
         // here is the state the change applies to.
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        let target =
-            sqlx::query("SELECT text, deleted_by FROM messages WHERE room = ? AND seq = ?")
-                .bind(&new.room)
-                .bind(new.target)
-                .fetch_optional(&mut *tx)
-                .await?
-                .ok_or(StoreError::MessageNotFound)?;
-        let deleted = target.get::<Option<String>, _>("deleted_by").is_some();
-        if !changes_anything(&new.change, target.get("text"), deleted)? {
+        let row = change_row(&new.change);
+        let target = target_in(&mut tx, &new, &row).await?;
+        if !changes_anything(&new.change, &target)? {
             return Ok(None);
         }
         let seq: i64 = sqlx::query_scalar(
@@ -720,6 +774,7 @@ impl Store for SqliteStore {
         .bind(&new.room)
         .fetch_one(&mut *tx)
         .await?;
+        let (room, at) = (&new.room, new.target);
         match &new.change {
             Change::Edited { text, edited_at } => {
                 sqlx::query(
@@ -727,8 +782,8 @@ impl Store for SqliteStore {
                 )
                 .bind(text)
                 .bind(edited_at)
-                .bind(&new.room)
-                .bind(new.target)
+                .bind(room)
+                .bind(at)
                 .execute(&mut *tx)
                 .await?;
             }
@@ -737,30 +792,74 @@ impl Store for SqliteStore {
                     "UPDATE messages SET text = '', deleted_by = ? WHERE room = ? AND seq = ?",
                 )
                 .bind(by.as_str())
-                .bind(&new.room)
-                .bind(new.target)
+                .bind(room)
+                .bind(at)
                 .execute(&mut *tx)
                 .await?;
                 sqlx::query("UPDATE changes SET text = NULL WHERE room = ? AND target = ?")
-                    .bind(&new.room)
-                    .bind(new.target)
+                    .bind(room)
+                    .bind(at)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query("DELETE FROM reactions WHERE room = ? AND target = ?")
+                    .bind(room)
+                    .bind(at)
                     .execute(&mut *tx)
                     .await?;
             }
+            Change::Reacted { emoji, user } => {
+                sqlx::query(
+                    "INSERT INTO reactions (room, target, emoji, user_id, user_name, seq) \
+                     VALUES (?, ?, ?, ?, ?, ?)",
+                )
+                .bind(room)
+                .bind(at)
+                .bind(emoji)
+                .bind(&user.id)
+                .bind(&user.name)
+                .bind(seq)
+                .execute(&mut *tx)
+                .await?;
+            }
+            Change::Unreacted { emoji, user } => {
+                sqlx::query(
+                    "DELETE FROM reactions WHERE room = ? AND target = ? AND emoji = ? \
+                     AND user_id = ?",
+                )
+                .bind(room)
+                .bind(at)
+                .bind(emoji)
+                .bind(&user.id)
+                .execute(&mut *tx)
+                .await?;
+            }
         }
-        let (kind, text, deleted_by) = change_columns(&new.change);
-        sqlx::query(
-            "INSERT INTO changes (room, seq, target, kind, actor_id, at, text, deleted_by) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&new.room)
-        .bind(seq)
-        .bind(new.target)
-        .bind(kind)
-        .bind(&new.actor_id)
-        .bind(new.at)
-        .bind(text)
-        .bind(deleted_by)
+        match row {
+            ChangeRow::Edit(kind, text, deleted_by) => sqlx::query(
+                "INSERT INTO changes (room, seq, target, kind, actor_id, at, text, deleted_by) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(room)
+            .bind(seq)
+            .bind(at)
+            .bind(kind)
+            .bind(&new.actor_id)
+            .bind(new.at)
+            .bind(text)
+            .bind(deleted_by),
+            ChangeRow::Reaction(kind, emoji, user) => sqlx::query(
+                "INSERT INTO reaction_changes (room, seq, target, kind, emoji, actor_id, \
+                 actor_name, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(room)
+            .bind(seq)
+            .bind(at)
+            .bind(kind)
+            .bind(emoji)
+            .bind(&user.id)
+            .bind(&user.name)
+            .bind(new.at),
+        }
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -778,14 +877,12 @@ impl Store for SqliteStore {
         after: i64,
         limit: u32,
     ) -> StoreResult<Vec<MessageChanged>> {
-        let rows = sqlx::query(&format!(
-            "SELECT {CHANGE_COLUMNS} FROM changes WHERE room = ? AND seq > ? ORDER BY seq LIMIT ?"
-        ))
-        .bind(room)
-        .bind(after)
-        .bind(limit)
-        .fetch_all(&self.reader)
-        .await?;
+        let rows = sqlx::query(&changes_query('?'))
+            .bind(room)
+            .bind(after)
+            .bind(limit)
+            .fetch_all(&self.reader)
+            .await?;
         Ok(rows.iter().map(message_changed).collect())
     }
 

@@ -4,8 +4,9 @@
 //!
 //! Per connection: messages (configurable), reads (`sync`, `members`) and typing signals. Per
 //! user, across their connections: writes that are not messages (`createRoom`, `joinRoom`,
-//! `leaveRoom`, `rename`), which all wait for the one database writer, and changes to messages
-//! (`editMessage`, `deleteMessage`: one transaction each, not group-committed). Per room: typing relays,
+//! `leaveRoom`, `rename`), which all wait for the one database writer, changes to messages
+//! (`editMessage`, `deleteMessage`: one transaction each, not group-committed), and reactions
+//! (`react`, `unreact`: the same, more often). Per room: typing relays,
 //! since each one is delivered to every member. Per client address: new connections and
 //! server-function calls, so that opening a fresh connection (with fresh budgets) is not a way
 //! around the others. Budgets are per node; they bound work, they do not decide correctness.
@@ -33,6 +34,9 @@ impl RateLimit {
     /// Edits and deletions: a person fixing a few typos or clearing a few messages at once,
     /// then two a second (each is a transaction of its own, and a broadcast to the room).
     const CHANGES: Self = Self::new(2.0, 10.0);
+    /// Reactions: a person going through a conversation reacting here and there, or clicking a
+    /// reaction on and off, then five a second (each a transaction and a broadcast, as a change).
+    const REACTIONS: Self = Self::new(5.0, 20.0);
     /// Typing relays into one room, from all its members together.
     const ROOM_TYPING: Self = Self::new(10.0, 20.0);
     /// New connections from one address: a reconnect storm after a restart (an office behind
@@ -100,6 +104,7 @@ impl ConnectionBudget {
 pub struct SharedBudget {
     writes: DefaultKeyedRateLimiter<String>,
     changes: DefaultKeyedRateLimiter<String>,
+    reactions: DefaultKeyedRateLimiter<String>,
     room_typing: DefaultKeyedRateLimiter<String>,
     /// Per client address: new Socket.io connections and server-function calls, which each
     /// start with no budget of their own. `None` where per-address limits are off.
@@ -119,6 +124,7 @@ impl SharedBudget {
         Self {
             writes: RateLimiter::keyed(RateLimit::WRITES.quota()),
             changes: RateLimiter::keyed(RateLimit::CHANGES.quota()),
+            reactions: RateLimiter::keyed(RateLimit::REACTIONS.quota()),
             room_typing: RateLimiter::keyed(RateLimit::ROOM_TYPING.quota()),
             per_address: per_address.then(|| PerAddress {
                 connects: RateLimiter::keyed(RateLimit::CONNECTS.quota()),
@@ -152,6 +158,11 @@ impl SharedBudget {
         self.changes.check_key(&user_id.to_owned()).is_ok()
     }
 
+    /// A reaction added or taken away by `user_id`.
+    pub fn reaction(&self, user_id: &str) -> bool {
+        self.reactions.check_key(&user_id.to_owned()).is_ok()
+    }
+
     pub fn room_typing(&self, room: &str) -> bool {
         self.room_typing.check_key(&room.to_owned()).is_ok()
     }
@@ -163,6 +174,8 @@ impl SharedBudget {
         self.writes.shrink_to_fit();
         self.changes.retain_recent();
         self.changes.shrink_to_fit();
+        self.reactions.retain_recent();
+        self.reactions.shrink_to_fit();
         self.room_typing.retain_recent();
         self.room_typing.shrink_to_fit();
         if let Some(budget) = &self.per_address {
@@ -186,6 +199,7 @@ mod tests {
         assert_eq!((0..100).filter(|_| shared.write("u1")).count(), 10);
         assert!(shared.write("u2"), "another user has a budget of their own");
         assert_eq!((0..100).filter(|_| shared.change("u1")).count(), 10);
+        assert_eq!((0..100).filter(|_| shared.reaction("u1")).count(), 20);
         let here = Some(IpAddr::from([127, 0, 0, 1]));
         assert_eq!((0..100).filter(|_| shared.connect(here)).count(), 64);
         assert!(shared.connect(Some(IpAddr::from([127, 0, 0, 2]))));

@@ -222,7 +222,7 @@ impl View {
     fn change(&mut self, change: &MessageChanged) {
         self.cursor = self.cursor.max(change.seq);
         if let Some(message) = self.messages.get_mut(&change.target) {
-            message.apply(&change.change);
+            message.apply(change);
         }
     }
 
