@@ -90,6 +90,20 @@ for (const colorScheme of ['dark', 'light']) {
     await page.getByText('Editing your message').waitFor();
     await t.test(`${colorScheme}, desktop: editing a message`, (t) => audit(t, page));
     await box.press('Escape');
+
+    // Bob's last word gets a reaction and an answer; the picker stays open to be audited.
+    const last = page.locator('li.message', { hasText: `A last word for ${colorScheme}` }).first();
+    await last.getByRole('button', { name: 'React' }).click();
+    await page.getByRole('group', { name: 'Add a reaction' }).getByRole('button', { name: '🎉' }).click();
+    await last.getByRole('button', { name: /^🎉 1/ }).waitFor();
+    await last.getByRole('button', { name: 'Reply', exact: true }).click();
+    await send(page, `Agreed (${colorScheme})`);
+    await page.locator('li.message', { hasText: `Agreed (${colorScheme})` }).locator('.quote').waitFor();
+    await last.getByRole('button', { name: 'Reply', exact: true }).click();
+    await last.getByRole('button', { name: 'React' }).click();
+    await t.test(`${colorScheme}, desktop: reactions, a reply, answering and the emoji picker`, (t) => audit(t, page));
+    await page.keyboard.press('Escape');
+    await box.press('Escape');
     await page.locator('li.message.mine').last().getByRole('button', { name: 'Delete' }).click();
     const confirm = page.getByRole('dialog', { name: 'Delete this message?' });
     await confirm.waitFor();

@@ -1258,6 +1258,112 @@ test('edits and deletions: Up edits one\'s last message, deleting asks first, an
   }
 });
 
+test('reactions: a picker or any emoji, one per person, toggled off again, who reacted named, and the other page follows', async () => {
+  const hana = await openChat({ name: 'Hana' });
+  const ivan = await openChat({ name: 'Ivan' });
+  await send(hana.page, 'lunch at noon?');
+  await expectOnce(ivan.page, 'lunch at noon?');
+  const lunch = (page) => page.locator('li.message', { hasText: 'lunch at noon?' });
+
+  // The picker opens on its first emoji; Escape closes it and gives focus back.
+  await lunch(ivan.page).getByRole('button', { name: 'React' }).click();
+  const picker = ivan.page.getByRole('group', { name: 'Add a reaction' });
+  await ivan.page.waitForFunction(() => document.activeElement?.classList.contains('emoji'));
+  await ivan.page.keyboard.press('Escape');
+  assert.equal(await picker.count(), 0);
+  await ivan.page.waitForFunction(() => document.activeElement?.textContent === 'React');
+  await ivan.page.keyboard.press('Enter');
+  await picker.getByRole('button', { name: '👍' }).click();
+  await lunch(ivan.page).getByRole('button', { name: '👍 1: You', pressed: true }).waitFor();
+  await lunch(hana.page).getByRole('button', { name: '👍 1: Ivan', pressed: false }).click();
+  for (const [page, who] of [[hana.page, 'You and Ivan'], [ivan.page, 'You and Hana']]) {
+    await lunch(page).getByRole('button', { name: `👍 2: ${who}` }).waitFor();
+  }
+
+  // Any single emoji may be typed; anything else is refused and adds nothing.
+  await lunch(hana.page).getByRole('button', { name: 'React' }).click();
+  await hana.page.getByRole('textbox', { name: 'Any emoji' }).fill('🦀');
+  await hana.page.getByRole('textbox', { name: 'Any emoji' }).press('Enter');
+  await lunch(ivan.page).getByRole('button', { name: '🦀 1: Hana' }).waitFor();
+  await lunch(hana.page).getByRole('button', { name: 'React' }).click();
+  await hana.page.getByRole('textbox', { name: 'Any emoji' }).fill('ok');
+  await hana.page.getByRole('textbox', { name: 'Any emoji' }).press('Enter');
+  await hana.page.locator('.composer .error[role=alert]', { hasText: /emoji/i }).waitFor();
+  assert.equal(await lunch(hana.page).locator('.reaction').count(), 2);
+
+  // Pressed again, a reaction is taken away, for everyone.
+  await lunch(ivan.page).getByRole('button', { name: '👍 2: You and Hana', pressed: true }).click();
+  for (const page of [hana.page, ivan.page]) {
+    await lunch(page).getByRole('button', { name: /^👍 1: (You|Hana)$/ }).waitFor();
+  }
+  assert.deepEqual([...hana.problems, ...ivan.problems], []);
+  await hana.close();
+  await ivan.close();
+});
+
+test('replies: answer a message, its quote follows edits and deletion, and opening it loads older pages until it is there', async () => {
+  const jon = await openChat({ name: 'Jon' });
+  await createRoom(jon.page, 'threads');
+  await send(jon.page, 'who has the keys?');
+  const box = jon.page.getByRole('textbox', { name: 'Message' });
+
+  // Reply, then Escape: the next message answers nothing.
+  const keys = jon.page.locator('li.message', { hasText: 'who has the keys?' });
+  await keys.getByRole('button', { name: 'Reply', exact: true }).click();
+  await jon.page.getByText('Replying to yourself:').waitFor();
+  await jon.page.waitForFunction(() => document.activeElement?.id === 'composer-box');
+  await box.press('Escape');
+  assert.equal(await jon.page.getByText('Replying to').count(), 0);
+
+  // Seventy messages later, someone answers it.
+  const seq = Number(await keys.getAttribute('data-seq'));
+  await jon.page.evaluate(async ({ seq }) => {
+    const socket = io({ transports: ['websocket'], auth: { token: localStorage.getItem('chat.token') } });
+    const post = async (message) => {
+      while ((await socket.timeout(5000).emitWithAck('chatMessage', message)).status !== 'ok') {
+        await new Promise((resolve) => { setTimeout(resolve, 200); });
+      }
+    };
+    for (let n = 1; n <= 70; n += 1) await post({ room: 'threads', text: `filler ${n}`, clientId: `filler-${n}` });
+    await post({ room: 'threads', text: 'Jon has them', clientId: 'answer', replyTo: seq });
+    socket.close();
+  }, { seq });
+  const kim = await openChat({ name: 'Kim', path: '/r/threads' });
+  const answer = kim.page.locator('li.message', { hasText: 'Jon has them' });
+  const quote = answer.getByRole('button', { name: 'In reply to Jon: “who has the keys?”. Show that message' });
+  await quote.waitFor();
+  assert.equal(await kim.page.locator('.message .text', { hasText: 'who has the keys?' }).count(), 0, 'not loaded yet');
+
+  // Kim answers the answer from the page.
+  await answer.getByRole('button', { name: 'Reply', exact: true }).click();
+  await kim.page.getByText('Replying to Jon: Jon has them').waitFor();
+  await kim.page.keyboard.type('thanks');
+  await kim.page.keyboard.press('Enter');
+  await jon.page.locator('li.message', { hasText: 'thanks' })
+    .getByRole('button', { name: 'In reply to Jon: “Jon has them”. Show that message' }).waitFor();
+
+  // The quote opens the original, loading the older pages it is in, and focuses it.
+  await quote.click();
+  await kim.page.waitForFunction((seq) => document.activeElement?.dataset.seq === String(seq), seq);
+  await expectOnce(kim.page, 'who has the keys?');
+
+  // An edit, then a deletion, of the original shows in the quote, live.
+  const original = jon.page.locator(`li.message[data-seq="${seq}"]`);
+  await jon.page.evaluate(async ({ seq }) => {
+    const socket = io({ transports: ['websocket'], auth: { token: localStorage.getItem('chat.token') } });
+    await socket.timeout(5000).emitWithAck('editMessage', { room: 'threads', seq, text: 'who has the car keys?' });
+    socket.close();
+  }, { seq });
+  await answer.locator('.quote', { hasText: 'who has the car keys?' }).waitFor();
+  await original.getByText('(edited)').waitFor();
+  await original.getByRole('button', { name: 'Delete' }).click();
+  await jon.page.getByRole('dialog', { name: 'Delete this message?' }).getByRole('button', { name: 'Delete' }).click();
+  await answer.locator('.quote.gone', { hasText: 'Message deleted' }).waitFor();
+  assert.deepEqual([...jon.problems, ...kim.problems], []);
+  await jon.close();
+  await kim.close();
+});
+
 test('archived rooms: an admin archives a room, its members can read and not write, until it is back', async () => {
   const fresh = await startServer();
   try {

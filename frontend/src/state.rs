@@ -177,8 +177,15 @@ impl Room {
                 return;
             }
             for change in incoming {
-                if let Some(message) = messages.get_mut(&change.target) {
-                    Arc::make_mut(message).apply(&change.change);
+                // The message changed, and the replies that quote it.
+                for message in messages.values_mut().filter(|message| {
+                    message.seq == change.target
+                        || message
+                            .reply_to
+                            .as_ref()
+                            .is_some_and(|q| q.seq == change.target)
+                }) {
+                    Arc::make_mut(message).apply(&change);
                 }
                 let place = changes.binary_search_by_key(&change.seq, |held| held.seq);
                 if let (true, Err(at)) = (change.seq > cursor, place) {
@@ -227,8 +234,10 @@ impl Room {
                 newest = newest.max(seq);
                 if let std::collections::btree_map::Entry::Vacant(entry) = messages.entry(seq) {
                     let mut message = message;
-                    for change in changes.iter().filter(|change| change.target == seq) {
-                        message.apply(&change.change);
+                    // `apply` picks what concerns this message or its quote; in seq order, the
+                    // last change wins.
+                    for change in &changes {
+                        message.apply(change);
                     }
                     let message = Arc::new(message);
                     if !older {
@@ -367,6 +376,8 @@ pub struct Outgoing {
     pub client_id: String,
     pub room: String,
     pub text: String,
+    /// The `seq` of the message of the room it answers.
+    pub reply_to: Option<i64>,
     pub delivery: Delivery,
 }
 
@@ -414,6 +425,13 @@ pub struct ChatState {
     pub editing: RwSignal<Option<i64>>,
     /// The message of the open room whose deletion is being confirmed (its `seq`).
     pub deleting: RwSignal<Option<i64>>,
+    /// The message of the open room the next one sent answers (its `seq`).
+    pub replying: RwSignal<Option<i64>>,
+    /// The message of the open room whose emoji picker is open (its `seq`).
+    pub reacting: RwSignal<Option<i64>>,
+    /// A message of the open room to bring into view once it is held (a quote was followed to
+    /// it): older pages load until it is.
+    pub seeking: RwSignal<Option<i64>>,
     /// When the connection was lost (ms since the epoch), while it is.
     pub offline_since: RwSignal<Option<f64>>,
     /// Where the open room's "new messages" line goes: the newest message read when the room
@@ -450,6 +468,9 @@ impl ChatState {
             invitation: RwSignal::new(None),
             editing: RwSignal::new(None),
             deleting: RwSignal::new(None),
+            replying: RwSignal::new(None),
+            reacting: RwSignal::new(None),
+            seeking: RwSignal::new(None),
             offline_since: RwSignal::new(None),
             read_marker: RwSignal::new(None),
             announcements: RwSignal::new(Vec::new()),
@@ -547,6 +568,8 @@ mod tests {
             client_id: None,
             edited_at: None,
             deleted: None,
+            reply_to: None,
+            reactions: Vec::new(),
         }
     }
 

@@ -8,7 +8,7 @@
 
 mod account;
 mod attention;
-mod edits;
+mod changes;
 mod history;
 mod outbox;
 mod rooms;
@@ -23,7 +23,7 @@ pub use account::{
     set_banned, set_role, sign_up, users,
 };
 pub use attention::{set_notifications, watch};
-pub use edits::{delete_message, edit_message, last_editable};
+pub use changes::{delete_message, edit_message, last_editable, react};
 pub use history::load_history;
 pub use outbox::{retry, send};
 pub use rooms::{

@@ -14,13 +14,15 @@ use crate::{
 /// every second or two.
 const TRANSIENT_PAUSE: std::time::Duration = std::time::Duration::from_secs(1);
 
-/// Queues a message; it is sent when the connection and the messages before it allow.
-pub fn send(state: ChatState, room: String, text: String) {
+/// Queues a message (answering message `reply_to` of the room, if given); it is sent when the
+/// connection and the messages before it allow.
+pub fn send(state: ChatState, room: String, text: String, reply_to: Option<i64>) {
     state.outbox.update(|outbox| {
         outbox.push(Outgoing {
             client_id: new_client_id(),
             room,
             text,
+            reply_to,
             delivery: Delivery::Queued,
         });
     });
@@ -92,6 +94,7 @@ pub(super) fn pump(state: ChatState) {
         text: message.text,
         room: Some(message.room),
         client_id: Some(message.client_id.clone()),
+        reply_to: message.reply_to,
     };
     let client_id = message.client_id;
     socket::request(&input, move |reply| {

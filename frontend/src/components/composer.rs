@@ -1,7 +1,8 @@
 //! The message box: Enter sends, Shift+Enter starts a new line, `@` offers the names of who is
 //! in the room. Text is checked with the same rules the server applies; sending goes through the
 //! outbox, so it works offline too. Up in an empty box (or "Edit" on a message) edits one's last
-//! message in the box: Enter saves, Escape cancels.
+//! message in the box: Enter saves, Escape cancels. "Reply" on a message makes the next one sent
+//! answer it (Escape cancels).
 
 use leptos::{ev, html::Textarea, prelude::*};
 use shared::{Invited, MAX_MESSAGE_CHARS, ValidationError, validate_text};
@@ -75,8 +76,28 @@ pub fn Composer() -> impl IntoView {
         state.current.track();
         if first.is_some() {
             state.editing.set(None);
+            state.replying.set(None);
         }
     });
+    // Answering a message: writing is next.
+    Effect::new(move |_| {
+        if state.replying.with(Option::is_some) {
+            focus_box();
+        }
+    });
+    let replying_to = move || {
+        let seq = state.replying.get()?;
+        state.current_room()?.messages.with(|messages| {
+            messages.get(&seq).map(|message| {
+                let name = if state.is_mine(message) {
+                    "yourself".to_owned()
+                } else {
+                    message.author.name.clone()
+                };
+                (name, shared::quote_snippet(&message.text))
+            })
+        })
+    };
     let send =
         move || {
             let text = draft.get_untracked();
@@ -97,7 +118,14 @@ pub fn Composer() -> impl IntoView {
                 state.error.set(None);
                 // The sender sees what they sent, wherever they had scrolled to.
                 state.following.set(true);
-                client::send(state, state.current.get_untracked(), text.to_owned());
+                let reply_to = state.replying.get_untracked();
+                client::send(
+                    state,
+                    state.current.get_untracked(),
+                    text.to_owned(),
+                    reply_to,
+                );
+                state.replying.set(None);
                 draft.set(String::new());
             }
             focus_box();
@@ -200,6 +228,10 @@ pub fn Composer() -> impl IntoView {
                 event.prevent_default();
                 return state.editing.set(None);
             }
+            "Escape" if state.replying.get_untracked().is_some() => {
+                event.prevent_default();
+                return state.replying.set(None);
+            }
             _ => {}
         }
         // While an IME is composing, Enter picks a candidate; it must not send.
@@ -226,6 +258,17 @@ pub fn Composer() -> impl IntoView {
                     }>"Cancel"</button>
                 </p>
             </Show>
+            {move || replying_to().map(|(name, text)| view! {
+                <p id="replying" class="editing replying">
+                    <span>{format!("Replying to {name}: ")}</span>
+                    <q>{text}</q>
+                    " "
+                    <button type="button" class="link" on:click=move |_| {
+                        state.replying.set(None);
+                        focus_box();
+                    }>"Cancel reply"</button>
+                </p>
+            })}
             <Show
                 when=move || !state.current_room().is_some_and(|room| room.archived.get())
                 fallback=|| view! {
@@ -263,7 +306,11 @@ pub fn Composer() -> impl IntoView {
                         rows="1"
                         placeholder=move || format!("Message #{}", state.current.get())
                         aria-label="Message"
-                        aria-describedby=move || if state.editing.with(Option::is_some) { "draft-problem editing" } else { "draft-problem" }
+                        aria-describedby=move || match (state.editing.with(Option::is_some), state.replying.with(Option::is_some)) {
+                            (true, _) => "draft-problem editing",
+                            (false, true) => "draft-problem replying",
+                            (false, false) => "draft-problem",
+                        }
                         aria-autocomplete="list"
                         aria-controls=move || (!suggestions.with(Vec::is_empty)).then_some("mention-list")
                         aria-activedescendant=move || (!suggestions.with(Vec::is_empty)).then(|| format!("mention-{}", chosen.get()))

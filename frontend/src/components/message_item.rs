@@ -2,15 +2,20 @@
 //! "guest", which no one else can borrow) and when; the others only their text,
 //! with the time on hover. An edited one says so; a deleted one shows who deleted it in its
 //! place. The user's own messages can be edited and deleted from buttons shown on hover or
-//! focus (an admin can delete anyone's). Text is rendered from its parsed markup as DOM nodes,
-//! never as HTML.
+//! focus (an admin can delete anyone's); anyone's can be answered and reacted to. A reply
+//! shows what it answers, which opens the original. Text is rendered from its parsed markup as
+//! DOM nodes, never as HTML.
 
 use std::sync::Arc;
 
 use leptos::prelude::*;
-use shared::{ChatMessage, DeletedBy};
+use shared::{ChatMessage, DeletedBy, Quote};
 
-use super::{avatar::Avatar, markup::Markup};
+use super::{
+    avatar::Avatar,
+    markup::Markup,
+    reactions::{Picker, Reactions},
+};
 use crate::state::{ChatState, Dialog};
 
 #[component]
@@ -24,8 +29,9 @@ pub fn MessageItem(message: Arc<ChatMessage>, head: bool) -> impl IntoView {
     let iso: String = date.to_iso_string().into();
     let author = message.author.clone();
     let seq = message.seq;
-    let can_edit = mine && message.deleted.is_none();
-    let can_delete = message.deleted.is_none() && (mine || state.is_admin());
+    let live = message.deleted.is_none();
+    let can_edit = mine && live;
+    let can_delete = live && (mine || state.is_admin());
     let edited = message
         .edited_at
         .filter(|_| message.deleted.is_none())
@@ -69,19 +75,33 @@ pub fn MessageItem(message: Arc<ChatMessage>, head: bool) -> impl IntoView {
             {(!head).then(|| view! {
                 <time class="aside" datetime=iso on:mouseenter=full>{time}</time>
             })}
+            {message.reply_to.clone().map(|quote| view! { <QuoteLink quote /> })}
             {match message.deleted {
                 // A tombstone: the message's place, without its text (erased on the server).
                 Some(by) => view! {
-                    <div class="text"><p><em>{match by {
-                        DeletedBy::Author => "Message deleted",
-                        DeletedBy::Admin => "Removed by an admin",
-                    }}</em></p></div>
+                    <div class="text"><p><em>{tombstone(by)}</em></p></div>
                 }.into_any(),
                 None => view! { <Markup text=message.text.clone() /> }.into_any(),
             }}
             {edited.map(|when| view! { <span class="edited" title=when>"(edited)"</span> })}
-            {(can_edit || can_delete).then(|| view! {
+            {(!message.reactions.is_empty()).then(|| view! {
+                <Reactions seq reactions=message.reactions.clone() />
+            })}
+            {live.then(|| view! {
                 <div class="actions">
+                    <button type="button" class="link" on:click=move |_| {
+                        state.editing.set(None);
+                        state.replying.set(Some(seq));
+                    }>"Reply"</button>
+                    <button
+                        type="button"
+                        class="link"
+                        id=format!("react-{seq}")
+                        aria-expanded=move || (state.reacting.get() == Some(seq)).to_string()
+                        on:click=move |_| state.reacting.update(|open| {
+                            *open = (*open != Some(seq)).then_some(seq);
+                        })
+                    >"React"</button>
                     {can_edit.then(|| view! {
                         <button type="button" class="link" on:click=move |_| state.editing.set(Some(seq))>
                             "Edit"
@@ -95,7 +115,45 @@ pub fn MessageItem(message: Arc<ChatMessage>, head: bool) -> impl IntoView {
                     })}
                 </div>
             })}
+            <Show when=move || state.reacting.get() == Some(seq)>
+                <Picker seq />
+            </Show>
         </li>
+    }
+}
+
+/// What a reply answers: its author and the start of its text (or that it was deleted), as a
+/// button that brings the original into view, loading older messages until it is there.
+#[component]
+fn QuoteLink(quote: Quote) -> impl IntoView {
+    let state = expect_context::<ChatState>();
+    let text = quote
+        .deleted
+        .map_or(quote.text, |by| tombstone(by).to_owned());
+    let label = format!(
+        "In reply to {}: “{text}”. Show that message",
+        quote.author.name
+    );
+    view! {
+        <button
+            type="button"
+            class="quote"
+            class:gone=quote.deleted.is_some()
+            aria-label=label
+            on:click=move |_| state.seeking.set(Some(quote.seq))
+        >
+            <span class="quote-author">{quote.author.name}</span>
+            " "
+            <span class="quote-text">{text}</span>
+        </button>
+    }
+}
+
+/// What stays in a deleted message's place.
+fn tombstone(by: DeletedBy) -> &'static str {
+    match by {
+        DeletedBy::Author => "Message deleted",
+        DeletedBy::Admin => "Removed by an admin",
     }
 }
 

@@ -20,7 +20,7 @@
 use std::{collections::BTreeMap, sync::Arc};
 
 use leptos::{html::Div, prelude::*, task::spawn_local};
-use shared::ChatMessage;
+use shared::{ChatMessage, DeletedBy};
 
 use super::{message_item::MessageItem, pending_item::PendingItem};
 use crate::{
@@ -168,6 +168,39 @@ pub fn MessageList() -> impl IntoView {
     });
     let history = move || state.current_room().map(|room| room.history.get());
 
+    // A quote followed to its original: older pages load until the original is held, then the
+    // list draws down to it and brings it into view (below, once drawn).
+    let reveal = StoredValue::new(None::<i64>);
+    Effect::new(move |_| {
+        let Some(seq) = state.seeking.get() else {
+            return;
+        };
+        let Some(room) = state.current_room() else {
+            return;
+        };
+        let (held, oldest) = room
+            .messages
+            .with(|held| (held.contains_key(&seq), held.keys().next().copied()));
+        if held {
+            state.seeking.set(None);
+            following.set(false);
+            reveal.set_value(Some(seq));
+            if from.get_value().is_none_or(|from| from > seq) {
+                from.set_value(Some(seq));
+            }
+            redraw.set(());
+            return;
+        }
+        match room.history.get() {
+            History::NotLoaded | History::Partial => {
+                client::load_history(state, state.current.get_untracked(), oldest);
+            }
+            History::Loading => {}
+            // Not in the room any more (it only ever had the seqs it holds).
+            History::Complete => state.seeking.set(None),
+        }
+    });
+
     let scroll_to_bottom = move || {
         if let Some(element) = scroller.get_untracked() {
             element.set_scroll_top(element.scroll_height());
@@ -206,7 +239,13 @@ pub fn MessageList() -> impl IntoView {
         // The DOM is updated by effects that run as the list changed, like this one: whatever
         // is measured or scrolled waits until they have run.
         spawn_local(async move {
-            if let Some((seq, offset)) = anchor.get_value()
+            if let Some(seq) = reveal.get_value()
+                && let Some(element) = scroller.get_untracked()
+            {
+                if show(&element, seq) {
+                    reveal.set_value(None);
+                }
+            } else if let Some((seq, offset)) = anchor.get_value()
                 && let Some(element) = scroller.get_untracked()
             {
                 if let Some(top) = message_top(&element, seq) {
@@ -325,11 +364,10 @@ pub fn MessageList() -> impl IntoView {
                                     .unwrap_or_else(|| shown.with(|(rows, _)| rows.clone()))
                             }
                         }
-                        // An edit or a deletion draws the row again.
+                        // A change to the message (or to the one it quotes) draws the row again.
                         key=|row| (
                             row.message.id.clone(),
-                            row.message.edited_at,
-                            row.message.deleted,
+                            Revision::of(&row.message),
                             row.head,
                             row.day.is_some(),
                             row.first_unread,
@@ -475,15 +513,32 @@ fn take_down(sheets: RwSignal<Vec<Sheet>>) {
     });
 }
 
-/// Where the message `seq` is in the open room's list, from the top of its content.
-fn message_top(list: &web_sys::HtmlDivElement, seq: i64) -> Option<i32> {
+/// The message `seq` in the open room's list, if drawn.
+fn message_item(list: &web_sys::HtmlDivElement, seq: i64) -> Option<web_sys::HtmlElement> {
     let item = list
         .query_selector(&format!(
             "ol.messages:not([hidden]) li.message[data-seq=\"{seq}\"]"
         ))
         .ok()??;
-    let item: web_sys::HtmlElement = wasm_bindgen::JsCast::dyn_into(item).ok()?;
-    Some(item.offset_top())
+    wasm_bindgen::JsCast::dyn_into(item).ok()
+}
+
+/// Where the message `seq` is in the open room's list, from the top of its content.
+fn message_top(list: &web_sys::HtmlDivElement, seq: i64) -> Option<i32> {
+    message_item(list, seq).map(|item| item.offset_top())
+}
+
+/// Brings message `seq` into view and gives it focus (so keyboard and screen reader users land
+/// on it too); false while it is not drawn yet.
+fn show(list: &web_sys::HtmlDivElement, seq: i64) -> bool {
+    let Some(item) = message_item(list, seq) else {
+        return false;
+    };
+    item.scroll_into_view();
+    if item.set_attribute("tabindex", "-1").is_err() || item.focus().is_err() {
+        leptos::logging::warn!("could not focus the message");
+    }
+    true
 }
 
 /// A link named a room that is not there: say so, and offer to make it when the name can be one.
@@ -514,6 +569,37 @@ fn MissingRoom() -> impl IntoView {
                 </div>
             }
         })
+    }
+}
+
+/// What can change in a message after it was stored, as a row's key: each change draws the
+/// row again.
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct Revision {
+    edited_at: Option<i64>,
+    deleted: Option<DeletedBy>,
+    /// The quote's text and whether its original is gone.
+    quote: Option<(String, bool)>,
+    /// Per emoji, how many reacted and the newest reactor's `seq`: a reaction added raises the
+    /// one, taken away lowers the other.
+    reactions: Vec<(usize, i64)>,
+}
+
+impl Revision {
+    fn of(message: &ChatMessage) -> Self {
+        Self {
+            edited_at: message.edited_at,
+            deleted: message.deleted,
+            quote: message
+                .reply_to
+                .as_ref()
+                .map(|quote| (quote.text.clone(), quote.deleted.is_some())),
+            reactions: message
+                .reactions
+                .iter()
+                .map(|r| (r.by.len(), r.by.last().map_or(0, |by| by.seq)))
+                .collect(),
+        }
     }
 }
 

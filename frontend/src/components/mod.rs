@@ -15,6 +15,7 @@ mod message_list;
 mod name_dialog;
 mod pending_item;
 mod people;
+mod reactions;
 mod room_link;
 mod sidebar;
 mod sign_in;

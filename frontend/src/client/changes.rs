@@ -1,8 +1,9 @@
-//! Editing and deleting messages. A change is applied as soon as the server acknowledges it (its
-//! broadcast, arriving too, changes nothing more); every other tab and person gets the broadcast.
+//! Changing messages: editing, deleting, reacting. A change is applied as soon as the server
+//! acknowledges it (its broadcast, arriving too, changes nothing more); every other tab and
+//! person gets the broadcast.
 
 use leptos::prelude::*;
-use shared::{Changed, DeleteMessage, EditMessage, ErrorPayload};
+use shared::{Changed, DeleteMessage, EditMessage, ErrorPayload, React, Unreact};
 
 use crate::{socket, state::ChatState};
 
@@ -29,6 +30,23 @@ pub fn delete_message(
     socket::request(&DeleteMessage { room, seq }, move |reply| {
         settle(state, reply, done);
     });
+}
+
+/// Adds the user's reaction `emoji` to message `seq` of `room` (`on`), or takes it away.
+pub fn react(
+    state: ChatState,
+    room: String,
+    seq: i64,
+    emoji: String,
+    on: bool,
+    done: impl FnOnce(Option<ErrorPayload>) + 'static,
+) {
+    let settled = move |reply| settle(state, reply, done);
+    if on {
+        socket::request(&React { room, seq, emoji }, settled);
+    } else {
+        socket::request(&Unreact { room, seq, emoji }, settled);
+    }
 }
 
 fn settle(
