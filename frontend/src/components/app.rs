@@ -140,17 +140,11 @@ fn keep_above_keyboard() {
     let fit = {
         let viewport = viewport.clone();
         move || {
-            // JavaScript writes the number: Rust's float formatting would add 4 KB of gzip to
-            // the page for this one line.
-            let height = js_sys::Number::from(viewport.height())
-                .to_string_with_radix(10)
-                .map(String::from)
-                .unwrap_or_default();
             if let Some(root) = document().document_element()
                 && let Ok(root) = wasm_bindgen::JsCast::dyn_into::<web_sys::HtmlElement>(root)
                 && root
                     .style()
-                    .set_property("--viewport-height", &[&height, "px"].concat())
+                    .set_property("--viewport-height", &format!("{}px", viewport.height()))
                     .is_err()
             {
                 leptos::logging::warn!("could not fit the page to the keyboard");
