@@ -886,7 +886,10 @@ pub async fn reactions_are_changes_and_messages_are_read_with_them<F: Fixture>(f
         }
         assert_eq!(replayed, now);
     }
-    assert_eq!(store.sync("rust", 0, 10).await.unwrap(), std::slice::from_ref(&now));
+    assert_eq!(
+        store.sync("rust", 0, 10).await.unwrap(),
+        std::slice::from_ref(&now)
+    );
     assert_eq!(store.history("rust", None, 10).await.unwrap(), [now]);
 
     // At most MAX_REACTIONS different emoji: one more is refused, another person's reaction

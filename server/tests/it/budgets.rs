@@ -86,6 +86,13 @@ async fn edits_and_deletions_are_rate_limited() {
 }
 
 #[tokio::test]
+async fn reactions_are_rate_limited() {
+    let reaction = |_| json!({ "room": "general", "seq": 1, "emoji": "👍" });
+    some_are_rate_limited("react", reaction, &["message_not_found"]).await;
+    some_are_rate_limited("unreact", reaction, &["message_not_found"]).await;
+}
+
+#[tokio::test]
 async fn over_budget_without_an_ack_the_refusal_is_a_chat_error() {
     let app = TestApp::spawn().await;
     let mut client = RawWebSocket::connect_as(&app.url, &json!({ "name": "Flooder" })).await;

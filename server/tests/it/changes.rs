@@ -1,7 +1,8 @@
 //! Edits and deletions over real sockets: live to the room, refused to whoever may not make them
 //! (someone else's message; a private room's outsider, who learns nothing), an admin's deletion
 //! marked as such, and a client that was offline ending, after `sync`, exactly where a client
-//! that stayed online did (issue 12; issue 11's moderation).
+//! that stayed online did, reactions and replies' quotes included (issue 12; issue 11's
+//! moderation).
 
 use std::collections::BTreeMap;
 
@@ -11,7 +12,7 @@ use shared::{Change, ChatMessage, DeletedBy, MessageChanged, Synced};
 use crate::helpers::{PATIENCE, TestApp, TestClient, event, learned_nothing, named, refusal_code};
 
 /// Posts `text` to `room`; the stored message.
-async fn post(client: &TestClient, room: &str, text: &str) -> ChatMessage {
+pub async fn post(client: &TestClient, room: &str, text: &str) -> ChatMessage {
     let ack = client
         .emit_with_ack(event::CHAT_MESSAGE, json!({ "room": room, "text": text }))
         .await;
@@ -30,14 +31,14 @@ async fn delete(client: &TestClient, room: &str, seq: i64) -> Value {
 }
 
 /// The change an accepted request's acknowledgement carries (`None`: nothing changed).
-fn change_of(ack: &Value) -> Option<MessageChanged> {
+pub fn change_of(ack: &Value) -> Option<MessageChanged> {
     assert_eq!(refusal_code(ack), None, "{ack}");
     ack.get("change")
         .map(|change| serde_json::from_value(change.clone()).expect("a change"))
 }
 
 /// The next `messageChanged` this client receives.
-async fn next_change(client: &mut TestClient) -> MessageChanged {
+pub async fn next_change(client: &mut TestClient) -> MessageChanged {
     serde_json::from_value(client.next(event::MESSAGE_CHANGED).await).expect("a change")
 }
 
@@ -219,9 +220,10 @@ impl View {
         self.messages.insert(message.seq, message);
     }
 
+    /// Applies `change` to every message held: its target, and the replies that quote it.
     fn change(&mut self, change: &MessageChanged) {
         self.cursor = self.cursor.max(change.seq);
-        if let Some(message) = self.messages.get_mut(&change.target) {
+        for message in self.messages.values_mut() {
             message.apply(change);
         }
     }
@@ -288,18 +290,37 @@ async fn a_client_that_was_offline_ends_where_one_that_stayed_online_did() {
     let token = away.token();
     away.disconnect().await;
 
-    // While Away is gone: edits and deletions of messages it holds, new messages, and changes
-    // to those new messages.
+    // While Away is gone: edits, deletions and reactions of messages it holds, replies to them,
+    // new messages, and changes to those new messages, reactions taken away and given again.
     let five = post(&bea, "general", "five").await.seq;
     let six = post(&bea, "general", "six, with a typo").await.seq;
+    let reply = |to: i64, text: &str| json!({ "room": "general", "text": text, "replyTo": to });
+    let mut replies = Vec::new();
+    for (to, text) in [(3, "about three"), (4, "about four"), (six, "about six")] {
+        let ack = stayed
+            .emit_with_ack(event::CHAT_MESSAGE, reply(to, text))
+            .await;
+        assert_eq!(refusal_code(&ack), None, "{ack}");
+        replies.push(ack["message"]["seq"].as_i64().unwrap());
+    }
     let steps = [
         edit(&bea, "general", 1, "one, edited").await,
+        react(&stayed, 1, "👍", true).await,
+        react(&bea, 1, "🎉", true).await,
+        react(&bea, 1, "👍", true).await,
+        react(&stayed, 1, "👍", false).await,
+        react(&stayed, 1, "👍", true).await,
+        react(&bea, 2, "❤️", true).await,
         delete(&bea, "general", 2).await,
         edit(&bea, "general", 3, "three, edited once").await,
+        react(&bea, replies[0], "👀", true).await,
         edit(&bea, "general", 3, "three, edited twice").await,
         edit(&bea, "general", 4, "four, then deleted").await,
         delete(&bea, "general", 4).await,
+        react(&stayed, six, "✅", true).await,
         edit(&bea, "general", six, "six").await,
+        react(&bea, five, "🙂", true).await,
+        react(&bea, five, "🙂", false).await,
         delete(&bea, "general", five).await,
     ];
     for ack in &steps {
@@ -322,5 +343,19 @@ async fn a_client_that_was_offline_ends_where_one_that_stayed_online_did() {
     assert_eq!(history.iter().collect::<Vec<_>>(), held);
     assert_eq!(held[1].deleted, Some(DeletedBy::Author));
     assert_eq!(held[2].text, "three, edited twice");
+    let reactions: Vec<(&str, usize)> = (held[0].reactions.iter())
+        .map(|r| (r.emoji.as_str(), r.by.len()))
+        .collect();
+    assert_eq!(reactions, [("🎉", 1), ("👍", 2)]);
+    let quote = |seq: i64| stayed_view.messages[&seq].reply_to.clone().unwrap();
+    assert_eq!(quote(replies[0]).text, "three, edited twice");
+    assert_eq!(quote(replies[1]).deleted, Some(DeletedBy::Author));
+    assert_eq!(quote(replies[2]).text, "six");
     app.stop().await;
+}
+
+async fn react(client: &TestClient, seq: i64, emoji: &str, on: bool) -> Value {
+    let request = json!({ "room": "general", "seq": seq, "emoji": emoji });
+    let name = if on { event::REACT } else { event::UNREACT };
+    client.emit_with_ack(name, request).await
 }

@@ -362,7 +362,7 @@ pub mod event {
     use shared::{
         ArchiveRoom, ChatInput, CreateRoom, DeleteMessage, EditMessage, ErrorPayload, Event,
         Invite, Invited, JoinRoom, LeaveRoom, MarkRead, Members, MessageChanged, NowTyping,
-        PresenceChange, ReadUpTo, Rename, RoomUpdated, Sync, Welcome,
+        PresenceChange, React, ReadUpTo, Rename, RoomUpdated, Sync, Unreact, Welcome,
     };
 
     pub const CHAT_MESSAGE: &str = ChatInput::NAME;
@@ -381,6 +381,8 @@ pub mod event {
     pub const EDIT_MESSAGE: &str = EditMessage::NAME;
     pub const DELETE_MESSAGE: &str = DeleteMessage::NAME;
     pub const MESSAGE_CHANGED: &str = MessageChanged::NAME;
+    pub const REACT: &str = React::NAME;
+    pub const UNREACT: &str = Unreact::NAME;
     pub const ARCHIVE_ROOM: &str = ArchiveRoom::NAME;
     pub const ROOM_UPDATED: &str = RoomUpdated::NAME;
     pub const MARK_READ: &str = MarkRead::NAME;

@@ -16,6 +16,8 @@ mod operations;
 mod presence;
 mod private_rooms;
 mod raw;
+mod reactions;
+mod replies;
 mod rooms;
 mod server_fns;
 mod sessions;
