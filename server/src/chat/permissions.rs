@@ -20,7 +20,8 @@ pub enum Action {
     /// Know that a room exists (the directory): a private room is listed for its members, and
     /// for admins, who can see that it exists but not read it.
     SeeRoom { private: bool, member: bool },
-    /// Read a room's history, or join it.
+    /// Read a room's history, or join it; so also change its messages (edit, delete, react)
+    /// from outside it, which a public room allows.
     EnterRoom { private: bool, member: bool },
     /// Edit a message: its author only.
     EditMessage { own: bool },
