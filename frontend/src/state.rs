@@ -114,6 +114,9 @@ pub struct Room {
     pub last_seq: RwSignal<i64>,
     /// The newest sequence number the user has seen (kept in localStorage).
     pub last_read: RwSignal<i64>,
+    /// The sequence numbers after `last_read` known to be changes (edits, deletions,
+    /// reactions), not messages: the unread count leaves them out. At most [`MOST_HELD`].
+    changes_unread: RwSignal<Vec<i64>>,
     /// Who is online, once asked for (`None` until then); kept current by presence updates.
     pub members: RwSignal<Option<Vec<Author>>>,
     /// How many are online, from the latest presence update or member list.
@@ -138,6 +141,7 @@ impl Room {
             sync: StoredValue::new(Sync::Idle),
             last_seq: RwSignal::new(last_seq),
             last_read: RwSignal::new(last_read.min(last_seq)),
+            changes_unread: RwSignal::new(Vec::new()),
             members: RwSignal::new(None),
             online: RwSignal::new(0),
             typing: RwSignal::new(Vec::new()),
@@ -166,6 +170,8 @@ impl Room {
     /// While nothing is held, there is nothing to apply them to: the newest page, loaded when
     /// the room is opened, has them applied already.
     pub fn apply_changes(&self, incoming: impl IntoIterator<Item = MessageChanged>) -> bool {
+        let incoming: Vec<MessageChanged> = incoming.into_iter().collect();
+        self.not_unread(incoming.iter().map(|change| change.seq));
         let mut cursor = self.cursor.get_value();
         let mut changes = self
             .changes
@@ -199,6 +205,29 @@ impl Room {
         self.cursor.set_value(cursor);
         self.changes.set_value(changes);
         gap
+    }
+
+    /// Notes `seqs` as changes' (not messages'), for the unread count, however many times each
+    /// is seen.
+    fn not_unread(&self, seqs: impl Iterator<Item = i64>) {
+        let read = self.last_read.get_untracked();
+        let new: Vec<i64> = self.changes_unread.with_untracked(|known| {
+            seqs.filter(|seq| *seq > read && known.binary_search(seq).is_err())
+                .collect()
+        });
+        if new.is_empty() {
+            return;
+        }
+        self.changes_unread.update(|known| {
+            known.retain(|&seq| seq > read);
+            for seq in new {
+                if let Err(at) = known.binary_search(&seq) {
+                    known.insert(at, seq);
+                }
+            }
+            let excess = known.len().saturating_sub(MOST_HELD);
+            known.drain(..excess);
+        });
     }
 
     /// Adds a history page (older messages). Nothing is dropped: the reader asked for them, a
@@ -317,8 +346,18 @@ impl Room {
         });
     }
 
+    /// Messages after the last one read: the sequence numbers passed since, less those known to
+    /// be changes. (Changes made while the page was closed are not known until a sync brings
+    /// them; until then they count.)
     pub fn unread(&self) -> i64 {
-        (self.last_seq.get() - self.last_read.get()).max(0)
+        let (newest, read) = (self.last_seq.get(), self.last_read.get());
+        let changes = self.changes_unread.with(|known| {
+            known
+                .iter()
+                .filter(|&&seq| seq > read && seq <= newest)
+                .count()
+        });
+        (newest - read - i64::try_from(changes).unwrap_or(0)).max(0)
     }
 
     /// Whether the user may have missed `message`: it is newer than what they have read.
@@ -659,6 +698,41 @@ mod tests {
             assert!(!room.receive([message(7)], WINDOW).0);
             assert_eq!(room.cursor(), Some(8));
             assert_eq!(room.messages.get_untracked()[&7].text, "fixed");
+        });
+    }
+
+    #[test]
+    fn unread_counts_messages_not_the_changes_between_them() {
+        use shared::Change;
+        let reaction = |seq| MessageChanged {
+            room: "r".to_owned(),
+            seq,
+            target: 1,
+            change: Change::Reacted {
+                emoji: "👍".to_owned(),
+                user: Author::guest("u", "U"),
+            },
+        };
+        in_an_owner(|| {
+            let room = Room::new(1, 1);
+            room.receive([message(1)], WINDOW);
+            // A reaction, then a message: its seq passes the reaction's.
+            room.apply_changes([reaction(2)]);
+            assert_eq!(
+                room.unread(),
+                0,
+                "a change ahead of the newest message counts nothing"
+            );
+            room.receive([message(3)], WINDOW);
+            assert_eq!(room.unread(), 1);
+            // Seen again (in a sync reply), it still counts once.
+            room.apply_changes([reaction(2), reaction(4)]);
+            room.receive([message(5)], WINDOW);
+            assert_eq!(room.unread(), 2);
+            room.last_read.set(3);
+            assert_eq!(room.unread(), 1);
+            room.last_read.set(5);
+            assert_eq!(room.unread(), 0);
         });
     }
 
