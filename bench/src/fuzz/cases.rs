@@ -6,7 +6,7 @@
 
 use shared::{
     ArchiveRoom, ChatInput, CreateRoom, DeleteMessage, EditMessage, Event, Invite, JoinRoom,
-    LeaveRoom, MarkRead, Members, NowTyping, Rename, Sync,
+    LeaveRoom, MarkRead, Members, NowTyping, React, Rename, Sync, Unreact,
 };
 
 use crate::rng::Rng;
@@ -135,10 +135,13 @@ const EVENTS: &[Spec] = &[
             r#"{"text":@,"room":"general","clientId":"f1"}"#,
             r#"{"text":"fuzz","room":@}"#,
             r#"{"text":"fuzz","clientId":@}"#,
+            r#"{"text":"fuzz","replyTo":@}"#,
         ],
         valid: &[
             r#""fuzz""#,
             r#"{"text":"fuzz","room":"general","clientId":"f1"}"#,
+            r#"{"text":"fuzz","replyTo":1}"#,
+            r#"{"text":"fuzz","replyTo":-9007199254740993}"#,
             r#"{"text":"fuzz","room":"fuzz"}"#,
         ],
     },
@@ -173,6 +176,31 @@ const EVENTS: &[Spec] = &[
         valid: &[
             r#"{"room":"general","seq":1}"#,
             r#"{"room":"general","seq":9007199254740993}"#,
+        ],
+    },
+    Spec {
+        name: React::NAME,
+        holes: &[
+            r#"{"room":@,"seq":1,"emoji":"👍"}"#,
+            r#"{"room":"general","seq":@,"emoji":"👍"}"#,
+            r#"{"room":"general","seq":1,"emoji":@}"#,
+        ],
+        valid: &[
+            r#"{"room":"general","seq":1,"emoji":"👍"}"#,
+            r#"{"room":"general","seq":1,"emoji":"👨🏻‍👩🏻‍👧🏻‍👦🏻"}"#,
+            r#"{"room":"general","seq":1,"emoji":"🇫"}"#,
+        ],
+    },
+    Spec {
+        name: Unreact::NAME,
+        holes: &[
+            r#"{"room":@,"seq":1,"emoji":"👍"}"#,
+            r#"{"room":"general","seq":@,"emoji":"👍"}"#,
+            r#"{"room":"general","seq":1,"emoji":@}"#,
+        ],
+        valid: &[
+            r#"{"room":"general","seq":1,"emoji":"👍"}"#,
+            r#"{"room":"fuzz","seq":-1,"emoji":"👍"}"#,
         ],
     },
     Spec {
