@@ -176,6 +176,26 @@ for (const label of Object.keys(CLIENTS)) {
     await next(line(6, `${short} writer: third`));
     await end();
   });
+
+  test(`the ${label} example prints reactions, caught up and live`, async (t) => {
+    const { id, next, end } = await interactive(t, label, `${short} fan`);
+    const host = await hostFor(t, `${short} poster`);
+    const room = `reactions-${randomUUID().slice(0, 8)}`;
+    const line = (seq, rest) => new RegExp(`^\\[#${room} ${seq}\\] ${rest}$`);
+    // Before the client is in the room: the message is caught up on with its reactions, then
+    // the reactions themselves (changes to a message already as it is now).
+    await host.request('createRoom', { room, private: true });
+    await host.request('chatMessage', { room, text: 'good news' });
+    await host.request('react', { room, seq: 1, emoji: '👍' });
+    await host.request('react', { room, seq: 1, emoji: '🎉' });
+    await host.request('invite', { room, user: id });
+    await next(line(1, `${short} poster: good news \\(👍 1, 🎉 1\\)`));
+    await next(line(2, `#1 ${short} poster reacted 👍`));
+    await next(line(3, `#1 ${short} poster reacted 🎉`));
+    await host.request('unreact', { room, seq: 1, emoji: '👍' });
+    await next(line(4, `#1 ${short} poster took back 👍`));
+    await end();
+  });
 }
 
 /**

@@ -285,13 +285,20 @@ class ChatClient {
 function describe(entry, me) {
   if ('target' in entry) {
     if (entry.change === 'edited') return `#${entry.target} edited: ${entry.text}`;
+    if (entry.change === 'reacted') return `#${entry.target} ${entry.user.name} reacted ${entry.emoji}`;
+    if (entry.change === 'unreacted') {
+      return `#${entry.target} ${entry.user.name} took back ${entry.emoji}`;
+    }
     const by = entry.by === 'admin' ? 'removed by an admin' : 'deleted by its author';
     return `#${entry.target} ${by}`;
   }
   const mine = entry.author.id === me?.id ? ' (you)' : '';
   const text = { author: '(message deleted)', admin: '(removed by an admin)' }[entry.deleted]
     ?? (entry.editedAt ? `${entry.text} (edited)` : entry.text);
-  return `${entry.author.name}${mine}: ${text}`;
+  // Reactions as the message had them when it was read: `(👍 2, 🎉 1)`.
+  const counts = (entry.reactions ?? []).map(({ emoji, by }) => `${emoji} ${by.length}`);
+  const reactions = counts.length ? ` (${counts.join(', ')})` : '';
+  return `${entry.author.name}${mine}: ${text}${reactions}`;
 }
 
 /** Rejects after `seconds`, so that nothing waits forever. */

@@ -319,6 +319,9 @@ def describe(entry, me):
     if "target" in entry:
         if entry["change"] == "edited":
             return f"#{entry['target']} edited: {entry['text']}"
+        if entry["change"] in ("reacted", "unreacted"):
+            verb = "reacted" if entry["change"] == "reacted" else "took back"
+            return f"#{entry['target']} {entry['user']['name']} {verb} {entry['emoji']}"
         by = "removed by an admin" if entry["by"] == "admin" else "deleted by its author"
         return f"#{entry['target']} {by}"
     mine = " (you)" if me and entry["author"]["id"] == me["id"] else ""
@@ -326,7 +329,10 @@ def describe(entry, me):
     text = deleted.get(entry.get("deleted")) or (
         f"{entry['text']} (edited)" if entry.get("editedAt") else entry["text"]
     )
-    return f"{entry['author']['name']}{mine}: {text}"
+    # Reactions as the message had them when it was read: `(👍 2, 🎉 1)`.
+    counts = [f"{r['emoji']} {len(r['by'])}" for r in entry.get("reactions", [])]
+    reactions = f" ({', '.join(counts)})" if counts else ""
+    return f"{entry['author']['name']}{mine}: {text}{reactions}"
 
 
 def read_stdin(loop, lines):
