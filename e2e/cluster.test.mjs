@@ -146,7 +146,7 @@ test('clients on different nodes chat: every message reaches every member once, 
   console.log(`# across 3 nodes: ${acked} messages, each shown once to each of 6 members, one order`);
 });
 
-test('edits and deletions reach members on every node, live and caught up, to one final state', async () => {
+test('edits, deletions and reactions reach members on every node, live and caught up, to one final state', async () => {
   const c = await cluster();
   const all = [];
   for (const node of c.nodes) {
@@ -155,14 +155,19 @@ test('edits and deletions reach members on every node, live and caught up, to on
   await Promise.all(all.map((m) => m.welcomed));
   started.push(async () => all.forEach((m) => m.close()));
   // Everyone holds the writers' first messages; then one member is away while the others edit
-  // them, write, and delete at once, through all three nodes.
+  // them, react to each other's, write, and delete at once, through all three nodes.
   const [away, writers] = [all[5], all.slice(0, 5)];
   const firsts = await Promise.all(writers.map((member) => member.send(`${member.name} one`)));
   await away.caughtUp('general', Math.max(...firsts.map((m) => m.seq)));
   away.socket.disconnect();
   await Promise.all(writers.map(async (member, i) => {
     await member.change('general', firsts[i].seq, `${member.name} one, edited`);
+    const next = firsts[(i + 1) % firsts.length].seq;
+    await member.react('general', next, '👍');
+    await member.react('general', next, '🎉');
+    await member.react('general', next, '🎉', false);
     const second = await member.send(`${member.name} two`);
+    await member.react('general', second.seq, '👀');
     await member.change('general', second.seq);
     await member.send(`${member.name} three`);
   }));
@@ -177,11 +182,19 @@ test('edits and deletions reach members on every node, live and caught up, to on
   );
   assert.equal(messages.filter((m) => m.deleted_by === 'author').length, writers.length);
   assert.equal(messages.filter((m) => m.edited_at !== null).length, writers.length);
-  const stored = messages.map((m) => [m.seq, m.text, m.edited_at ?? undefined, m.deleted_by ?? undefined]);
+  const { reactions } = await c.query(
+    "SELECT json_agg(r ORDER BY seq) AS reactions FROM (SELECT target, emoji, user_id, seq FROM reactions WHERE room = 'general') r",
+  );
+  assert.equal(reactions.length, writers.length, 'a 👍 on each first message, the 👀 gone with their deletion');
+  const reactionsOf = (seq) => reactions.filter((r) => r.target === seq).map((r) => [r.emoji, r.user_id, Number(r.seq)]);
+  const stored = messages.map((m) => [m.seq, m.text, m.edited_at ?? undefined, m.deleted_by ?? undefined, reactionsOf(m.seq)]);
+  const heldReactions = (m) => (m.reactions ?? [])
+    .flatMap((r) => r.by.map((by) => [r.emoji, by.user.id, by.seq]))
+    .sort((a, b) => a[2] - b[2]);
   for (const member of all) {
     assert.deepEqual(member.conflicts, [], `${member.name}: no seq taken twice`);
     const held = [...member.received.get('general').values()].sort((a, b) => a.seq - b.seq);
-    assert.deepEqual(held.map((m) => [m.seq, m.text, m.editedAt, m.deleted]), stored, `${member.name}: as stored`);
+    assert.deepEqual(held.map((m) => [m.seq, m.text, m.editedAt, m.deleted, heldReactions(m)]), stored, `${member.name}: as stored`);
   }
   console.log(`# across 3 nodes: ${messages.length} messages and ${Number(last) - messages.length} changes, the same final state for 6 members, one of them away meanwhile`);
 });

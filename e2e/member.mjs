@@ -1,7 +1,7 @@
 // A chat member for the cluster tests: socket.io-client following docs/PROTOCOL.md to the
 // letter (catch-up after every welcome, on a gap and on `roomHead`; sends with a `clientId`,
-// retried until acknowledged; edits and deletions take their seqs like messages and apply to the
-// messages held), recording everything it was shown so a test can check that nothing was lost,
+// retried until acknowledged; edits, deletions and reactions take their seqs like messages and
+// apply to the messages held), recording everything it was shown so a test can check that nothing was lost,
 // repeated or reordered.
 import { randomUUID } from 'node:crypto';
 import { io } from 'socket.io-client';
@@ -12,7 +12,8 @@ const TRANSIENT = new Set(['rate_limited', 'overloaded', 'unavailable', 'interna
 export class Member {
   /** room -> Map(seq -> message): everything received, by any path, as its changes left it. */
   received = new Map();
-  /** room -> Map(seq -> change): the edits and deletions received (`messageChanged`, `sync`). */
+  /** room -> Map(seq -> change): the edits, deletions and reactions received (`messageChanged`,
+   * `sync`). */
   changes = new Map();
   /** room -> the highest seq below which nothing is missing (only grows) */
   cursors = new Map();
@@ -172,6 +173,15 @@ export class Member {
     return reply.change;
   }
 
+  /** `react` (or, `on` false, `unreact`) with `emoji`; the change made, or throws the refusal. */
+  async react(room, seq, emoji, on = true) {
+    const event = on ? 'react' : 'unreact';
+    const reply = await this.socket.timeout(ACK_TIMEOUT_MS).emitWithAck(event, { room, seq, emoji });
+    if (reply.status !== 'ok') throw new Error(`${event} refused: ${reply.error.code}`);
+    if (reply.change) this.add([reply.change]);
+    return reply.change;
+  }
+
   /** Resolves at the first welcome after `count` welcomes (a reconnection). */
   welcomedAgain(count) {
     if (this.welcomes > count) return Promise.resolve();
@@ -215,7 +225,26 @@ export class Member {
 
 /** `message` as `change` leaves it. */
 function applied(message, change) {
-  return change.change === 'edited'
-    ? { ...message, text: change.text, editedAt: change.editedAt }
-    : { ...message, text: '', deleted: change.by };
+  switch (change.change) {
+    case 'edited': return { ...message, text: change.text, editedAt: change.editedAt };
+    case 'deleted': return { ...message, text: '', deleted: change.by, reactions: undefined };
+    default: return { ...message, reactions: reacted(message.reactions ?? [], change) };
+  }
+}
+
+/** `reactions` as a reaction (`reacted` or `unreacted`) leaves them, by the protocol's rule:
+ * each person once per emoji, each with their reaction's seq; in seq order, grouped by emoji. */
+function reacted(reactions, { change, emoji, user, seq }) {
+  const mine = (r) => r.emoji === emoji && r.user.id === user.id;
+  let all = reactions.flatMap((r) => r.by.map((by) => ({ emoji: r.emoji, ...by })));
+  if (change === 'unreacted') all = all.filter((r) => !mine(r));
+  else if (!all.some(mine)) all.push({ emoji, user, seq });
+  all.sort((a, b) => a.seq - b.seq);
+  const grouped = [];
+  for (const r of all) {
+    const group = grouped.find((g) => g.emoji === r.emoji);
+    if (group) group.by.push({ user: r.user, seq: r.seq });
+    else grouped.push({ emoji: r.emoji, by: [{ user: r.user, seq: r.seq }] });
+  }
+  return grouped.length > 0 ? grouped : undefined;
 }
