@@ -473,6 +473,12 @@ impl Chat {
         let emoji = validate_emoji(emoji)?.to_owned();
         let actor = self.identity(token).await?;
         let room = self.readable_room(&actor, rooms, room).await?;
+        // Read first, as for an edit: a seq that is no message's costs no write transaction.
+        match self.store.message(&room, seq).await? {
+            None => return Err(ChatError::MessageNotFound),
+            Some(message) if message.deleted.is_some() => return Err(ChatError::MessageDeleted),
+            Some(_) => {}
+        }
         let user = actor.user;
         let actor_id = user.id.clone();
         let change = if on {

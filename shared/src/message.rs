@@ -115,7 +115,8 @@ pub struct ChatMessage {
     /// The message it answers, as that message is now; absent for a message that is no reply.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reply_to: Option<Quote>,
-    /// Its reactions, each emoji once, in the order they were first added; absent when none.
+    /// Its reactions, each emoji once, in the order of their first reactor ([`Reaction`]);
+    /// absent when none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reactions: Vec<Reaction>,
 }

@@ -355,7 +355,7 @@ struct Target {
     text: String,
     deleted: bool,
     /// How many different emoji it has; for a reaction only (0 otherwise).
-    emoji: i64,
+    emoji_count: i64,
     /// Whether the reaction's emoji is among them.
     has_emoji: bool,
     /// Whether the reaction is there already (this person, this emoji).
@@ -371,7 +371,9 @@ fn changes_anything(change: &Change, target: &Target) -> StoreResult<bool> {
         _ if target.deleted => Err(StoreError::MessageDeleted),
         Change::Edited { text, .. } => Ok(*text != target.text),
         Change::Reacted { .. } if target.reacted => Ok(false),
-        Change::Reacted { .. } if !target.has_emoji && target.emoji >= MAX_REACTIONS as i64 => {
+        Change::Reacted { .. }
+            if !target.has_emoji && target.emoji_count >= batch::count(MAX_REACTIONS) =>
+        {
             Err(StoreError::TooManyReactions)
         }
         Change::Reacted { .. } => Ok(true),

@@ -266,7 +266,7 @@ async fn target_in(
     };
     if let ChangeRow::Reaction(_, emoji, user) = row {
         let reactions = sqlx::query(
-            "SELECT count(DISTINCT emoji) AS emoji, \
+            "SELECT count(DISTINCT emoji) AS emoji_count, \
              coalesce(bool_or(emoji = $3), false) AS has_emoji, \
              coalesce(bool_or(emoji = $3 AND user_id = $4), false) AS reacted \
              FROM reactions WHERE room = $1 AND target = $2",
@@ -277,7 +277,7 @@ async fn target_in(
         .bind(&user.id)
         .fetch_one(&mut **tx)
         .await?;
-        target.emoji = reactions.get("emoji");
+        target.emoji_count = reactions.get("emoji_count");
         target.has_emoji = reactions.get("has_emoji");
         target.reacted = reactions.get("reacted");
     }

@@ -115,7 +115,7 @@ async fn target_in(
     };
     if let ChangeRow::Reaction(_, emoji, user) = row {
         let reactions = sqlx::query(
-            "SELECT count(DISTINCT emoji) AS emoji, coalesce(max(emoji = ?3), 0) AS has_emoji, \
+            "SELECT count(DISTINCT emoji) AS emoji_count, coalesce(max(emoji = ?3), 0) AS has_emoji, \
              coalesce(max(emoji = ?3 AND user_id = ?4), 0) AS reacted \
              FROM reactions WHERE room = ?1 AND target = ?2",
         )
@@ -125,7 +125,7 @@ async fn target_in(
         .bind(&user.id)
         .fetch_one(&mut **tx)
         .await?;
-        target.emoji = reactions.get("emoji");
+        target.emoji_count = reactions.get("emoji_count");
         target.has_emoji = reactions.get("has_emoji");
         target.reacted = reactions.get("reacted");
     }
