@@ -17,6 +17,7 @@ mod presence;
 mod private_rooms;
 mod raw;
 mod rooms;
+mod search;
 mod server_fns;
 mod sessions;
 mod shutdown;
