@@ -29,7 +29,7 @@ use super::{
 };
 
 /// The database's file in the data directory.
-const DATABASE_FILE: &str = "chat.db";
+pub const DATABASE_FILE: &str = "chat.db";
 
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
