@@ -807,16 +807,30 @@ impl Store for PgStore {
         // The words become lexemes as the text did (`search_words`, in the migration), each a
         // prefix, all of them required: the query is built from lexemes (letters and digits
         // only, so quoting them is enough), never parsed from the client's text. No lexeme at
-        // all makes a NULL query, which matches nothing.
+        // all matches nothing.
+        let query: Option<String> = sqlx::query_scalar(
+            "SELECT string_agg(quote_literal(lexeme) || ':*', ' & ') \
+             FROM unnest(tsvector_to_array(search_words($1))) AS lexeme",
+        )
+        .bind(words.join(" "))
+        .fetch_one(&self.pool)
+        .await?;
+        let Some(query) = query else {
+            return Ok(Vec::new());
+        };
+        // Planned for this query (an unnamed statement is planned with its values): from the
+        // words' frequencies PostgreSQL chooses between the GIN index (rare words: fetch the
+        // few matches, sort them) and walking `arrival` backwards (common words: the newest
+        // matches come first). A plan made for any query would pick one for all.
         let rows = sqlx::query(&format!(
             "{MESSAGE_SELECT} WHERE (messages.room, messages.seq) IN ( \
              SELECT found.room, found.seq FROM messages AS found \
-             WHERE found.search @@ (SELECT string_agg(quote_literal(lexeme) || ':*', ' & ') \
-             ::tsquery FROM unnest(tsvector_to_array(search_words($1))) AS lexeme) \
-             AND found.room = ANY($2) ORDER BY found.arrival DESC LIMIT $3) \
+             WHERE found.search @@ $1::tsquery AND found.room = ANY($2) \
+             ORDER BY found.arrival DESC LIMIT $3) \
              ORDER BY messages.arrival DESC"
         ))
-        .bind(words.join(" "))
+        .persistent(false)
+        .bind(query)
         .bind(rooms)
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
