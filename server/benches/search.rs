@@ -17,7 +17,7 @@
 
 use std::{
     collections::HashSet,
-    path::PathBuf,
+    path::Path,
     str::FromStr,
     time::{Duration, Instant},
 };
@@ -88,7 +88,7 @@ async fn main() -> Result<()> {
     }
 }
 
-async fn sqlite(args: &Args, text: &Text, rooms: &[String], dir: &PathBuf) -> Result<()> {
+async fn sqlite(args: &Args, text: &Text, rooms: &[String], dir: &Path) -> Result<()> {
     let store = SqliteStore::open(dir).await?;
     let options = SqliteConnectOptions::new().filename(dir.join(DATABASE_FILE));
     let mut connection = SqliteConnection::connect_with(&options).await?;
