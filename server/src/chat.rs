@@ -18,9 +18,9 @@ use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 use shared::{
     AccountInfo, Auth, Author, Change, ChatInput, ChatMessage, DEFAULT_ROOM, DeletedBy, ErrorCode,
-    MAX_REACTIONS, MessageChanged, PresenceChange, Reaction, ReadUpTo, RoomCursor, RoomInfo,
-    Synced, ValidationError, validate_client_id, validate_emoji, validate_name, validate_room,
-    validate_text,
+    MAX_REACTIONS, MAX_SEARCH_RESULTS, MessageChanged, PresenceChange, Reaction, ReadUpTo,
+    RoomCursor, RoomInfo, Synced, ValidationError, search_words, validate_client_id,
+    validate_emoji, validate_name, validate_room, validate_text,
 };
 
 pub use accounts::{AccountPolicy, Register, reset_password, session_id};
@@ -777,6 +777,39 @@ impl Chat {
             .store
             .history(&room, before, limit.clamp(1, PAGE_LIMIT))
             .await?)
+    }
+
+    /// The newest messages (at most [`MAX_SEARCH_RESULTS`]) in which every word of `query`
+    /// begins a word, of `room` if given (a room `user` can read, as for edits: one the
+    /// connection is in, or a public room), else of every room they can read. A private room's
+    /// messages are found only by its members.
+    pub async fn search(
+        &self,
+        user: &Author,
+        rooms: &impl InRooms,
+        query: &str,
+        room: Option<&str>,
+    ) -> ChatResult<Vec<ChatMessage>> {
+        let words = search_words(query)?;
+        // Reading needs membership whatever the role: no account to look up.
+        let reader = Identity::of(user.clone());
+        let readable = match room {
+            Some(room) => vec![self.readable_room(&reader, rooms, room).await?],
+            None => {
+                let mut all = self.store.rooms().await?;
+                all.retain(|room| {
+                    let member = room.name == DEFAULT_ROOM || rooms.contains(&room.name);
+                    let entry = Action::EnterRoom {
+                        private: room.private,
+                        member,
+                    };
+                    allow(&reader, entry).is_ok()
+                });
+                all.into_iter().map(|room| room.name).collect()
+            }
+        };
+        let limit = u32::try_from(MAX_SEARCH_RESULTS).expect("a small number");
+        Ok(self.store.search(&words, &readable, limit).await?)
     }
 
     /// Every room on the server, whoever asks (the transport's own use).

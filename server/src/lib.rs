@@ -12,7 +12,8 @@ mod health;
 mod memory;
 mod redis;
 mod serve;
-mod store;
+/// Public for the search benchmark (`benches/search.rs`), which fills and times a store.
+pub mod store;
 mod supervise;
 mod telemetry;
 mod throttle;

@@ -25,9 +25,9 @@ use axum::extract::ConnectInfo;
 
 use shared::{
     Ack, ArchiveRoom, Auth, Changed, ChatInput, CreateRoom, DeleteMessage, Done, EditMessage,
-    ErrorCode, ErrorPayload, Event, Invite, Invited, JoinRoom, Joined, LeaveRoom, MarkRead,
+    ErrorCode, ErrorPayload, Event, Found, Invite, Invited, JoinRoom, Joined, LeaveRoom, MarkRead,
     MemberList, Members, MessageChanged, NowTyping, React, ReadUpTo, Rename, Renamed, Request,
-    RoomUpdated, Sent, Sync, Typing, Unreact, Welcome,
+    RoomUpdated, Search, Sent, Sync, Typing, Unreact, Welcome,
 };
 use socketioxide::{
     BroadcastError, SocketError, SocketIo, TransportType,
@@ -148,6 +148,7 @@ pub async fn authenticate<A: Adapter>(
     socket.on(Rename::NAME, on_rename::<A>);
     socket.on(NowTyping::NAME, on_typing::<A>);
     socket.on(Members::NAME, on_members::<A>);
+    socket.on(Search::NAME, on_search::<A>);
     socket.on_fallback(on_unknown_event);
     socket.on_disconnect(on_disconnect::<A>);
     Ok(())
@@ -676,6 +677,24 @@ async fn on_members<A: Adapter>(
         }),
         Err(error) => reply.fail(&error),
     }
+}
+
+/// `search`: the newest messages matching the query, in the rooms the user can read.
+async fn on_search<A: Adapter>(
+    socket: SocketRef<A>,
+    Conn(connection): Conn,
+    Payload(request): Payload<Search>,
+    reply: Reply<A, Search>,
+    State(chat): State<Chat>,
+    State(shared): State<Arc<SharedBudget>>,
+) {
+    if !shared.search(&connection.user().id) {
+        return reply.refuse(rate_limited());
+    }
+    let rooms = SocketRooms::of(&socket);
+    let (query, room) = (&request.query, request.room.as_deref());
+    let found = chat.search(&connection.user(), &rooms, query, room).await;
+    reply.result(found.map(|results| Found { results }));
 }
 
 /// How often presence changes are announced, at most.

@@ -27,6 +27,8 @@ pub enum ErrorCode {
     InvalidEmoji,
     /// The message has as many different emoji as it may (20).
     TooManyReactions,
+    /// A search query without a word (letters or digits), or longer than allowed.
+    InvalidQuery,
     /// The room is archived: it can be read, not written to.
     RoomArchived,
     CannotLeaveDefaultRoom,
@@ -132,6 +134,7 @@ mod tests {
             (ErrorCode::RateLimited, "rate_limited"),
             (ErrorCode::InvalidEmoji, "invalid_emoji"),
             (ErrorCode::TooManyReactions, "too_many_reactions"),
+            (ErrorCode::InvalidQuery, "invalid_query"),
         ] {
             assert_eq!(serde_json::to_value(code).unwrap(), json!(wire));
             assert_eq!(

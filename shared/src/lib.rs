@@ -20,19 +20,19 @@ pub use account::{
 pub use error::{Ack, ErrorCode, ErrorPayload};
 pub use markup::mentions;
 pub use message::{
-    Auth, Author, Change, Changed, ChatInput, ChatMessage, DEFAULT_ROOM, DeletedBy, Joined,
+    Auth, Author, Change, Changed, ChatInput, ChatMessage, DEFAULT_ROOM, DeletedBy, Found, Joined,
     MemberList, MessageChanged, PRESENCE_NAMED_MAX, PresenceChange, QUOTE_CHARS, Quote, Reaction,
     Reactor, Renamed, RoomCursor, RoomInfo, Sent, Synced, Typing, Welcome, quote_snippet,
 };
 pub use protocol::{
     ArchiveRoom, CreateRoom, DeleteMessage, Done, EditMessage, Event, Invite, Invited, JoinRoom,
-    LeaveRoom, MarkRead, Members, NowTyping, React, ReadUpTo, Rename, Request, RoomHead,
-    RoomUpdated, Sync, Unreact,
+    LeaveRoom, MAX_SEARCH_RESULTS, MarkRead, Members, NowTyping, React, ReadUpTo, Rename, Request,
+    RoomHead, RoomUpdated, Search, Sync, Unreact,
 };
 pub use validate::{
-    MAX_CLIENT_ID_BYTES, MAX_EMOJI_BYTES, MAX_MESSAGE_CHARS, MAX_NAME_CHARS, MAX_REACTIONS,
-    MAX_ROOM_CHARS, ValidationError, validate_client_id, validate_emoji, validate_name,
-    validate_room, validate_text,
+    MAX_CLIENT_ID_BYTES, MAX_EMOJI_BYTES, MAX_MESSAGE_CHARS, MAX_NAME_CHARS, MAX_QUERY_CHARS,
+    MAX_QUERY_WORDS, MAX_REACTIONS, MAX_ROOM_CHARS, ValidationError, search_words,
+    validate_client_id, validate_emoji, validate_name, validate_room, validate_text,
 };
 
 /// Largest Socket.io packet (polling request body or WebSocket message) the server accepts, in

@@ -484,6 +484,13 @@ pub struct Joined {
     pub members: Vec<Author>,
 }
 
+/// What `search` acknowledgements carry: at most [`crate::MAX_SEARCH_RESULTS`] messages that
+/// match, newest first, each as it is now (as `history` and `sync` read it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Found {
+    pub results: Vec<ChatMessage>,
+}
+
 /// What `sync` acknowledgements carry: missed messages, room by room, in sequence order, in their
 /// current state (edited or deleted); and the changes made since the cursors, for messages the
 /// client holds already.

@@ -7,8 +7,8 @@
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
 use crate::{
-    Author, Changed, ChatInput, ChatMessage, ErrorPayload, Joined, MemberList, MessageChanged,
-    PresenceChange, Renamed, RoomCursor, RoomInfo, Sent, Synced, Typing, Welcome,
+    Author, Changed, ChatInput, ChatMessage, ErrorPayload, Found, Joined, MemberList,
+    MessageChanged, PresenceChange, Renamed, RoomCursor, RoomInfo, Sent, Synced, Typing, Welcome,
 };
 
 /// A payload sent under one event name, in either direction.
@@ -225,6 +225,25 @@ impl Event for Rename {
 }
 impl Request for Rename {
     type Reply = Renamed;
+}
+
+/// Most messages one `search` returns.
+pub const MAX_SEARCH_RESULTS: usize = 50;
+
+/// Client -> server: the newest messages (at most [`MAX_SEARCH_RESULTS`]) of the rooms the user
+/// can read, or of `room` alone, in which every word of `query` ([`crate::search_words`])
+/// begins a word.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Search {
+    pub query: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub room: Option<String>,
+}
+impl Event for Search {
+    const NAME: &'static str = "search";
+}
+impl Request for Search {
+    type Reply = Found;
 }
 
 /// Client -> server: everyone online in a room the client is in.

@@ -18,6 +18,10 @@ pub const MAX_CLIENT_ID_BYTES: usize = 64;
 pub const MAX_EMOJI_BYTES: usize = 64;
 /// Most different emoji on one message.
 pub const MAX_REACTIONS: usize = 20;
+/// Longest search query, in characters.
+pub const MAX_QUERY_CHARS: usize = 200;
+/// Most words a search query may have (each one narrows the search: more would only cost).
+pub const MAX_QUERY_WORDS: usize = 10;
 
 /// Why some input was refused.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -39,6 +43,10 @@ pub enum ValidationError {
     InvalidClientId,
     #[error("A reaction is one emoji.")]
     InvalidEmoji,
+    #[error("Search for at least one word (letters or digits).")]
+    EmptyQuery,
+    #[error("A search is at most {MAX_QUERY_CHARS} characters and {MAX_QUERY_WORDS} words.")]
+    QueryTooLong,
     #[error(
         "A username needs {} to {} letters, digits, '_', '-' or '.' (no accents or spaces), \
          starting with a letter or digit.",
@@ -65,6 +73,7 @@ impl ValidationError {
             Self::InvalidRoom => ErrorCode::InvalidRoom,
             Self::InvalidClientId => ErrorCode::InvalidPayload,
             Self::InvalidEmoji => ErrorCode::InvalidEmoji,
+            Self::EmptyQuery | Self::QueryTooLong => ErrorCode::InvalidQuery,
             Self::InvalidUsername => ErrorCode::InvalidUsername,
             Self::InvalidPassword => ErrorCode::InvalidPassword,
         }
@@ -179,6 +188,26 @@ pub fn validate_emoji(emoji: &str) -> Result<&str, ValidationError> {
         return Err(ValidationError::InvalidEmoji);
     }
     Ok(emoji)
+}
+
+/// A search query's words: the runs of letters and digits (Unicode's), in order; everything
+/// else separates words, so a query has no syntax of its own (quotes, operators, `*` are
+/// separators like spaces). A message matches when each word begins one of its words, whatever
+/// the case. At most [`MAX_QUERY_CHARS`] characters and [`MAX_QUERY_WORDS`] words, and at
+/// least one word.
+pub fn search_words(query: &str) -> Result<Vec<&str>, ValidationError> {
+    if query.chars().count() > MAX_QUERY_CHARS {
+        return Err(ValidationError::QueryTooLong);
+    }
+    let words: Vec<&str> = query
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|word| !word.is_empty())
+        .collect();
+    match words.len() {
+        0 => Err(ValidationError::EmptyQuery),
+        n if n > MAX_QUERY_WORDS => Err(ValidationError::QueryTooLong),
+        _ => Ok(words),
+    }
 }
 
 /// Whether `c` is in one of the blocks emoji come from (or is one of the few emoji elsewhere).
@@ -375,6 +404,30 @@ mod tests {
         );
     }
 
+    #[test]
+    fn search_queries_are_words_without_syntax() {
+        assert_eq!(search_words("  Deplo  prod "), Ok(vec!["Deplo", "prod"]));
+        assert_eq!(
+            search_words(r#""rust" AND (tokio*) -x:y|z!"#),
+            Ok(vec!["rust", "AND", "tokio", "x", "y", "z"])
+        );
+        assert_eq!(
+            search_words("café_au-lait 東京"),
+            Ok(vec!["café", "au", "lait", "東京"])
+        );
+        assert_eq!(search_words(""), Err(ValidationError::EmptyQuery));
+        assert_eq!(
+            search_words(" \"*&|!()' "),
+            Err(ValidationError::EmptyQuery)
+        );
+        let long = "a".repeat(MAX_QUERY_CHARS + 1);
+        assert_eq!(search_words(&long), Err(ValidationError::QueryTooLong));
+        assert!(search_words(&"é".repeat(MAX_QUERY_CHARS)).is_ok());
+        let many = "a ".repeat(MAX_QUERY_WORDS + 1);
+        assert_eq!(search_words(&many), Err(ValidationError::QueryTooLong));
+        assert_eq!(ValidationError::EmptyQuery.code(), ErrorCode::InvalidQuery);
+    }
+
     proptest! {
         #[test]
         fn accepted_emoji_are_one_bounded_cluster_of_no_letters(
@@ -415,6 +468,16 @@ mod tests {
             let _ = validate_name(&input);
             let _ = validate_room(&input);
             let _ = validate_emoji(&input);
+        }
+
+        #[test]
+        fn search_words_are_letters_and_digits_only(input in any::<String>()) {
+            if let Ok(words) = search_words(&input) {
+                prop_assert!(!words.is_empty() && words.len() <= MAX_QUERY_WORDS);
+                for word in words {
+                    prop_assert!(!word.is_empty() && word.chars().all(char::is_alphanumeric));
+                }
+            }
         }
 
         #[test]

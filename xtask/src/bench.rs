@@ -1,6 +1,7 @@
 //! `cargo xtask bench`: the standard scenarios against the Rust server and the Node reference
 //! (`bench/reference-node`), alternating A B A B on fresh processes, medians in a table; then
-//! the cluster table, one node on SQLite against one on PostgreSQL and a cluster behind nginx.
+//! the cluster table, one node on SQLite against one on PostgreSQL and a cluster behind nginx;
+//! then search over a million messages in each store.
 
 use std::{
     io::{BufRead, BufReader},
@@ -263,6 +264,8 @@ pub enum Table {
     Node,
     /// One node on SQLite, one on PostgreSQL, and a cluster behind nginx.
     Cluster,
+    /// Search over a million messages, in SQLite and in PostgreSQL (`server/benches/search.rs`).
+    Search,
 }
 
 /// Prints the tables (`only`: just that one), `rounds` runs per scenario and server.
@@ -281,6 +284,22 @@ pub fn all(project: &Project, only: Option<Table>, rounds: usize, seconds: f64) 
     }
     if only.is_none_or(|table| table == Table::Cluster) {
         cluster(&runs)?;
+    }
+    if only.is_none_or(|table| table == Table::Search) {
+        search(project)?;
+    }
+    Ok(())
+}
+
+/// The search tables: a million messages filled into SQLite, then into a fresh PostgreSQL
+/// database on this machine, 500 searches timed in each (about a minute and three).
+fn search(project: &Project) -> Result<()> {
+    let postgres: &[&str] = &["--postgres", "postgres://postgres@127.0.0.1:5432/test"];
+    for store in [&[][..], postgres] {
+        run(project
+            .cargo()
+            .args(["bench", "--package", "server", "--bench", "search", "--"])
+            .args(store))?;
     }
     Ok(())
 }

@@ -58,7 +58,8 @@ enum Cmd {
         seed: Option<u64>,
     },
     /// Compare this server with the Node reference on the standard scenarios, then one node on
-    /// SQLite with one on PostgreSQL and a cluster behind nginx.
+    /// SQLite with one on PostgreSQL and a cluster behind nginx, then time search over a
+    /// million messages in each store.
     Bench {
         /// Rounds of A/B runs per scenario (the table shows medians).
         #[arg(long, default_value_t = 3)]
@@ -66,7 +67,8 @@ enum Cmd {
         /// Seconds of load per run.
         #[arg(long, default_value_t = 5.0)]
         seconds: f64,
-        /// Print only this table (`cluster` needs PostgreSQL and Redis on this machine).
+        /// Print only this table (`cluster` needs PostgreSQL and Redis on this machine, `search`
+        /// PostgreSQL).
         #[arg(long, value_enum)]
         only: Option<bench::Table>,
     },

@@ -6,7 +6,7 @@
 
 use shared::{
     ArchiveRoom, ChatInput, CreateRoom, DeleteMessage, EditMessage, Event, Invite, JoinRoom,
-    LeaveRoom, MarkRead, Members, NowTyping, React, Rename, Sync, Unreact,
+    LeaveRoom, MarkRead, Members, NowTyping, React, Rename, Search, Sync, Unreact,
 };
 
 use crate::rng::Rng;
@@ -253,6 +253,18 @@ const EVENTS: &[Spec] = &[
         valid: &[
             r#"{"room":"general","seq":1}"#,
             r#"{"room":"general","seq":-9007199254740993}"#,
+        ],
+    },
+    Spec {
+        name: Search::NAME,
+        holes: &["@", r#"{"query":@}"#, r#"{"query":"fuzz","room":@}"#],
+        valid: &[
+            r#"{"query":"fuzz"}"#,
+            r#"{"query":"fu","room":"general"}"#,
+            r#"{"query":"\"fuzz\"* NEAR(a b) AND x:y & | ! ( ) ^ - + {z} 'q' \\"}"#,
+            r#"{"query":"ÉTÉ ﬁ σοφία 東京 \u0000 \ud83d\ude00 \u0301"}"#,
+            r#"{"query":"a b c d e f g h i j k"}"#,
+            r#"{"query":"fuzz","room":"fuzz"}"#,
         ],
     },
     Spec {

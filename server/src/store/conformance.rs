@@ -1384,6 +1384,194 @@ pub async fn read_positions_only_move_forward<F: Fixture>(fixture: F) {
     fixture.remove().await;
 }
 
+/// The texts of what `store` finds for `query` (split as the chat splits it) in `rooms`, newest
+/// first.
+async fn found(store: &impl Store, query: &str, rooms: &[&str]) -> Vec<String> {
+    let words = shared::search_words(query).unwrap();
+    let rooms: Vec<String> = rooms.iter().map(|&room| room.to_owned()).collect();
+    let found = store.search(&words, &rooms, 50).await.unwrap();
+    found.into_iter().map(|message| message.text).collect()
+}
+
+pub async fn search_finds_every_word_as_a_prefix_newest_first<F: Fixture>(fixture: F) {
+    let store = open_with_rust(&fixture).await;
+    store
+        .create_room("secret", true, "u1", 0, LIMITS)
+        .await
+        .unwrap();
+    let texts = [
+        ("general", "Deployment of the new build is done"),
+        ("rust", "deploying again tomorrow"),
+        ("general", "Café au lait? CAFÉ!"),
+        ("secret", "deploy the secret plans"),
+        ("general", "ΣΟΦΊΑ flew to 東京タワー"),
+        (
+            "rust",
+            "foo-bar wrote to ada@example.com: x'y (meet near the station)",
+        ),
+        ("general", "to be deleted: deploy"),
+    ];
+    for (room, text) in texts {
+        post(&store, room, text, None).await;
+    }
+    let open = ["general", "rust"];
+    let all = ["general", "rust", "secret"];
+
+    // Every word a prefix of a word, whatever the case; newest first; only the rooms asked.
+    let deploys = [
+        "to be deleted: deploy",
+        "deploying again tomorrow",
+        "Deployment of the new build is done",
+    ];
+    assert_eq!(found(&store, "deplo", &open).await, deploys);
+    assert_eq!(found(&store, "DEPLOY", &open).await, deploys);
+    assert_eq!(found(&store, "deplo", &["rust"]).await, [deploys[1]]);
+    assert_eq!(found(&store, "secret deploy", &open).await, [""; 0]);
+    assert_eq!(
+        found(&store, "secret deploy", &all).await,
+        ["deploy the secret plans"]
+    );
+    assert_eq!(found(&store, "deployment build", &all).await, [deploys[2]]);
+    assert_eq!(found(&store, "deployment tomorrow", &all).await, [""; 0]);
+    assert_eq!(found(&store, "ploy", &all).await, [""; 0], "a word's start");
+    assert_eq!(found(&store, "zebra", &all).await, [""; 0]);
+    assert_eq!(found(&store, "deplo", &[]).await, [""; 0]);
+
+    // Letters and digits make words, anything else separates them; case folds, accents stay.
+    let cafe = ["Café au lait? CAFÉ!"];
+    assert_eq!(found(&store, "café", &all).await, cafe);
+    assert_eq!(found(&store, "CAFÉ LAIT", &all).await, cafe);
+    assert_eq!(found(&store, "cafe", &all).await, [""; 0], "accents count");
+    let greek = ["ΣΟΦΊΑ flew to 東京タワー"];
+    assert_eq!(found(&store, "σοφία", &all).await, greek);
+    assert_eq!(found(&store, "東京", &all).await, greek);
+    let mail = ["foo-bar wrote to ada@example.com: x'y (meet near the station)"];
+    for query in ["bar", "example com", "ada", "y", "NEAR", "foo-bar", "x'y"] {
+        assert_eq!(found(&store, query, &all).await, mail, "{query}");
+    }
+
+    // A deleted message has no words; an edited one only its new text's.
+    store
+        .change(delete("general", 4, DeletedBy::Author))
+        .await
+        .unwrap();
+    store
+        .change(edit("rust", 1, "shipping again tomorrow"))
+        .await
+        .unwrap();
+    assert_eq!(found(&store, "deplo", &open).await, [deploys[2]]);
+    assert_eq!(found(&store, "deleted", &open).await, [""; 0]);
+    assert_eq!(
+        found(&store, "ship tomorrow", &open).await,
+        ["shipping again tomorrow"]
+    );
+
+    // Found messages are read as everywhere else: with their reactions.
+    store
+        .change(reaction("rust", 1, "🎉", "u2", true))
+        .await
+        .unwrap();
+    let words = ["shipping"];
+    let shipped = store.search(&words, &["rust".into()], 50).await.unwrap();
+    assert_eq!(shipped, [store.message("rust", 1).await.unwrap().unwrap()]);
+    assert_eq!(shipped[0].reactions.len(), 1);
+
+    // At most `limit`, the newest.
+    for n in 0..60 {
+        post(
+            &store,
+            if n % 2 == 0 { "general" } else { "rust" },
+            &format!("bulk {n}"),
+            None,
+        )
+        .await;
+    }
+    let words = ["bulk"];
+    let bulk = store
+        .search(&words, &all.map(String::from), 50)
+        .await
+        .unwrap();
+    let texts: Vec<String> = bulk.into_iter().map(|message| message.text).collect();
+    let newest: Vec<String> = (10..60).rev().map(|n| format!("bulk {n}")).collect();
+    assert_eq!(texts, newest);
+    store.close().await;
+    fixture.remove().await;
+}
+
+pub async fn search_words_are_never_syntax<F: Fixture>(fixture: F) {
+    let store = open_with_rust(&fixture).await;
+    post(&store, "general", "AND OR NOT NEAR and or not near", None).await;
+    let rooms = ["general".to_owned()];
+    // What the chat sends (letters and digits), and what it never would: the store quotes
+    // whatever it is given.
+    let hostile = [
+        "\"",
+        "\"\"",
+        "*",
+        "a\"b",
+        "NEAR",
+        "NEAR(",
+        "AND",
+        "OR",
+        "NOT",
+        "(",
+        ")",
+        ":",
+        "col:val",
+        "text:near",
+        "&",
+        "|",
+        "!",
+        "'",
+        "''",
+        "\\",
+        "^and",
+        "a' & b",
+        "a:*",
+        "!(x)",
+        "<->",
+        "-",
+        "+",
+        "{",
+        "}",
+        "é",
+        "\u{301}",
+        "ß",
+        "\u{10FFFF}",
+        " ",
+        "",
+    ];
+    for word in hostile {
+        let result = store.search(&[word], &rooms, 50).await;
+        assert!(result.is_ok(), "{word:?}: {result:?}");
+    }
+    for word in ["and", "OR", "Not", "near"] {
+        let result = store.search(&[word], &rooms, 50).await.unwrap();
+        assert_eq!(result.len(), 1, "{word} is a word like any other");
+    }
+    // Arbitrary queries, split as the chat splits them, never fail.
+    let alphabet: Vec<char> = "aZé\"'*:&|!()-^+<>{}[]~\\ \t\u{0}\u{301}東ΣNEAR0_.@#"
+        .chars()
+        .collect();
+    let mut state: u64 = 0x2545_f491_4f6c_dd1d;
+    for _ in 0..300 {
+        let query: String = (0..state % 24)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                alphabet[usize::try_from(state % alphabet.len() as u64).unwrap()]
+            })
+            .collect();
+        if let Ok(words) = shared::search_words(&query) {
+            let result = store.search(&words, &rooms, 50).await;
+            assert!(result.is_ok(), "{query:?}: {result:?}");
+        }
+    }
+    store.close().await;
+    fixture.remove().await;
+}
+
 macro_rules! conformance {
     ($fixture:ty: $($test:ident),* $(,)?) => {
         $(
@@ -1422,6 +1610,8 @@ macro_rules! suite {
                     read_positions_only_move_forward,
                     reactions_are_changes_and_messages_are_read_with_them,
                     replies_quote_their_original_as_it_is_now,
+                    search_finds_every_word_as_a_prefix_newest_first,
+                    search_words_are_never_syntax,
                 );
             }
         )*

@@ -12,7 +12,7 @@ mod conformance;
 pub mod postgres;
 pub mod sqlite;
 
-use std::{path::Path, sync::Arc};
+use std::{collections::HashMap, path::Path, sync::Arc};
 
 use async_trait::async_trait;
 use shared::{
@@ -327,6 +327,16 @@ pub trait Store: Send + Sync + 'static {
         before: Option<i64>,
         limit: u32,
     ) -> StoreResult<Vec<ChatMessage>>;
+    /// Up to `limit` messages of `rooms` in which each of `words` (letters and digits, see
+    /// [`shared::search_words`]) begins a word, whatever the case (accents count), newest first
+    /// (in the order they were stored), each as it is now: a deleted message has no words, an
+    /// edited one only its new text's.
+    async fn search(
+        &self,
+        words: &[&str],
+        rooms: &[String],
+        limit: u32,
+    ) -> StoreResult<Vec<ChatMessage>>;
     /// The message `seq` of `room` as it is now; `None` if no message has that seq.
     async fn message(&self, room: &str, seq: i64) -> StoreResult<Option<ChatMessage>>;
     /// Edits, deletes or reacts to a message, in one transaction (not group-committed: changes
@@ -484,20 +494,32 @@ where
     }
 }
 
+/// How reactions are read, with their reactor's username, for [`with_reactions`].
+const REACTIONS_SELECT: &str = "SELECT reactions.room, reactions.target, reactions.emoji, \
+     reactions.user_id, reactions.user_name, accounts.username, reactions.seq FROM reactions \
+     LEFT JOIN accounts ON accounts.user_id = reactions.user_id";
+
 /// The reactions to the messages of room `{p}1` from seq `{p}2` to `{p}3`, as [`with_reactions`]
 /// takes them, with the store's placeholder `p` (`?` or `$`).
 fn reactions_query(p: char) -> String {
     format!(
-        "SELECT reactions.target, reactions.emoji, reactions.user_id, reactions.user_name, \
-         accounts.username, reactions.seq FROM reactions \
-         LEFT JOIN accounts ON accounts.user_id = reactions.user_id \
+        "{REACTIONS_SELECT} \
          WHERE reactions.room = {p}1 AND reactions.target BETWEEN {p}2 AND {p}3 \
          ORDER BY reactions.target, reactions.seq"
     )
 }
 
-/// `messages` (of one room, in seq order) with their reactions, from the rows of
-/// [`reactions_query`] over their seqs: each emoji in the order of its first reactor, as
+/// The reactions to the messages whose `(room, seq)` the query `pairs` selects (messages of
+/// any rooms, far apart: search results), as [`with_reactions`] takes them.
+fn reactions_of_query(pairs: &str) -> String {
+    format!(
+        "{REACTIONS_SELECT} WHERE (reactions.room, reactions.target) IN ({pairs}) \
+         ORDER BY reactions.room, reactions.target, reactions.seq"
+    )
+}
+
+/// `messages` with their reactions, from the rows of [`reactions_query`] or
+/// [`reactions_of_query`] over them: each emoji in the order of its first reactor, as
 /// [`ChatMessage::apply`] keeps them.
 fn with_reactions<R>(mut messages: Vec<ChatMessage>, rows: &[R]) -> Vec<ChatMessage>
 where
@@ -506,9 +528,13 @@ where
     for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
     for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
 {
+    let positions: HashMap<(String, i64), usize> = messages
+        .iter()
+        .enumerate()
+        .map(|(at, message)| ((message.room.clone(), message.seq), at))
+        .collect();
     for row in rows {
-        let target: i64 = row.get("target");
-        let Ok(at) = messages.binary_search_by_key(&target, |m| m.seq) else {
+        let Some(&at) = positions.get(&(row.get("room"), row.get("target"))) else {
             continue;
         };
         let reactions = &mut messages[at].reactions;

@@ -21,7 +21,8 @@ use super::{
     StoredAccount, StoredSession, Target, USER_SELECT, account_conflict, account_query,
     batch::{Committer, Plan, WriteBatch, count},
     change_row, changes_anything, changes_query, identity, message, message_changed,
-    reactions_query, stored_account, stored_session, user_entry, with_reactions,
+    reactions_of_query, reactions_query, stored_account, stored_session, user_entry,
+    with_reactions,
 };
 
 /// How long a request waits for a connection before it is refused as `unavailable`: well under
@@ -795,6 +796,56 @@ impl Store for PgStore {
         .await?;
         self.with_reactions(rows.iter().rev().map(message).collect())
             .await
+    }
+
+    async fn search(
+        &self,
+        words: &[&str],
+        rooms: &[String],
+        limit: u32,
+    ) -> StoreResult<Vec<ChatMessage>> {
+        // The words become lexemes as the text did (`search_words`, in the migration), each a
+        // prefix, all of them required: the query is built from lexemes (letters and digits
+        // only, so quoting them is enough), never parsed from the client's text. No lexeme at
+        // all matches nothing.
+        let query: Option<String> = sqlx::query_scalar(
+            "SELECT string_agg(quote_literal(lexeme) || ':*', ' & ') \
+             FROM unnest(tsvector_to_array(search_words($1))) AS lexeme",
+        )
+        .bind(words.join(" "))
+        .fetch_one(&self.pool)
+        .await?;
+        let Some(query) = query else {
+            return Ok(Vec::new());
+        };
+        // Planned for this query (an unnamed statement is planned with its values): from the
+        // words' frequencies PostgreSQL chooses between the GIN index (rare words: fetch the
+        // few matches, sort them) and walking `arrival` backwards (common words: the newest
+        // matches come first). A plan made for any query would pick one for all.
+        let rows = sqlx::query(&format!(
+            "{MESSAGE_SELECT} WHERE (messages.room, messages.seq) IN ( \
+             SELECT found.room, found.seq FROM messages AS found \
+             WHERE found.search @@ $1::tsquery AND found.room = ANY($2) \
+             ORDER BY found.arrival DESC LIMIT $3) \
+             ORDER BY messages.arrival DESC"
+        ))
+        .persistent(false)
+        .bind(query)
+        .bind(rooms)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        let found: Vec<ChatMessage> = rows.iter().map(message).collect();
+        let (rooms, seqs): (Vec<&str>, Vec<i64>) =
+            found.iter().map(|m| (m.room.as_str(), m.seq)).unzip();
+        let reactions = sqlx::query(&reactions_of_query(
+            "SELECT * FROM unnest($1::text[], $2::int8[])",
+        ))
+        .bind(rooms)
+        .bind(seqs)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(with_reactions(found, &reactions))
     }
 
     async fn message(&self, room: &str, seq: i64) -> StoreResult<Option<ChatMessage>> {

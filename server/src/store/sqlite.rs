@@ -24,11 +24,12 @@ use super::{
     StoredAccount, StoredSession, Target, USER_SELECT, account_conflict, account_query,
     batch::{Committer, Plan, WriteBatch, count},
     change_row, changes_anything, changes_query, identity, message, message_changed,
-    reactions_query, stored_account, stored_session, user_entry, with_reactions,
+    reactions_of_query, reactions_query, stored_account, stored_session, user_entry,
+    with_reactions,
 };
 
 /// The database's file in the data directory.
-const DATABASE_FILE: &str = "chat.db";
+pub const DATABASE_FILE: &str = "chat.db";
 
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
@@ -745,6 +746,46 @@ impl Store for SqliteStore {
         .await?;
         self.with_reactions(rows.iter().rev().map(message).collect())
             .await
+    }
+
+    async fn search(
+        &self,
+        words: &[&str],
+        rooms: &[String],
+        limit: u32,
+    ) -> StoreResult<Vec<ChatMessage>> {
+        // Each word quoted (a string to FTS5, never syntax) and marked a prefix; words side by
+        // side must all match. FTS5 walks its index newest first and stops at `limit` hits in
+        // the rooms asked.
+        let query = words
+            .iter()
+            .map(|word| format!("\"{}\"*", word.replace('"', "\"\"")))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let rooms = serde_json::json!(rooms).to_string();
+        let rows = sqlx::query(&format!(
+            "{MESSAGE_SELECT} WHERE messages.rowid IN ( \
+             SELECT found.rowid FROM messages_search CROSS JOIN messages AS found \
+             ON found.rowid = messages_search.rowid \
+             WHERE messages_search MATCH ? AND found.room IN (SELECT value FROM json_each(?)) \
+             ORDER BY messages_search.rowid DESC LIMIT ?) \
+             ORDER BY messages.rowid DESC"
+        ))
+        .bind(query)
+        .bind(rooms)
+        .bind(limit)
+        .fetch_all(&self.reader)
+        .await?;
+        let found: Vec<ChatMessage> = rows.iter().map(message).collect();
+        let pairs: Vec<(&str, i64)> = found.iter().map(|m| (m.room.as_str(), m.seq)).collect();
+        let pairs = serde_json::json!(pairs).to_string();
+        let reactions = sqlx::query(&reactions_of_query(
+            "SELECT value ->> 0, value ->> 1 FROM json_each(?)",
+        ))
+        .bind(pairs)
+        .fetch_all(&self.reader)
+        .await?;
+        Ok(with_reactions(found, &reactions))
     }
 
     async fn message(&self, room: &str, seq: i64) -> StoreResult<Option<ChatMessage>> {

@@ -6,7 +6,8 @@
 //! user, across their connections: writes that are not messages (`createRoom`, `joinRoom`,
 //! `leaveRoom`, `rename`), which all wait for the one database writer, changes to messages
 //! (`editMessage`, `deleteMessage`: one transaction each, not group-committed), and reactions
-//! (`react`, `unreact`: the same, more often). Per room: typing relays,
+//! (`react`, `unreact`: the same, more often), and searches (`search`: each an index lookup over
+//! every room the user can read). Per room: typing relays,
 //! since each one is delivered to every member. Per client address: new connections and
 //! server-function calls, so that opening a fresh connection (with fresh budgets) is not a way
 //! around the others. Budgets are per node; they bound work, they do not decide correctness.
@@ -34,6 +35,9 @@ impl RateLimit {
     /// Edits and deletions: a person fixing a few typos or clearing a few messages at once,
     /// then two a second (each is a transaction of its own, and a broadcast to the room).
     const CHANGES: Self = Self::new(2.0, 10.0);
+    /// Searches: a person refining a search as they type (the UI waits for a pause), then two a
+    /// second; each one is an index lookup over every readable room.
+    const SEARCHES: Self = Self::new(2.0, 10.0);
     /// Reactions: a person going through a conversation reacting here and there, or clicking a
     /// reaction on and off, then five a second (each a transaction and a broadcast, as a change).
     const REACTIONS: Self = Self::new(5.0, 20.0);
@@ -105,6 +109,7 @@ pub struct SharedBudget {
     writes: DefaultKeyedRateLimiter<String>,
     changes: DefaultKeyedRateLimiter<String>,
     reactions: DefaultKeyedRateLimiter<String>,
+    searches: DefaultKeyedRateLimiter<String>,
     room_typing: DefaultKeyedRateLimiter<String>,
     /// Per client address: new Socket.io connections and server-function calls, which each
     /// start with no budget of their own. `None` where per-address limits are off.
@@ -125,6 +130,7 @@ impl SharedBudget {
             writes: RateLimiter::keyed(RateLimit::WRITES.quota()),
             changes: RateLimiter::keyed(RateLimit::CHANGES.quota()),
             reactions: RateLimiter::keyed(RateLimit::REACTIONS.quota()),
+            searches: RateLimiter::keyed(RateLimit::SEARCHES.quota()),
             room_typing: RateLimiter::keyed(RateLimit::ROOM_TYPING.quota()),
             per_address: per_address.then(|| PerAddress {
                 connects: RateLimiter::keyed(RateLimit::CONNECTS.quota()),
@@ -163,6 +169,11 @@ impl SharedBudget {
         self.reactions.check_key(&user_id.to_owned()).is_ok()
     }
 
+    /// A search by `user_id`.
+    pub fn search(&self, user_id: &str) -> bool {
+        self.searches.check_key(&user_id.to_owned()).is_ok()
+    }
+
     pub fn room_typing(&self, room: &str) -> bool {
         self.room_typing.check_key(&room.to_owned()).is_ok()
     }
@@ -176,6 +187,8 @@ impl SharedBudget {
         self.changes.shrink_to_fit();
         self.reactions.retain_recent();
         self.reactions.shrink_to_fit();
+        self.searches.retain_recent();
+        self.searches.shrink_to_fit();
         self.room_typing.retain_recent();
         self.room_typing.shrink_to_fit();
         if let Some(budget) = &self.per_address {
@@ -200,6 +213,7 @@ mod tests {
         assert!(shared.write("u2"), "another user has a budget of their own");
         assert_eq!((0..100).filter(|_| shared.change("u1")).count(), 10);
         assert_eq!((0..100).filter(|_| shared.reaction("u1")).count(), 20);
+        assert_eq!((0..100).filter(|_| shared.search("u1")).count(), 10);
         let here = Some(IpAddr::from([127, 0, 0, 1]));
         assert_eq!((0..100).filter(|_| shared.connect(here)).count(), 64);
         assert!(shared.connect(Some(IpAddr::from([127, 0, 0, 2]))));

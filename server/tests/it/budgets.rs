@@ -77,6 +77,11 @@ async fn syncs_are_rate_limited() {
 }
 
 #[tokio::test]
+async fn searches_are_rate_limited() {
+    some_are_rate_limited("search", |n| json!({ "query": format!("word{n}") }), &[]).await;
+}
+
+#[tokio::test]
 async fn edits_and_deletions_are_rate_limited() {
     // Nothing to change in an empty room: within the budget, the answer is `message_not_found`.
     let edit = |n| json!({ "room": "general", "seq": 1, "text": format!("edit {n}") });

@@ -362,7 +362,7 @@ pub mod event {
     use shared::{
         ArchiveRoom, ChatInput, CreateRoom, DeleteMessage, EditMessage, ErrorPayload, Event,
         Invite, Invited, JoinRoom, LeaveRoom, MarkRead, Members, MessageChanged, NowTyping,
-        PresenceChange, React, ReadUpTo, Rename, RoomUpdated, Sync, Unreact, Welcome,
+        PresenceChange, React, ReadUpTo, Rename, RoomUpdated, Search, Sync, Unreact, Welcome,
     };
 
     pub const CHAT_MESSAGE: &str = ChatInput::NAME;
@@ -387,4 +387,5 @@ pub mod event {
     pub const ROOM_UPDATED: &str = RoomUpdated::NAME;
     pub const MARK_READ: &str = MarkRead::NAME;
     pub const READ: &str = ReadUpTo::NAME;
+    pub const SEARCH: &str = Search::NAME;
 }

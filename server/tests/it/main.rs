@@ -19,6 +19,7 @@ mod raw;
 mod reactions;
 mod replies;
 mod rooms;
+mod search;
 mod server_fns;
 mod sessions;
 mod shutdown;
