@@ -132,6 +132,14 @@ for (const colorScheme of ['dark', 'light']) {
     await t.test(`${colorScheme}, desktop: invite dialog with a refused username`, (t) => audit(t, page));
     await invite.getByRole('button', { name: 'Done' }).click();
 
+    await page.getByRole('button', { name: 'Search' }).click();
+    const search = page.getByRole('dialog', { name: 'Search messages' });
+    await search.getByRole('searchbox', { name: 'Words to find' }).fill('last word');
+    await search.getByRole('searchbox', { name: 'Words to find' }).press('Enter');
+    await search.locator('mark').first().waitFor();
+    await t.test(`${colorScheme}, desktop: search results`, (t) => audit(t, page));
+    await search.getByRole('button', { name: 'Close' }).click();
+
     assert.deepEqual(alice.problems, []);
     await alice.close();
   });

@@ -1364,6 +1364,55 @@ test('replies: answer a message, its quote follows edits and deletion, and openi
   await kim.close();
 });
 
+test('search: Ctrl+K, words found in the rooms one can read and marked, a result opens its message', async () => {
+  const lea = await openChat({ name: 'Lea' });
+  const max = await openChat({ name: 'Max' });
+  await max.page.getByRole('textbox', { name: 'New room name' }).fill('vault');
+  await max.page.getByRole('checkbox', { name: /Private/ }).check();
+  await max.page.getByRole('button', { name: 'Create room' }).click();
+  await max.page.locator('h1', { hasText: '# vault' }).waitFor();
+  await send(max.page, 'Zebrafish deployment plan, private');
+  await createRoom(lea.page, 'zoo');
+  await send(lea.page, 'The zebrafish deployment went fine');
+  await expectOnce(lea.page, 'zebrafish deployment went fine');
+  const seq = await lea.page.locator('li.message', { hasText: 'zebrafish deployment went fine' }).getAttribute('data-seq');
+  await lea.page.locator('a[href="/r/general"]').click();
+  await lea.page.locator('h1', { hasText: '# general' }).waitFor();
+
+  await lea.page.keyboard.press('Control+k');
+  const dialog = lea.page.getByRole('dialog', { name: 'Search messages' });
+  const query = dialog.getByRole('searchbox', { name: 'Words to find' });
+  await lea.page.waitForFunction(() => document.activeElement?.id === 'search-query');
+  await query.fill('?!');
+  await query.press('Enter');
+  await dialog.getByRole('alert').filter({ hasText: 'Type a word to find.' }).waitFor();
+
+  // Every word, as the start of a word, in any case; Max's private room is not searched.
+  await query.fill('ZEBRA deplo');
+  await query.press('Enter');
+  await dialog.getByRole('status').filter({ hasText: /^1 message found\.$/ }).waitFor();
+  const result = dialog.locator('.result');
+  assert.deepEqual(await result.locator('mark').allTextContents(), ['zebrafish', 'deployment']);
+  await result.getByText(/^#zoo · Lea · /).waitFor();
+
+  // Only in the open room (#general): nothing.
+  await dialog.getByRole('checkbox', { name: 'Only in #general' }).check();
+  await query.press('Enter');
+  await dialog.getByRole('status').filter({ hasText: 'Nothing found.' }).waitFor();
+  await dialog.getByRole('checkbox', { name: 'Only in #general' }).uncheck();
+  await query.press('Enter');
+  await dialog.getByRole('status').filter({ hasText: /^1 message found\.$/ }).waitFor();
+
+  // A result opens its room at the message, which gets focus.
+  await result.click();
+  await dialog.waitFor({ state: 'detached' });
+  await lea.page.locator('h1', { hasText: '# zoo' }).waitFor();
+  await lea.page.waitForFunction((seq) => document.activeElement?.dataset.seq === seq, seq);
+  assert.deepEqual([...lea.problems, ...max.problems], []);
+  await lea.close();
+  await max.close();
+});
+
 test('archived rooms: an admin archives a room, its members can read and not write, until it is back', async () => {
   const fresh = await startServer();
   try {

@@ -58,6 +58,8 @@ pub enum Dialog {
     Invite,
     /// Confirming the deletion of message [`ChatState::deleting`].
     DeleteMessage,
+    /// Finding messages by their words.
+    Search,
 }
 
 /// How much of a room's past is loaded.

@@ -1,13 +1,26 @@
-//! History pages: a room's newest messages when it is first shown, and older pages as the
-//! reader scrolls up, through the `history` server function.
+//! Reading back: history pages (a room's newest messages when it is first shown, and older
+//! pages as the reader scrolls up, through the `history` server function), and searching.
 
 use leptos::{prelude::*, task::spawn_local};
+use shared::{ChatMessage, ErrorPayload, Found, Search};
 
 use crate::{
-    http,
+    http, socket,
     state::{ChatState, History},
     storage,
 };
+
+/// The messages of the rooms the user can read (or of `room`) holding every word of `query`,
+/// newest first.
+pub fn search(
+    query: String,
+    room: Option<String>,
+    done: impl FnOnce(Result<Vec<ChatMessage>, ErrorPayload>) + 'static,
+) {
+    socket::request(&Search { query, room }, move |reply| {
+        done(reply.map(|Found { results }| results));
+    });
+}
 
 /// Messages per history page.
 const PAGE: u32 = 50;

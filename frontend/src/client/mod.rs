@@ -24,7 +24,7 @@ pub use account::{
 };
 pub use attention::{set_notifications, watch};
 pub use changes::{delete_message, edit_message, last_editable, react};
-pub use history::load_history;
+pub use history::{load_history, search};
 pub use outbox::{retry, send};
 pub use rooms::{
     archive_room, browse_rooms, create_room, follow_navigation, invite, join_room, leave_room,

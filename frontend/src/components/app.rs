@@ -12,6 +12,7 @@ use super::{
     invite::InviteDialog,
     message_list::MessageList,
     name_dialog::NameDialog,
+    search::SearchDialog,
     sidebar::{Sidebar, close_drawer},
     sign_in::SignIn,
 };
@@ -54,6 +55,7 @@ pub fn App() -> impl IntoView {
             Dialog::Account => view! { <AccountDialog /> }.into_any(),
             Dialog::Invite => view! { <InviteDialog /> }.into_any(),
             Dialog::DeleteMessage => view! { <DeleteDialog /> }.into_any(),
+            Dialog::Search => view! { <SearchDialog /> }.into_any(),
         })
     };
 
@@ -93,11 +95,18 @@ fn invite_from_link(path: &str) -> Option<String> {
 }
 
 /// Alt+Up and Alt+Down open the room above or below in the list; Alt+End jumps to the newest
-/// message; Escape closes the phone's room drawer.
+/// message; Ctrl+K (Cmd+K) opens the search; Escape closes the phone's room drawer.
 fn shortcuts(state: ChatState) {
     let handle = window_event_listener(leptos::ev::keydown, move |event| {
         if event.key() == "Escape" && state.drawer.get_untracked() {
             return close_drawer(state);
+        }
+        if (event.ctrl_key() || event.meta_key())
+            && event.key() == "k"
+            && state.dialog.with_untracked(Option::is_none)
+        {
+            event.prevent_default();
+            return state.dialog.set(Some(Dialog::Search));
         }
         if !event.alt_key() || state.dialog.with_untracked(Option::is_some) {
             return;

@@ -98,6 +98,10 @@ pub fn Header() -> impl IntoView {
                     "Notify all"
                 </button>
             </Show>
+            <button id="search-button" class="link" aria-haspopup="dialog" aria-keyshortcuts="Control+K"
+                on:click=move |_| state.dialog.set(Some(Dialog::Search))>
+                "Search"
+            </button>
             <Show when=private>
                 <button id="invite-button" class="link" aria-haspopup="dialog"
                     on:click=move |_| state.dialog.set(Some(Dialog::Invite))>

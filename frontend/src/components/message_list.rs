@@ -39,6 +39,9 @@ const FOLLOWING_ROWS: usize = 100;
 /// The most rows one frame adds or takes away: older messages drawn as the reader reaches the
 /// top, rows taken down after the reader came back to the newest or switched rooms.
 const ROWS_PER_FRAME: usize = 60;
+/// The most history pages loaded to bring one message into view (a quote or a search result
+/// followed to it): a thousand messages back.
+const SEEK_PAGES: usize = 20;
 /// The most new messages one frame draws while the reader follows: in a burst, only its newest
 /// this many, and the rows above them a frame's worth at a time after.
 const BURST_ROWS: usize = 20;
@@ -168,12 +171,14 @@ pub fn MessageList() -> impl IntoView {
     });
     let history = move || state.current_room().map(|room| room.history.get());
 
-    // A quote followed to its original: older pages load until the original is held, then the
-    // list draws down to it and brings it into view (below, once drawn).
+    // A quote or a search result followed to its message: older pages load until it is held
+    // (at most SEEK_PAGES of them), then the list draws down to it and brings it into view
+    // (below, once drawn).
     let reveal = StoredValue::new(None::<i64>);
+    let pages_loaded = StoredValue::new(0_usize);
     Effect::new(move |_| {
         let Some(seq) = state.seeking.get() else {
-            return;
+            return pages_loaded.set_value(0);
         };
         let Some(room) = state.current_room() else {
             return;
@@ -192,7 +197,15 @@ pub fn MessageList() -> impl IntoView {
             return;
         }
         match room.history.get() {
+            History::NotLoaded | History::Partial if pages_loaded.get_value() >= SEEK_PAGES => {
+                state.seeking.set(None);
+                state.error.set(Some(
+                    "That message is further back than the page goes by itself: scroll up to it."
+                        .to_owned(),
+                ));
+            }
             History::NotLoaded | History::Partial => {
+                pages_loaded.update_value(|pages| *pages += 1);
                 client::load_history(state, state.current.get_untracked(), oldest);
             }
             History::Loading => {}

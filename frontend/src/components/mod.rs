@@ -17,6 +17,7 @@ mod pending_item;
 mod people;
 mod reactions;
 mod room_link;
+mod search;
 mod sidebar;
 mod sign_in;
 
