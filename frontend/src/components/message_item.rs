@@ -115,9 +115,8 @@ pub fn MessageItem(message: Arc<ChatMessage>, head: bool) -> impl IntoView {
                     })}
                 </div>
             })}
-            <Show when=move || state.reacting.get() == Some(seq)>
-                <Picker seq />
-            </Show>
+            // A closure, not a <Show>: every row has one, and rows are drawn a screenful a frame.
+            {move || (state.reacting.get() == Some(seq)).then(|| view! { <Picker seq /> })}
         </li>
     }
 }
