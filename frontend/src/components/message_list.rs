@@ -693,11 +693,11 @@ mod tests {
     fn a_room_just_opened_draws_its_newest_messages() {
         assert_eq!(
             window(&held(1..=1000), None, true, None),
-            (Some(901), false)
+            (Some(941), false)
         );
         assert_eq!(
             window(&held(1..=1000), None, false, None),
-            (Some(901), false)
+            (Some(941), false)
         );
         assert_eq!(window(&held(5..=20), None, true, None), (Some(5), false));
         assert_eq!(
@@ -710,12 +710,12 @@ mod tests {
     fn a_reader_back_at_the_newest_loses_the_rows_far_above_a_frame_at_a_time() {
         let room = held(1..=1000);
         let drawn = Some(1000);
-        assert_eq!(window(&room, Some(701), true, drawn), (Some(761), true));
-        assert_eq!(window(&room, Some(761), true, drawn), (Some(821), true));
-        assert_eq!(window(&room, Some(821), true, drawn), (Some(881), true));
-        assert_eq!(window(&room, Some(881), true, drawn), (Some(901), false));
+        assert_eq!(window(&room, Some(781), true, drawn), (Some(821), true));
+        assert_eq!(window(&room, Some(821), true, drawn), (Some(861), true));
+        assert_eq!(window(&room, Some(861), true, drawn), (Some(901), true));
+        assert_eq!(window(&room, Some(901), true, drawn), (Some(941), false));
         // All held, as after an older page was asked for.
-        assert_eq!(window(&room, Some(i64::MIN), true, drawn), (Some(61), true));
+        assert_eq!(window(&room, Some(i64::MIN), true, drawn), (Some(41), true));
     }
 
     #[test]
@@ -726,13 +726,13 @@ mod tests {
         assert_eq!(window(&room, Some(1), true, Some(100)), (Some(581), true));
         assert_eq!(window(&room, Some(581), true, Some(600)), (Some(561), true));
         assert_eq!(
-            window(&room, Some(521), true, Some(600)),
-            (Some(501), false)
+            window(&room, Some(561), true, Some(600)),
+            (Some(541), false)
         );
         // A few new ones are added, and as many rows at the top go.
         assert_eq!(
-            window(&room, Some(481), true, Some(590)),
-            (Some(501), false)
+            window(&room, Some(531), true, Some(590)),
+            (Some(541), false)
         );
         // Scrolled up, nothing changes.
         assert_eq!(window(&room, Some(1), false, Some(100)), (Some(1), false));
@@ -751,7 +751,7 @@ mod tests {
     #[test]
     fn reaching_the_top_draws_a_frame_of_older_held_messages_then_none() {
         let room = held(1..=1000);
-        assert_eq!(older_start(&room, 901), Some(841));
+        assert_eq!(older_start(&room, 941), Some(901));
         assert_eq!(older_start(&room, 31), Some(1));
         assert_eq!(older_start(&room, 1), None);
         assert_eq!(older_start(&room, i64::MIN), None);
