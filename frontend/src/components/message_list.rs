@@ -254,12 +254,10 @@ pub fn MessageList() -> impl IntoView {
         // The DOM is updated by effects that run as the list changed, like this one: whatever
         // is measured or scrolled waits until they have run.
         spawn_local(async move {
-            if let Some(seq) = reveal.get_value()
+            if reveal.with_value(Option::is_some)
                 && let Some(element) = scroller.get_untracked()
             {
-                if show(&element, seq) {
-                    reveal.set_value(None);
-                }
+                reveal_when_drawn(element, reveal, REVEAL_FRAMES);
             } else if let Some((seq, offset)) = anchor.get_value()
                 && let Some(element) = scroller.get_untracked()
             {
@@ -531,8 +529,9 @@ fn take_down(sheets: RwSignal<Vec<Sheet>>) {
 /// The message `seq` in the open room's list, if drawn.
 fn message_item(list: &web_sys::HtmlDivElement, seq: i64) -> Option<web_sys::HtmlElement> {
     let item = list
+        // The open sheet is the last: one that is going may still show a row of that seq.
         .query_selector(&format!(
-            "ol.messages:not([hidden]) li.message[data-seq=\"{seq}\"]"
+            "ol.messages:last-of-type li.message[data-seq=\"{seq}\"]"
         ))
         .ok()??;
     wasm_bindgen::JsCast::dyn_into(item).ok()
@@ -541,6 +540,24 @@ fn message_item(list: &web_sys::HtmlDivElement, seq: i64) -> Option<web_sys::Htm
 /// Where the message `seq` is in the open room's list, from the top of its content.
 fn message_top(list: &web_sys::HtmlDivElement, seq: i64) -> Option<i32> {
     message_item(list, seq).map(|item| item.offset_top())
+}
+
+/// How many frames a message sought is looked for once the list was redrawn for it: a room
+/// switched to gets its rows in a new sheet, which is in the page a frame or so after the list
+/// changed.
+const REVEAL_FRAMES: u8 = 30;
+
+/// Brings the message sought into view once its row is in the page, looking again each frame,
+/// `frames` more times at most.
+fn reveal_when_drawn(list: web_sys::HtmlDivElement, reveal: StoredValue<Option<i64>>, frames: u8) {
+    let Some(seq) = reveal.get_value() else {
+        return;
+    };
+    if show(&list, seq) {
+        reveal.set_value(None);
+    } else if frames > 0 {
+        request_animation_frame(move || reveal_when_drawn(list, reveal, frames - 1));
+    }
 }
 
 /// Brings message `seq` into view and gives it focus (so keyboard and screen reader users land
