@@ -611,6 +611,7 @@ mod tests {
             deleted: None,
             reply_to: None,
             reactions: Vec::new(),
+            attachment: None,
         }
     }
 

@@ -234,8 +234,13 @@ fn refuse_payload(payload: ErrorPayload) -> ErrorPayload {
     payload
 }
 
-fn status(code: ErrorCode) -> StatusCode {
+/// The HTTP status a refusal with `code` is answered with (server functions and files).
+pub fn status(code: ErrorCode) -> StatusCode {
     match code {
+        ErrorCode::FileTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        ErrorCode::FileNotFound => StatusCode::NOT_FOUND,
+        ErrorCode::NotAMember => StatusCode::FORBIDDEN,
+        ErrorCode::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
         ErrorCode::UnknownSession | ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
         ErrorCode::Banned => StatusCode::FORBIDDEN,
         ErrorCode::Forbidden => StatusCode::FORBIDDEN,
@@ -243,7 +248,7 @@ fn status(code: ErrorCode) -> StatusCode {
         ErrorCode::UsernameTaken => StatusCode::CONFLICT,
         ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
         ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
-        ErrorCode::Internal | ErrorCode::Overloaded | ErrorCode::Timeout | ErrorCode::Unknown => {
+        ErrorCode::Internal | ErrorCode::Timeout | ErrorCode::Unknown => {
             StatusCode::INTERNAL_SERVER_ERROR
         }
         _ => StatusCode::BAD_REQUEST,

@@ -5,6 +5,8 @@
 //! that must survive a restart or be shared between nodes goes through the [`Store`].
 
 mod accounts;
+mod files;
+mod images;
 mod permissions;
 
 use permissions::{Action, allow};
@@ -19,11 +21,12 @@ use sha2::{Digest, Sha256};
 use shared::{
     AccountInfo, Auth, Author, Change, ChatInput, ChatMessage, DEFAULT_ROOM, DeletedBy, ErrorCode,
     MAX_REACTIONS, MAX_SEARCH_RESULTS, MessageChanged, PresenceChange, Reaction, ReadUpTo,
-    RoomCursor, RoomInfo, Synced, ValidationError, search_words, validate_client_id,
-    validate_emoji, validate_name, validate_room, validate_text,
+    RoomCursor, RoomInfo, Synced, ValidationError, search_words, validate_caption,
+    validate_client_id, validate_emoji, validate_name, validate_room, validate_text,
 };
 
 pub use accounts::{AccountPolicy, Register, reset_password, session_id};
+pub use files::{FileContent, Requester};
 use presence::Presence;
 pub use presence::{Board, BoardResult, Changes, ConnectionId};
 
@@ -103,6 +106,12 @@ pub enum ChatError {
     LastAdmin,
     #[error("Too many attempts; wait a minute and try again.")]
     RateLimited,
+    #[error("This file is larger than the server takes ({} at most).", files::megabytes(*.0))]
+    FileTooLarge(u64),
+    #[error("There is no such file here for you.")]
+    FileNotFound,
+    #[error("The server is handling as many files as it will at once; try again shortly.")]
+    Overloaded,
     #[error("The server could not do that right now; try again.")]
     Hashing(String),
     #[error("storage failed: {0}")]
@@ -135,6 +144,9 @@ impl ChatError {
             Self::UserNotFound => ErrorCode::InvalidPayload,
             Self::SessionNotFound => ErrorCode::InvalidPayload,
             Self::RateLimited => ErrorCode::RateLimited,
+            Self::FileTooLarge(_) => ErrorCode::FileTooLarge,
+            Self::FileNotFound => ErrorCode::FileNotFound,
+            Self::Overloaded => ErrorCode::Overloaded,
             Self::Hashing(_) => ErrorCode::Internal,
             Self::Store(StoreError::Unavailable(_)) => ErrorCode::Unavailable,
             Self::Store(_) => ErrorCode::Internal,
@@ -341,13 +353,25 @@ impl Chat {
         rooms: &impl InRooms,
         input: ChatInput,
     ) -> ChatResult<Posted> {
-        let text = validate_text(input.text())?.to_owned();
+        let attachment = input.attachment().map(str::to_owned);
+        let text = match attachment {
+            Some(_) => validate_caption(input.text())?,
+            None => validate_text(input.text())?,
+        }
+        .to_owned();
         let client_id = input
             .client_id()
             .map(validate_client_id)
             .transpose()?
             .map(str::to_owned);
         let room = self.member_room(rooms, input.room()).await?;
+        let file = match &attachment {
+            Some(id) => Some(
+                self.attachable(author, &room, id, client_id.as_deref())
+                    .await?,
+            ),
+            None => None,
+        };
         let reply_to = input.reply_to();
         if let Some(original) = reply_to
             && self.store.message(&room, original).await?.is_none()
@@ -364,6 +388,7 @@ impl Chat {
                 sent_at: now_millis(),
                 client_id,
                 reply_to,
+                attachment,
             })
             .await;
         match posted {
@@ -381,6 +406,11 @@ impl Chat {
             }
             Ok(Posted::Duplicate(message)) => {
                 Ok(Posted::Duplicate(self.as_it_is_now(message).await?))
+            }
+            // The file as it was just checked: it cannot change while its message is stored.
+            Ok(Posted::New(mut message)) => {
+                message.attachment = file;
+                Ok(Posted::New(message))
             }
             posted => Ok(posted?),
         }
@@ -961,6 +991,9 @@ impl From<StoreError> for ChatError {
 }
 
 /// What a room's sequence number stands for: a message, or a change to one.
+// Entries live only while one sync page is put together; boxing messages would cost an
+// allocation each for nothing.
+#[allow(clippy::large_enum_variant)]
 enum Entry {
     Message(ChatMessage),
     Change(MessageChanged),
@@ -1001,6 +1034,9 @@ impl Entry {
                     + message.client_id.as_ref().map_or(0, String::len)
                     + quote
                     + reactions
+                    + message.attachment.as_ref().map_or(0, |file| {
+                        file.id.len() + file.name.len() + file.content_type.len() + MESSAGE_OVERHEAD
+                    })
                     + MESSAGE_OVERHEAD
             }
             Self::Change(change) => {
@@ -1092,6 +1128,7 @@ mod tests {
             deleted: None,
             reply_to: None,
             reactions: Vec::new(),
+            attachment: None,
         }
     }
 

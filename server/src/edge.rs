@@ -7,7 +7,9 @@
 //!   programs, not pages, and pass: bare Socket.io clients keep working.
 //! - **Headers.** Every response carries a Content-Security-Policy that lets the page run only
 //!   its own script, WebAssembly and stylesheet and talk only to this server, and forbids framing
-//!   it; with `nosniff`, no referrer, and no camera, microphone or location.
+//!   it (images may be `blob:` URLs: the UI shows the files it fetched so); with `nosniff`, no
+//!   referrer, and no camera, microphone or location. File responses set a stricter policy of
+//!   their own (`files.rs`), which this one does not replace.
 
 use std::{net::IpAddr, sync::Arc};
 
@@ -116,7 +118,7 @@ fn set_security_headers(headers: &mut HeaderMap) {
         // connect-src covers this server's WebSocket (CSP level 3).
         let policy = format!(
             "default-src 'none'; script-src 'self' 'wasm-unsafe-eval' {scripts}; \
-             style-src 'self' {styles}; img-src 'self' data:; connect-src 'self'; \
+             style-src 'self' {styles}; img-src 'self' data: blob:; connect-src 'self'; \
              manifest-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
         );
         HeaderValue::from_str(&policy).expect("hashes are base64")

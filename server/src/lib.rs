@@ -8,6 +8,7 @@ mod backend;
 mod chat;
 mod edge;
 mod error;
+mod files;
 mod health;
 mod memory;
 mod redis;
@@ -88,7 +89,13 @@ pub struct Config {
     pub allowed_origins: Vec<String>,
     /// Registration, guests and session lifetime.
     pub accounts: AccountPolicy,
+    /// The largest file an upload may be, in bytes; larger ones are refused (`file_too_large`,
+    /// HTTP 413) while they are read.
+    pub max_file_bytes: u64,
 }
+
+/// The default of [`Config::max_file_bytes`]: 10 MiB.
+pub const DEFAULT_MAX_FILE_BYTES: u64 = 10 * 1024 * 1024;
 
 impl Config {
     /// The defaults, with the database in `data_dir`.
@@ -107,6 +114,7 @@ impl Config {
             metrics_bind: None,
             allowed_origins: Vec::new(),
             accounts: AccountPolicy::default(),
+            max_file_bytes: DEFAULT_MAX_FILE_BYTES,
         }
     }
 }
@@ -255,6 +263,11 @@ async fn serve_chat<A: Adapter>(
         io: io.clone(),
     });
     let backend_budget = shared_budget.clone();
+    let file_routes = files::routes(files::Files::new(
+        chat.clone(),
+        shared_budget.clone(),
+        config.max_file_bytes,
+    ));
     let metrics_route = Router::new().route(METRICS_PATH, metrics_endpoint(&io, &chat));
     let (public_metrics, metrics_server) = match metrics {
         None => (metrics_route, None),
@@ -282,6 +295,7 @@ async fn serve_chat<A: Adapter>(
             }),
         )
         .merge(public_metrics)
+        .merge(file_routes)
         .fallback_service(socket_io)
         .layer(axum::middleware::from_fn_with_state(
             Arc::new(edge::AllowedOrigins::new(config.allowed_origins.clone())),

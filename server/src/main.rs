@@ -119,6 +119,13 @@ struct Args {
     #[arg(long, env = "CHAT_SESSION_DAYS", default_value_t = 30)]
     session_days: u64,
 
+    /// The largest file people may attach, in bytes or with a unit: 10MiB, 512KiB, 2MB (KiB
+    /// and MiB count 1,024s; kB and MB 1,000s; K and M are KiB and MiB, as in nginx). Larger
+    /// uploads are refused while they are read. Behind nginx, `client_max_body_size` must be at
+    /// least this.
+    #[arg(long, env = "CHAT_MAX_FILE_SIZE", default_value = "10MiB", value_parser = parse_size)]
+    max_file_size: u64,
+
     /// Seconds shutdown waits for open connections before closing them anyway.
     #[arg(long, env = "CHAT_SHUTDOWN_TIMEOUT", default_value_t = 5)]
     shutdown_timeout: u64,
@@ -254,6 +261,7 @@ fn config(args: Args) -> server::Config {
             shutdown_timeout: Duration::from_secs(args.shutdown_timeout),
         },
         metrics_bind: args.metrics_bind,
+        max_file_bytes: args.max_file_size,
         allowed_origins: args.allowed_origin,
         accounts: server::AccountPolicy {
             registration: args.registration,
@@ -268,6 +276,31 @@ fn config(args: Args) -> server::Config {
 
 fn parse_registration(mode: &str) -> Result<server::Registration, String> {
     server::Registration::parse(mode).ok_or_else(|| "one of open, invite, closed".to_owned())
+}
+
+/// A size: a whole number of bytes, or of a unit (`k`/`K`/`KiB` and `m`/`M`/`MiB` count 1,024s,
+/// `kB` and `MB` 1,000s; case aside).
+fn parse_size(value: &str) -> Result<u64, String> {
+    let value = value.trim();
+    let digits = value
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(value.len());
+    let (number, unit) = value.split_at(digits);
+    let number: u64 = number
+        .parse()
+        .map_err(|_| "a whole number, with a unit if wanted: 10MiB, 512KiB, 2MB".to_owned())?;
+    let unit = unit.trim().to_ascii_lowercase();
+    let scale: u64 = match unit.as_str() {
+        "" | "b" => 1,
+        "k" | "kib" => 1024,
+        "kb" => 1000,
+        "m" | "mib" => 1024 * 1024,
+        "mb" => 1_000_000,
+        _ => return Err(format!("unknown unit {unit:?}: b, KiB, MiB, kB or MB")),
+    };
+    number
+        .checked_mul(scale)
+        .ok_or_else(|| "too large".to_owned())
 }
 
 fn parse_on_off(value: &str) -> Result<bool, String> {
@@ -295,6 +328,23 @@ fn shutdown_signal() -> impl std::future::Future<Output = ()> {
                 tracing::error!(%error, "cannot listen for signals; stop the server with SIGKILL");
                 std::future::pending::<()>().await;
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_are_bytes_or_a_unit() {
+        assert_eq!(parse_size("10MiB"), Ok(10 * 1024 * 1024));
+        assert_eq!(parse_size("10m"), Ok(10 * 1024 * 1024));
+        assert_eq!(parse_size("512 KiB"), Ok(512 * 1024));
+        assert_eq!(parse_size("2MB"), Ok(2_000_000));
+        assert_eq!(parse_size("1000"), Ok(1000));
+        for bad in ["", "MiB", "1.5MiB", "10GiB", "-1", "99999999999999999999M"] {
+            assert!(parse_size(bad).is_err(), "{bad}");
         }
     }
 }

@@ -31,6 +31,13 @@ pub enum ErrorCode {
     InvalidQuery,
     /// The room is archived: it can be read, not written to.
     RoomArchived,
+    /// An upload is larger than the server takes (`--max-file-size`, 10 MiB unless set): HTTP
+    /// 413, nothing stored.
+    FileTooLarge,
+    /// No file has that id for this user: unknown, in a room they are not in, not yet attached
+    /// by its uploader, deleted with its message, or (to attach) not theirs, of another room or
+    /// attached already. One answer for all, so it tells nothing of other rooms' files (HTTP 404).
+    FileNotFound,
     CannotLeaveDefaultRoom,
     /// The user is in as many rooms as allowed, or the server holds as many rooms as allowed.
     TooManyRooms,
@@ -135,6 +142,8 @@ mod tests {
             (ErrorCode::InvalidEmoji, "invalid_emoji"),
             (ErrorCode::TooManyReactions, "too_many_reactions"),
             (ErrorCode::InvalidQuery, "invalid_query"),
+            (ErrorCode::FileTooLarge, "file_too_large"),
+            (ErrorCode::FileNotFound, "file_not_found"),
         ] {
             assert_eq!(serde_json::to_value(code).unwrap(), json!(wire));
             assert_eq!(

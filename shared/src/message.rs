@@ -27,6 +27,10 @@ pub enum ChatInput {
         /// The `seq` of the message of the same room this one answers.
         #[serde(default, rename = "replyTo", skip_serializing_if = "Option::is_none")]
         reply_to: Option<i64>,
+        /// The id of a file its author uploaded to the same room and attached to no message
+        /// yet (`POST /api/files`): the message carries it. `text` may then be empty.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        attachment: Option<String>,
     },
 }
 
@@ -61,6 +65,14 @@ impl ChatInput {
         match self {
             Self::Text(_) => None,
             Self::Object { reply_to, .. } => *reply_to,
+        }
+    }
+
+    /// The id of the file it carries, if any.
+    pub fn attachment(&self) -> Option<&str> {
+        match self {
+            Self::Text(_) => None,
+            Self::Object { attachment, .. } => attachment.as_deref(),
         }
     }
 }
@@ -119,6 +131,37 @@ pub struct ChatMessage {
     /// absent when none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reactions: Vec<Reaction>,
+    /// The file it carries, read with it; absent when none, and once it is deleted (the file
+    /// goes with it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attachment: Option<FileInfo>,
+}
+
+/// A file as the server stored it: the reply to an upload, and a message's `attachment`. Its
+/// bytes are at `GET /files/{id}` (and an image's thumbnail at `GET /files/{id}/thumbnail`),
+/// for the members of its room.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FileInfo {
+    pub id: String,
+    /// The uploader's name for it, cleaned ([`crate::clean_file_name`]).
+    pub name: String,
+    /// What it is served as: `image/png`, `image/jpeg`, `image/gif` or `image/webp` for an
+    /// image the server decoded itself, `application/octet-stream` for anything else, whatever
+    /// the uploader claimed.
+    pub content_type: String,
+    /// In bytes.
+    pub size: u64,
+    /// An image's size in pixels; absent for other files (then it has no thumbnail).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<ImageSize>,
+}
+
+/// An image's width and height, in pixels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImageSize {
+    pub width: u32,
+    pub height: u32,
 }
 
 /// The message a reply answers, as a reply carries it: read with the reply (never copied into
@@ -354,6 +397,7 @@ impl ChatMessage {
                 self.text.clear();
                 self.deleted = Some(*by);
                 self.reactions.clear();
+                self.attachment = None;
             }
             Change::Reacted { emoji, user } => {
                 let reactor = Reactor {
@@ -565,6 +609,7 @@ mod tests {
             deleted: None,
             reply_to: None,
             reactions: Vec::new(),
+            attachment: None,
         }
     }
 
@@ -840,6 +885,7 @@ mod tests {
             deleted: None,
             reply_to: None,
             reactions: Vec::new(),
+            attachment: None,
         };
         assert_eq!(
             serde_json::to_value(&message).unwrap(),

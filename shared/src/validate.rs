@@ -22,6 +22,8 @@ pub const MAX_REACTIONS: usize = 20;
 pub const MAX_QUERY_CHARS: usize = 200;
 /// Most words a search query may have (each one narrows the search: more would only cost).
 pub const MAX_QUERY_WORDS: usize = 10;
+/// Longest file name kept, in characters; a longer one is cut, keeping its extension.
+pub const MAX_FILE_NAME_CHARS: usize = 200;
 
 /// Why some input was refused.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -127,6 +129,50 @@ pub fn validate_text(text: &str) -> Result<&str, ValidationError> {
         return Err(ValidationError::ControlCharacters);
     }
     Ok(text)
+}
+
+/// The text of a message that carries a file: like [`validate_text`], except that it may be
+/// empty (a picture needs no words), which it returns as `""`.
+pub fn validate_caption(text: &str) -> Result<&str, ValidationError> {
+    match validate_text(text) {
+        Err(ValidationError::Empty) => Ok(""),
+        validated => validated,
+    }
+}
+
+/// A file's name as the server keeps and shows it, from whatever the uploader sent: never
+/// refused, but made harmless. Path separators, control characters and direction overrides
+/// become `_` (a name cannot name a directory, garble a log or reorder what the reader sees,
+/// `exe.txt` shown for `txt.exe`); surrounding white space and dots go; a name longer than
+/// [`MAX_FILE_NAME_CHARS`] is cut, keeping its extension; nothing left is `file`.
+pub fn clean_file_name(name: &str) -> String {
+    let reorders = |c: char| matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}');
+    let cleaned: String = name
+        .chars()
+        .map(|c| {
+            if c == '/' || c == '\\' || c.is_control() || reorders(c) {
+                '_'
+            } else {
+                c
+            }
+        })
+        .collect();
+    let cleaned = cleaned.trim_matches(|c: char| c.is_whitespace() || c == '.');
+    if cleaned.chars().all(is_invisible) {
+        return "file".to_owned();
+    }
+    if cleaned.chars().count() <= MAX_FILE_NAME_CHARS {
+        return cleaned.to_owned();
+    }
+    // The extension, if short, survives the cut: it is what tells what the file is.
+    let extension = cleaned
+        .rsplit_once('.')
+        .map(|(_, extension)| extension)
+        .filter(|extension| (1..=16).contains(&extension.chars().count()))
+        .map_or(String::new(), |extension| format!(".{extension}"));
+    let keep = MAX_FILE_NAME_CHARS - extension.chars().count();
+    let stem: String = cleaned.chars().take(keep).collect();
+    format!("{}{extension}", stem.trim_end())
 }
 
 /// A display name: trimmed, 1 to [`MAX_NAME_CHARS`] characters, something visible among them, no
@@ -428,7 +474,42 @@ mod tests {
         assert_eq!(ValidationError::EmptyQuery.code(), ErrorCode::InvalidQuery);
     }
 
+    #[test]
+    fn a_caption_may_be_empty_and_is_otherwise_text() {
+        assert_eq!(validate_caption("  \u{200B} "), Ok(""));
+        assert_eq!(validate_caption(" look "), Ok("look"));
+        assert_eq!(
+            validate_caption("a\u{7}b"),
+            Err(ValidationError::ControlCharacters)
+        );
+    }
+
+    #[test]
+    fn file_names_are_made_harmless() {
+        assert_eq!(clean_file_name("cat.png"), "cat.png");
+        assert_eq!(clean_file_name("../../etc/passwd"), "_.._etc_passwd");
+        assert_eq!(clean_file_name("C:\\x\\y.txt"), "C:_x_y.txt");
+        assert_eq!(clean_file_name("evil\u{202E}gnp.exe"), "evil_gnp.exe");
+        assert_eq!(clean_file_name("a\nb"), "a_b");
+        assert_eq!(clean_file_name("  .hidden. "), "hidden");
+        assert_eq!(clean_file_name(""), "file");
+        assert_eq!(clean_file_name("\u{200B}"), "file");
+        let long = format!("{}.pdf", "é".repeat(300));
+        let cut = clean_file_name(&long);
+        assert_eq!(cut.chars().count(), MAX_FILE_NAME_CHARS);
+        assert!(cut.ends_with("é.pdf"), "{cut}");
+    }
+
     proptest! {
+        #[test]
+        fn cleaned_file_names_are_bounded_and_name_no_path(input in "\\PC{0,300}") {
+            let name = clean_file_name(&input);
+            prop_assert!(!name.is_empty());
+            prop_assert!(name.chars().count() <= MAX_FILE_NAME_CHARS);
+            prop_assert!(!name.contains(['/', '\\']));
+            prop_assert!(!name.chars().any(char::is_control));
+        }
+
         #[test]
         fn accepted_emoji_are_one_bounded_cluster_of_no_letters(
             chars in prop::collection::vec(

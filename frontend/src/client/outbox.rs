@@ -95,6 +95,7 @@ pub(super) fn pump(state: ChatState) {
         room: Some(message.room),
         client_id: Some(message.client_id.clone()),
         reply_to: message.reply_to,
+        attachment: None,
     };
     let client_id = message.client_id;
     socket::request(&input, move |reply| {

@@ -29,6 +29,16 @@ pub enum Action {
     DeleteMessage { own: bool },
     /// Archive a room, or take it out of the archive.
     ArchiveRoom,
+    /// Upload a file to a room: its members only (everyone is in the default room), whatever
+    /// the room's privacy or the role.
+    UploadFile { member: bool },
+    /// Fetch a file of a room: its members only, as for uploads (a public room's outsider joins
+    /// first, an admin too), and a file no message carries yet only by its uploader.
+    FetchFile {
+        member: bool,
+        attached: bool,
+        own: bool,
+    },
 }
 
 /// Whether `actor` may do `action`.
@@ -47,6 +57,12 @@ pub fn allow(actor: &Identity, action: Action) -> ChatResult<()> {
         Action::EnterRoom { private, member } => !private || member,
         Action::EditMessage { own } => own,
         Action::DeleteMessage { own } => own || admin,
+        Action::UploadFile { member } => member,
+        Action::FetchFile {
+            member,
+            attached,
+            own,
+        } => member && (attached || own),
     };
     if allowed {
         Ok(())
@@ -87,6 +103,27 @@ mod tests {
         assert!(allow(&guest, Action::DeleteMessage { own: false }).is_err());
         assert!(allow(&member, Action::DeleteMessage { own: false }).is_err());
         assert!(allow(&admin, Action::DeleteMessage { own: false }).is_ok());
+    }
+
+    #[test]
+    fn files_are_for_the_members_of_their_room_and_unattached_ones_for_their_uploader() {
+        let admin = someone(Some(Role::Admin));
+        assert!(allow(&admin, Action::UploadFile { member: true }).is_ok());
+        assert!(allow(&admin, Action::UploadFile { member: false }).is_err());
+        for (member, attached, own, allowed) in [
+            (true, true, false, true),
+            (true, false, true, true),
+            (true, false, false, false),
+            (false, true, true, false),
+            (false, true, false, false),
+        ] {
+            let fetch = Action::FetchFile {
+                member,
+                attached,
+                own,
+            };
+            assert_eq!(allow(&admin, fetch).is_ok(), allowed, "{fetch:?}");
+        }
     }
 
     #[test]

@@ -278,6 +278,7 @@ impl<'a> Plan<'a> {
                 // What a reply quotes is read once it is stored (`Chat::post`).
                 reply_to: None,
                 reactions: Vec::new(),
+                attachment: None,
             })));
         }
         for (index, first) in std::mem::take(&mut self.retries_in_batch) {

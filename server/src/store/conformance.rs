@@ -11,8 +11,8 @@ use shared::{Author, Change, ChatMessage, DeletedBy, MessageChanged, Role, RoomI
 use sqlx::{Connection, postgres::PgConnectOptions};
 
 use super::{
-    NewAccount, NewChange, NewMessage, NewSession, Posted, RoleChange, RoomLimits, Standing, Store,
-    StoreError,
+    NewAccount, NewChange, NewFile, NewMessage, NewSession, Posted, RoleChange, RoomLimits,
+    Standing, Store, StoreError,
     batch::{Committer, MAX_BATCH, WriteBatch},
     postgres::PgStore,
     sqlite::SqliteStore,
@@ -173,6 +173,7 @@ fn new_message(room: &str, text: &str, client_id: Option<&str>) -> NewMessage {
         sent_at: 1,
         client_id: client_id.map(Into::into),
         reply_to: None,
+        attachment: None,
     }
 }
 
@@ -994,6 +995,107 @@ pub async fn replies_quote_their_original_as_it_is_now<F: Fixture>(fixture: F) {
     fixture.remove().await;
 }
 
+fn new_file(id: &str, room: &str, image: bool, created_at: i64) -> NewFile {
+    NewFile {
+        info: shared::FileInfo {
+            id: id.into(),
+            name: format!("{id}.bin"),
+            content_type: if image {
+                "image/png"
+            } else {
+                "application/octet-stream"
+            }
+            .into(),
+            size: 5,
+            image: image.then_some(shared::ImageSize {
+                width: 800,
+                height: 600,
+            }),
+        },
+        room: room.into(),
+        uploader_id: "u1".into(),
+        created_at,
+        data: format!("{id}!!").into_bytes(),
+        thumbnail: image.then(|| b"small".to_vec()),
+    }
+}
+
+/// A file is stored apart from messages, read with the message that carries it (wherever the
+/// message is read), never with its bytes; one no message carries is purged once old; a
+/// message's deletion takes its file away, bytes and all.
+pub async fn files_are_read_with_their_message_and_go_with_it<F: Fixture>(fixture: F) {
+    let store = open_with_rust(&fixture).await;
+    let picture = new_file("f1", "rust", true, 100);
+    let plain = new_file("f2", "rust", false, 100);
+    store.add_file(picture.clone()).await.unwrap();
+    store.add_file(plain.clone()).await.unwrap();
+    let stored = store.file("f1").await.unwrap().expect("stored");
+    assert_eq!(
+        (
+            &stored.info,
+            stored.room.as_str(),
+            stored.uploader_id.as_str()
+        ),
+        (&picture.info, "rust", "u1")
+    );
+    assert_eq!(stored.attached_to, None);
+    assert_eq!(store.file("nothing").await.unwrap(), None);
+    let content = |id: &'static str, thumbnail: bool| {
+        let store = store.clone();
+        async move { store.file_content(id, thumbnail).await.unwrap() }
+    };
+    assert_eq!(content("f1", false).await.as_deref(), Some(&b"f1!!"[..]));
+    assert_eq!(content("f1", true).await.as_deref(), Some(&b"small"[..]));
+    assert_eq!(content("f2", true).await, None);
+    assert_eq!(content("f3", false).await, None);
+
+    let carrying = NewMessage {
+        attachment: Some("f1".into()),
+        ..new_message("rust", "look at this", Some("c1"))
+    };
+    let Posted::New(posted) = store.append(carrying.clone()).await.unwrap() else {
+        panic!("a new message");
+    };
+    assert_eq!(
+        store.file("f1").await.unwrap().unwrap().attached_to,
+        Some(("u1".to_owned(), Some("c1".to_owned())))
+    );
+    let found = store.search(&["look"], &["rust".into()], 10).await.unwrap();
+    for messages in [
+        vec![store.message("rust", posted.seq).await.unwrap().unwrap()],
+        store.sync("rust", 0, 10).await.unwrap(),
+        store.history("rust", None, 10).await.unwrap(),
+        found,
+    ] {
+        assert_eq!(messages.len(), 1);
+        assert_eq!(messages[0].attachment.as_ref(), Some(&picture.info));
+    }
+    let Posted::Duplicate(again) = store.append(carrying).await.unwrap() else {
+        panic!("a retry");
+    };
+    assert_eq!(again.attachment.as_ref(), Some(&picture.info));
+
+    // Only the file no message carries goes, and only once it is older than asked.
+    assert_eq!(store.purge_files(100).await.unwrap(), 0);
+    assert_eq!(store.purge_files(101).await.unwrap(), 1);
+    assert_eq!(store.file("f2").await.unwrap(), None);
+    assert_eq!(content("f2", false).await, None);
+    assert!(store.file("f1").await.unwrap().is_some());
+
+    stored_seq(
+        store
+            .change(delete("rust", posted.seq, DeletedBy::Author))
+            .await,
+    );
+    let tombstone = store.message("rust", posted.seq).await.unwrap().unwrap();
+    assert_eq!(tombstone.attachment, None);
+    assert_eq!(store.file("f1").await.unwrap(), None);
+    assert_eq!(content("f1", false).await, None);
+    assert_eq!(content("f1", true).await, None);
+    store.close().await;
+    fixture.remove().await;
+}
+
 /// An account: `username`'s password hash is `pw-<username>`, its session `s-<username>`.
 fn account<'a>(
     user: &'a Author,
@@ -1610,6 +1712,7 @@ macro_rules! suite {
                     read_positions_only_move_forward,
                     reactions_are_changes_and_messages_are_read_with_them,
                     replies_quote_their_original_as_it_is_now,
+                    files_are_read_with_their_message_and_go_with_it,
                     search_finds_every_word_as_a_prefix_newest_first,
                     search_words_are_never_syntax,
                 );

@@ -16,8 +16,8 @@ use std::{collections::HashMap, path::Path, sync::Arc};
 
 use async_trait::async_trait;
 use shared::{
-    AccountInfo, Author, Change, ChatMessage, DeletedBy, MAX_REACTIONS, MessageChanged, Quote,
-    Reaction, Reactor, Role, RoomInfo, UserEntry, quote_snippet,
+    AccountInfo, Author, Change, ChatMessage, DeletedBy, FileInfo, ImageSize, MAX_REACTIONS,
+    MessageChanged, Quote, Reaction, Reactor, Role, RoomInfo, UserEntry, quote_snippet,
 };
 use sqlx::postgres::PgDatabaseError;
 
@@ -32,6 +32,32 @@ pub struct NewMessage {
     pub client_id: Option<String>,
     /// The seq of the message of the same room it answers.
     pub reply_to: Option<i64>,
+    /// The id of the file it carries (its author's, of the same room, attached to no other
+    /// message: the domain checked).
+    pub attachment: Option<String>,
+}
+
+/// A file to store, uploaded and not attached to a message yet.
+#[derive(Debug, Clone)]
+pub struct NewFile {
+    /// Its id and what messages will carry of it.
+    pub info: FileInfo,
+    pub room: String,
+    pub uploader_id: String,
+    pub created_at: i64,
+    pub data: Vec<u8>,
+    /// An image's thumbnail (PNG or JPEG).
+    pub thumbnail: Option<Vec<u8>>,
+}
+
+/// What the store knows of a file, without its bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredFile {
+    pub info: FileInfo,
+    pub room: String,
+    pub uploader_id: String,
+    /// The message that carries it: its author and client id. `None` until it is attached.
+    pub attached_to: Option<(String, Option<String>)>,
 }
 
 /// A change to store: `change` made to message `target` of `room` by user `actor_id` at `at`.
@@ -349,6 +375,16 @@ pub trait Store: Send + Sync + 'static {
     async fn changes(&self, room: &str, after: i64, limit: u32)
     -> StoreResult<Vec<MessageChanged>>;
 
+    /// Stores an uploaded file, attached to no message yet.
+    async fn add_file(&self, file: NewFile) -> StoreResult<()>;
+    /// The file with this id, without its bytes; `None` if there is none (never stored, or
+    /// removed with its message or for never being attached).
+    async fn file(&self, id: &str) -> StoreResult<Option<StoredFile>>;
+    /// The file's bytes, or (`thumbnail`) its thumbnail's; `None` if there are none.
+    async fn file_content(&self, id: &str, thumbnail: bool) -> StoreResult<Option<Vec<u8>>>;
+    /// Removes the files uploaded before `before` that no message carries. Returns how many.
+    async fn purge_files(&self, before: i64) -> StoreResult<u64>;
+
     /// Answers a trivial query: whether the database can be reached now (readiness).
     async fn ping(&self) -> StoreResult<()>;
     /// Whether the committer task runs now (readiness): false after a failure until it is
@@ -417,10 +453,13 @@ const MESSAGE_SELECT: &str = "SELECT messages.id, messages.room, messages.seq, m
      messages.edited_at, messages.deleted_by, accounts.username AS author_username, \
      messages.reply_to, quoted.author_id AS quoted_author_id, \
      quoted.author_name AS quoted_author_name, quoted_accounts.username AS quoted_author_username, \
-     quoted.text AS quoted_text, quoted.deleted_by AS quoted_deleted_by \
+     quoted.text AS quoted_text, quoted.deleted_by AS quoted_deleted_by, \
+     files.id AS file_id, files.name AS file_name, files.content_type AS file_type, \
+     files.size AS file_size, files.width AS file_width, files.height AS file_height \
      FROM messages LEFT JOIN accounts ON accounts.user_id = messages.author_id \
      LEFT JOIN messages AS quoted ON quoted.room = messages.room AND quoted.seq = messages.reply_to \
-     LEFT JOIN accounts AS quoted_accounts ON quoted_accounts.user_id = quoted.author_id";
+     LEFT JOIN accounts AS quoted_accounts ON quoted_accounts.user_id = quoted.author_id \
+     LEFT JOIN files ON files.id = messages.attachment";
 
 /// A row of `rooms` (`name, last_seq, is_private, archived_at`).
 fn room<R>(row: &R) -> RoomInfo
@@ -491,7 +530,72 @@ where
             deleted: deleted_by(row, "quoted_deleted_by"),
         }),
         reactions: Vec::new(),
+        attachment: file_info(row, "file_"),
     }
+}
+
+/// The file columns named `{prefix}id`, `name`, `type`, `size`, `width`, `height` (all NULL for
+/// none), as a [`FileInfo`].
+fn file_info<R>(row: &R, prefix: &str) -> Option<FileInfo>
+where
+    R: sqlx::Row,
+    for<'n> &'n str: sqlx::ColumnIndex<R>,
+    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    let column = |name: &str| format!("{prefix}{name}");
+    let id: Option<String> = row.get(column("id").as_str());
+    let width: Option<i64> = row.get(column("width").as_str());
+    let height: Option<i64> = row.get(column("height").as_str());
+    let pixels = |n: i64| u32::try_from(n).unwrap_or(u32::MAX);
+    Some(FileInfo {
+        id: id?,
+        name: row.get(column("name").as_str()),
+        content_type: row.get(column("type").as_str()),
+        size: u64::try_from(row.get::<i64, _>(column("size").as_str())).unwrap_or(0),
+        image: width.zip(height).map(|(width, height)| ImageSize {
+            width: pixels(width),
+            height: pixels(height),
+        }),
+    })
+}
+
+/// How a file is read, as [`stored_file`] takes it: its columns, and the author and client id
+/// of the message that carries it (NULL until one does).
+fn file_query(p: char) -> String {
+    format!(
+        "SELECT files.id AS file_id, files.name AS file_name, files.content_type AS file_type, \
+         files.size AS file_size, files.width AS file_width, files.height AS file_height, \
+         files.room, files.uploader_id, carrier.author_id AS carrier_author, \
+         carrier.client_id AS carrier_client_id FROM files \
+         LEFT JOIN messages AS carrier ON carrier.attachment = files.id \
+         WHERE files.id = {p}1 LIMIT 1"
+    )
+}
+
+/// A row of [`file_query`].
+fn stored_file<R>(row: &R) -> Option<StoredFile>
+where
+    R: sqlx::Row,
+    for<'n> &'n str: sqlx::ColumnIndex<R>,
+    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    let carrier: Option<String> = row.get("carrier_author");
+    Some(StoredFile {
+        info: file_info(row, "file_")?,
+        room: row.get("room"),
+        uploader_id: row.get("uploader_id"),
+        attached_to: carrier.map(|author| (author, row.get("carrier_client_id"))),
+    })
+}
+
+/// The files uploaded before `{p}1` that no message carries, for [`Store::purge_files`].
+fn purge_query(p: char) -> String {
+    format!(
+        "DELETE FROM files WHERE created_at < {p}1 \
+         AND NOT EXISTS (SELECT 1 FROM messages WHERE messages.attachment = files.id)"
+    )
 }
 
 /// How reactions are read, with their reactor's username, for [`with_reactions`].

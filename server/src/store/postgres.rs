@@ -16,13 +16,14 @@ use sqlx::{
 };
 
 use super::{
-    ACCOUNTS_QUERY, ChangeRow, Identity, MESSAGE_SELECT, NewAccount, NewChange, NewMessage,
-    NewSession, Posted, RoleChange, RoomLimits, Standing, Store, StoreError, StoreResult,
-    StoredAccount, StoredSession, Target, USER_SELECT, account_conflict, account_query,
+    ACCOUNTS_QUERY, ChangeRow, Identity, MESSAGE_SELECT, NewAccount, NewChange, NewFile,
+    NewMessage, NewSession, Posted, RoleChange, RoomLimits, Standing, Store, StoreError,
+    StoreResult, StoredAccount, StoredFile, StoredSession, Target, USER_SELECT, account_conflict,
+    account_query,
     batch::{Committer, Plan, WriteBatch, count},
-    change_row, changes_anything, changes_query, identity, message, message_changed,
-    reactions_of_query, reactions_query, stored_account, stored_session, user_entry,
-    with_reactions,
+    change_row, changes_anything, changes_query, file_query, identity, message, message_changed,
+    purge_query, reactions_of_query, reactions_query, stored_account, stored_file, stored_session,
+    user_entry, with_reactions,
 };
 
 /// How long a request waits for a connection before it is refused as `unavailable`: well under
@@ -216,8 +217,8 @@ async fn write_once(pool: &PgPool, batch: &[NewMessage]) -> StoreResult<Vec<Stor
         };
         sqlx::query(
             "INSERT INTO messages (id, room, seq, text, author_id, author_name, sent_at, client_id, \
-             reply_to) SELECT * FROM unnest($1::text[], $2::text[], $3::int8[], $4::text[], \
-             $5::text[], $6::text[], $7::int8[], $8::text[], $9::int8[])",
+             reply_to, attachment) SELECT * FROM unnest($1::text[], $2::text[], $3::int8[], \
+             $4::text[], $5::text[], $6::text[], $7::int8[], $8::text[], $9::int8[], $10::text[])",
         )
         .bind(column(|m| &m.id))
         .bind(column(|m| &m.room))
@@ -234,6 +235,11 @@ async fn write_once(pool: &PgPool, batch: &[NewMessage]) -> StoreResult<Vec<Stor
         .bind(
             rows.iter()
                 .map(|&(i, _)| new(i).reply_to)
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            rows.iter()
+                .map(|&(i, _)| new(i).attachment.as_deref())
                 .collect::<Vec<_>>(),
         )
         .execute(&mut *tx)
@@ -890,8 +896,18 @@ impl Store for PgStore {
                 .await?;
             }
             Change::Deleted { by } => {
+                // Its file goes with it (the bytes too: `file_contents` cascades).
                 sqlx::query(
-                    "UPDATE messages SET text = '', deleted_by = $1 WHERE room = $2 AND seq = $3",
+                    "DELETE FROM files WHERE id = \
+                     (SELECT attachment FROM messages WHERE room = $1 AND seq = $2)",
+                )
+                .bind(room)
+                .bind(at)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query(
+                    "UPDATE messages SET text = '', deleted_by = $1, attachment = NULL \
+                     WHERE room = $2 AND seq = $3",
                 )
                 .bind(by.as_str())
                 .bind(room)
@@ -986,6 +1002,71 @@ impl Store for PgStore {
             .fetch_all(&self.pool)
             .await?;
         Ok(rows.iter().map(message_changed).collect())
+    }
+
+    async fn add_file(&self, file: NewFile) -> StoreResult<()> {
+        let NewFile {
+            info,
+            room,
+            uploader_id,
+            created_at,
+            data,
+            thumbnail,
+        } = file;
+        let (width, height) = info
+            .image
+            .map(|image| (i64::from(image.width), i64::from(image.height)))
+            .unzip();
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO files (id, room, uploader_id, name, content_type, size, width, height, \
+             created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(&info.id)
+        .bind(room)
+        .bind(uploader_id)
+        .bind(&info.name)
+        .bind(&info.content_type)
+        .bind(i64::try_from(info.size).unwrap_or(i64::MAX))
+        .bind(width)
+        .bind(height)
+        .bind(created_at)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("INSERT INTO file_contents (id, thumbnail, data) VALUES ($1, $2, $3)")
+            .bind(&info.id)
+            .bind(thumbnail)
+            .bind(data)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn file(&self, id: &str) -> StoreResult<Option<StoredFile>> {
+        let row = sqlx::query(&file_query('$'))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().and_then(stored_file))
+    }
+
+    async fn file_content(&self, id: &str, thumbnail: bool) -> StoreResult<Option<Vec<u8>>> {
+        let column = if thumbnail { "thumbnail" } else { "data" };
+        let content: Option<Option<Vec<u8>>> =
+            sqlx::query_scalar(&format!("SELECT {column} FROM file_contents WHERE id = $1"))
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(content.flatten())
+    }
+
+    async fn purge_files(&self, before: i64) -> StoreResult<u64> {
+        let purged = sqlx::query(&purge_query('$'))
+            .bind(before)
+            .execute(&self.pool)
+            .await?;
+        Ok(purged.rows_affected())
     }
 
     async fn ping(&self) -> StoreResult<()> {

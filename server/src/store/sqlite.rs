@@ -19,13 +19,14 @@ use sqlx::{
 };
 
 use super::{
-    ACCOUNTS_QUERY, ChangeRow, Identity, MESSAGE_SELECT, NewAccount, NewChange, NewMessage,
-    NewSession, Posted, RoleChange, RoomLimits, Standing, Store, StoreError, StoreResult,
-    StoredAccount, StoredSession, Target, USER_SELECT, account_conflict, account_query,
+    ACCOUNTS_QUERY, ChangeRow, Identity, MESSAGE_SELECT, NewAccount, NewChange, NewFile,
+    NewMessage, NewSession, Posted, RoleChange, RoomLimits, Standing, Store, StoreError,
+    StoreResult, StoredAccount, StoredFile, StoredSession, Target, USER_SELECT, account_conflict,
+    account_query,
     batch::{Committer, Plan, WriteBatch, count},
-    change_row, changes_anything, changes_query, identity, message, message_changed,
-    reactions_of_query, reactions_query, stored_account, stored_session, user_entry,
-    with_reactions,
+    change_row, changes_anything, changes_query, file_query, identity, message, message_changed,
+    purge_query, reactions_of_query, reactions_query, stored_account, stored_file, stored_session,
+    user_entry, with_reactions,
 };
 
 /// The database's file in the data directory.
@@ -182,7 +183,7 @@ impl WriteBatch for Writer {
         if !rows.is_empty() {
             QueryBuilder::new(
                 "INSERT INTO messages (id, room, seq, text, author_id, author_name, sent_at, client_id, \
-                 reply_to) ",
+                 reply_to, attachment) ",
             )
             .push_values(&rows, |mut values, &(index, seq)| {
                 let new = &batch[index];
@@ -195,7 +196,8 @@ impl WriteBatch for Writer {
                     .push_bind(&new.author.name)
                     .push_bind(new.sent_at)
                     .push_bind(&new.client_id)
-                    .push_bind(new.reply_to);
+                    .push_bind(new.reply_to)
+                    .push_bind(&new.attachment);
             })
             .build()
             .execute(&mut *tx)
@@ -829,8 +831,18 @@ impl Store for SqliteStore {
                 .await?;
             }
             Change::Deleted { by } => {
+                // Its file goes with it (the bytes too: `file_contents` cascades).
                 sqlx::query(
-                    "UPDATE messages SET text = '', deleted_by = ? WHERE room = ? AND seq = ?",
+                    "DELETE FROM files WHERE id = \
+                     (SELECT attachment FROM messages WHERE room = ? AND seq = ?)",
+                )
+                .bind(room)
+                .bind(at)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query(
+                    "UPDATE messages SET text = '', deleted_by = ?, attachment = NULL \
+                     WHERE room = ? AND seq = ?",
                 )
                 .bind(by.as_str())
                 .bind(room)
@@ -925,6 +937,68 @@ impl Store for SqliteStore {
             .fetch_all(&self.reader)
             .await?;
         Ok(rows.iter().map(message_changed).collect())
+    }
+
+    async fn add_file(&self, file: NewFile) -> StoreResult<()> {
+        let NewFile {
+            info,
+            room,
+            uploader_id,
+            created_at,
+            data,
+            thumbnail,
+        } = file;
+        let (width, height) = info.image.map(|image| (image.width, image.height)).unzip();
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        sqlx::query(
+            "INSERT INTO files (id, room, uploader_id, name, content_type, size, width, height, \
+             created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&info.id)
+        .bind(room)
+        .bind(uploader_id)
+        .bind(&info.name)
+        .bind(&info.content_type)
+        .bind(i64::try_from(info.size).unwrap_or(i64::MAX))
+        .bind(width)
+        .bind(height)
+        .bind(created_at)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("INSERT INTO file_contents (id, thumbnail, data) VALUES (?, ?, ?)")
+            .bind(&info.id)
+            .bind(thumbnail)
+            .bind(data)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn file(&self, id: &str) -> StoreResult<Option<StoredFile>> {
+        let row = sqlx::query(&file_query('?'))
+            .bind(id)
+            .fetch_optional(&self.reader)
+            .await?;
+        Ok(row.as_ref().and_then(stored_file))
+    }
+
+    async fn file_content(&self, id: &str, thumbnail: bool) -> StoreResult<Option<Vec<u8>>> {
+        let column = if thumbnail { "thumbnail" } else { "data" };
+        let content: Option<Option<Vec<u8>>> =
+            sqlx::query_scalar(&format!("SELECT {column} FROM file_contents WHERE id = ?"))
+                .bind(id)
+                .fetch_optional(&self.reader)
+                .await?;
+        Ok(content.flatten())
+    }
+
+    async fn purge_files(&self, before: i64) -> StoreResult<u64> {
+        let purged = sqlx::query(&purge_query('?'))
+            .bind(before)
+            .execute(&self.writer)
+            .await?;
+        Ok(purged.rows_affected())
     }
 
     async fn ping(&self) -> StoreResult<()> {

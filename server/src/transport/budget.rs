@@ -7,7 +7,7 @@
 //! `leaveRoom`, `rename`), which all wait for the one database writer, changes to messages
 //! (`editMessage`, `deleteMessage`: one transaction each, not group-committed), and reactions
 //! (`react`, `unreact`: the same, more often), and searches (`search`: each an index lookup over
-//! every room the user can read). Per room: typing relays,
+//! every room the user can read); over HTTP, uploads and file fetches. Per room: typing relays,
 //! since each one is delivered to every member. Per client address: new connections and
 //! server-function calls, so that opening a fresh connection (with fresh budgets) is not a way
 //! around the others. Budgets are per node; they bound work, they do not decide correctness.
@@ -41,6 +41,11 @@ impl RateLimit {
     /// Reactions: a person going through a conversation reacting here and there, or clicking a
     /// reaction on and off, then five a second (each a transaction and a broadcast, as a change).
     const REACTIONS: Self = Self::new(5.0, 20.0);
+    /// Uploads (`POST /api/files`): a person pasting a few screenshots at once, then one every
+    /// 5 seconds; each may be 10 MiB to read, decode and store.
+    const UPLOADS: Self = Self::new(0.2, 10.0);
+    /// File and thumbnail fetches: a room's pictures coming into view, then 20 a second.
+    const FILE_READS: Self = Self::new(20.0, 200.0);
     /// Typing relays into one room, from all its members together.
     const ROOM_TYPING: Self = Self::new(10.0, 20.0);
     /// New connections from one address: a reconnect storm after a restart (an office behind
@@ -110,6 +115,8 @@ pub struct SharedBudget {
     changes: DefaultKeyedRateLimiter<String>,
     reactions: DefaultKeyedRateLimiter<String>,
     searches: DefaultKeyedRateLimiter<String>,
+    uploads: DefaultKeyedRateLimiter<String>,
+    file_reads: DefaultKeyedRateLimiter<String>,
     room_typing: DefaultKeyedRateLimiter<String>,
     /// Per client address: new Socket.io connections and server-function calls, which each
     /// start with no budget of their own. `None` where per-address limits are off.
@@ -131,6 +138,8 @@ impl SharedBudget {
             changes: RateLimiter::keyed(RateLimit::CHANGES.quota()),
             reactions: RateLimiter::keyed(RateLimit::REACTIONS.quota()),
             searches: RateLimiter::keyed(RateLimit::SEARCHES.quota()),
+            uploads: RateLimiter::keyed(RateLimit::UPLOADS.quota()),
+            file_reads: RateLimiter::keyed(RateLimit::FILE_READS.quota()),
             room_typing: RateLimiter::keyed(RateLimit::ROOM_TYPING.quota()),
             per_address: per_address.then(|| PerAddress {
                 connects: RateLimiter::keyed(RateLimit::CONNECTS.quota()),
@@ -174,6 +183,16 @@ impl SharedBudget {
         self.searches.check_key(&user_id.to_owned()).is_ok()
     }
 
+    /// A file uploaded by `user_id`.
+    pub fn upload(&self, user_id: &str) -> bool {
+        self.uploads.check_key(&user_id.to_owned()).is_ok()
+    }
+
+    /// A file or thumbnail fetched by `user_id`.
+    pub fn file_read(&self, user_id: &str) -> bool {
+        self.file_reads.check_key(&user_id.to_owned()).is_ok()
+    }
+
     pub fn room_typing(&self, room: &str) -> bool {
         self.room_typing.check_key(&room.to_owned()).is_ok()
     }
@@ -189,6 +208,10 @@ impl SharedBudget {
         self.reactions.shrink_to_fit();
         self.searches.retain_recent();
         self.searches.shrink_to_fit();
+        self.uploads.retain_recent();
+        self.uploads.shrink_to_fit();
+        self.file_reads.retain_recent();
+        self.file_reads.shrink_to_fit();
         self.room_typing.retain_recent();
         self.room_typing.shrink_to_fit();
         if let Some(budget) = &self.per_address {
@@ -214,6 +237,8 @@ mod tests {
         assert_eq!((0..100).filter(|_| shared.change("u1")).count(), 10);
         assert_eq!((0..100).filter(|_| shared.reaction("u1")).count(), 20);
         assert_eq!((0..100).filter(|_| shared.search("u1")).count(), 10);
+        assert_eq!((0..100).filter(|_| shared.upload("u1")).count(), 10);
+        assert_eq!((0..1_000).filter(|_| shared.file_read("u1")).count(), 200);
         let here = Some(IpAddr::from([127, 0, 0, 1]));
         assert_eq!((0..100).filter(|_| shared.connect(here)).count(), 64);
         assert!(shared.connect(Some(IpAddr::from([127, 0, 0, 2]))));

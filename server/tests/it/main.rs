@@ -10,6 +10,7 @@ mod changes;
 mod connections;
 mod delivery;
 mod edge;
+mod files;
 mod helpers;
 mod limits;
 mod operations;
