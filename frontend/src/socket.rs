@@ -81,7 +81,7 @@ pub enum ServerEvent {
     /// The client could not start at all.
     Unavailable,
     Welcome(Welcome),
-    Message(ChatMessage),
+    Message(Box<ChatMessage>),
     /// A message was edited or deleted.
     Changed(MessageChanged),
     Presence(PresenceChange),
@@ -152,7 +152,7 @@ pub fn connect(auth: impl Fn() -> Auth + 'static, on_event: impl Fn(ServerEvent)
     let h = handler.clone();
     listen_to::<Welcome>(&socket, move |w| h(ServerEvent::Welcome(w)));
     let h = handler.clone();
-    listen_to::<ChatMessage>(&socket, move |m| h(ServerEvent::Message(m)));
+    listen_to::<ChatMessage>(&socket, move |m| h(ServerEvent::Message(Box::new(m))));
     let h = handler.clone();
     listen_to::<MessageChanged>(&socket, move |c| h(ServerEvent::Changed(c)));
     let h = handler.clone();

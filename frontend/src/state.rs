@@ -4,8 +4,8 @@ use std::{collections::BTreeMap, sync::Arc};
 
 use leptos::prelude::*;
 use shared::{
-    AccountInfo, Author, ChatMessage, DEFAULT_ROOM, Invited, MessageChanged, PresenceChange,
-    ServerInfo,
+    AccountInfo, Author, ChatMessage, DEFAULT_ROOM, Invited, Mention, MessageChanged,
+    PresenceChange, ServerInfo,
 };
 
 /// The connection as the user should understand it.
@@ -120,6 +120,8 @@ pub struct Room {
     /// reactions), not messages: the unread count leaves them out. At most [`MOST_HELD`].
     changes_unread: RwSignal<Vec<i64>>,
     /// Who is online, once asked for (`None` until then); kept current by presence updates.
+    /// With the authors of the messages held, the people a message here may mention
+    /// ([`Room::people`]).
     pub members: RwSignal<Option<Vec<Author>>>,
     /// How many are online, from the latest presence update or member list.
     pub online: RwSignal<usize>,
@@ -152,6 +154,21 @@ impl Room {
             private: false,
             archived: RwSignal::new(false),
         }
+    }
+
+    /// The people a message here may mention, but for the user (`me`): who is online first,
+    /// then the authors of the messages held, the latest first; each once. Tracked.
+    pub fn people(&self, me: Option<&str>) -> Vec<Author> {
+        let mut people: Vec<Author> = self.members.get().unwrap_or_default();
+        self.messages.with(|held| {
+            for message in held.values().rev() {
+                if !people.iter().any(|person| person.id == message.author.id) {
+                    people.push(message.author.clone());
+                }
+            }
+        });
+        people.retain(|person| Some(person.id.as_str()) != me);
+        people
     }
 
     /// Adds messages from the server (live, synced or acknowledged), keeping at most `keep`.
@@ -419,6 +436,8 @@ pub struct Outgoing {
     pub text: String,
     /// The `seq` of the message of the room it answers.
     pub reply_to: Option<i64>,
+    /// The people it mentions, resolved when it was written.
+    pub mentions: Vec<Mention>,
     pub delivery: Delivery,
 }
 
@@ -544,13 +563,15 @@ impl ChatState {
         if reading { MOST_HELD } else { WINDOW }
     }
 
-    /// Whether `message` mentions the user by name (their own messages never do).
+    /// Whether `message` mentions the user (their own messages never do): by id, as its
+    /// sender resolved it, or by the user's name where the sender resolved no one of that name
+    /// (an older client, or someone it did not know).
     pub fn mentions_me(&self, message: &ChatMessage) -> bool {
         // Most messages have no `@`: they are not parsed at all.
         message.text.contains('@')
             && self.me.with_untracked(|me| {
                 me.as_ref().is_some_and(|me| {
-                    me.id != message.author.id && shared::mentions(&message.text, &me.name)
+                    me.id != message.author.id && mentioned(message, &me.id, &me.name)
                 })
             })
     }
@@ -575,6 +596,27 @@ pub fn room_from_path(path: &str) -> String {
     path.strip_prefix("/r/")
         .filter(|name| shared::validate_room(name).is_ok())
         .map_or_else(|| DEFAULT_ROOM.to_owned(), str::to_owned)
+}
+
+/// Whether `message` mentions the person `id`, now called `name`: by id, or by name where the
+/// sender resolved no one of that name (an older client, or someone it did not know). A name
+/// resolved to someone else is theirs, even if this person has taken it since.
+pub fn mentioned(message: &ChatMessage, id: &str, name: &str) -> bool {
+    message.mentions.iter().any(|mention| mention.id == id)
+        || (!message
+            .mentions
+            .iter()
+            .any(|mention| same_name(&mention.name, name))
+            && shared::mentions(&message.text, name))
+}
+
+/// Two spellings of one name: the same letters, ignoring case letter by letter (as
+/// [`shared::mentions`] compares them).
+pub fn same_name(a: &str, b: &str) -> bool {
+    a.chars().count() == b.chars().count()
+        && a.chars()
+            .zip(b.chars())
+            .all(|(a, b)| a.to_lowercase().eq(b.to_lowercase()))
 }
 
 /// A room link whose name cannot be a room's (`/r/Bad%20Name!`), as the person would read it.
@@ -611,6 +653,7 @@ mod tests {
             deleted: None,
             reply_to: None,
             reactions: Vec::new(),
+            mentions: Vec::new(),
             attachment: None,
         }
     }
@@ -779,6 +822,30 @@ mod tests {
             assert_eq!(room.cursor(), Some(1_002));
             assert_eq!(held(&room), (503..=1_002).collect::<Vec<_>>());
         });
+    }
+
+    #[test]
+    fn a_mention_names_its_person_by_id_and_unresolved_names_by_name() {
+        let ada = |name: &str| Mention {
+            id: "ada".to_owned(),
+            name: name.to_owned(),
+        };
+        let resolved = ChatMessage {
+            text: "@Ada and @Bob, look".to_owned(),
+            mentions: vec![ada("Ada")],
+            ..message(1)
+        };
+        // Ada renamed herself: still hers. Another Ada: not hers. Bob, unresolved: by name.
+        assert!(mentioned(&resolved, "ada", "Adele"));
+        assert!(!mentioned(&resolved, "another", "Ada"));
+        assert!(mentioned(&resolved, "bob", "Bob"));
+        assert!(!mentioned(&resolved, "cy", "Cy"));
+        let older_client = ChatMessage {
+            mentions: Vec::new(),
+            ..resolved
+        };
+        assert!(mentioned(&older_client, "another", "ada"));
+        assert!(!mentioned(&older_client, "ada", "Adele"));
     }
 
     #[test]

@@ -22,7 +22,8 @@ use shared::{
     AccountInfo, Auth, Author, Change, ChatInput, ChatMessage, DEFAULT_ROOM, DeletedBy, ErrorCode,
     MAX_REACTIONS, MAX_SEARCH_RESULTS, MessageChanged, PresenceChange, Reaction, ReadUpTo,
     RoomCursor, RoomInfo, Synced, ValidationError, search_words, validate_caption,
-    validate_client_id, validate_emoji, validate_name, validate_room, validate_text,
+    validate_client_id, validate_emoji, validate_mentions, validate_name, validate_room,
+    validate_text,
 };
 
 pub use accounts::{AccountPolicy, Register, reset_password, session_id};
@@ -346,7 +347,8 @@ impl Chat {
     }
 
     /// Validates and stores a message from a connection that is in `rooms`. A reply must
-    /// answer a message of the same room (deleted or not).
+    /// answer a message of the same room (deleted or not); each mention must be named in the
+    /// text (whoever it names reads the message only if they can read the room).
     pub async fn post(
         &self,
         author: &Author,
@@ -359,6 +361,7 @@ impl Chat {
             None => validate_text(input.text())?,
         }
         .to_owned();
+        validate_mentions(&text, input.mentions())?;
         let client_id = input
             .client_id()
             .map(validate_client_id)
@@ -389,6 +392,7 @@ impl Chat {
                 client_id,
                 reply_to,
                 attachment,
+                mentions: input.mentions().to_vec(),
             })
             .await;
         match posted {
@@ -1128,6 +1132,7 @@ mod tests {
             deleted: None,
             reply_to: None,
             reactions: Vec::new(),
+            mentions: Vec::new(),
             attachment: None,
         }
     }

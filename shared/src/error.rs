@@ -27,6 +27,9 @@ pub enum ErrorCode {
     InvalidEmoji,
     /// The message has as many different emoji as it may (20).
     TooManyReactions,
+    /// A `mentions` entry that its text does not mention (`@` and the name), with no id, or
+    /// more than 20 of them.
+    InvalidMention,
     /// A search query without a word (letters or digits), or longer than allowed.
     InvalidQuery,
     /// The room is archived: it can be read, not written to.
@@ -141,6 +144,7 @@ mod tests {
             (ErrorCode::RateLimited, "rate_limited"),
             (ErrorCode::InvalidEmoji, "invalid_emoji"),
             (ErrorCode::TooManyReactions, "too_many_reactions"),
+            (ErrorCode::InvalidMention, "invalid_mention"),
             (ErrorCode::InvalidQuery, "invalid_query"),
             (ErrorCode::FileTooLarge, "file_too_large"),
             (ErrorCode::FileNotFound, "file_not_found"),

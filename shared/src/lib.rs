@@ -21,9 +21,9 @@ pub use error::{Ack, ErrorCode, ErrorPayload};
 pub use markup::mentions;
 pub use message::{
     Auth, Author, Change, Changed, ChatInput, ChatMessage, DEFAULT_ROOM, DeletedBy, FileInfo,
-    Found, ImageSize, Joined, MemberList, MessageChanged, PRESENCE_NAMED_MAX, PresenceChange,
-    QUOTE_CHARS, Quote, Reaction, Reactor, Renamed, RoomCursor, RoomInfo, Sent, Synced, Typing,
-    Welcome, quote_snippet,
+    Found, ImageSize, Joined, MemberList, Mention, MessageChanged, PRESENCE_NAMED_MAX,
+    PresenceChange, QUOTE_CHARS, Quote, Reaction, Reactor, Renamed, RoomCursor, RoomInfo, Sent,
+    Synced, Typing, Welcome, quote_snippet,
 };
 pub use protocol::{
     ArchiveRoom, CreateRoom, DeleteMessage, Done, EditMessage, Event, Invite, Invited, JoinRoom,
@@ -31,10 +31,10 @@ pub use protocol::{
     RoomHead, RoomUpdated, Search, Sync, Unreact,
 };
 pub use validate::{
-    MAX_CLIENT_ID_BYTES, MAX_EMOJI_BYTES, MAX_FILE_NAME_CHARS, MAX_MESSAGE_CHARS, MAX_NAME_CHARS,
-    MAX_QUERY_CHARS, MAX_QUERY_WORDS, MAX_REACTIONS, MAX_ROOM_CHARS, ValidationError,
-    clean_file_name, search_words, validate_caption, validate_client_id, validate_emoji,
-    validate_name, validate_room, validate_text,
+    MAX_CLIENT_ID_BYTES, MAX_EMOJI_BYTES, MAX_FILE_NAME_CHARS, MAX_MENTIONS, MAX_MESSAGE_CHARS,
+    MAX_NAME_CHARS, MAX_QUERY_CHARS, MAX_QUERY_WORDS, MAX_REACTIONS, MAX_ROOM_CHARS,
+    ValidationError, clean_file_name, search_words, validate_caption, validate_client_id,
+    validate_emoji, validate_mentions, validate_name, validate_room, validate_text,
 };
 
 /// Largest Socket.io packet (polling request body or WebSocket message) the server accepts, in

@@ -27,6 +27,9 @@ pub enum ChatInput {
         /// The `seq` of the message of the same room this one answers.
         #[serde(default, rename = "replyTo", skip_serializing_if = "Option::is_none")]
         reply_to: Option<i64>,
+        /// The people its text mentions (`@name`), resolved by the client to their ids.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        mentions: Vec<Mention>,
         /// The id of a file its author uploaded to the same room and attached to no message
         /// yet (`POST /api/files`): the message carries it. `text` may then be empty.
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -68,6 +71,14 @@ impl ChatInput {
         }
     }
 
+    /// The people it mentions, as the client resolved them.
+    pub fn mentions(&self) -> &[Mention] {
+        match self {
+            Self::Text(_) => &[],
+            Self::Object { mentions, .. } => mentions,
+        }
+    }
+
     /// The id of the file it carries, if any.
     pub fn attachment(&self) -> Option<&str> {
         match self {
@@ -75,6 +86,17 @@ impl ChatInput {
             Self::Object { attachment, .. } => attachment.as_deref(),
         }
     }
+}
+
+/// A person a message mentions: `@` and their name in its text, and who that is, resolved when
+/// it was sent. It keeps naming them after they rename themselves, and two people of one name
+/// are told apart.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Mention {
+    /// Their user id.
+    pub id: String,
+    /// Their name as the text writes it after the `@` (its case aside).
+    pub name: String,
 }
 
 /// A person, as others see them.
@@ -131,6 +153,9 @@ pub struct ChatMessage {
     /// absent when none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reactions: Vec<Reaction>,
+    /// The people it mentions ([`Mention`]), as its sender resolved them; absent when none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mentions: Vec<Mention>,
     /// The file it carries, read with it; absent when none, and once it is deleted (the file
     /// goes with it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -397,6 +422,7 @@ impl ChatMessage {
                 self.text.clear();
                 self.deleted = Some(*by);
                 self.reactions.clear();
+                self.mentions.clear();
                 self.attachment = None;
             }
             Change::Reacted { emoji, user } => {
@@ -609,6 +635,7 @@ mod tests {
             deleted: None,
             reply_to: None,
             reactions: Vec::new(),
+            mentions: Vec::new(),
             attachment: None,
         }
     }
@@ -885,6 +912,7 @@ mod tests {
             deleted: None,
             reply_to: None,
             reactions: Vec::new(),
+            mentions: Vec::new(),
             attachment: None,
         };
         assert_eq!(

@@ -18,6 +18,8 @@ pub const MAX_CLIENT_ID_BYTES: usize = 64;
 pub const MAX_EMOJI_BYTES: usize = 64;
 /// Most different emoji on one message.
 pub const MAX_REACTIONS: usize = 20;
+/// Most people one message may mention.
+pub const MAX_MENTIONS: usize = 20;
 /// Longest search query, in characters.
 pub const MAX_QUERY_CHARS: usize = 200;
 /// Most words a search query may have (each one narrows the search: more would only cost).
@@ -45,6 +47,10 @@ pub enum ValidationError {
     InvalidClientId,
     #[error("A reaction is one emoji.")]
     InvalidEmoji,
+    #[error(
+        "Each mention names someone the text mentions with @, by id, at most {MAX_MENTIONS} of them."
+    )]
+    InvalidMention,
     #[error("Search for at least one word (letters or digits).")]
     EmptyQuery,
     #[error("A search is at most {MAX_QUERY_CHARS} characters and {MAX_QUERY_WORDS} words.")]
@@ -75,6 +81,7 @@ impl ValidationError {
             Self::InvalidRoom => ErrorCode::InvalidRoom,
             Self::InvalidClientId => ErrorCode::InvalidPayload,
             Self::InvalidEmoji => ErrorCode::InvalidEmoji,
+            Self::InvalidMention => ErrorCode::InvalidMention,
             Self::EmptyQuery | Self::QueryTooLong => ErrorCode::InvalidQuery,
             Self::InvalidUsername => ErrorCode::InvalidUsername,
             Self::InvalidPassword => ErrorCode::InvalidPassword,
@@ -213,6 +220,25 @@ pub fn validate_client_id(id: &str) -> Result<&str, ValidationError> {
         return Err(ValidationError::InvalidClientId);
     }
     Ok(id)
+}
+
+/// A message's mentions: at most [`MAX_MENTIONS`], each a different person with an id (of at
+/// most [`MAX_CLIENT_ID_BYTES`]) and a name that `text` mentions ([`crate::mentions`]), so
+/// nobody is notified of a message that does not name them.
+pub fn validate_mentions(text: &str, mentions: &[crate::Mention]) -> Result<(), ValidationError> {
+    let named = |mention: &crate::Mention| {
+        !mention.id.is_empty()
+            && mention.id.len() <= MAX_CLIENT_ID_BYTES
+            && crate::mentions(text, &mention.name)
+    };
+    let distinct = mentions
+        .iter()
+        .enumerate()
+        .all(|(i, mention)| mentions[..i].iter().all(|other| other.id != mention.id));
+    if mentions.len() > MAX_MENTIONS || !distinct || !mentions.iter().all(named) {
+        return Err(ValidationError::InvalidMention);
+    }
+    Ok(())
 }
 
 /// A reaction: one emoji, that is one grapheme cluster (flags, keycaps, skin tones and joined
@@ -397,6 +423,39 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn mentions_name_someone_the_text_mentions() {
+        let ada = |name: &str| crate::Mention {
+            id: "u-ada".to_owned(),
+            name: name.to_owned(),
+        };
+        let text = "hi @Ada Lovelace, and `@Bob`";
+        assert_eq!(validate_mentions(text, &[]), Ok(()));
+        assert_eq!(validate_mentions(text, &[ada("ada lovelace")]), Ok(()));
+        assert_eq!(validate_mentions(text, &[ada("Ada")]), Ok(()));
+        let refused = Err(ValidationError::InvalidMention);
+        // Not in the text, or only in code; no id; twice the same person.
+        assert_eq!(validate_mentions(text, &[ada("Bob")]), refused);
+        assert_eq!(validate_mentions(text, &[ada("Ad")]), refused);
+        let nobody = crate::Mention {
+            id: String::new(),
+            ..ada("Ada")
+        };
+        assert_eq!(validate_mentions(text, &[nobody]), refused);
+        assert_eq!(
+            validate_mentions(text, &[ada("Ada"), ada("Ada Lovelace")]),
+            refused
+        );
+        let many: Vec<_> = (0..=MAX_MENTIONS)
+            .map(|i| crate::Mention {
+                id: format!("u{i}"),
+                name: "Ada".to_owned(),
+            })
+            .collect();
+        assert_eq!(validate_mentions(text, &many[..MAX_MENTIONS]), Ok(()));
+        assert_eq!(validate_mentions(text, &many), refused);
     }
 
     #[test]

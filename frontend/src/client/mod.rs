@@ -65,7 +65,7 @@ fn on_event(state: ChatState, event: ServerEvent) {
         ServerEvent::Welcome(welcome) => on_welcome(state, welcome),
         ServerEvent::Message(message) => {
             typing::stopped(state, &message);
-            receive(state, vec![message]);
+            receive(state, vec![*message]);
         }
         ServerEvent::Changed(change) => changed(state, change),
         ServerEvent::Presence(presence) => {

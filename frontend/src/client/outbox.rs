@@ -2,7 +2,7 @@
 //! with a client id so that a retry is never stored twice.
 
 use leptos::prelude::*;
-use shared::{ChatInput, ChatMessage, ErrorCode, Sent};
+use shared::{ChatInput, ChatMessage, ErrorCode, Mention, Sent};
 
 use crate::{
     socket,
@@ -16,13 +16,20 @@ const TRANSIENT_PAUSE: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Queues a message (answering message `reply_to` of the room, if given); it is sent when the
 /// connection and the messages before it allow.
-pub fn send(state: ChatState, room: String, text: String, reply_to: Option<i64>) {
+pub fn send(
+    state: ChatState,
+    room: String,
+    text: String,
+    reply_to: Option<i64>,
+    mentions: Vec<Mention>,
+) {
     state.outbox.update(|outbox| {
         outbox.push(Outgoing {
             client_id: new_client_id(),
             room,
             text,
             reply_to,
+            mentions,
             delivery: Delivery::Queued,
         });
     });
@@ -95,6 +102,7 @@ pub(super) fn pump(state: ChatState) {
         room: Some(message.room),
         client_id: Some(message.client_id.clone()),
         reply_to: message.reply_to,
+        mentions: message.mentions,
         attachment: None,
     };
     let client_id = message.client_id;

@@ -7,7 +7,7 @@
 use leptos::{ev, html::Textarea, prelude::*};
 use shared::{Invited, MAX_MESSAGE_CHARS, ValidationError, validate_text};
 
-use super::focus;
+use super::{focus, markup::resolve_mentions};
 use crate::{client, state::ChatState};
 
 /// Show the character count once this close to the limit.
@@ -47,6 +47,14 @@ pub fn Composer() -> impl IntoView {
     };
 
     let focus_box = move || focus(input.get_untracked().as_deref(), "the message box");
+    // Whom a message here may mention.
+    let people = move || {
+        let me = state.me.with(|me| me.as_ref().map(|me| me.id.clone()));
+        state
+            .current_room()
+            .map(|room| room.people(me.as_deref()))
+            .unwrap_or_default()
+    };
     // Editing: the message's text comes into the box, the caret at its end; stopping (saved,
     // cancelled, another room) empties the box.
     Effect::new(move |was: Option<Option<i64>>| {
@@ -119,11 +127,15 @@ pub fn Composer() -> impl IntoView {
                 // The sender sees what they sent, wherever they had scrolled to.
                 state.following.set(true);
                 let reply_to = state.replying.get_untracked();
+                // Who the text mentions, by id: the mention stays theirs whatever names
+                // they take later.
+                let mentions = untrack(|| resolve_mentions(text, &people()));
                 client::send(
                     state,
                     state.current.get_untracked(),
                     text.to_owned(),
                     reply_to,
+                    mentions,
                 );
                 state.replying.set(None);
                 draft.set(String::new());
@@ -142,7 +154,8 @@ pub fn Composer() -> impl IntoView {
         focus_box();
     });
 
-    // `@` and the start of a name: the people in the room whose names begin so, to pick from.
+    // `@` and the start of a name: the people in the room whose names begin so, to pick from
+    // (who is online first, then who wrote lately).
     let caret = RwSignal::new(0_u32);
     let chosen = RwSignal::new(0_usize);
     let suggestions = Memo::new(move |_| {
@@ -152,16 +165,14 @@ pub fn Composer() -> impl IntoView {
         let Some(typed) = typed else {
             return Vec::new();
         };
-        let me = state.me.with(|me| me.as_ref().map(|me| me.id.clone()));
-        state
-            .current_room()
-            .and_then(|room| room.members.get())
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|m| Some(&m.id) != me.as_ref() && m.name.to_lowercase().starts_with(&typed))
-            .map(|m| m.name)
-            .take(6)
-            .collect::<Vec<_>>()
+        let mut names: Vec<String> = Vec::new();
+        for person in people() {
+            if person.name.to_lowercase().starts_with(&typed) && !names.contains(&person.name) {
+                names.push(person.name);
+            }
+        }
+        names.truncate(6);
+        names
     });
     let complete = move |name: String| {
         let at = caret.get_untracked() as usize;

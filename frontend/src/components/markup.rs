@@ -4,28 +4,32 @@
 
 use leptos::prelude::*;
 use shared::{
-    Author,
+    Author, MAX_MENTIONS, Mention,
     markup::{Block, Inline, parse},
 };
 
-use crate::state::ChatState;
+use crate::state::{ChatState, same_name};
 
-/// Who a mention can name: the reader, and the open room's members. A mention is parsed up to
-/// the end of its first word; a name of several words carries it on. The members are read in
-/// place, and only for a mention followed by text, so a message costs no copy of the list.
+/// Who a mention can name: the people the message resolved, the reader, and the open room's
+/// members. A mention is parsed up to the end of its first word; a name of several words carries
+/// it on. The members are read in place, and only for a mention followed by text, so a message
+/// costs no copy of the list.
 struct Names {
-    me: Option<String>,
+    /// The reader's id and name.
+    me: Option<(String, String)>,
+    resolved: Vec<Mention>,
     members: Option<RwSignal<Option<Vec<Author>>>>,
 }
 
 #[component]
-pub fn Markup(text: String) -> impl IntoView {
+pub fn Markup(text: String, #[prop(optional)] mentions: Vec<Mention>) -> impl IntoView {
     let state = expect_context::<ChatState>();
     let me = state
         .me
-        .with_untracked(|me| me.as_ref().map(|me| me.name.clone()));
+        .with_untracked(|me| me.as_ref().map(|me| (me.id.clone(), me.name.clone())));
     let names = Names {
         me,
+        resolved: mentions,
         members: state.current_room().map(|room| room.members),
     };
     let blocks = parse(&text)
@@ -33,6 +37,47 @@ pub fn Markup(text: String) -> impl IntoView {
         .map(|block| block_view(block, &names))
         .collect_view();
     view! { <div class="text">{blocks}</div> }
+}
+
+/// The people among `people` that `text` mentions: at each `@` in its prose, the longest of
+/// their names it spells (as [`Markup`] draws the mention), and everyone of that name; at most
+/// [`MAX_MENTIONS`].
+pub fn resolve_mentions(text: &str, people: &[Author]) -> Vec<Mention> {
+    let mut spelled = Vec::new();
+    for block in parse(text) {
+        if let Block::Paragraph(inlines) | Block::Quote(inlines) = block {
+            names_spelled(&inlines, people, &mut spelled);
+        }
+    }
+    people
+        .iter()
+        .filter(|person| spelled.iter().any(|name| same_name(name, &person.name)))
+        .take(MAX_MENTIONS)
+        .map(|person| Mention {
+            id: person.id.clone(),
+            name: person.name.clone(),
+        })
+        .collect()
+}
+
+/// The names `inlines` mention, each carried on to the longest of `people`'s names it spells.
+fn names_spelled(inlines: &[Inline<'_>], people: &[Author], out: &mut Vec<String>) {
+    let mut inlines = inlines.iter().peekable();
+    while let Some(inline) = inlines.next() {
+        match inline {
+            Inline::Mention(first) => {
+                let rest = match inlines.peek() {
+                    Some(Inline::Text(rest)) => *rest,
+                    _ => "",
+                };
+                let names = people.iter().map(|person| person.name.as_str());
+                let length = rest_of_name(first, rest, names).unwrap_or(0);
+                out.push(format!("{first}{}", &rest[..length]));
+            }
+            Inline::Bold(inner) | Inline::Italic(inner) => names_spelled(inner, people, out),
+            Inline::Text(_) | Inline::Code(_) | Inline::Link(_) => {}
+        }
+    }
 }
 
 fn block_view(block: Block<'_>, names: &Names) -> AnyView {
@@ -65,7 +110,7 @@ fn inlines_view(inlines: Vec<Inline<'_>>, names: &Names) -> Vec<AnyView> {
 }
 
 impl Names {
-    /// [`rest_of_name`] over the reader's and the members' names.
+    /// [`rest_of_name`] over the resolved names, the reader's and the members'.
     fn rest_of_name(&self, first: &str, rest: &str) -> Option<usize> {
         let members = self.members.and_then(|members| {
             members.with_untracked(|members| {
@@ -73,8 +118,27 @@ impl Names {
                 rest_of_name(first, rest, names)
             })
         });
-        let me = rest_of_name(first, rest, self.me.as_deref());
-        members.max(me)
+        let resolved = self.resolved.iter().map(|mention| mention.name.as_str());
+        let me = self.me.iter().map(|(_, name)| name.as_str());
+        members.max(rest_of_name(first, rest, resolved.chain(me)))
+    }
+
+    /// Whether the mention of `name` is of the reader: the people resolved under that name,
+    /// when the sender resolved it, else whoever is called so now ([`crate::state::mentioned`]).
+    fn is_me(&self, name: &str) -> bool {
+        let Some((id, my_name)) = &self.me else {
+            return false;
+        };
+        let resolved: Vec<&Mention> = self
+            .resolved
+            .iter()
+            .filter(|mention| same_name(&mention.name, name))
+            .collect();
+        if resolved.is_empty() {
+            same_name(my_name, name)
+        } else {
+            resolved.iter().any(|mention| mention.id == *id)
+        }
     }
 }
 
@@ -120,10 +184,7 @@ fn same_letter(a: char, b: char) -> bool {
 }
 
 fn mention_view(name: &str, names: &Names) -> AnyView {
-    let of_me = names.me.as_deref().is_some_and(|me| {
-        me.chars().count() == name.chars().count()
-            && me.chars().zip(name.chars()).all(|(a, b)| same_letter(a, b))
-    });
+    let of_me = names.is_me(name);
     view! { <span class="mention" class:me=of_me>"@" {name.to_owned()}</span> }.into_any()
 }
 
@@ -143,7 +204,29 @@ fn inline_view(inline: Inline<'_>, names: &Names) -> AnyView {
 
 #[cfg(test)]
 mod tests {
-    use super::rest_of_name;
+    use shared::{Author, Mention};
+
+    use super::{resolve_mentions, rest_of_name};
+
+    #[test]
+    fn mentions_resolve_to_everyone_of_the_longest_name_spelled() {
+        let people = [
+            Author::guest("a1", "Ada"),
+            Author::guest("a2", "Ada Lovelace"),
+            Author::guest("a3", "ada lovelace"),
+            Author::guest("b", "Bob"),
+        ];
+        let ids = |text: &str| -> Vec<String> {
+            resolve_mentions(text, &people)
+                .into_iter()
+                .map(|Mention { id, .. }| id)
+                .collect()
+        };
+        assert_eq!(ids("hi @Ada Lovelace, and **@bob**"), ["a2", "a3", "b"]);
+        assert_eq!(ids("@ada: and @Ada Lovelace"), ["a1", "a2", "a3"]);
+        // Code is not prose, a name needs its `@`, and nobody is called Cy.
+        assert_eq!(ids("`@Bob` Ada @Cy"), Vec::<String>::new());
+    }
 
     #[test]
     fn a_mention_carries_on_to_the_longest_name_it_spells() {

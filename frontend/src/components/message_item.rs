@@ -81,7 +81,8 @@ pub fn MessageItem(message: Arc<ChatMessage>, head: bool) -> impl IntoView {
                 Some(by) => view! {
                     <div class="text"><p><em>{tombstone(by)}</em></p></div>
                 }.into_any(),
-                None => view! { <Markup text=message.text.clone() /> }.into_any(),
+                None => view! { <Markup text=message.text.clone() mentions=message.mentions.clone() /> }
+                    .into_any(),
             }}
             {edited.map(|when| view! { <span class="edited" title=when>"(edited)"</span> })}
             {(!message.reactions.is_empty()).then(|| view! {

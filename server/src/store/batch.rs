@@ -278,6 +278,7 @@ impl<'a> Plan<'a> {
                 // What a reply quotes is read once it is stored (`Chat::post`).
                 reply_to: None,
                 reactions: Vec::new(),
+                mentions: new.mentions.clone(),
                 attachment: None,
             })));
         }

@@ -7,7 +7,7 @@
 
 use std::{path::PathBuf, str::FromStr};
 
-use shared::{Author, Change, ChatMessage, DeletedBy, MessageChanged, Role, RoomInfo};
+use shared::{Author, Change, ChatMessage, DeletedBy, Mention, MessageChanged, Role, RoomInfo};
 use sqlx::{Connection, postgres::PgConnectOptions};
 
 use super::{
@@ -174,6 +174,7 @@ fn new_message(room: &str, text: &str, client_id: Option<&str>) -> NewMessage {
         client_id: client_id.map(Into::into),
         reply_to: None,
         attachment: None,
+        mentions: Vec::new(),
     }
 }
 
@@ -995,6 +996,57 @@ pub async fn replies_quote_their_original_as_it_is_now<F: Fixture>(fixture: F) {
     fixture.remove().await;
 }
 
+/// A message's mentions are stored with it and read wherever it is read, in a batch with
+/// messages that have none, and its deletion takes them away with its text.
+pub async fn mentions_are_read_with_their_message<F: Fixture>(fixture: F) {
+    let store = open_with_rust(&fixture).await;
+    let mentions = vec![
+        Mention {
+            id: "u-bob".into(),
+            name: "Bob".into(),
+        },
+        Mention {
+            id: "u-cy".into(),
+            name: "Cy Twombly".into(),
+        },
+    ];
+    let mentioning = NewMessage {
+        mentions: mentions.clone(),
+        ..new_message("rust", "@bob and @Cy Twombly, look", Some("m1"))
+    };
+    let (first, plain) = tokio::join!(
+        store.append(mentioning.clone()),
+        store.append(new_message("rust", "nobody named", Some("m2")))
+    );
+    let (Posted::New(first), Posted::New(plain)) = (first.unwrap(), plain.unwrap()) else {
+        panic!("new messages");
+    };
+    assert_eq!(first.mentions, mentions);
+    assert_eq!(plain.mentions, []);
+    for messages in [
+        store.sync("rust", 0, 10).await.unwrap(),
+        store.history("rust", None, 10).await.unwrap(),
+    ] {
+        let read = messages.iter().find(|m| m.seq == first.seq).unwrap();
+        assert_eq!(read.mentions, mentions);
+        let read = messages.iter().find(|m| m.seq == plain.seq).unwrap();
+        assert_eq!(read.mentions, []);
+    }
+    let Posted::Duplicate(again) = store.append(mentioning).await.unwrap() else {
+        panic!("a retry");
+    };
+    assert_eq!(again.mentions, mentions);
+    stored_seq(
+        store
+            .change(delete("rust", first.seq, DeletedBy::Author))
+            .await,
+    );
+    let read = store.message("rust", first.seq).await.unwrap().unwrap();
+    assert_eq!((read.text.as_str(), read.mentions.len()), ("", 0));
+    store.close().await;
+    fixture.remove().await;
+}
+
 fn new_file(id: &str, room: &str, image: bool, created_at: i64) -> NewFile {
     NewFile {
         info: shared::FileInfo {
@@ -1712,6 +1764,7 @@ macro_rules! suite {
                     read_positions_only_move_forward,
                     reactions_are_changes_and_messages_are_read_with_them,
                     replies_quote_their_original_as_it_is_now,
+                    mentions_are_read_with_their_message,
                     files_are_read_with_their_message_and_go_with_it,
                     search_finds_every_word_as_a_prefix_newest_first,
                     search_words_are_never_syntax,

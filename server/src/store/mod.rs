@@ -17,7 +17,7 @@ use std::{collections::HashMap, path::Path, sync::Arc};
 use async_trait::async_trait;
 use shared::{
     AccountInfo, Author, Change, ChatMessage, DeletedBy, FileInfo, ImageSize, MAX_REACTIONS,
-    MessageChanged, Quote, Reaction, Reactor, Role, RoomInfo, UserEntry, quote_snippet,
+    Mention, MessageChanged, Quote, Reaction, Reactor, Role, RoomInfo, UserEntry, quote_snippet,
 };
 use sqlx::postgres::PgDatabaseError;
 
@@ -35,6 +35,16 @@ pub struct NewMessage {
     /// The id of the file it carries (its author's, of the same room, attached to no other
     /// message: the domain checked).
     pub attachment: Option<String>,
+    /// The people it mentions (validated: its text names each).
+    pub mentions: Vec<Mention>,
+}
+
+impl NewMessage {
+    /// How its mentions are stored: a JSON array, or NULL for none (most messages).
+    fn mentions_column(&self) -> Option<String> {
+        (!self.mentions.is_empty())
+            .then(|| serde_json::to_string(&self.mentions).expect("mentions serialize"))
+    }
 }
 
 /// A file to store, uploaded and not attached to a message yet.
@@ -451,7 +461,7 @@ fn change_row(change: &Change) -> ChangeRow<'_> {
 const MESSAGE_SELECT: &str = "SELECT messages.id, messages.room, messages.seq, messages.text, \
      messages.author_id, messages.author_name, messages.sent_at, messages.client_id, \
      messages.edited_at, messages.deleted_by, accounts.username AS author_username, \
-     messages.reply_to, quoted.author_id AS quoted_author_id, \
+     messages.mentions, messages.reply_to, quoted.author_id AS quoted_author_id, \
      quoted.author_name AS quoted_author_name, quoted_accounts.username AS quoted_author_username, \
      quoted.text AS quoted_text, quoted.deleted_by AS quoted_deleted_by, \
      files.id AS file_id, files.name AS file_name, files.content_type AS file_type, \
@@ -459,7 +469,7 @@ const MESSAGE_SELECT: &str = "SELECT messages.id, messages.room, messages.seq, m
      FROM messages LEFT JOIN accounts ON accounts.user_id = messages.author_id \
      LEFT JOIN messages AS quoted ON quoted.room = messages.room AND quoted.seq = messages.reply_to \
      LEFT JOIN accounts AS quoted_accounts ON quoted_accounts.user_id = quoted.author_id \
-     LEFT JOIN files ON files.id = messages.attachment";
+     LEFT JOIN files ON files.id = messages.attachment AND messages.deleted_by IS NULL";
 
 /// A row of `rooms` (`name, last_seq, is_private, archived_at`).
 fn room<R>(row: &R) -> RoomInfo
@@ -530,6 +540,10 @@ where
             deleted: deleted_by(row, "quoted_deleted_by"),
         }),
         reactions: Vec::new(),
+        mentions: row
+            .get::<Option<String>, _>("mentions")
+            .and_then(|json| serde_json::from_str(&json).ok())
+            .unwrap_or_default(),
         attachment: file_info(row, "file_"),
     }
 }
@@ -561,14 +575,16 @@ where
 }
 
 /// How a file is read, as [`stored_file`] takes it: its columns, and the author and client id
-/// of the message that carries it (NULL until one does).
+/// of the message that carries it (NULL until one does). A deleted message carries nothing: its
+/// deletion removes the file, but a node of the version before files deletes without knowing.
 fn file_query(p: char) -> String {
     format!(
         "SELECT files.id AS file_id, files.name AS file_name, files.content_type AS file_type, \
          files.size AS file_size, files.width AS file_width, files.height AS file_height, \
          files.room, files.uploader_id, carrier.author_id AS carrier_author, \
          carrier.client_id AS carrier_client_id FROM files \
-         LEFT JOIN messages AS carrier ON carrier.attachment = files.id \
+         LEFT JOIN messages AS carrier \
+         ON carrier.attachment = files.id AND carrier.deleted_by IS NULL \
          WHERE files.id = {p}1 LIMIT 1"
     )
 }
@@ -594,7 +610,8 @@ where
 fn purge_query(p: char) -> String {
     format!(
         "DELETE FROM files WHERE created_at < {p}1 \
-         AND NOT EXISTS (SELECT 1 FROM messages WHERE messages.attachment = files.id)"
+         AND NOT EXISTS (SELECT 1 FROM messages \
+         WHERE messages.attachment = files.id AND messages.deleted_by IS NULL)"
     )
 }
 

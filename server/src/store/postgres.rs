@@ -217,8 +217,9 @@ async fn write_once(pool: &PgPool, batch: &[NewMessage]) -> StoreResult<Vec<Stor
         };
         sqlx::query(
             "INSERT INTO messages (id, room, seq, text, author_id, author_name, sent_at, client_id, \
-             reply_to, attachment) SELECT * FROM unnest($1::text[], $2::text[], $3::int8[], \
-             $4::text[], $5::text[], $6::text[], $7::int8[], $8::text[], $9::int8[], $10::text[])",
+             reply_to, attachment, mentions) SELECT * FROM unnest($1::text[], $2::text[], \
+             $3::int8[], $4::text[], $5::text[], $6::text[], $7::int8[], $8::text[], $9::int8[], \
+             $10::text[], $11::text[])",
         )
         .bind(column(|m| &m.id))
         .bind(column(|m| &m.room))
@@ -240,6 +241,11 @@ async fn write_once(pool: &PgPool, batch: &[NewMessage]) -> StoreResult<Vec<Stor
         .bind(
             rows.iter()
                 .map(|&(i, _)| new(i).attachment.as_deref())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            rows.iter()
+                .map(|&(i, _)| new(i).mentions_column())
                 .collect::<Vec<_>>(),
         )
         .execute(&mut *tx)
@@ -906,7 +912,7 @@ impl Store for PgStore {
                 .execute(&mut *tx)
                 .await?;
                 sqlx::query(
-                    "UPDATE messages SET text = '', deleted_by = $1, attachment = NULL \
+                    "UPDATE messages SET text = '', deleted_by = $1, attachment = NULL, mentions = NULL \
                      WHERE room = $2 AND seq = $3",
                 )
                 .bind(by.as_str())

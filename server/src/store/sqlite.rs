@@ -183,7 +183,7 @@ impl WriteBatch for Writer {
         if !rows.is_empty() {
             QueryBuilder::new(
                 "INSERT INTO messages (id, room, seq, text, author_id, author_name, sent_at, client_id, \
-                 reply_to, attachment) ",
+                 reply_to, attachment, mentions) ",
             )
             .push_values(&rows, |mut values, &(index, seq)| {
                 let new = &batch[index];
@@ -197,7 +197,8 @@ impl WriteBatch for Writer {
                     .push_bind(new.sent_at)
                     .push_bind(&new.client_id)
                     .push_bind(new.reply_to)
-                    .push_bind(&new.attachment);
+                    .push_bind(&new.attachment)
+                    .push_bind(new.mentions_column());
             })
             .build()
             .execute(&mut *tx)
@@ -841,7 +842,7 @@ impl Store for SqliteStore {
                 .execute(&mut *tx)
                 .await?;
                 sqlx::query(
-                    "UPDATE messages SET text = '', deleted_by = ?, attachment = NULL \
+                    "UPDATE messages SET text = '', deleted_by = ?, attachment = NULL, mentions = NULL \
                      WHERE room = ? AND seq = ?",
                 )
                 .bind(by.as_str())

@@ -13,6 +13,7 @@ mod edge;
 mod files;
 mod helpers;
 mod limits;
+mod mentions;
 mod operations;
 mod presence;
 mod private_rooms;
