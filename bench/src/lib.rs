@@ -1,8 +1,9 @@
 //! What the load generator (`chat-bench`) and the protocol fuzzer (`chat-fuzz`) share: a
-//! Socket.io client over WebSocket, /proc readings, and the rule that they only ever target this
-//! machine.
+//! Socket.io client over WebSocket, the mix of requests senders make, /proc readings, and the rule
+//! that they only ever target this machine.
 
 pub mod client;
+pub mod mix;
 pub mod proc_stats;
 
 use std::net::IpAddr;

@@ -1,12 +1,13 @@
 //! `chat-bench`: connects N Socket.io clients to a chat server on this machine, has S of them
 //! send `chatMessage` (open loop at a total rate, or saturating with a window of unacknowledged
-//! messages each), and reports deliveries, loss, latency, connect times and CPU/memory.
+//! messages each), or a mix of messages, reactions, edits and replies (`--mix`), and reports
+//! deliveries, loss, latency, connect times and CPU/memory.
 //!
 //! It only targets loopback addresses and always stops by itself. The last line it prints is
 //! one JSON object with every figure.
 
 use std::{
-    collections::{BTreeSet, HashMap},
+    collections::{BTreeMap, BTreeSet, HashMap},
     net::Ipv4Addr,
     sync::{
         Arc,
@@ -22,8 +23,9 @@ use serde_json::json;
 use tokio::{sync::watch, task::JoinSet};
 
 use bench::{
-    client::{self, Client, Role, Tally},
+    client::{self, Client, Mixed, Role, Tally},
     ensure_loopback,
+    mix::{Kind, Mix, RoomTargets},
     proc_stats::Snapshot,
 };
 
@@ -77,6 +79,13 @@ struct Args {
     /// message is stored.
     #[arg(long)]
     verify: bool,
+    /// What senders send, as weights of `messages`, `reactions` (`react` with 👍 on a recent
+    /// message of the room no one reacted to yet), `edits` (`editMessage` of the sender's newest
+    /// message) and `replies` (a `chatMessage` answering the room's newest message), e.g.
+    /// `messages=80,reactions=10,edits=5,replies=5`. Deliveries count every `chatMessage` and
+    /// `messageChanged` received; a request with nothing to aim at yet is sent as a message.
+    #[arg(long, default_value_t = Mix::MESSAGES)]
+    mix: Mix,
 }
 
 #[tokio::main]
@@ -112,6 +121,13 @@ async fn main() -> Result<()> {
         })
     };
     let room = |index: usize| (args.rooms > 0).then(|| format!("bench-{}", index % args.rooms));
+    // In a mix, what each room's clients share (only then, so plain runs do no more work).
+    let mut targets: HashMap<Option<String>, Arc<RoomTargets>> = HashMap::new();
+    let mut targets_of = |index: usize| {
+        args.mix
+            .is_mixed()
+            .then(|| targets.entry(room(index)).or_default().clone())
+    };
     for index in 0..args.clients {
         if connecting.len() >= args.connect_concurrency
             && let Some(done) = connecting.join_next().await
@@ -122,11 +138,11 @@ async fn main() -> Result<()> {
             slots[index] = Some(client);
         }
         let (url, stopped, delivered) = (args.url.clone(), stopped.clone(), delivered.clone());
-        let (role, room) = (role(index), room(index));
+        let (role, room, targets) = (role(index), room(index), targets_of(index));
         let source = source(index);
         connecting.spawn(async move {
             let connected =
-                client::connect(&url, source, role, room, epoch, delivered, stopped).await;
+                client::connect(&url, source, role, room, targets, epoch, delivered, stopped).await;
             (index, connected)
         });
     }
@@ -145,19 +161,44 @@ async fn main() -> Result<()> {
     let connected = Snapshot::take(server);
     let peak_rss = tokio::spawn(peak_rss_kib(server, stopped.clone()));
 
+    // In a mix, what each sender aims its requests at; its first message is posted before the
+    // run, so that its edits have something to edit from the start.
+    let mixed: Vec<Option<Mixed>> = (0..senders)
+        .map(|index| {
+            targets_of(index).map(|targets| Mixed {
+                epoch,
+                room: room(index),
+                size: args.size,
+                targets,
+                own_newest: clients[index].own_newest.clone(),
+            })
+        })
+        .collect();
+    let first_messages = post_first_messages(&clients, &mixed, &readers_in, &targets).await?;
+    // CPU time counts from here: the first messages are no part of the run.
+    let started = Snapshot::take(server);
+
     // Send.
     let deadline = tokio::time::Instant::now() + Duration::from_secs_f64(args.duration);
     let mut sending = JoinSet::new();
-    for (index, client) in clients[..senders].iter().enumerate() {
+    for ((index, client), mixed) in clients[..senders].iter().enumerate().zip(mixed) {
         let phase = index as f64 / senders as f64;
         let outbox = client.outbox.clone();
         let acks = client.acks.clone();
         let (rate, window, size) = (args.rate / senders as f64, args.window, args.size);
         let room = room(index);
         let receivers = readers_in.get(&room).copied().unwrap_or(0);
-        let packet = move |sent| client::chat_packet(epoch, room.as_deref(), size, sent);
+        let mut schedule = args.mix.schedule(index);
+        let mut packet = move |sent| match &mixed {
+            Some(mixed) => mixed.packet(schedule.next_kind(), sent),
+            None => (
+                client::chat_packet(epoch, room.as_deref(), size, sent),
+                Kind::Message,
+            ),
+        };
         sending.spawn(async move {
             let mut sent = 0_u64;
+            let mut by_kind = [0_u64; Kind::ALL.len()];
             if rate > 0.0 {
                 // Open loop on a fixed schedule; senders start spread over one period, as
                 // independent people would, instead of all at the same instant.
@@ -169,7 +210,9 @@ async fn main() -> Result<()> {
                     .await
                     .is_ok()
                 {
-                    if outbox.send(packet(sent)).is_err() {
+                    let (packet, kind) = packet(sent);
+                    by_kind[kind.index()] += 1;
+                    if outbox.send(packet).is_err() {
                         break;
                     }
                     sent += 1;
@@ -178,20 +221,25 @@ async fn main() -> Result<()> {
                 acks.add_permits(window);
                 while let Ok(Ok(permit)) = tokio::time::timeout_at(deadline, acks.acquire()).await {
                     permit.forget();
-                    if outbox.send(packet(sent)).is_err() {
+                    let (packet, kind) = packet(sent);
+                    by_kind[kind.index()] += 1;
+                    if outbox.send(packet).is_err() {
                         break;
                     }
                     sent += 1;
                 }
             }
-            (sent, sent * receivers)
+            (sent, sent * receivers, by_kind)
         });
     }
-    let (mut sent, mut expected) = (0, 0);
+    let (mut sent, mut expected, mut sent_by_kind) = (0, 0, [0; Kind::ALL.len()]);
     while let Some(done) = sending.join_next().await {
-        let (by_one, deliveries) = done?;
+        let (by_one, deliveries, by_kind) = done?;
         sent += by_one;
         expected += deliveries;
+        for (all, one) in sent_by_kind.iter_mut().zip(by_kind) {
+            *all += one;
+        }
     }
     let sending_ended = Snapshot::take(server);
     let send_seconds = args.duration;
@@ -216,17 +264,59 @@ async fn main() -> Result<()> {
     report(
         &args,
         sent,
+        sent_by_kind,
+        first_messages,
         expected,
         send_seconds,
         &tallies,
         &connect_times,
         &at_start,
         &connected,
+        &started,
         &sending_ended,
         peak_rss,
         checks,
     );
     Ok(())
+}
+
+/// How long the senders' first messages may take, with their deliveries.
+const FIRST_MESSAGES_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// In a mix, posts each sender's first message (`mixed` holds them) and waits until every one
+/// was acknowledged and delivered to its room; returns how many there were.
+async fn post_first_messages(
+    clients: &[Client],
+    mixed: &[Option<Mixed>],
+    readers_in: &HashMap<Option<String>, u64>,
+    targets: &HashMap<Option<String>, Arc<RoomTargets>>,
+) -> Result<u64> {
+    let mut acked = JoinSet::new();
+    let mut deliveries = 0;
+    for (client, mixed) in clients.iter().zip(mixed) {
+        let Some(mixed) = mixed else { continue };
+        if client.outbox.send(mixed.first_packet()).is_err() {
+            bail!("a sender's connection closed before the run");
+        }
+        deliveries += readers_in.get(&mixed.room).copied().unwrap_or(0);
+        let acks = client.acks.clone();
+        // Its acknowledgement's permit is taken, so a window of them starts empty.
+        acked.spawn(async move { acks.acquire().await.map(|permit| permit.forget()) });
+    }
+    let posted = acked.len() as u64;
+    let all_in = async {
+        while let Some(done) = acked.join_next().await {
+            done??;
+        }
+        while targets.values().map(|room| room.unstamped()).sum::<u64>() < deliveries {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        anyhow::Ok(())
+    };
+    match tokio::time::timeout(FIRST_MESSAGES_TIMEOUT, all_in).await {
+        Ok(done) => done.map(|()| posted),
+        Err(_) => bail!("the senders' first messages were not all delivered within 30 s"),
+    }
 }
 
 /// The server's largest resident size, sampled every 50 ms until `stop`.
@@ -302,19 +392,23 @@ fn record(histogram: &mut Histogram<u64>, took: Duration) {
 fn report(
     args: &Args,
     sent: u64,
+    sent_by_kind: [u64; Kind::ALL.len()],
+    first_messages: u64,
     expected: u64,
     send_seconds: f64,
     tallies: &[Tally],
     connect_times: &Histogram<u64>,
     at_start: &Snapshot,
     connected: &Snapshot,
+    started: &Snapshot,
     sending_ended: &Snapshot,
     peak_rss: Option<u64>,
     checks: serde_json::Value,
 ) {
     let mut latency = client::micros_histogram();
     let mut ack_latency = client::micros_histogram();
-    let (mut received, mut acked, mut refused) = (0, 0, 0);
+    let (mut received, mut acked, mut refused, mut untimed) = (0, 0_u64, 0, 0);
+    let mut refused_codes = BTreeMap::<&str, u64>::new();
     let readers_cut_off = tallies
         .iter()
         .filter(|tally| tally.cut_off && tally.stalled_seen.is_none())
@@ -327,12 +421,18 @@ fn report(
             ack_latency.add(histogram).expect("same precision");
         }
         received += tally.delivered;
+        untimed += tally.untimed;
         acked += tally.acked;
         refused += tally.refused;
+        for (code, count) in &tally.refused_codes {
+            *refused_codes.entry(code).or_default() += count;
+        }
     }
+    // The senders' first messages were acknowledged before the run.
+    acked = acked.saturating_sub(first_messages);
     let ms = |micros: u64| micros as f64 / 1000.0;
-    let server_cpu = sending_ended.server_cpu - connected.server_cpu;
-    let own_cpu = sending_ended.own_cpu - connected.own_cpu;
+    let server_cpu = sending_ended.server_cpu - started.server_cpu;
+    let own_cpu = sending_ended.own_cpu - started.own_cpu;
     let idle_kib_per_conn = match (at_start.server_rss_kib, connected.server_rss_kib) {
         (Some(before), Some(after)) if args.clients > 0 => {
             Some((after as f64 - before as f64) / args.clients as f64)
@@ -346,9 +446,17 @@ fn report(
         "window": args.window,
         "size": args.size,
         "duration_s": send_seconds,
+        "mix": args.mix.to_string(),
         "sent": sent,
+        "sent_by_kind": Kind::ALL
+            .into_iter()
+            .map(|kind| (kind.name(), sent_by_kind[kind.index()]))
+            .collect::<BTreeMap<_, _>>(),
         "acked": acked,
         "refused": refused,
+        "refused_by_code": refused_codes,
+        // Deliveries whose send time is unknown, left out of the latency figures.
+        "untimed": untimed,
         "expected": expected,
         "received": received,
         "lost": expected.saturating_sub(received),

@@ -1,7 +1,8 @@
 //! `cargo xtask bench`: the standard scenarios against the Rust server and the Node reference
 //! (`bench/reference-node`), alternating A B A B on fresh processes, medians in a table; then
 //! the cluster table, one node on SQLite against one on PostgreSQL and a cluster behind nginx;
-//! then search over a million messages in each store.
+//! then messages alone against a mix of messages, reactions, edits and replies; then search over
+//! a million messages in each store.
 
 use std::{
     io::{BufRead, BufReader},
@@ -236,6 +237,63 @@ const CLUSTER_SCENARIOS: &[Scenario] = &[
     },
 ];
 
+/// Issue 12's mix of what people do: messages, reactions, edits and replies (`chat-bench --mix`).
+const MIX: &str = "messages=80,reactions=10,edits=5,replies=5";
+
+/// [`SATURATED`], waiting up to 15 s after sending for what is still due: saturated by the
+/// mix, the server takes up to about 10 s to answer what it was last sent, where messages alone
+/// take about 2.
+const SATURATED_DRAINED: &[&str] = &[
+    "--clients",
+    "1000",
+    "--senders",
+    "1000",
+    "--rate",
+    "0",
+    "--window",
+    "2",
+    "--drain",
+    "15",
+];
+
+/// The mix table: the load of two rows of the first table, messages alone against the mix.
+const MIX_SCENARIOS: &[Scenario] = &[
+    Scenario {
+        args: SATURATED_DRAINED,
+        heartbeat: None,
+        node: false,
+        figures: &[
+            SATURATED_DELIVERIES,
+            Figure(
+                "requests acknowledged/s, saturated, 1,000 clients",
+                "/acked_per_s",
+                "/s",
+            ),
+            Figure(
+                "server CPU per delivery, saturated",
+                "/server_cpu_us_per_delivery",
+                "us",
+            ),
+            Figure("refused requests, saturated", "/refused", ""),
+            Figure("lost deliveries (none within 15 s), saturated", "/lost", ""),
+        ],
+    },
+    Scenario {
+        args: LATENCY_1000,
+        heartbeat: None,
+        node: false,
+        figures: &[
+            LATENCY_1000_P99,
+            LATENCY_1000_LOST,
+            Figure(
+                "refused requests, 1,000 clients x 100 msg/s",
+                "/refused",
+                "",
+            ),
+        ],
+    },
+];
+
 /// Nodes in the cluster column.
 const CLUSTER_NODES: &str = "3";
 
@@ -264,6 +322,9 @@ pub enum Table {
     Node,
     /// One node on SQLite, one on PostgreSQL, and a cluster behind nginx.
     Cluster,
+    /// Messages alone against a mix of messages, reactions, edits and replies, on one node with
+    /// SQLite.
+    Mix,
     /// Search over a million messages, in SQLite and in PostgreSQL (`server/benches/search.rs`).
     Search,
 }
@@ -284,6 +345,9 @@ pub fn all(project: &Project, only: Option<Table>, rounds: usize, seconds: f64) 
     }
     if only.is_none_or(|table| table == Table::Cluster) {
         cluster(&runs)?;
+    }
+    if only.is_none_or(|table| table == Table::Mix) {
+        mix(&runs)?;
     }
     if only.is_none_or(|table| table == Table::Search) {
         search(project)?;
@@ -359,6 +423,31 @@ fn cluster(runs: &Runs) -> Result<()> {
     Ok(())
 }
 
+/// The mix table: this server on SQLite under the same clients and rate, sending messages alone
+/// and then the mix, alternating on fresh processes; medians, and the mix's over messages
+/// alone (issue 12 asks for it within 10%).
+fn mix(runs: &Runs) -> Result<()> {
+    println!("| scenario | messages alone | mix: {MIX} | ratio |\n|---|---:|---:|---:|");
+    let variants: [(Server, &[&str]); 2] = [(Server::Rust, &[]), (Server::Rust, &["--mix", MIX])];
+    for scenario in MIX_SCENARIOS {
+        let reports = runs.measure_each(scenario, &variants)?;
+        for Figure(name, pointer, unit) in scenario.figures {
+            let [alone, mixed] = [0, 1].map(|slot| median_of(&reports[slot], pointer));
+            let ratio = if alone > 0.0 && mixed.is_finite() {
+                format!("{:.2}x", mixed / alone)
+            } else {
+                "-".to_owned()
+            };
+            println!(
+                "| {name} | {} | {} | {ratio} |",
+                cell(alone, unit),
+                cell(mixed, unit)
+            );
+        }
+    }
+    Ok(())
+}
+
 /// What every run shares: the generator, the rounds and the seconds of load.
 struct Runs<'a> {
     project: &'a Project,
@@ -377,9 +466,21 @@ impl Runs<'_> {
         servers: &[Server],
         bench_args: &[&str],
     ) -> Result<Vec<Vec<Value>>> {
-        let mut reports = vec![Vec::new(); servers.len()];
+        let variants: Vec<(Server, &[&str])> =
+            servers.iter().map(|&server| (server, bench_args)).collect();
+        self.measure_each(scenario, &variants)
+    }
+
+    /// Runs `scenario` with each variant in turn (a server, and arguments for the generator),
+    /// `rounds` times, on fresh processes; the generator's reports, per variant.
+    fn measure_each(
+        &self,
+        scenario: &Scenario,
+        variants: &[(Server, &[&str])],
+    ) -> Result<Vec<Vec<Value>>> {
+        let mut reports = vec![Vec::new(); variants.len()];
         for _ in 0..self.rounds {
-            for (runs, &server) in reports.iter_mut().zip(servers) {
+            for (runs, &(server, bench_args)) in reports.iter_mut().zip(variants) {
                 if matches!(server, Server::Node) && !scenario.node {
                     continue;
                 }
@@ -396,7 +497,12 @@ impl Runs<'_> {
                 let report = last_json_line(&mut command);
                 process.stop();
                 let report = report?;
-                eprintln!("{} {}: {report}", server.label(), scenario.args.join(" "));
+                eprintln!(
+                    "{} {} {}: {report}",
+                    server.label(),
+                    scenario.args.join(" "),
+                    bench_args.join(" ")
+                );
                 runs.push(report);
             }
         }

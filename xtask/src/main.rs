@@ -58,8 +58,9 @@ enum Cmd {
         seed: Option<u64>,
     },
     /// Compare this server with the Node reference on the standard scenarios, then one node on
-    /// SQLite with one on PostgreSQL and a cluster behind nginx, then time search over a
-    /// million messages in each store.
+    /// SQLite with one on PostgreSQL and a cluster behind nginx, then messages alone with a mix
+    /// of messages, reactions, edits and replies, then time search over a million messages in
+    /// each store.
     Bench {
         /// Rounds of A/B runs per scenario (the table shows medians).
         #[arg(long, default_value_t = 3)]
