@@ -1417,6 +1417,48 @@ test('search: Ctrl+K, words found in the rooms one can read and marked, a result
   await max.close();
 });
 
+test('mentions: resolved to the person when sent, still theirs after a rename, not whoever takes the name', async () => {
+  const cleo = await openChat({ name: 'Cleo' });
+  const dan = await openChat({ name: 'Dan' });
+  await createRoom(dan.page, 'atelier');
+  await joinRoom(cleo.page, 'atelier');
+  await cleo.page.locator('a[href="/r/general"]').click();
+  await cleo.page.locator('h1', { hasText: '# general' }).waitFor();
+
+  // Dan completes the name: the message carries Cleo's id.
+  const box = dan.page.getByRole('textbox', { name: 'Message' });
+  await box.focus();
+  await dan.page.keyboard.type('@cl');
+  await dan.page.getByRole('option', { name: 'Cleo' }).waitFor();
+  await dan.page.keyboard.press('Enter');
+  await dan.page.keyboard.type('see this');
+  await dan.page.keyboard.press('Enter');
+  await cleo.page.locator('.room-link', { hasText: 'atelier' }).locator('.badge.mention', { hasText: '@1 mention' }).waitFor();
+
+  // Cleo takes another name, and someone else takes hers.
+  await cleo.page.getByRole('button', { name: 'Change name' }).click();
+  const dialog = cleo.page.getByRole('dialog', { name: 'Change your name' });
+  await dialog.getByRole('textbox', { name: 'Your name' }).fill('Cleo Rivers');
+  await dialog.getByRole('textbox', { name: 'Your name' }).press('Enter');
+  await dialog.waitFor({ state: 'detached' });
+  const other = await openChat({ name: 'Cleo' });
+  await joinRoom(other.page, 'atelier');
+  await other.page.locator('.message', { hasText: 'see this' }).locator('.mention', { hasText: '@Cleo' }).waitFor();
+  assert.equal(await other.page.locator('.message.mentioned').count(), 0, 'the new Cleo is not the one mentioned');
+  assert.equal(await other.page.locator('.mention.me').count(), 0);
+
+  // Read again after a reload, the message is still Cleo Rivers's mention.
+  await cleo.page.reload();
+  await connected(cleo.page);
+  await cleo.page.locator('a[href="/r/atelier"]').click();
+  await cleo.page.locator('.message.mentioned', { hasText: '@Cleo see this' }).waitFor();
+  await cleo.page.locator('.mention.me', { hasText: '@Cleo' }).waitFor();
+  assert.deepEqual([...cleo.problems, ...dan.problems, ...other.problems], []);
+  await cleo.close();
+  await dan.close();
+  await other.close();
+});
+
 test('archived rooms: an admin archives a room, its members can read and not write, until it is back', async () => {
   const fresh = await startServer();
   try {

@@ -236,6 +236,8 @@ fn build_installed(project: &Project, steps: &mut Steps) -> Result<PathBuf> {
         steps.next(format_args!(
             "building the UI into {UI_DIST} (about 2.5 min the first time, 1 min after a change)"
         ));
+        // Trunk builds offline (it would download tools otherwise), so the crates come first.
+        run(project.cargo().args(["fetch"]))?;
         run(project
             .command("trunk")
             .args(["build", "--release", "--offline", "--dist", UI_DIST]))?;

@@ -63,7 +63,7 @@ pub fn MessageItem(message: Arc<ChatMessage>, head: bool) -> impl IntoView {
     };
 
     view! {
-        <li class="message" class:mine=mine class:head=head class:mentioned=mentioned data-seq=message.seq>
+        <li class="message" class:mine=mine class:head=head class:mentioned=mentioned data-room=message.room.clone() data-seq=message.seq>
             {head.then(|| view! {
                 <Avatar author=author.clone() />
                 <div class="meta">

@@ -176,7 +176,7 @@ pub fn MessageList() -> impl IntoView {
     // A quote or a search result followed to its message: older pages load until it is held
     // (at most SEEK_PAGES of them), then the list draws down to it and brings it into view
     // (below, once drawn).
-    let reveal = StoredValue::new(None::<i64>);
+    let reveal = StoredValue::new(None::<(String, i64)>);
     let pages_loaded = StoredValue::new(0_usize);
     Effect::new(move |_| {
         let Some(seq) = state.seeking.get() else {
@@ -191,7 +191,7 @@ pub fn MessageList() -> impl IntoView {
         if held {
             state.seeking.set(None);
             following.set(false);
-            reveal.set_value(Some(seq));
+            reveal.set_value(Some((state.current.get_untracked(), seq)));
             if from.get_value().is_none_or(|from| from > seq) {
                 from.set_value(Some(seq));
             }
@@ -261,7 +261,7 @@ pub fn MessageList() -> impl IntoView {
             } else if let Some((seq, offset)) = anchor.get_value()
                 && let Some(element) = scroller.get_untracked()
             {
-                if let Some(top) = message_top(&element, seq) {
+                if let Some(top) = message_top(&element, &current, seq) {
                     anchor.set_value(None);
                     element.set_scroll_top(top - offset);
                 }
@@ -325,7 +325,7 @@ pub fn MessageList() -> impl IntoView {
             return;
         }
         if let Some(oldest) = oldest
-            && let Some(top) = message_top(&element, oldest)
+            && let Some(top) = message_top(&element, &state.current.get_untracked(), oldest)
         {
             anchor.set_value(Some((oldest, top - element.scroll_top())));
         }
@@ -526,20 +526,24 @@ fn take_down(sheets: RwSignal<Vec<Sheet>>) {
     });
 }
 
-/// The message `seq` in the open room's list, if drawn.
-fn message_item(list: &web_sys::HtmlDivElement, seq: i64) -> Option<web_sys::HtmlElement> {
+/// The message `seq` of `room` in the list, if drawn. Named by its room too: right after a
+/// switch, the room that goes is still on screen, with rows of the same seqs.
+fn message_item(
+    list: &web_sys::HtmlDivElement,
+    room: &str,
+    seq: i64,
+) -> Option<web_sys::HtmlElement> {
     let item = list
-        // The open sheet is the last: one that is going may still show a row of that seq.
         .query_selector(&format!(
-            "ol.messages:last-of-type li.message[data-seq=\"{seq}\"]"
+            "ol.messages:not([hidden]) li.message[data-room=\"{room}\"][data-seq=\"{seq}\"]"
         ))
         .ok()??;
     wasm_bindgen::JsCast::dyn_into(item).ok()
 }
 
-/// Where the message `seq` is in the open room's list, from the top of its content.
-fn message_top(list: &web_sys::HtmlDivElement, seq: i64) -> Option<i32> {
-    message_item(list, seq).map(|item| item.offset_top())
+/// Where the message `seq` of `room` is in the list, from the top of its content.
+fn message_top(list: &web_sys::HtmlDivElement, room: &str, seq: i64) -> Option<i32> {
+    message_item(list, room, seq).map(|item| item.offset_top())
 }
 
 /// How many frames a message sought is looked for once the list was redrawn for it: a room
@@ -549,21 +553,25 @@ const REVEAL_FRAMES: u8 = 30;
 
 /// Brings the message sought into view once its row is in the page, looking again each frame,
 /// `frames` more times at most.
-fn reveal_when_drawn(list: web_sys::HtmlDivElement, reveal: StoredValue<Option<i64>>, frames: u8) {
-    let Some(seq) = reveal.get_value() else {
+fn reveal_when_drawn(
+    list: web_sys::HtmlDivElement,
+    reveal: StoredValue<Option<(String, i64)>>,
+    frames: u8,
+) {
+    let Some((room, seq)) = reveal.get_value() else {
         return;
     };
-    if show(&list, seq) {
+    if show(&list, &room, seq) {
         reveal.set_value(None);
     } else if frames > 0 {
         request_animation_frame(move || reveal_when_drawn(list, reveal, frames - 1));
     }
 }
 
-/// Brings message `seq` into view and gives it focus (so keyboard and screen reader users land
-/// on it too); false while it is not drawn yet.
-fn show(list: &web_sys::HtmlDivElement, seq: i64) -> bool {
-    let Some(item) = message_item(list, seq) else {
+/// Brings message `seq` of `room` into view and gives it focus (so keyboard and screen reader
+/// users land on it too); false while it is not drawn yet.
+fn show(list: &web_sys::HtmlDivElement, room: &str, seq: i64) -> bool {
+    let Some(item) = message_item(list, room, seq) else {
         return false;
     };
     item.scroll_into_view();
