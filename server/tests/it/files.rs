@@ -468,3 +468,55 @@ async fn deleting_the_message_removes_its_file() {
     assert_eq!(files_stored(&app).await, 0);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_guest_never_stored_shares_a_file_too() {
+    let app = TestApp::spawn().await;
+    let guest = app.client().await;
+    let mut ada = app.client_as(named("Ada")).await;
+    let file = uploaded(&app, &guest, "general", "notes.txt", b"some notes".to_vec()).await;
+    let sent = post_with(&guest, "general", "", &file.id, "g1").await;
+    assert_eq!(sent["status"], "ok", "{sent}");
+    let live: ChatMessage =
+        serde_json::from_value(ada.next(event::CHAT_MESSAGE).await).expect("a message");
+    assert_eq!(live.attachment.as_ref(), Some(&file));
+    let got = fetch(&app, &format!("/files/{}", file.id), Some(&ada.token())).await;
+    assert_eq!(got.status(), StatusCode::OK);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn uploads_have_a_budget_per_user() {
+    let app = TestApp::spawn().await;
+    let ada = app.client_as(named("Ada")).await;
+    let mut statuses = Vec::new();
+    for n in 0..12 {
+        let (status, _) = upload(
+            &app,
+            &ada.token(),
+            "general",
+            &format!("{n}.txt"),
+            "text/plain",
+            vec![b'x'; 10],
+        )
+        .await;
+        statuses.push(status);
+    }
+    let taken = statuses.iter().filter(|s| **s == StatusCode::OK).count();
+    // Ten at once; one more every 5 seconds, should the loop be that slow.
+    assert!((10..=11).contains(&taken), "{statuses:?}");
+    assert_eq!(statuses.last(), Some(&StatusCode::TOO_MANY_REQUESTS));
+    // Another person's budget is their own.
+    let bob = app.client_as(named("Bob")).await;
+    let (status, _) = upload(
+        &app,
+        &bob.token(),
+        "general",
+        "b.txt",
+        "text/plain",
+        vec![1],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    app.stop().await;
+}
