@@ -1,7 +1,8 @@
-//! Group commit, shared by both stores: one committer task per store takes every append that has
-//! queued up and stores them in one transaction, each acknowledged only after its commit. What a
-//! batch means (which messages are retries, which rooms' counters move by how much, which
-//! sequence number each new message gets) is decided here; each store only runs its statements.
+//! Group commit, shared by both stores: one committer task per store takes every append (and,
+//! for the stores that queue them, every change) that has queued up and stores them in one
+//! transaction, each acknowledged only after its commit. What a batch of messages means (which
+//! messages are retries, which rooms' counters move by how much, which sequence number each new
+//! message gets) is decided here; each store only runs its statements.
 
 use std::{
     collections::{BTreeMap, HashMap},
@@ -13,34 +14,55 @@ use std::{
     time::Instant,
 };
 
-use shared::ChatMessage;
+use shared::{ChatMessage, MessageChanged};
 use tokio::{
     sync::{mpsc, oneshot, watch},
     task::JoinHandle,
 };
 
-use super::{NewMessage, Posted, StoreError, StoreResult};
+use super::{NewChange, NewMessage, Posted, StoreError, StoreResult};
 use crate::supervise::supervise;
 
-/// Most messages committed in one transaction.
+/// Most requests (messages and changes) committed in one transaction.
 pub const MAX_BATCH: usize = 512;
 
-/// A message to store and where to send the outcome once it is committed.
-type AppendRequest = (NewMessage, oneshot::Sender<StoreResult<Posted>>);
+/// A message or a change to store, and where to send its outcome once it is committed.
+#[derive(Debug)]
+enum Request {
+    Append(NewMessage, oneshot::Sender<StoreResult<Posted>>),
+    Change(
+        NewChange,
+        oneshot::Sender<StoreResult<Option<MessageChanged>>>,
+    ),
+}
 
-/// How a store writes one batch: in one transaction, every message getting an outcome in
-/// order, or a database error that failed (and rolled back) all of them.
+/// What a batch's transaction stored: each change's outcome and each message's, in the order
+/// they were given.
+#[derive(Debug)]
+pub struct Written {
+    pub changed: Vec<StoreResult<Option<MessageChanged>>>,
+    pub posted: Vec<StoreResult<Posted>>,
+}
+
+/// How a store writes one batch: in one transaction, `changes` first, in order (each sees the
+/// state the one before left, and a refused one stores nothing), then `messages`; every request
+/// getting an outcome in order, or a database error that failed (and rolled back) all of them.
+///
+/// Changes go before the batch's messages: a change names its message by a seq known only once
+/// that message is committed, and requests queued together were
+/// concurrent, so either order is one they could have arrived in.
 pub trait WriteBatch: Clone + Send + Sync + 'static {
     fn write(
         &self,
-        batch: &[NewMessage],
-    ) -> impl Future<Output = Result<Vec<StoreResult<Posted>>, StoreError>> + Send;
+        changes: &[NewChange],
+        messages: &[NewMessage],
+    ) -> impl Future<Output = Result<Written, StoreError>> + Send;
 }
 
-/// The queue of appends and the committer task draining it.
+/// The queue of appends and changes, and the committer task draining it.
 #[derive(Debug, Clone)]
 pub struct Committer {
-    appends: mpsc::Sender<AppendRequest>,
+    requests: mpsc::Sender<Request>,
     stop: Arc<watch::Sender<bool>>,
     task: Arc<Mutex<Option<JoinHandle<()>>>>,
     /// True while a run of the committer task is alive (between a failure and its restart, and
@@ -51,7 +73,7 @@ pub struct Committer {
 impl Committer {
     /// Starts the (supervised) committer task writing with `writer`.
     pub fn start(writer: impl WriteBatch) -> Self {
-        let (appends, queued) = mpsc::channel(4 * MAX_BATCH);
+        let (requests, queued) = mpsc::channel(4 * MAX_BATCH);
         let (stop, stopped) = watch::channel(false);
         let queued = Arc::new(tokio::sync::Mutex::new(queued));
         // Running from here: the task is spawned below (readiness must not read "not running"
@@ -63,7 +85,7 @@ impl Committer {
             commit_appends(writer.clone(), queued.clone(), stopped.clone(), run)
         }));
         Self {
-            appends,
+            requests,
             stop: Arc::new(stop),
             task: Arc::new(Mutex::new(Some(task))),
             running,
@@ -78,11 +100,23 @@ impl Committer {
     /// Queues `new` and waits for its outcome.
     pub async fn append(&self, new: NewMessage) -> StoreResult<Posted> {
         let (reply, outcome) = oneshot::channel();
-        self.appends
-            .send((new, reply))
-            .await
-            .map_err(|_| StoreError::Closed)?;
+        self.queue(Request::Append(new, reply)).await?;
         outcome.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// Queues the change `new` and waits for its outcome: the change stored with the next
+    /// batch, nothing if it changes nothing, or its refusal.
+    pub async fn change(&self, new: NewChange) -> StoreResult<Option<MessageChanged>> {
+        let (reply, outcome) = oneshot::channel();
+        self.queue(Request::Change(new, reply)).await?;
+        outcome.await.map_err(|_| StoreError::Closed)?
+    }
+
+    async fn queue(&self, request: Request) -> StoreResult<()> {
+        self.requests
+            .send(request)
+            .await
+            .map_err(|_| StoreError::Closed)
     }
 
     /// Stops taking messages and waits until those already queued are committed.
@@ -100,8 +134,21 @@ impl Committer {
     #[cfg(test)]
     pub fn try_queue(&self, new: NewMessage) -> oneshot::Receiver<StoreResult<Posted>> {
         let (reply, outcome) = oneshot::channel();
-        self.appends
-            .try_send((new, reply))
+        self.requests
+            .try_send(Request::Append(new, reply))
+            .expect("room in the queue");
+        outcome
+    }
+
+    /// Queues a change without waiting (for tests that queue changes with messages).
+    #[cfg(test)]
+    pub fn try_queue_change(
+        &self,
+        new: NewChange,
+    ) -> oneshot::Receiver<StoreResult<Option<MessageChanged>>> {
+        let (reply, outcome) = oneshot::channel();
+        self.requests
+            .try_send(Request::Change(new, reply))
             .expect("room in the queue");
         outcome
     }
@@ -124,12 +171,12 @@ impl Drop for Running {
     }
 }
 
-/// The committer: takes every append that has queued up (up to [`MAX_BATCH`]) and stores them in
-/// one transaction, in arrival order. Once `stop` turns true it takes no more, commits what is
+/// The committer: takes every request that has queued up (up to [`MAX_BATCH`]) and stores them
+/// in one transaction, each kind in arrival order. Once `stop` turns true it takes no more, commits what is
 /// queued and returns. `_running` says it runs, for as long as it does.
 async fn commit_appends(
     writer: impl WriteBatch,
-    queued: Arc<tokio::sync::Mutex<mpsc::Receiver<AppendRequest>>>,
+    queued: Arc<tokio::sync::Mutex<mpsc::Receiver<Request>>>,
     mut stop: watch::Receiver<bool>,
     _running: Running,
 ) {
@@ -149,32 +196,67 @@ async fn commit_appends(
         if received == 0 {
             return;
         }
-        let (messages, replies): (Vec<_>, Vec<_>) = batch.drain(..).unzip();
+        let (mut messages, mut posted_to) = (Vec::new(), Vec::new());
+        let (mut changes, mut changed_to) = (Vec::new(), Vec::new());
+        for request in batch.drain(..) {
+            match request {
+                Request::Append(new, reply) => {
+                    messages.push(new);
+                    posted_to.push(reply);
+                }
+                Request::Change(new, reply) => {
+                    changes.push(new);
+                    changed_to.push(reply);
+                }
+            }
+        }
         let started = Instant::now();
-        match writer.write(&messages).await {
-            Ok(outcomes) => {
-                let stored = outcomes
+        match writer.write(&changes, &messages).await {
+            Ok(Written { changed, posted }) => {
+                let stored = posted
                     .iter()
                     .filter(|outcome| matches!(outcome, Ok(Posted::New(_))))
                     .count();
                 crate::telemetry::committed(messages.len(), stored, started.elapsed());
-                for (reply, outcome) in replies.into_iter().zip(outcomes) {
-                    // The requester may have gone (its connection closed); the message is
-                    // stored all the same and reaches it through catch-up.
+                // The requester may have gone (its connection closed); what it asked for is
+                // stored all the same and reaches it through catch-up.
+                for (reply, outcome) in changed_to.into_iter().zip(changed) {
+                    let _ = reply.send(outcome);
+                }
+                for (reply, outcome) in posted_to.into_iter().zip(posted) {
                     let _ = reply.send(outcome);
                 }
             }
             Err(error) => {
-                tracing::error!(%error, messages = messages.len(), "storing a batch failed");
-                for reply in replies {
-                    let _ = reply.send(Err(match &error {
-                        StoreError::Unavailable(detail) => StoreError::Unavailable(detail.clone()),
-                        other => StoreError::Batch(other.to_string()),
-                    }));
+                tracing::error!(
+                    %error,
+                    messages = messages.len(),
+                    changes = changes.len(),
+                    "storing a batch failed"
+                );
+                let failed = || match &error {
+                    StoreError::Unavailable(detail) => StoreError::Unavailable(detail.clone()),
+                    other => StoreError::Batch(other.to_string()),
+                };
+                for reply in changed_to {
+                    let _ = reply.send(Err(failed()));
+                }
+                for reply in posted_to {
+                    let _ = reply.send(Err(failed()));
                 }
             }
         }
     }
+}
+
+/// Whether `error`, met while applying a change inside a batch's transaction, is the change's
+/// own refusal (it stored nothing: the batch goes on) rather than the database failing (the
+/// whole batch fails).
+pub fn refusal(error: &StoreError) -> bool {
+    matches!(
+        error,
+        StoreError::MessageNotFound | StoreError::MessageDeleted | StoreError::TooManyReactions
+    )
 }
 
 /// A batch taken apart: what becomes of each message, given the stored messages it retries.

@@ -200,7 +200,7 @@ pub async fn one_batch_mixes_rooms_retries_and_unknown_rooms<F: Fixture>(fixture
         new_message("general", "d", None),
         new_message("general", "earlier again", Some("old")),
     ];
-    let outcomes = store.writer().write(&batch).await.unwrap();
+    let outcomes = store.writer().write(&[], &batch).await.unwrap().posted;
     let seen: Vec<_> = outcomes.into_iter().map(describe).collect();
     assert_eq!(
         seen,
@@ -1726,6 +1726,157 @@ pub async fn search_words_are_never_syntax<F: Fixture>(fixture: F) {
     fixture.remove().await;
 }
 
+/// Changes and messages in one batch (one transaction): the changes in order, each seeing the
+/// state the one before left (what changes nothing takes no seq, refusals store nothing and
+/// fail nothing else), then the messages; the room's seqs are gap-free across both. The same
+/// through the committer's queue, batched however it happens to be.
+pub async fn changes_and_messages_in_one_batch_keep_order_and_leave_no_gap<F: Fixture>(fixture: F) {
+    let store = open_with_rust(&fixture).await;
+    assert_eq!(post(&store, "general", "one", None).await, 1);
+    assert_eq!(post(&store, "general", "two", None).await, 2);
+    let max = i64::try_from(shared::MAX_REACTIONS).unwrap();
+    let mut changes = vec![
+        edit("general", 1, "first"),
+        reaction("general", 1, "👍", "u2", true),
+        reaction("general", 1, "👍", "u2", true),
+        edit("general", 1, "first"),
+        reaction("general", 1, "👍", "u2", false),
+        delete("general", 1, DeletedBy::Author),
+        edit("general", 1, "back"),
+        reaction("general", 1, "🎉", "u2", true),
+        edit("general", 99, "x"),
+        reaction("rust", 1, "👍", "u2", true),
+    ];
+    changes.extend((0..max).map(|n| reaction("general", 2, &format!("e{n}"), "u3", true)));
+    changes.push(reaction("general", 2, "one too many", "u3", true));
+    let messages = [
+        new_message("general", "three", None),
+        new_message("rust", "r", None),
+        new_message("general", "four", None),
+    ];
+    let written = store.writer().write(&changes, &messages).await.unwrap();
+    let outcome = |changed: &Result<Option<MessageChanged>, StoreError>| match changed {
+        Ok(Some(changed)) => format!("seq {}", changed.seq),
+        Ok(None) => "nothing".to_owned(),
+        Err(error) => error.to_string(),
+    };
+    let seen: Vec<String> = written.changed.iter().map(outcome).collect();
+    let mut expected: Vec<String> = [
+        "seq 3",
+        "seq 4",
+        "nothing",
+        "nothing",
+        "seq 5",
+        "seq 6",
+        &StoreError::MessageDeleted.to_string(),
+        &StoreError::MessageDeleted.to_string(),
+        &StoreError::MessageNotFound.to_string(),
+        &StoreError::MessageNotFound.to_string(),
+    ]
+    .map(str::to_owned)
+    .into();
+    expected.extend((0..max).map(|n| format!("seq {}", 7 + n)));
+    expected.push(StoreError::TooManyReactions.to_string());
+    assert_eq!(seen, expected);
+    let last = 6 + max;
+    assert_eq!(
+        written.posted.into_iter().map(describe).collect::<Vec<_>>(),
+        [
+            format!("new general {} three", last + 1),
+            "new rust 1 r".to_owned(),
+            format!("new general {} four", last + 2),
+        ]
+    );
+    let tombstone = store.message("general", 1).await.unwrap().unwrap();
+    assert_eq!(
+        (tombstone.text.as_str(), tombstone.deleted),
+        ("", Some(DeletedBy::Author))
+    );
+    assert!(tombstone.reactions.is_empty());
+    let two = store.message("general", 2).await.unwrap().unwrap();
+    assert_eq!(two.reactions.len(), shared::MAX_REACTIONS);
+    // Every seq of the room is a message's or a change's, once.
+    let mut seqs: Vec<i64> = store
+        .sync("general", 0, 100)
+        .await
+        .unwrap()
+        .iter()
+        .map(|m| m.seq)
+        .chain(
+            store
+                .changes("general", 0, 100)
+                .await
+                .unwrap()
+                .iter()
+                .map(|c| c.seq),
+        )
+        .collect();
+    seqs.sort_unstable();
+    assert_eq!(seqs, (1..=last + 2).collect::<Vec<_>>());
+
+    // Through the queue: changes of message 2 (by u4, so each changes something) between new
+    // messages; each change in the order queued, and still no gap.
+    let mut posted = Vec::new();
+    let mut changed = Vec::new();
+    for n in 0..20 {
+        posted.push(
+            store
+                .committer()
+                .try_queue(new_message("general", &format!("q{n}"), None)),
+        );
+        changed.push(store.committer().try_queue_change(reaction(
+            "general",
+            2,
+            "e0",
+            "u4",
+            n % 2 == 0,
+        )));
+    }
+    changed.push(store.committer().try_queue_change(edit("general", 1, "no")));
+    let mut change_seqs = Vec::new();
+    for outcome in changed.drain(..20) {
+        change_seqs.push(stored_seq(outcome.await.unwrap()));
+    }
+    assert!(matches!(
+        changed.pop().unwrap().await.unwrap(),
+        Err(StoreError::MessageDeleted)
+    ));
+    assert!(
+        change_seqs.is_sorted(),
+        "one message's changes take seqs in the order queued: {change_seqs:?}"
+    );
+    for outcome in posted {
+        assert!(matches!(outcome.await.unwrap(), Ok(Posted::New(_))));
+    }
+    let last = last + 2 + 40;
+    assert_eq!(store.room("general").await.unwrap().unwrap().last_seq, last);
+    let two = store.message("general", 2).await.unwrap().unwrap();
+    assert_eq!(
+        two.reactions[0].by.len(),
+        1,
+        "u4's last change took its reaction away"
+    );
+    let mut seqs: Vec<i64> = store
+        .sync("general", 0, 500)
+        .await
+        .unwrap()
+        .iter()
+        .map(|m| m.seq)
+        .chain(
+            store
+                .changes("general", 0, 500)
+                .await
+                .unwrap()
+                .iter()
+                .map(|c| c.seq),
+        )
+        .collect();
+    seqs.sort_unstable();
+    assert_eq!(seqs, (1..=last).collect::<Vec<_>>());
+    store.close().await;
+    fixture.remove().await;
+}
+
 macro_rules! conformance {
     ($fixture:ty: $($test:ident),* $(,)?) => {
         $(
@@ -1759,6 +1910,7 @@ macro_rules! suite {
                     concurrent_first_accounts_make_one_admin,
                     changes_take_the_rooms_next_seq_and_leave_messages_as_they_are_now,
                     concurrent_changes_and_appends_through_two_nodes_leave_no_gap,
+                    changes_and_messages_in_one_batch_keep_order_and_leave_no_gap,
                     messages_and_users_carry_an_accounts_username,
                     archived_rooms_take_no_messages,
                     read_positions_only_move_forward,

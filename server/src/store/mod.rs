@@ -3,7 +3,7 @@
 //! [`sqlite::SqliteStore`] is the embedded default; [`postgres::PgStore`] is the store several
 //! nodes share. Both give the same guarantees, proven by one conformance suite
 //! (`conformance.rs`): gap-free sequence numbers come from a counter row bumped inside the
-//! storing transaction, not from in-process state, and appends are group-committed
+//! storing transaction, not from in-process state, and appends and changes are group-committed
 //! (`batch.rs`).
 
 mod batch;
@@ -375,11 +375,12 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Vec<ChatMessage>>;
     /// The message `seq` of `room` as it is now; `None` if no message has that seq.
     async fn message(&self, room: &str, seq: i64) -> StoreResult<Option<ChatMessage>>;
-    /// Edits, deletes or reacts to a message, in one transaction (not group-committed: changes
-    /// are rare) that bumps the room's counter, updates the message (or its reactions) and
-    /// stores the change under the new seq; a deletion erases the message's text, and the text
-    /// of its earlier edits, and takes its reactions away. Returns the change, or `None` if
-    /// there was nothing to change (see [`changes_anything`]).
+    /// Edits, deletes or reacts to a message, group-committed (in the next batch's transaction,
+    /// after the changes queued before it): bumps the room's counter, updates the message (or
+    /// its reactions) and stores the change under the new seq; a deletion erases the message's
+    /// text, and the text of its earlier edits, and takes its reactions away. Returns the
+    /// change once committed, or `None` if there was nothing to change (see
+    /// [`changes_anything`]).
     async fn change(&self, change: NewChange) -> StoreResult<Option<MessageChanged>>;
     /// For `sync`: up to `limit` changes of `room` with `seq > after`, oldest first.
     async fn changes(&self, room: &str, after: i64, limit: u32)

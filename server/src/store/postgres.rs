@@ -1,9 +1,10 @@
 //! The store several nodes share: PostgreSQL.
 //!
 //! The same guarantees as SQLite, held by the database rather than by one writer: a batch locks
-//! its rooms' counter rows in name order (appends to one room from several nodes take turns, and
-//! two batches never wait on each other in a circle), then finds retries, bumps the counters and
-//! inserts, four statements whatever the batch's size. Room caps are checked under an advisory
+//! its rooms' counter rows in name order (appends and changes to one room from several nodes take
+//! turns, and two batches never wait on each other in a circle), applies its changes in order
+//! (each locks its message's row, reads, bumps the counter, writes), then finds retries, bumps
+//! the counters and inserts its messages, four statements whatever their number. Room caps are checked under an advisory
 //! lock. Migrations run at start-up under sqlx's advisory lock, so N nodes may start at once.
 
 use std::{collections::HashMap, str::FromStr, time::Duration};
@@ -20,7 +21,7 @@ use super::{
     NewMessage, NewSession, Posted, RoleChange, RoomLimits, Standing, Store, StoreError,
     StoreResult, StoredAccount, StoredFile, StoredSession, Target, USER_SELECT, account_conflict,
     account_query,
-    batch::{Committer, Plan, WriteBatch, count},
+    batch::{Committer, Plan, WriteBatch, Written, count, refusal},
     change_row, changes_anything, changes_query, file_query, identity, message, message_changed,
     purge_query, reactions_of_query, reactions_query, stored_account, stored_file, stored_session,
     user_entry, with_reactions,
@@ -40,13 +41,13 @@ const LOCK_ACCOUNTS: i32 = 3;
 
 #[derive(Debug, Clone)]
 pub struct PgStore {
-    /// Everything but appends.
+    /// Everything but appends and changes.
     pool: PgPool,
     /// The committer's own connection (8 in all per node): a burst of reads never makes
     /// messages wait for one.
     writer: PgPool,
-    /// Appends are group-committed per node, as with SQLite: one transaction for whatever has
-    /// queued up.
+    /// Appends and changes are group-committed per node, as with SQLite: one transaction for
+    /// whatever has queued up.
     committer: Committer,
 }
 
@@ -133,14 +134,14 @@ impl PgStore {
 struct Writer(PgPool);
 
 impl WriteBatch for Writer {
-    async fn write(&self, batch: &[NewMessage]) -> StoreResult<Vec<StoreResult<Posted>>> {
+    async fn write(&self, changes: &[NewChange], batch: &[NewMessage]) -> StoreResult<Written> {
         // A batch that lost a race is written again, whole: a deadlock or serialization
         // failure, or a unique key broken by a message with the same client id stored through
         // another node meanwhile in another room (the same room would have waited on its lock).
         let mut attempts = 0;
         loop {
             attempts += 1;
-            match write_once(&self.0, batch).await {
+            match write_once(&self.0, changes, batch).await {
                 Err(StoreError::Database(sqlx::Error::Database(error)))
                     if attempts < 3
                         && (error.is_unique_violation()
@@ -154,22 +155,40 @@ impl WriteBatch for Writer {
     }
 }
 
-async fn write_once(pool: &PgPool, batch: &[NewMessage]) -> StoreResult<Vec<StoreResult<Posted>>> {
+async fn write_once(
+    pool: &PgPool,
+    changes: &[NewChange],
+    batch: &[NewMessage],
+) -> StoreResult<Written> {
     let mut tx = pool.begin().await?;
     // What the locking below relies on, whatever the database's default: each statement sees
     // what was committed before it started.
     sqlx::query("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
         .execute(&mut *tx)
         .await?;
-    let mut rooms: Vec<&str> = batch.iter().map(|new| new.room.as_str()).collect();
+    let mut rooms: Vec<&str> = changes
+        .iter()
+        .map(|new| new.room.as_str())
+        .chain(batch.iter().map(|new| new.room.as_str()))
+        .collect();
     rooms.sort_unstable();
     rooms.dedup();
-    // The rows a concurrent batch of another node would bump: locked in name order. A retry
-    // (same room) waits here for its original's transaction and then finds it below.
+    // The rows a concurrent batch of another node would bump: locked in name order, before
+    // any message's row (a change's target, locked below, is of a room locked here), so two
+    // batches never wait on each other in a circle. A retry (same room) waits here for its
+    // original's transaction and then finds it below.
     sqlx::query("SELECT name FROM rooms WHERE name = ANY($1) ORDER BY name FOR NO KEY UPDATE")
         .bind(&rooms)
         .execute(&mut *tx)
         .await?;
+
+    let mut changed = Vec::with_capacity(changes.len());
+    for new in changes {
+        match change_in(&mut tx, new).await {
+            Err(error) if !refusal(&error) => return Err(error),
+            outcome => changed.push(outcome),
+        }
+    }
 
     let keys = Plan::keys(batch);
     let stored = if keys.is_empty() {
@@ -252,13 +271,17 @@ async fn write_once(pool: &PgPool, batch: &[NewMessage]) -> StoreResult<Vec<Stor
         .await?;
     }
     tx.commit().await?;
-    Ok(plan.finish(&rows))
+    Ok(Written {
+        changed,
+        posted: plan.finish(&rows),
+    })
 }
 
 /// The message `new` changes, read inside `tx` (with its reactions' state for a reaction,
-/// `row`); [`StoreError::MessageNotFound`] if no message has that seq. The message's row first,
-/// then the room's counter: changes of one message take turns (each sees the state the one
-/// before left), and appends, which lock only rooms' rows, never wait on a message's.
+/// `row`); [`StoreError::MessageNotFound`] if no message has that seq. The batch holds the
+/// room's row already; the message's is locked too, against a node of the version before this
+/// one, whose changes lock the message's row and then the room's (a circle with a batch that
+/// PostgreSQL breaks, and the batch is written again).
 async fn target_in(
     tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
     new: &NewChange,
@@ -295,6 +318,130 @@ async fn target_in(
         target.reacted = reactions.get("reacted");
     }
     Ok(target)
+}
+
+/// Applies `new` inside the batch's transaction `tx` (which holds its room's row): reads its
+/// target, decides, bumps the room's counter, writes the message (or its reactions) and the
+/// change's row. A refusal ([`refusal`]) has written nothing.
+async fn change_in(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    new: &NewChange,
+) -> StoreResult<Option<MessageChanged>> {
+    let row = change_row(&new.change);
+    let target = target_in(tx, new, &row).await?;
+    if !changes_anything(&new.change, &target)? {
+        return Ok(None);
+    }
+    let seq: i64 = sqlx::query_scalar(
+        "UPDATE rooms SET last_seq = last_seq + 1 WHERE name = $1 RETURNING last_seq",
+    )
+    .bind(&new.room)
+    .fetch_one(&mut **tx)
+    .await?;
+    let (room, at) = (&new.room, new.target);
+    match &new.change {
+        Change::Edited { text, edited_at } => {
+            sqlx::query(
+                "UPDATE messages SET text = $1, edited_at = $2 WHERE room = $3 AND seq = $4",
+            )
+            .bind(text)
+            .bind(edited_at)
+            .bind(room)
+            .bind(at)
+            .execute(&mut **tx)
+            .await?;
+        }
+        Change::Deleted { by } => {
+            // Its file goes with it (the bytes too: `file_contents` cascades).
+            sqlx::query(
+                "DELETE FROM files WHERE id = \
+                     (SELECT attachment FROM messages WHERE room = $1 AND seq = $2)",
+            )
+            .bind(room)
+            .bind(at)
+            .execute(&mut **tx)
+            .await?;
+            sqlx::query(
+                    "UPDATE messages SET text = '', deleted_by = $1, attachment = NULL, mentions = NULL \
+                     WHERE room = $2 AND seq = $3",
+                )
+                .bind(by.as_str())
+                .bind(room)
+                .bind(at)
+                .execute(&mut **tx)
+                .await?;
+            sqlx::query("UPDATE changes SET text = NULL WHERE room = $1 AND target = $2")
+                .bind(room)
+                .bind(at)
+                .execute(&mut **tx)
+                .await?;
+            sqlx::query("DELETE FROM reactions WHERE room = $1 AND target = $2")
+                .bind(room)
+                .bind(at)
+                .execute(&mut **tx)
+                .await?;
+        }
+        Change::Reacted { emoji, user } => {
+            sqlx::query(
+                "INSERT INTO reactions (room, target, emoji, user_id, user_name, seq) \
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(room)
+            .bind(at)
+            .bind(emoji)
+            .bind(&user.id)
+            .bind(&user.name)
+            .bind(seq)
+            .execute(&mut **tx)
+            .await?;
+        }
+        Change::Unreacted { emoji, user } => {
+            sqlx::query(
+                "DELETE FROM reactions WHERE room = $1 AND target = $2 AND emoji = $3 \
+                     AND user_id = $4",
+            )
+            .bind(room)
+            .bind(at)
+            .bind(emoji)
+            .bind(&user.id)
+            .execute(&mut **tx)
+            .await?;
+        }
+    }
+    match row {
+        ChangeRow::Edit(kind, text, deleted_by) => sqlx::query(
+            "INSERT INTO changes (room, seq, target, kind, actor_id, at, text, deleted_by) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(room)
+        .bind(seq)
+        .bind(at)
+        .bind(kind)
+        .bind(&new.actor_id)
+        .bind(new.at)
+        .bind(text)
+        .bind(deleted_by),
+        ChangeRow::Reaction(kind, emoji, user) => sqlx::query(
+            "INSERT INTO reaction_changes (room, seq, target, kind, emoji, actor_id, \
+                 actor_name, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(room)
+        .bind(seq)
+        .bind(at)
+        .bind(kind)
+        .bind(emoji)
+        .bind(&user.id)
+        .bind(&user.name)
+        .bind(new.at),
+    }
+    .execute(&mut **tx)
+    .await?;
+    Ok(Some(MessageChanged {
+        room: new.room.clone(),
+        seq,
+        target: new.target,
+        change: new.change.clone(),
+    }))
 }
 
 /// Stores `user` unless it is already (a guest's concurrent requests, or a guest becoming an
@@ -873,126 +1020,7 @@ impl Store for PgStore {
     }
 
     async fn change(&self, new: NewChange) -> StoreResult<Option<MessageChanged>> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
-            .execute(&mut *tx)
-            .await?;
-        let row = change_row(&new.change);
-        let target = target_in(&mut tx, &new, &row).await?;
-        if !changes_anything(&new.change, &target)? {
-            return Ok(None);
-        }
-        let seq: i64 = sqlx::query_scalar(
-            "UPDATE rooms SET last_seq = last_seq + 1 WHERE name = $1 RETURNING last_seq",
-        )
-        .bind(&new.room)
-        .fetch_one(&mut *tx)
-        .await?;
-        let (room, at) = (&new.room, new.target);
-        match &new.change {
-            Change::Edited { text, edited_at } => {
-                sqlx::query(
-                    "UPDATE messages SET text = $1, edited_at = $2 WHERE room = $3 AND seq = $4",
-                )
-                .bind(text)
-                .bind(edited_at)
-                .bind(room)
-                .bind(at)
-                .execute(&mut *tx)
-                .await?;
-            }
-            Change::Deleted { by } => {
-                // Its file goes with it (the bytes too: `file_contents` cascades).
-                sqlx::query(
-                    "DELETE FROM files WHERE id = \
-                     (SELECT attachment FROM messages WHERE room = $1 AND seq = $2)",
-                )
-                .bind(room)
-                .bind(at)
-                .execute(&mut *tx)
-                .await?;
-                sqlx::query(
-                    "UPDATE messages SET text = '', deleted_by = $1, attachment = NULL, mentions = NULL \
-                     WHERE room = $2 AND seq = $3",
-                )
-                .bind(by.as_str())
-                .bind(room)
-                .bind(at)
-                .execute(&mut *tx)
-                .await?;
-                sqlx::query("UPDATE changes SET text = NULL WHERE room = $1 AND target = $2")
-                    .bind(room)
-                    .bind(at)
-                    .execute(&mut *tx)
-                    .await?;
-                sqlx::query("DELETE FROM reactions WHERE room = $1 AND target = $2")
-                    .bind(room)
-                    .bind(at)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            Change::Reacted { emoji, user } => {
-                sqlx::query(
-                    "INSERT INTO reactions (room, target, emoji, user_id, user_name, seq) \
-                     VALUES ($1, $2, $3, $4, $5, $6)",
-                )
-                .bind(room)
-                .bind(at)
-                .bind(emoji)
-                .bind(&user.id)
-                .bind(&user.name)
-                .bind(seq)
-                .execute(&mut *tx)
-                .await?;
-            }
-            Change::Unreacted { emoji, user } => {
-                sqlx::query(
-                    "DELETE FROM reactions WHERE room = $1 AND target = $2 AND emoji = $3 \
-                     AND user_id = $4",
-                )
-                .bind(room)
-                .bind(at)
-                .bind(emoji)
-                .bind(&user.id)
-                .execute(&mut *tx)
-                .await?;
-            }
-        }
-        match row {
-            ChangeRow::Edit(kind, text, deleted_by) => sqlx::query(
-                "INSERT INTO changes (room, seq, target, kind, actor_id, at, text, deleted_by) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            )
-            .bind(room)
-            .bind(seq)
-            .bind(at)
-            .bind(kind)
-            .bind(&new.actor_id)
-            .bind(new.at)
-            .bind(text)
-            .bind(deleted_by),
-            ChangeRow::Reaction(kind, emoji, user) => sqlx::query(
-                "INSERT INTO reaction_changes (room, seq, target, kind, emoji, actor_id, \
-                 actor_name, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            )
-            .bind(room)
-            .bind(seq)
-            .bind(at)
-            .bind(kind)
-            .bind(emoji)
-            .bind(&user.id)
-            .bind(&user.name)
-            .bind(new.at),
-        }
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(Some(MessageChanged {
-            room: new.room,
-            seq,
-            target: new.target,
-            change: new.change,
-        }))
+        self.committer.change(new).await
     }
 
     async fn changes(

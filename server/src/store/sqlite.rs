@@ -23,7 +23,7 @@ use super::{
     NewMessage, NewSession, Posted, RoleChange, RoomLimits, Standing, Store, StoreError,
     StoreResult, StoredAccount, StoredFile, StoredSession, Target, USER_SELECT, account_conflict,
     account_query,
-    batch::{Committer, Plan, WriteBatch, count},
+    batch::{Committer, Plan, WriteBatch, Written, count, refusal},
     change_row, changes_anything, changes_query, file_query, identity, message, message_changed,
     purge_query, reactions_of_query, reactions_query, stored_account, stored_file, stored_session,
     user_entry, with_reactions,
@@ -36,8 +36,9 @@ pub const DATABASE_FILE: &str = "chat.db";
 pub struct SqliteStore {
     writer: SqlitePool,
     reader: SqlitePool,
-    /// Appends go to one committer task, which stores whatever has queued up in a single
-    /// transaction: one fsync for many messages, each acknowledged only after its commit.
+    /// Appends and changes go to one committer task, which stores whatever has queued up in a
+    /// single transaction: one fsync for many messages and changes, each acknowledged only
+    /// after its commit.
     committer: Committer,
 }
 
@@ -97,41 +98,164 @@ impl SqliteStore {
     }
 }
 
-/// The message `new` changes, read inside `tx` (with its reactions' state for a reaction,
-/// `row`); [`StoreError::MessageNotFound`] if no message has that seq.
+/// The message `new` changes, read inside `tx` with its reactions' state (for a reaction:
+/// `emoji` and `user_id`, NULL otherwise), in one statement; [`StoreError::MessageNotFound`] if
+/// no message has that seq.
 async fn target_in(
     tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
     new: &NewChange,
     row: &ChangeRow<'_>,
 ) -> StoreResult<Target> {
-    let message = sqlx::query("SELECT text, deleted_by FROM messages WHERE room = ? AND seq = ?")
-        .bind(&new.room)
-        .bind(new.target)
-        .fetch_optional(&mut **tx)
-        .await?
-        .ok_or(StoreError::MessageNotFound)?;
-    let mut target = Target {
+    let (emoji, user_id) = match row {
+        ChangeRow::Reaction(_, emoji, user) => (Some(*emoji), Some(user.id.as_str())),
+        ChangeRow::Edit(..) => (None, None),
+    };
+    // Grouped by the message: no row at all when there is no such message.
+    let message = sqlx::query(
+        "SELECT messages.text, messages.deleted_by, \
+         count(DISTINCT reactions.emoji) AS emoji_count, \
+         coalesce(max(reactions.emoji = ?3), 0) AS has_emoji, \
+         coalesce(max(reactions.emoji = ?3 AND reactions.user_id = ?4), 0) AS reacted \
+         FROM messages LEFT JOIN reactions \
+         ON reactions.room = messages.room AND reactions.target = messages.seq \
+         WHERE messages.room = ?1 AND messages.seq = ?2 GROUP BY messages.room, messages.seq",
+    )
+    .bind(&new.room)
+    .bind(new.target)
+    .bind(emoji)
+    .bind(user_id)
+    .fetch_optional(&mut **tx)
+    .await?
+    .ok_or(StoreError::MessageNotFound)?;
+    Ok(Target {
         text: message.get("text"),
         deleted: message.get::<Option<String>, _>("deleted_by").is_some(),
-        ..Target::default()
-    };
-    if let ChangeRow::Reaction(_, emoji, user) = row {
-        let reactions = sqlx::query(
-            "SELECT count(DISTINCT emoji) AS emoji_count, coalesce(max(emoji = ?3), 0) AS has_emoji, \
-             coalesce(max(emoji = ?3 AND user_id = ?4), 0) AS reacted \
-             FROM reactions WHERE room = ?1 AND target = ?2",
+        emoji_count: message.get("emoji_count"),
+        has_emoji: message.get("has_emoji"),
+        reacted: message.get("reacted"),
+    })
+}
+
+/// Applies `new` inside the batch's transaction `tx`: reads its target, decides, bumps the
+/// room's counter, writes the message (or its reactions) and the change's row. A refusal
+/// ([`refusal`]) has written nothing.
+async fn change_in(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    new: &NewChange,
+) -> StoreResult<Option<MessageChanged>> {
+    let row = change_row(&new.change);
+    let target = target_in(tx, new, &row).await?;
+    if !changes_anything(&new.change, &target)? {
+        return Ok(None);
+    }
+    let seq: i64 = sqlx::query_scalar(
+        "UPDATE rooms SET last_seq = last_seq + 1 WHERE name = ? RETURNING last_seq",
+    )
+    .bind(&new.room)
+    .fetch_one(&mut **tx)
+    .await?;
+    let (room, at) = (&new.room, new.target);
+    match &new.change {
+        Change::Edited { text, edited_at } => {
+            sqlx::query("UPDATE messages SET text = ?, edited_at = ? WHERE room = ? AND seq = ?")
+                .bind(text)
+                .bind(edited_at)
+                .bind(room)
+                .bind(at)
+                .execute(&mut **tx)
+                .await?;
+        }
+        Change::Deleted { by } => {
+            // Its file goes with it (the bytes too: `file_contents` cascades).
+            sqlx::query(
+                "DELETE FROM files WHERE id = \
+                     (SELECT attachment FROM messages WHERE room = ? AND seq = ?)",
+            )
+            .bind(room)
+            .bind(at)
+            .execute(&mut **tx)
+            .await?;
+            sqlx::query(
+                "UPDATE messages SET text = '', deleted_by = ?, attachment = NULL, mentions = NULL \
+                     WHERE room = ? AND seq = ?",
+            )
+            .bind(by.as_str())
+            .bind(room)
+            .bind(at)
+            .execute(&mut **tx)
+            .await?;
+            sqlx::query("UPDATE changes SET text = NULL WHERE room = ? AND target = ?")
+                .bind(room)
+                .bind(at)
+                .execute(&mut **tx)
+                .await?;
+            sqlx::query("DELETE FROM reactions WHERE room = ? AND target = ?")
+                .bind(room)
+                .bind(at)
+                .execute(&mut **tx)
+                .await?;
+        }
+        Change::Reacted { emoji, user } => {
+            sqlx::query(
+                "INSERT INTO reactions (room, target, emoji, user_id, user_name, seq) \
+                     VALUES (?, ?, ?, ?, ?, ?)",
+            )
+            .bind(room)
+            .bind(at)
+            .bind(emoji)
+            .bind(&user.id)
+            .bind(&user.name)
+            .bind(seq)
+            .execute(&mut **tx)
+            .await?;
+        }
+        Change::Unreacted { emoji, user } => {
+            sqlx::query(
+                "DELETE FROM reactions WHERE room = ? AND target = ? AND emoji = ? \
+                     AND user_id = ?",
+            )
+            .bind(room)
+            .bind(at)
+            .bind(emoji)
+            .bind(&user.id)
+            .execute(&mut **tx)
+            .await?;
+        }
+    }
+    match row {
+        ChangeRow::Edit(kind, text, deleted_by) => sqlx::query(
+            "INSERT INTO changes (room, seq, target, kind, actor_id, at, text, deleted_by) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         )
-        .bind(&new.room)
-        .bind(new.target)
+        .bind(room)
+        .bind(seq)
+        .bind(at)
+        .bind(kind)
+        .bind(&new.actor_id)
+        .bind(new.at)
+        .bind(text)
+        .bind(deleted_by),
+        ChangeRow::Reaction(kind, emoji, user) => sqlx::query(
+            "INSERT INTO reaction_changes (room, seq, target, kind, emoji, actor_id, \
+                 actor_name, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(room)
+        .bind(seq)
+        .bind(at)
+        .bind(kind)
         .bind(emoji)
         .bind(&user.id)
-        .fetch_one(&mut **tx)
-        .await?;
-        target.emoji_count = reactions.get("emoji_count");
-        target.has_emoji = reactions.get("has_emoji");
-        target.reacted = reactions.get("reacted");
+        .bind(&user.name)
+        .bind(new.at),
     }
-    Ok(target)
+    .execute(&mut **tx)
+    .await?;
+    Ok(Some(MessageChanged {
+        room: new.room.clone(),
+        seq,
+        target: new.target,
+        change: new.change.clone(),
+    }))
 }
 
 /// Copies the database in `data_dir` to `file` with `VACUUM INTO`, over a read-only connection:
@@ -169,13 +293,22 @@ pub async fn backup(data_dir: &Path, file: &Path) -> anyhow::Result<PathBuf> {
 struct Writer(SqlitePool);
 
 impl WriteBatch for Writer {
-    /// One transaction, in a fixed number of statements whatever the batch's size: one lookup
-    /// of retried client ids, one counter bump for all rooms, one insert. A message for a room
-    /// that does not exist gets its own error without failing the others.
-    async fn write(&self, batch: &[NewMessage]) -> StoreResult<Vec<StoreResult<Posted>>> {
+    /// One transaction: the changes, each in a few statements (read, counter, write), then the
+    /// messages in a fixed number of statements whatever the batch's size: one lookup of
+    /// retried client ids, one counter bump for all rooms, one insert. A message for a room
+    /// that does not exist, or a refused change, gets its own error without failing the others.
+    async fn write(&self, changes: &[NewChange], batch: &[NewMessage]) -> StoreResult<Written> {
         // IMMEDIATE: the transaction reads before it writes; taking the write lock first means
-        // another process on the same file can make it wait, never fail it half way.
+        // another process on the same file can make it wait, never fail it half way. The one
+        // writer's lock from the first read: the state a change reads is the one it applies to.
         let mut tx = self.0.begin_with("BEGIN IMMEDIATE").await?;
+        let mut changed = Vec::with_capacity(changes.len());
+        for new in changes {
+            match change_in(&mut tx, new).await {
+                Err(error) if !refusal(&error) => return Err(error),
+                outcome => changed.push(outcome),
+            }
+        }
         let stored = stored_retries(&mut tx, batch).await?;
         let mut plan = Plan::new(batch, &stored);
         let lasts = bump_counters(&mut tx, &plan.counts()).await?;
@@ -205,7 +338,10 @@ impl WriteBatch for Writer {
             .await?;
         }
         tx.commit().await?;
-        Ok(plan.finish(&rows))
+        Ok(Written {
+            changed,
+            posted: plan.finish(&rows),
+        })
     }
 }
 
@@ -804,125 +940,7 @@ impl Store for SqliteStore {
     }
 
     async fn change(&self, new: NewChange) -> StoreResult<Option<MessageChanged>> {
-        // IMMEDIATE: the one writer's lock from the first read, so the message's state read
-        // here is the state the change applies to.
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        let row = change_row(&new.change);
-        let target = target_in(&mut tx, &new, &row).await?;
-        if !changes_anything(&new.change, &target)? {
-            return Ok(None);
-        }
-        let seq: i64 = sqlx::query_scalar(
-            "UPDATE rooms SET last_seq = last_seq + 1 WHERE name = ? RETURNING last_seq",
-        )
-        .bind(&new.room)
-        .fetch_one(&mut *tx)
-        .await?;
-        let (room, at) = (&new.room, new.target);
-        match &new.change {
-            Change::Edited { text, edited_at } => {
-                sqlx::query(
-                    "UPDATE messages SET text = ?, edited_at = ? WHERE room = ? AND seq = ?",
-                )
-                .bind(text)
-                .bind(edited_at)
-                .bind(room)
-                .bind(at)
-                .execute(&mut *tx)
-                .await?;
-            }
-            Change::Deleted { by } => {
-                // Its file goes with it (the bytes too: `file_contents` cascades).
-                sqlx::query(
-                    "DELETE FROM files WHERE id = \
-                     (SELECT attachment FROM messages WHERE room = ? AND seq = ?)",
-                )
-                .bind(room)
-                .bind(at)
-                .execute(&mut *tx)
-                .await?;
-                sqlx::query(
-                    "UPDATE messages SET text = '', deleted_by = ?, attachment = NULL, mentions = NULL \
-                     WHERE room = ? AND seq = ?",
-                )
-                .bind(by.as_str())
-                .bind(room)
-                .bind(at)
-                .execute(&mut *tx)
-                .await?;
-                sqlx::query("UPDATE changes SET text = NULL WHERE room = ? AND target = ?")
-                    .bind(room)
-                    .bind(at)
-                    .execute(&mut *tx)
-                    .await?;
-                sqlx::query("DELETE FROM reactions WHERE room = ? AND target = ?")
-                    .bind(room)
-                    .bind(at)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            Change::Reacted { emoji, user } => {
-                sqlx::query(
-                    "INSERT INTO reactions (room, target, emoji, user_id, user_name, seq) \
-                     VALUES (?, ?, ?, ?, ?, ?)",
-                )
-                .bind(room)
-                .bind(at)
-                .bind(emoji)
-                .bind(&user.id)
-                .bind(&user.name)
-                .bind(seq)
-                .execute(&mut *tx)
-                .await?;
-            }
-            Change::Unreacted { emoji, user } => {
-                sqlx::query(
-                    "DELETE FROM reactions WHERE room = ? AND target = ? AND emoji = ? \
-                     AND user_id = ?",
-                )
-                .bind(room)
-                .bind(at)
-                .bind(emoji)
-                .bind(&user.id)
-                .execute(&mut *tx)
-                .await?;
-            }
-        }
-        match row {
-            ChangeRow::Edit(kind, text, deleted_by) => sqlx::query(
-                "INSERT INTO changes (room, seq, target, kind, actor_id, at, text, deleted_by) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            )
-            .bind(room)
-            .bind(seq)
-            .bind(at)
-            .bind(kind)
-            .bind(&new.actor_id)
-            .bind(new.at)
-            .bind(text)
-            .bind(deleted_by),
-            ChangeRow::Reaction(kind, emoji, user) => sqlx::query(
-                "INSERT INTO reaction_changes (room, seq, target, kind, emoji, actor_id, \
-                 actor_name, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            )
-            .bind(room)
-            .bind(seq)
-            .bind(at)
-            .bind(kind)
-            .bind(emoji)
-            .bind(&user.id)
-            .bind(&user.name)
-            .bind(new.at),
-        }
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(Some(MessageChanged {
-            room: new.room,
-            seq,
-            target: new.target,
-            change: new.change,
-        }))
+        self.committer.change(new).await
     }
 
     async fn changes(
