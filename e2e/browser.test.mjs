@@ -1459,6 +1459,50 @@ test('mentions: resolved to the person when sent, still theirs after a rename, n
   await other.close();
 });
 
+test('files: a pasted picture shows inline in the other page, a file is a card that downloads and never opens in the page', async () => {
+  const uma = await openChat({ name: 'Uma' });
+  const vic = await openChat({ name: 'Vic' });
+  await createRoom(uma.page, 'gallery');
+  await joinRoom(vic.page, 'gallery');
+
+  // A picture pasted into the box (40 x 30 pixels), sent without words.
+  await uma.page.getByRole('textbox', { name: 'Message' }).focus();
+  await uma.page.evaluate((base64) => {
+    const bytes = Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
+    const data = new DataTransfer();
+    data.items.add(new File([bytes], 'red square.png', { type: 'image/png' }));
+    const paste = new ClipboardEvent('paste', { clipboardData: data, bubbles: true, cancelable: true });
+    document.activeElement.dispatchEvent(paste);
+  }, 'iVBORw0KGgoAAAANSUhEUgAAACgAAAAeCAIAAADRv8uKAAAAK0lEQVR4nO3NMQ0AAAgDsMmZfxXIQgYcTfo3056IWCwWi8VisVgsFov/xguJMCDM2TzTeAAAAABJRU5ErkJggg==');
+  await uma.page.getByRole('status').filter({ hasText: 'red square.png (' }).filter({ hasText: 'goes with your message' }).waitFor();
+  await uma.page.getByRole('textbox', { name: 'Message' }).press('Enter');
+  const picture = vic.page.getByRole('img', { name: 'red square.png' });
+  await picture.waitFor();
+  await vic.page.waitForFunction(() => document.querySelector('.attachment img')?.naturalWidth === 40);
+  assert.match(await picture.getAttribute('src'), /^blob:/);
+
+  // Any other file, chosen with the paper clip: an HTML page with a script is a card, and its
+  // download is a download, not a page of ours.
+  await uma.page.locator('#attach-input').setInputFiles({
+    name: 'notes.html',
+    mimeType: 'text/html',
+    buffer: Buffer.from('<script>window.parent.__ran = true</script><p>notes</p>'),
+  });
+  await uma.page.getByRole('status').filter({ hasText: 'notes.html (' }).waitFor();
+  await send(uma.page, 'my notes');
+  const card = vic.page.locator('.message', { hasText: 'my notes' }).locator('.attachment.card');
+  await card.getByText('notes.html').waitFor();
+  const [download] = await Promise.all([
+    vic.page.waitForEvent('download'),
+    card.getByRole('button', { name: /^Download notes\.html/ }).click(),
+  ]);
+  assert.equal(download.suggestedFilename(), 'notes.html');
+  assert.equal(await vic.page.evaluate(() => window.__ran), undefined);
+  assert.deepEqual([...uma.problems, ...vic.problems], []);
+  await uma.close();
+  await vic.close();
+});
+
 test('archived rooms: an admin archives a room, its members can read and not write, until it is back', async () => {
   const fresh = await startServer();
   try {

@@ -1,12 +1,13 @@
-//! The one module that calls the server functions (docs/PROTOCOL.md): `POST /api/<name>` with a
-//! form body, answered with JSON, through the browser's own `fetch`. Leptos' generated client
+//! The one module that calls the server over HTTP (docs/PROTOCOL.md): the server functions,
+//! `POST /api/<name>` with a form body, answered with JSON, and files (`POST /api/files`,
+//! `GET /files/<id>`, with the session's token), through the browser's own `fetch`. Leptos' generated client
 //! speaks the same protocol but brings its own HTTP and encoding crates into the page: 26 KB of
 //! its 260 KB gzip, measured with `cargo xtask bench`.
 
 use serde::de::DeserializeOwned;
 use shared::{
-    ChatMessage, Credentials, ErrorCode, ErrorPayload, RegistrationInfo, RoomInfo, ServerInfo,
-    SessionInfo, UserEntry,
+    ChatMessage, Credentials, ErrorCode, ErrorPayload, FileInfo, RegistrationInfo, RoomInfo,
+    ServerInfo, SessionInfo, UserEntry,
 };
 use wasm_bindgen::{JsCast, prelude::*};
 use wasm_bindgen_futures::JsFuture;
@@ -24,6 +25,57 @@ extern "C" {
 
     #[wasm_bindgen(method)]
     fn json(this: &Response) -> js_sys::Promise;
+
+    #[wasm_bindgen(method)]
+    fn blob(this: &Response) -> js_sys::Promise;
+
+    /// A file the person chose, dropped or pasted (a `Blob` with a name).
+    pub type File;
+
+    #[wasm_bindgen(method, getter)]
+    pub fn name(this: &File) -> String;
+
+    /// The type the browser guessed (the server decides for itself).
+    #[wasm_bindgen(method, getter, js_name = type)]
+    fn kind(this: &File) -> String;
+
+    #[wasm_bindgen(js_namespace = URL, js_name = createObjectURL)]
+    fn create_object_url(blob: &JsValue) -> String;
+
+    /// Frees what [`file_url`] made.
+    #[wasm_bindgen(js_namespace = URL, js_name = revokeObjectURL)]
+    pub fn revoke_object_url(url: &str);
+}
+
+/// Uploads `file` to `room`: the file as messages will carry it, once attached.
+pub async fn upload(token: &str, room: &str, file: &File) -> Result<FileInfo, ErrorPayload> {
+    let url = format!(
+        "/api/files?room={}&name={}",
+        js_sys::encode_uri_component(room),
+        js_sys::encode_uri_component(&file.name())
+    );
+    let kind = file.kind();
+    let headers = [
+        ("authorization", format!("Bearer {token}")),
+        ("content-type", kind),
+    ];
+    let response = fetch_with(&url, "POST", &headers, Some(file.into())).await?;
+    let json = answer(&response).await?;
+    serde_wasm_bindgen::from_value(json).map_err(|_| unreadable())
+}
+
+/// Fetches `path` (`/files/<id>`, or its thumbnail) with the session's token: a `blob:` URL
+/// of it, to free with [`revoke_object_url`].
+pub async fn file_url(token: &str, path: &str) -> Result<String, ErrorPayload> {
+    let headers = [("authorization", format!("Bearer {token}"))];
+    let response = fetch_with(path, "GET", &headers, None).await?;
+    if !response.ok() {
+        return Err(answer(&response).await.err().unwrap_or_else(unreadable));
+    }
+    let blob = JsFuture::from(response.blob())
+        .await
+        .map_err(|_| unreadable())?;
+    Ok(create_object_url(&blob))
 }
 
 /// Every room on the server, by name.
@@ -150,18 +202,32 @@ async fn call(name: &str, form: &[(&str, &str)]) -> Result<JsValue, ErrorPayload
         .map(|(key, value)| format!("{key}={}", js_sys::encode_uri_component(value)))
         .collect::<Vec<_>>()
         .join("&");
-    let headers = js_sys::Object::new();
+    let headers = [(
+        "content-type",
+        "application/x-www-form-urlencoded".to_owned(),
+    )];
+    let response = fetch_with(&format!("/api/{name}"), "POST", &headers, Some(body.into())).await?;
+    answer(&response).await
+}
+
+/// `fetch(url, { method, headers, body })`: the response, whatever its status.
+async fn fetch_with(
+    url: &str,
+    method: &str,
+    headers: &[(&str, String)],
+    body: Option<JsValue>,
+) -> Result<Response, ErrorPayload> {
+    let header_object = js_sys::Object::new();
     let init = js_sys::Object::new();
-    for (object, key, value) in [
-        (
-            &headers,
-            "content-type",
-            JsValue::from("application/x-www-form-urlencoded"),
-        ),
-        (&init, "method", "POST".into()),
-        (&init, "headers", headers.clone().into()),
-        (&init, "body", body.into()),
-    ] {
+    let fields = headers
+        .iter()
+        .map(|(key, value)| (&header_object, *key, JsValue::from(value)))
+        .chain([
+            (&init, "method", method.into()),
+            (&init, "headers", header_object.clone().into()),
+        ])
+        .chain(body.map(|body| (&init, "body", body)));
+    for (object, key, value) in fields {
         js_sys::Reflect::set(object, &key.into(), &value).map_err(|_| unreadable())?;
     }
     let unreachable = |_| {
@@ -170,10 +236,14 @@ async fn call(name: &str, form: &[(&str, &str)]) -> Result<JsValue, ErrorPayload
             "The server could not be reached; try again.",
         )
     };
-    let response: Response = JsFuture::from(fetch(&format!("/api/{name}"), &init))
+    Ok(JsFuture::from(fetch(url, &init))
         .await
         .map_err(unreachable)?
-        .unchecked_into();
+        .unchecked_into())
+}
+
+/// The JSON of a response: what it says, or the refusal it carries.
+async fn answer(response: &Response) -> Result<JsValue, ErrorPayload> {
     let json = JsFuture::from(response.json())
         .await
         .map_err(|_| unreadable())?;

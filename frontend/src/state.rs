@@ -4,7 +4,7 @@ use std::{collections::BTreeMap, sync::Arc};
 
 use leptos::prelude::*;
 use shared::{
-    AccountInfo, Author, ChatMessage, DEFAULT_ROOM, Invited, Mention, MessageChanged,
+    AccountInfo, Author, ChatMessage, DEFAULT_ROOM, FileInfo, Invited, Mention, MessageChanged,
     PresenceChange, ServerInfo,
 };
 
@@ -438,6 +438,8 @@ pub struct Outgoing {
     pub reply_to: Option<i64>,
     /// The people it mentions, resolved when it was written.
     pub mentions: Vec<Mention>,
+    /// The file it carries, uploaded already.
+    pub attachment: Option<FileInfo>,
     pub delivery: Delivery,
 }
 

@@ -2,7 +2,7 @@
 //! with a client id so that a retry is never stored twice.
 
 use leptos::prelude::*;
-use shared::{ChatInput, ChatMessage, ErrorCode, Mention, Sent};
+use shared::{ChatInput, ChatMessage, ErrorCode, FileInfo, Mention, Sent};
 
 use crate::{
     socket,
@@ -22,6 +22,7 @@ pub fn send(
     text: String,
     reply_to: Option<i64>,
     mentions: Vec<Mention>,
+    attachment: Option<FileInfo>,
 ) {
     state.outbox.update(|outbox| {
         outbox.push(Outgoing {
@@ -30,6 +31,7 @@ pub fn send(
             text,
             reply_to,
             mentions,
+            attachment,
             delivery: Delivery::Queued,
         });
     });
@@ -103,7 +105,7 @@ pub(super) fn pump(state: ChatState) {
         client_id: Some(message.client_id.clone()),
         reply_to: message.reply_to,
         mentions: message.mentions,
-        attachment: None,
+        attachment: message.attachment.map(|file| file.id),
     };
     let client_id = message.client_id;
     socket::request(&input, move |reply| {

@@ -2,13 +2,29 @@
 //! in the room. Text is checked with the same rules the server applies; sending goes through the
 //! outbox, so it works offline too. Up in an empty box (or "Edit" on a message) edits one's last
 //! message in the box: Enter saves, Escape cancels. "Reply" on a message makes the next one sent
-//! answer it (Escape cancels).
+//! answer it (Escape cancels). A file (the paper clip, dropped on the box, or pasted) is
+//! uploaded at once and goes with the next message, which may then have no text.
 
-use leptos::{ev, html::Textarea, prelude::*};
-use shared::{Invited, MAX_MESSAGE_CHARS, ValidationError, validate_text};
+use leptos::{
+    ev,
+    html::{Input, Textarea},
+    prelude::*,
+};
+use shared::{
+    FileInfo, Invited, MAX_MESSAGE_CHARS, ValidationError, validate_caption, validate_text,
+};
+use wasm_bindgen::{JsCast, JsValue};
 
-use super::{focus, markup::resolve_mentions};
-use crate::{client, state::ChatState};
+use super::{attachment::size, focus, markup::resolve_mentions};
+use crate::{client, http, state::ChatState, storage};
+
+/// The file that goes with the next message.
+#[derive(Clone)]
+enum Attached {
+    /// On its way to the server (its name).
+    Uploading(String),
+    Ready(FileInfo),
+}
 
 /// Show the character count once this close to the limit.
 const COUNTER_FROM: usize = MAX_MESSAGE_CHARS - 200;
@@ -27,7 +43,32 @@ pub fn Composer() -> impl IntoView {
             Err(refusal) => Some(refusal.to_string()),
         })
     });
-    let sendable = Memo::new(move |_| draft.with(|draft| validate_text(draft).is_ok()));
+    let attached = RwSignal::new(None::<Attached>);
+    let sendable = Memo::new(move |_| match attached.get() {
+        Some(Attached::Ready(_)) => draft.with(|draft| validate_caption(draft).is_ok()),
+        Some(Attached::Uploading(_)) => false,
+        None => draft.with(|draft| validate_text(draft).is_ok()),
+    });
+    let file_input = NodeRef::<Input>::new();
+    // Uploads a file chosen, dropped or pasted; the next message carries it.
+    let attach = move |file: http::File| {
+        let Some(token) = storage::token() else {
+            return;
+        };
+        let room = state.current.get_untracked();
+        attached.set(Some(Attached::Uploading(file.name())));
+        leptos::task::spawn_local(async move {
+            match http::upload(&token, &room, &file).await {
+                Ok(info) => {
+                    attached.try_set(Some(Attached::Ready(info)));
+                }
+                Err(error) => {
+                    attached.try_set(None);
+                    state.error.set(Some(error.message));
+                }
+            }
+        });
+    };
     let typing = move || {
         let me = state.me.with(|me| me.as_ref().map(|me| me.id.clone()));
         let names: Vec<String> = state
@@ -85,6 +126,7 @@ pub fn Composer() -> impl IntoView {
         if first.is_some() {
             state.editing.set(None);
             state.replying.set(None);
+            attached.set(None);
         }
     });
     // Answering a message: writing is next.
@@ -121,8 +163,18 @@ pub fn Composer() -> impl IntoView {
                 }
                 return focus_box();
             }
+            let file = match attached.get_untracked() {
+                Some(Attached::Ready(file)) => Some(file),
+                // Enter waits for the file.
+                Some(Attached::Uploading(_)) => return,
+                None => None,
+            };
+            let checked = match file {
+                Some(_) => validate_caption(&text),
+                None => validate_text(&text),
+            };
             // Nothing to send, or a problem already shown beside the box: Enter does nothing.
-            if let Ok(text) = validate_text(&text) {
+            if let Ok(text) = checked {
                 state.error.set(None);
                 // The sender sees what they sent, wherever they had scrolled to.
                 state.following.set(true);
@@ -136,8 +188,10 @@ pub fn Composer() -> impl IntoView {
                     text.to_owned(),
                     reply_to,
                     mentions,
+                    file,
                 );
                 state.replying.set(None);
+                attached.set(None);
                 draft.set(String::new());
             }
             focus_box();
@@ -253,7 +307,16 @@ pub fn Composer() -> impl IntoView {
     };
 
     view! {
-        <footer class="composer">
+        <footer
+            class="composer"
+            on:dragover=move |event: ev::DragEvent| event.prevent_default()
+            on:drop=move |event: ev::DragEvent| {
+                if let Some(file) = first_file(event.as_ref(), "dataTransfer") {
+                    event.prevent_default();
+                    attach(file);
+                }
+            }
+        >
             <p class="typing" aria-live="polite">{typing}</p>
             <Invitation />
             <Show when=move || state.error.get().is_some()>
@@ -279,6 +342,24 @@ pub fn Composer() -> impl IntoView {
                         focus_box();
                     }>"Cancel reply"</button>
                 </p>
+            })}
+            {move || attached.get().map(|file| {
+                let (what, ready) = match file {
+                    Attached::Uploading(name) => (format!("Uploading {name}…"), false),
+                    Attached::Ready(file) => (format!("{} ({}) goes with your message.", file.name, size(file.size)), true),
+                };
+                view! {
+                    <p id="attached" class="editing attached" role="status">
+                        <span>{what}</span>
+                        " "
+                        <Show when=move || ready>
+                            <button type="button" class="link" on:click=move |_| {
+                                attached.set(None);
+                                focus_box();
+                            }>"Remove file"</button>
+                        </Show>
+                    </p>
+                }
             })}
             <Show
                 when=move || !state.current_room().is_some_and(|room| room.archived.get())
@@ -339,7 +420,40 @@ pub fn Composer() -> impl IntoView {
                             }
                         }
                         on:keydown=on_keydown
+                        on:paste=move |event: ev::ClipboardEvent| {
+                            if let Some(file) = first_file(event.as_ref(), "clipboardData") {
+                                event.prevent_default();
+                                attach(file);
+                            }
+                        }
                     ></textarea>
+                    <input
+                        type="file"
+                        id="attach-input"
+                        class="visually-hidden"
+                        tabindex="-1"
+                        aria-hidden="true"
+                        node_ref=file_input
+                        on:change=move |_| {
+                            let Some(input) = file_input.get_untracked() else { return };
+                            if let Some(file) = files_of(&input).and_then(|files| nth_file(&files)) {
+                                attach(file);
+                            }
+                            // The same file chosen again is a change too.
+                            input.set_value("");
+                        }
+                    />
+                    <button
+                        type="button"
+                        class="attach"
+                        aria-label="Attach a file"
+                        title="Attach a file (or drop or paste one)"
+                        on:click=move |_| {
+                            if let Some(input) = file_input.get_untracked() {
+                                input.click();
+                            }
+                        }
+                    >"📎"</button>
                     <button type="submit" disabled=move || !sendable.get()>"Send"</button>
                 </form>
             </Show>
@@ -350,6 +464,26 @@ pub fn Composer() -> impl IntoView {
             </Show>
         </footer>
     }
+}
+
+/// The first file an event carries in its `holder` (`dataTransfer` of a drop, `clipboardData`
+/// of a paste), if any.
+fn first_file(event: &JsValue, holder: &str) -> Option<http::File> {
+    let holder = js_sys::Reflect::get(event, &holder.into()).ok()?;
+    nth_file(&files_of(&holder)?)
+}
+
+/// The `files` list of a file input, drop or paste.
+fn files_of(holder: &JsValue) -> Option<JsValue> {
+    js_sys::Reflect::get(holder, &"files".into())
+        .ok()
+        .filter(|files| !files.is_undefined() && !files.is_null())
+}
+
+/// The first file of a `FileList`.
+fn nth_file(files: &JsValue) -> Option<http::File> {
+    let file = js_sys::Reflect::get(files, &0.into()).ok()?;
+    (!file.is_undefined() && !file.is_null()).then(|| file.unchecked_into())
 }
 
 /// The `@name` being typed just before the caret (`caret` in UTF-16 units, as the browser counts

@@ -12,6 +12,7 @@ use leptos::prelude::*;
 use shared::{ChatMessage, DeletedBy, Quote};
 
 use super::{
+    attachment::Attachment,
     avatar::Avatar,
     markup::Markup,
     reactions::{Picker, Reactions},
@@ -84,6 +85,7 @@ pub fn MessageItem(message: Arc<ChatMessage>, head: bool) -> impl IntoView {
                 None => view! { <Markup text=message.text.clone() mentions=message.mentions.clone() /> }
                     .into_any(),
             }}
+            {message.attachment.clone().map(|file| view! { <Attachment file /> })}
             {edited.map(|when| view! { <span class="edited" title=when>"(edited)"</span> })}
             {(!message.reactions.is_empty()).then(|| view! {
                 <Reactions seq reactions=message.reactions.clone() />

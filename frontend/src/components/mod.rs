@@ -2,6 +2,7 @@
 
 mod account;
 mod app;
+mod attachment;
 mod avatar;
 mod composer;
 mod delete;

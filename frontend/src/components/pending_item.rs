@@ -30,6 +30,7 @@ pub fn PendingItem(message: Outgoing) -> impl IntoView {
                 <span class="delivery">{note}</span>
             </div>
             <p class="text">{message.text}</p>
+            {message.attachment.map(|file| view! { <p class="file-name">{file.name}</p> })}
             <Show when=move || failed>
                 <button class="link retry" on:click={
                     let client_id = client_id.clone();
