@@ -5,8 +5,8 @@
 //! Per connection: messages (configurable), reads (`sync`, `members`) and typing signals. Per
 //! user, across their connections: writes that are not messages (`createRoom`, `joinRoom`,
 //! `leaveRoom`, `rename`), which all wait for the one database writer, changes to messages
-//! (`editMessage`, `deleteMessage`: one transaction each, not group-committed), and reactions
-//! (`react`, `unreact`: the same, more often), and searches (`search`: each an index lookup over
+//! (`editMessage`, `deleteMessage`: each a few statements in the writer's batch and a
+//! broadcast), and reactions (`react`, `unreact`: the same, more often), and searches (`search`: each an index lookup over
 //! every room the user can read); over HTTP, uploads and file fetches. Per room: typing relays,
 //! since each one is delivered to every member. Per client address: new connections and
 //! server-function calls, so that opening a fresh connection (with fresh budgets) is not a way
@@ -33,7 +33,8 @@ impl RateLimit {
     /// Room changes and renames: a few at once, then one a second.
     const WRITES: Self = Self::new(1.0, 10.0);
     /// Edits and deletions: a person fixing a few typos or clearing a few messages at once,
-    /// then two a second (each is a transaction of its own, and a broadcast to the room).
+    /// then two a second (each is a few statements in the writer's batch, and a broadcast to the
+    /// room).
     const CHANGES: Self = Self::new(2.0, 10.0);
     /// Searches: a person refining a search as they type (the UI waits for a pause), then two a
     /// second; each one is an index lookup over every readable room.
