@@ -430,9 +430,8 @@ pub fn Composer() -> impl IntoView {
                     <input
                         type="file"
                         id="attach-input"
-                        class="visually-hidden"
-                        tabindex="-1"
-                        aria-hidden="true"
+                        // Opened by the paper clip, which says what it is.
+                        hidden
                         node_ref=file_input
                         on:change=move |_| {
                             let Some(input) = file_input.get_untracked() else { return };
