@@ -140,6 +140,23 @@ for (const colorScheme of ['dark', 'light']) {
     await t.test(`${colorScheme}, desktop: search results`, (t) => audit(t, page));
     await search.getByRole('button', { name: 'Close' }).click();
 
+    // A picture sent, and a file on its way with the message: the card, the thumbnail, the note.
+    await page.locator('#attach-input').setInputFiles({
+      name: 'dot.png',
+      mimeType: 'image/png',
+      buffer: Buffer.from('iVBORw0KGgoAAAANSUhEUgAAACgAAAAeCAIAAADRv8uKAAAAK0lEQVR4nO3NMQ0AAAgDsMmZfxXIQgYcTfo3056IWCwWi8VisVgsFov/xguJMCDM2TzTeAAAAABJRU5ErkJggg==', 'base64'),
+    });
+    await page.getByRole('status').filter({ hasText: 'goes with your message' }).waitFor();
+    await page.getByRole('textbox', { name: 'Message' }).press('Enter');
+    await page.getByRole('img', { name: 'dot.png' }).waitFor();
+    await page.locator('#attach-input').setInputFiles({ name: 'plan.txt', mimeType: 'text/plain', buffer: Buffer.from('plan') });
+    await page.getByRole('status').filter({ hasText: 'plan.txt' }).filter({ hasText: 'goes with your message' }).waitFor();
+    await send(page, 'the plan');
+    await page.locator('.attachment.card', { hasText: 'plan.txt' }).waitFor();
+    await page.locator('#attach-input').setInputFiles({ name: 'next.txt', mimeType: 'text/plain', buffer: Buffer.from('next') });
+    await page.getByRole('status').filter({ hasText: 'next.txt' }).filter({ hasText: 'goes with your message' }).waitFor();
+    await t.test(`${colorScheme}, desktop: a picture, a file card and a file to send`, (t) => audit(t, page));
+
     assert.deepEqual(alice.problems, []);
     await alice.close();
   });
