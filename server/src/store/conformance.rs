@@ -620,6 +620,20 @@ fn stored_seq(change: Result<Option<MessageChanged>, StoreError>) -> i64 {
 }
 
 /// Appends `text` to `room`; its seq.
+/// Every seq `room` has stored (at most 1,000), a message's or a change's, in order: gap-free
+/// is `1..=last_seq`.
+async fn room_seqs(store: &impl Store, room: &str) -> Vec<i64> {
+    let messages = store.sync(room, 0, 1_000).await.unwrap();
+    let changes = store.changes(room, 0, 1_000).await.unwrap();
+    let mut seqs: Vec<i64> = messages
+        .iter()
+        .map(|m| m.seq)
+        .chain(changes.iter().map(|c| c.seq))
+        .collect();
+    seqs.sort_unstable();
+    seqs
+}
+
 async fn post(store: &impl Store, room: &str, text: &str, client_id: Option<&str>) -> i64 {
     match store
         .append(new_message(room, text, client_id))
@@ -778,14 +792,11 @@ pub async fn concurrent_changes_and_appends_through_two_nodes_leave_no_gap<F: Fi
     }
     let messages = first.sync("rust", 0, 1_000).await.unwrap();
     let changes = first.changes("rust", 0, 1_000).await.unwrap();
-    let mut seqs: Vec<i64> = messages
-        .iter()
-        .map(|m| m.seq)
-        .chain(changes.iter().map(|c| c.seq))
-        .collect();
-    seqs.sort_unstable();
     let last_seq = first.room("rust").await.unwrap().unwrap().last_seq;
-    assert_eq!(seqs, (1..=last_seq).collect::<Vec<_>>());
+    assert_eq!(
+        room_seqs(&first, "rust").await,
+        (1..=last_seq).collect::<Vec<_>>()
+    );
     assert_eq!(messages.len(), 20);
     // Replaying the changes over the messages as first stored gives the messages as they are.
     for message in &messages[..10] {
@@ -1796,23 +1807,10 @@ pub async fn changes_and_messages_in_one_batch_keep_order_and_leave_no_gap<F: Fi
     let two = store.message("general", 2).await.unwrap().unwrap();
     assert_eq!(two.reactions.len(), shared::MAX_REACTIONS);
     // Every seq of the room is a message's or a change's, once.
-    let mut seqs: Vec<i64> = store
-        .sync("general", 0, 100)
-        .await
-        .unwrap()
-        .iter()
-        .map(|m| m.seq)
-        .chain(
-            store
-                .changes("general", 0, 100)
-                .await
-                .unwrap()
-                .iter()
-                .map(|c| c.seq),
-        )
-        .collect();
-    seqs.sort_unstable();
-    assert_eq!(seqs, (1..=last + 2).collect::<Vec<_>>());
+    assert_eq!(
+        room_seqs(&store, "general").await,
+        (1..=last + 2).collect::<Vec<_>>()
+    );
 
     // Through the queue: changes of message 2 (by u4, so each changes something) between new
     // messages; each change in the order queued, and still no gap.
@@ -1856,23 +1854,10 @@ pub async fn changes_and_messages_in_one_batch_keep_order_and_leave_no_gap<F: Fi
         1,
         "u4's last change took its reaction away"
     );
-    let mut seqs: Vec<i64> = store
-        .sync("general", 0, 500)
-        .await
-        .unwrap()
-        .iter()
-        .map(|m| m.seq)
-        .chain(
-            store
-                .changes("general", 0, 500)
-                .await
-                .unwrap()
-                .iter()
-                .map(|c| c.seq),
-        )
-        .collect();
-    seqs.sort_unstable();
-    assert_eq!(seqs, (1..=last).collect::<Vec<_>>());
+    assert_eq!(
+        room_seqs(&store, "general").await,
+        (1..=last).collect::<Vec<_>>()
+    );
     store.close().await;
     fixture.remove().await;
 }

@@ -130,13 +130,7 @@ async fn nobody_changes_someone_elses_message_and_outsiders_learn_nothing() {
     }
 
     // A private room: the outsider is told `not_a_member` whether the message exists or not.
-    let created = ada
-        .emit_with_ack(
-            event::CREATE_ROOM,
-            json!({ "room": "plans", "private": true }),
-        )
-        .await;
-    assert_eq!(refusal_code(&created), None, "{created}");
+    ada.create_private_room("plans").await;
     let secret = post(&ada, "plans", "the secret plan").await;
     for seq in [secret.seq, 99] {
         for ack in [

@@ -12,7 +12,7 @@ use server::Config;
 use shared::{ChatMessage, FileInfo};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::helpers::{TestApp, TestClient, event, named, temp_data_dir};
+use crate::helpers::{TestApp, TestClient, event, form_encode, named, temp_data_dir};
 
 /// A `width` x `height` PNG.
 fn png(width: u32, height: u32) -> Vec<u8> {
@@ -24,19 +24,6 @@ fn png(width: u32, height: u32) -> Vec<u8> {
         .write_to(&mut out, image::ImageFormat::Png)
         .expect("a PNG");
     out.into_inner()
-}
-
-/// Percent-encodes a query value.
-fn encode(value: &str) -> String {
-    value
-        .bytes()
-        .map(|byte| match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => {
-                char::from(byte).to_string()
-            }
-            _ => format!("%{byte:02X}"),
-        })
-        .collect()
 }
 
 /// `POST /api/files?room=&name=` with `data`, claimed as `claimed`: the status and the JSON.
@@ -52,7 +39,7 @@ async fn upload(
         .post(format!(
             "{}/api/files?room={room}&name={}",
             app.url,
-            encode(name)
+            form_encode(name)
         ))
         .header(header::AUTHORIZATION, format!("Bearer {token}"))
         .header(header::CONTENT_TYPE, claimed)
@@ -197,13 +184,7 @@ async fn a_file_of_a_room_one_is_not_in_is_not_found_as_an_unknown_one_is() {
     let app = TestApp::spawn().await;
     let ada = app.client_as(named("Ada")).await;
     let eve = app.client_as(named("Eve")).await;
-    let created = ada
-        .emit_with_ack(
-            event::CREATE_ROOM,
-            json!({ "room": "plans", "private": true }),
-        )
-        .await;
-    assert_eq!(created["status"], "ok", "{created}");
+    ada.create_private_room("plans").await;
     let file = uploaded(&app, &ada, "plans", "plan.png", png(20, 20)).await;
     let sent = post_with(&ada, "plans", "the plan", &file.id, "p1").await;
     assert_eq!(sent["status"], "ok", "{sent}");

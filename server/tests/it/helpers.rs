@@ -210,8 +210,8 @@ pub async fn learned_nothing(outsider: &mut TestClient, secret: &str) {
     }
 }
 
-/// Percent-encodes a form value.
-fn form_encode(value: &str) -> String {
+/// Percent-encodes a form or query value.
+pub fn form_encode(value: &str) -> String {
     value
         .bytes()
         .map(|byte| match byte {
@@ -294,6 +294,15 @@ impl TestClient {
 
     pub async fn emit(&self, name: &str, payload: Value) {
         self.socket.emit(name, payload).await.expect("emit");
+    }
+
+    /// Creates the private room `room` (and is in it): its acknowledgement, checked.
+    pub async fn create_private_room(&self, room: &str) -> Value {
+        let created = self
+            .emit_with_ack(event::CREATE_ROOM, json!({ "room": room, "private": true }))
+            .await;
+        assert_eq!(refusal_code(&created), None, "{created}");
+        created
     }
 
     /// Emits and waits for the acknowledgement's first argument.

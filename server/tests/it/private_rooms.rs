@@ -10,13 +10,7 @@ use crate::helpers::{TestApp, TestClient, event, learned_nothing, named};
 /// Ada, in a private room `plans` she made, where she wrote `text`.
 async fn ada_in_a_private_room(app: &TestApp, text: &str) -> TestClient {
     let ada = app.client_as(named("Ada")).await;
-    let created = ada
-        .emit_with_ack(
-            event::CREATE_ROOM,
-            json!({ "room": "plans", "private": true }),
-        )
-        .await;
-    assert_eq!(created["status"], "ok", "{created}");
+    let created = ada.create_private_room("plans").await;
     assert_eq!(created["room"]["private"], true);
     let sent = ada
         .emit_with_ack(

@@ -85,13 +85,7 @@ async fn a_reply_answers_a_message_of_its_own_room() {
     let app = TestApp::spawn().await;
     let ada = app.client_as(named("Ada")).await;
     let eve = app.client_as(named("Eve")).await;
-    let created = ada
-        .emit_with_ack(
-            event::CREATE_ROOM,
-            json!({ "room": "plans", "private": true }),
-        )
-        .await;
-    assert_eq!(refusal_code(&created), None, "{created}");
+    ada.create_private_room("plans").await;
     let secret = post(&ada, "plans", "the secret plan").await;
     let general = post(&ada, "general", "hello").await;
     let edit = json!({ "room": "general", "seq": general.seq, "text": "hello!" });
