@@ -157,6 +157,19 @@ for (const colorScheme of ['dark', 'light']) {
     await page.getByRole('status').filter({ hasText: 'next.txt' }).filter({ hasText: 'goes with your message' }).waitFor();
     await t.test(`${colorScheme}, desktop: a picture, a file card and a file to send`, (t) => audit(t, page));
 
+    // Bob writes to Alice directly, from her name on her message: her page is told, lists it
+    // apart and opens it.
+    const hers = bob.page.locator('li.message', { hasText: `Agreed (${colorScheme})` }).first();
+    await hers.getByRole('button', { name: `Alice ${colorScheme}` }).click();
+    await bob.page.locator('h1', { hasText: `Alice ${colorScheme}` }).waitFor();
+    await send(bob.page, `Just between us, ${colorScheme}`);
+    const notice = page.getByRole('status').filter({ hasText: 'Bob Axe opened a conversation with you.' });
+    await notice.getByRole('button', { name: 'Open Bob Axe' }).click();
+    await expectOnce(page, `Just between us, ${colorScheme}`);
+    await t.test(`${colorScheme}, desktop: a direct conversation`, (t) => audit(t, page));
+    await bob.page.locator('.room-link', { hasText: 'general' }).click();
+    await bob.page.locator('h1', { hasText: '# general' }).waitFor();
+
     assert.deepEqual(alice.problems, []);
     await alice.close();
   });

@@ -1609,6 +1609,50 @@ test('private rooms: made private, joined by invitation only, out of everyone el
   for (const person of [owner, friend, outsider]) await person.close();
 });
 
+test('direct messages: started from a name, listed apart, read only by the two, still there after a reload', async () => {
+  const ada = await openChat({ name: 'Dora' });
+  const bob = await openChat({ name: 'Dmitri' });
+  const eve = await openChat({ name: 'Edna' });
+  await send(bob.page, 'ask me anything, Dora');
+  // Dora writes to Dmitri from his name on his message.
+  const his = ada.page.locator('.message', { hasText: 'ask me anything, Dora' });
+  await his.getByRole('button', { name: 'Dmitri' }).click();
+  await ada.page.locator('h1', { hasText: /^Dmitri$/ }).waitFor();
+  const direct = ada.page.getByRole('list', { name: 'Direct messages' });
+  await direct.getByRole('link', { name: 'Dmitri' }).waitFor();
+  assert.equal(await ada.page.getByRole('textbox', { name: 'Message' }).getAttribute('placeholder'), 'Message Dmitri');
+  await send(ada.page, 'a quiet word, just for you');
+  await expectOnce(ada.page, 'a quiet word, just for you');
+
+  // Dmitri is told, and the conversation counts for him as a mention would.
+  const notice = bob.page.getByRole('status').filter({ hasText: 'Dora opened a conversation with you.' });
+  await notice.waitFor();
+  const link = bob.page.getByRole('list', { name: 'Direct messages' }).getByRole('link', { name: /^Dora/ });
+  await link.locator('.badge.mention', { hasText: '@1' }).waitFor();
+  await notice.getByRole('button', { name: 'Open Dora' }).click();
+  await bob.page.locator('h1', { hasText: /^Dora$/ }).waitFor();
+  await expectOnce(bob.page, 'a quiet word, just for you');
+  await send(bob.page, 'and back to you');
+  await expectOnce(ada.page, 'and back to you');
+
+  // Edna sees none of it: not in her list, not found by search.
+  await eve.page.getByRole('button', { name: 'Search' }).click();
+  const search = eve.page.getByRole('dialog', { name: 'Search messages' });
+  await search.getByRole('searchbox', { name: 'Words to find' }).fill('quiet word');
+  await search.getByRole('button', { name: 'Search' }).click();
+  await search.getByRole('status').filter({ hasText: 'Nothing found.' }).waitFor();
+  await search.getByRole('button', { name: 'Close' }).click();
+  assert.equal(await eve.page.getByRole('list', { name: 'Direct messages' }).count(), 0);
+
+  // A reload keeps it, named after the other person.
+  await bob.page.reload();
+  await connected(bob.page);
+  await bob.page.getByRole('list', { name: 'Direct messages' }).getByRole('link', { name: 'Dora' }).click();
+  await expectOnce(bob.page, 'and back to you');
+  assert.deepEqual([...ada.problems, ...bob.problems, ...eve.problems], []);
+  for (const person of [ada, bob, eve]) await person.close();
+});
+
 test('accounts: a banned person\'s open page is disconnected and says why', async () => {
   const fresh = await startServer();
   const api = async (name, fields) => {

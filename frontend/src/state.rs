@@ -132,6 +132,9 @@ pub struct Room {
     pub mentions: RwSignal<i64>,
     /// Out of the directory; members bring others in (`invite`).
     pub private: bool,
+    /// A direct conversation's people (the user among them), as the server last said; empty
+    /// for a room.
+    pub people: RwSignal<Vec<Author>>,
     /// Read only (an admin archived it): its history stays, nobody can post.
     pub archived: RwSignal<bool>,
 }
@@ -152,8 +155,14 @@ impl Room {
             history: RwSignal::new(History::NotLoaded),
             mentions: RwSignal::new(0),
             private: false,
+            people: RwSignal::new(Vec::new()),
             archived: RwSignal::new(false),
         }
+    }
+
+    /// Whether this is a direct conversation rather than a room.
+    pub fn is_direct(&self) -> bool {
+        self.people.with_untracked(|people| !people.is_empty())
     }
 
     /// The people a message here may mention, but for the user (`me`): who is online first,
@@ -354,6 +363,17 @@ impl Room {
             return;
         }
         let PresenceChange { joined, left, .. } = presence;
+        // A direct conversation is named after its people: a rename (announced as a join)
+        // renames it.
+        if self.is_direct() {
+            self.people.update(|people| {
+                for person in people.iter_mut() {
+                    if let Some(now) = joined.iter().find(|j| j.id == person.id) {
+                        person.name.clone_from(&now.name);
+                    }
+                }
+            });
+        }
         self.members.update(|members| {
             if let Some(members) = members {
                 members.retain(|m| {
@@ -556,6 +576,51 @@ impl ChatState {
     pub fn current_room(&self) -> Option<Room> {
         let name = self.current.get();
         self.rooms.with(|rooms| rooms.get(&name).copied())
+    }
+
+    /// The names of the rooms held (`direct` false) or of the direct conversations, in the
+    /// order the sidebar lists them. Tracked.
+    pub fn listed(&self, direct: bool) -> Vec<String> {
+        self.rooms.with(|rooms| {
+            rooms
+                .iter()
+                .filter(|(_, room)| room.people.with(Vec::is_empty) != direct)
+                .map(|(name, _)| name.clone())
+                .collect()
+        })
+    }
+
+    /// What `name` is called on screen, tracked: `#name` for a room; for a direct
+    /// conversation, the other people's names (or the user's own, if no one else is left).
+    pub fn room_label(&self, name: &str) -> String {
+        let people = self
+            .rooms
+            .with(|rooms| rooms.get(name).map(|room| room.people.get()))
+            .unwrap_or_default();
+        if people.is_empty() {
+            return format!("#{name}");
+        }
+        let me = self.me.with(|me| me.as_ref().map(|me| me.id.clone()));
+        let others: Vec<&str> = people
+            .iter()
+            .filter(|person| Some(&person.id) != me.as_ref())
+            .map(|person| person.name.as_str())
+            .collect();
+        if others.is_empty() {
+            "You alone".to_owned()
+        } else {
+            others.join(", ")
+        }
+    }
+
+    /// [`ChatState::room_label`] as headings and the sidebar show it: a room's `#` set apart
+    /// (`# general`). Tracked.
+    pub fn room_heading(&self, name: &str) -> String {
+        let label = self.room_label(name);
+        match label.strip_prefix('#') {
+            Some(room) => format!("# {room}"),
+            None => label,
+        }
     }
 
     /// How many messages `room` may hold now.

@@ -5,6 +5,7 @@
 //! that must survive a restart or be shared between nodes goes through the [`Store`].
 
 mod accounts;
+mod direct;
 mod files;
 mod images;
 mod permissions;
@@ -20,13 +21,14 @@ use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 use shared::{
     AccountInfo, Auth, Author, Change, ChatInput, ChatMessage, DEFAULT_ROOM, DeletedBy, ErrorCode,
-    MAX_REACTIONS, MAX_SEARCH_RESULTS, MessageChanged, PresenceChange, Reaction, ReadUpTo,
-    RoomCursor, RoomInfo, Synced, ValidationError, search_words, validate_caption,
+    MAX_DIRECT_PEOPLE, MAX_REACTIONS, MAX_SEARCH_RESULTS, MessageChanged, PresenceChange, Reaction, ReadUpTo,
+    RoomCursor, RoomInfo, Synced, ValidationError, is_direct_room, search_words, validate_caption,
     validate_client_id, validate_emoji, validate_mentions, validate_name, validate_room,
     validate_text,
 };
 
 pub use accounts::{AccountPolicy, Register, reset_password, session_id};
+pub use direct::Opened;
 pub use files::{FileContent, Requester};
 use presence::Presence;
 pub use presence::{Board, BoardResult, Changes, ConnectionId};
@@ -103,6 +105,8 @@ pub enum ChatError {
     Banned,
     #[error("No one here has that id or username.")]
     UserNotFound,
+    #[error("A direct conversation is with 1 to {} other people.", MAX_DIRECT_PEOPLE - 1)]
+    DirectPeople,
     #[error("The chat needs an admin: make someone else an admin first.")]
     LastAdmin,
     #[error("Too many attempts; wait a minute and try again.")]
@@ -142,7 +146,7 @@ impl ChatError {
                 ErrorCode::Forbidden
             }
             Self::Banned => ErrorCode::Banned,
-            Self::UserNotFound => ErrorCode::InvalidPayload,
+            Self::UserNotFound | Self::DirectPeople => ErrorCode::InvalidPayload,
             Self::SessionNotFound => ErrorCode::InvalidPayload,
             Self::RateLimited => ErrorCode::RateLimited,
             Self::FileTooLarge(_) => ErrorCode::FileTooLarge,
@@ -455,8 +459,13 @@ impl Chat {
     /// `token` (an admin's). `#general` stays open.
     pub async fn archive(&self, token: &str, room: &str, archived: bool) -> ChatResult<RoomInfo> {
         let actor = self.identity(token).await?;
-        allow(&actor, Action::ArchiveRoom)?;
         let room = validate_room(room)?;
+        allow(
+            &actor,
+            Action::ArchiveRoom {
+                direct: is_direct_room(&room),
+            },
+        )?;
         if room == DEFAULT_ROOM {
             return Err(ChatError::Forbidden);
         }
@@ -632,6 +641,10 @@ impl Chat {
         remember: impl AsyncFnOnce() -> ChatResult<()>,
     ) -> ChatResult<RoomInfo> {
         let name = validate_room(name)?;
+        if is_direct_room(&name) {
+            // Named by the server alone, for the people whose digest it is.
+            return Err(ValidationError::InvalidRoom.into());
+        }
         if self.store.room(&name).await?.is_some() {
             return Err(ChatError::RoomExists);
         }
@@ -652,7 +665,7 @@ impl Chat {
         remember: impl AsyncFnOnce() -> ChatResult<()>,
     ) -> ChatResult<RoomInfo> {
         let name = validate_room(name)?;
-        let room = if name == DEFAULT_ROOM {
+        let mut room = if name == DEFAULT_ROOM {
             self.default_room().await?
         } else {
             let room = self
@@ -676,6 +689,7 @@ impl Chat {
             self.store.join(&user.id, &name, self.limits).await?
         };
         self.presence.entered(&user.id, &room.name);
+        self.with_people(std::slice::from_mut(&mut room)).await?;
         Ok(room)
     }
 
@@ -689,6 +703,10 @@ impl Chat {
         invitee: &str,
     ) -> ChatResult<(RoomInfo, String)> {
         let room = self.member_room(rooms, room).await?;
+        if is_direct_room(&room) {
+            // Its people are fixed: a conversation with more people is another one.
+            return Err(ChatError::Forbidden);
+        }
         let invitee = match accounts::canonical_user_id(invitee) {
             Ok(id) => id,
             Err(_) => {
@@ -862,6 +880,7 @@ impl Chat {
             let action = Action::SeeRoom {
                 private: room.private,
                 member,
+                direct: room.is_direct(),
             };
             allow(&reader, action).is_ok()
         });
@@ -966,6 +985,7 @@ impl Chat {
                 .into_iter()
                 .filter(|room| room.name != DEFAULT_ROOM),
         );
+        self.with_people(&mut rooms).await?;
         Ok(rooms)
     }
 

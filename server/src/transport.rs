@@ -26,6 +26,7 @@ use axum::extract::ConnectInfo;
 use shared::{
     Ack, ArchiveRoom, Auth, Changed, ChatInput, CreateRoom, DeleteMessage, Done, EditMessage,
     ErrorCode, ErrorPayload, Event, Found, Invite, Invited, JoinRoom, Joined, LeaveRoom, MarkRead,
+    OpenDirect,
     MemberList, Members, MessageChanged, NowTyping, React, ReadUpTo, Rename, Renamed, Request,
     RoomUpdated, Search, Sent, Sync, Typing, Unreact, Welcome,
 };
@@ -143,6 +144,7 @@ pub async fn authenticate<A: Adapter>(
     socket.on(JoinRoom::NAME, on_join_room::<A>);
     socket.on(LeaveRoom::NAME, on_leave_room::<A>);
     socket.on(Invite::NAME, on_invite::<A>);
+    socket.on(OpenDirect::NAME, on_open_direct::<A>);
     socket.on(ArchiveRoom::NAME, on_archive_room::<A>);
     socket.on(MarkRead::NAME, on_mark_read::<A>);
     socket.on(Rename::NAME, on_rename::<A>);
@@ -503,6 +505,49 @@ async fn on_invite<A: Adapter>(
         crate::throttled!(warn, %error, "could not tell a user they were invited");
     }
     reply.ok(Done {});
+}
+
+/// `openDirect`: everyone in the conversation is a member, every connection of theirs, on every
+/// node, joins it, and those new to it are told (the opener on their other connections).
+async fn on_open_direct<A: Adapter>(
+    io: SocketIo<A>,
+    socket: SocketRef<A>,
+    Conn(connection): Conn,
+    Payload(request): Payload<OpenDirect>,
+    reply: Reply<A, OpenDirect>,
+    State(chat): State<Chat>,
+    State(shared): State<Arc<SharedBudget>>,
+) {
+    let user = connection.user();
+    if !shared.write(&user.id) {
+        return reply.refuse(rate_limited());
+    }
+    let remember = async || connection.remember(&chat).await;
+    let opened = match chat.open_direct(&user, &request.with, remember).await {
+        Ok(opened) => opened,
+        Err(error) => return reply.fail(&error),
+    };
+    for person in &opened.people {
+        if let Err(error) = io.to(user_room(person)).join(opened.room.name.clone()).await {
+            crate::throttled!(error, %error, room = %opened.room.name, "could not add a user's connections to a room");
+            return reply.refuse(adapter_failed());
+        }
+    }
+    let invited = Invited {
+        room: opened.room.clone(),
+        by: user.clone(),
+    };
+    for person in &opened.added {
+        let told = socket.to(user_room(person)).emit(Invited::NAME, &invited);
+        if let Err(error) = told.await {
+            crate::throttled!(warn, %error, "could not tell a user they were invited");
+        }
+    }
+    let members = chat.members(&opened.room.name).await;
+    reply.ok(Joined {
+        room: opened.room,
+        members,
+    });
 }
 
 /// `markRead`: the position is stored and the user's other connections, on every node, follow.

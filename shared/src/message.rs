@@ -466,6 +466,17 @@ pub struct RoomInfo {
     /// Read only: its history stays, nobody can post (an admin archived it). Absent when false.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub archived: bool,
+    /// A direct conversation's members (the reader among them), by name; absent for any other
+    /// room. A direct conversation is a private room the server named ([`RoomInfo::is_direct`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub people: Vec<Author>,
+}
+
+impl RoomInfo {
+    /// Whether this is a direct conversation (opened with `openDirect`) rather than a room.
+    pub fn is_direct(&self) -> bool {
+        crate::is_direct_room(&self.name)
+    }
 }
 
 /// Handshake `auth` a client may send. Both fields are optional: a bare client becomes a guest.

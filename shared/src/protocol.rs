@@ -203,6 +203,22 @@ impl Event for Invited {
     const NAME: &'static str = "invited";
 }
 
+/// Client -> server: the direct conversation between the sender and the people `with` (user
+/// ids, 1 to [`crate::MAX_DIRECT_PEOPLE`] - 1 of them, the sender's own left out), made the
+/// first time and the same one ever after, whoever opens it. Everyone in it is a member again
+/// (someone who left it is back), every connection of theirs joins it, and the others are told
+/// ([`Invited`]). Only its members can read it, by any path; nobody can be invited into it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OpenDirect {
+    pub with: Vec<String>,
+}
+impl Event for OpenDirect {
+    const NAME: &'static str = "openDirect";
+}
+impl Request for OpenDirect {
+    type Reply = Joined;
+}
+
 /// Client -> server: leave a room, in every tab of this user.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LeaveRoom {

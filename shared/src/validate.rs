@@ -11,6 +11,14 @@ pub const MAX_MESSAGE_CHARS: usize = 2_000;
 pub const MAX_NAME_CHARS: usize = 32;
 /// Longest room name, in characters (room names are ASCII, so also in bytes).
 pub const MAX_ROOM_CHARS: usize = 32;
+/// A direct conversation's room name: this prefix, then [`DIRECT_ROOM_HEX`] lowercase hex
+/// digits. No room can be created with such a name (the `.` is not allowed in the names people
+/// choose), so the server alone makes them.
+pub const DIRECT_ROOM_PREFIX: &str = "dm.";
+/// How many hex digits follow [`DIRECT_ROOM_PREFIX`].
+pub const DIRECT_ROOM_HEX: usize = 28;
+/// Most people in one direct conversation, its opener included.
+pub const MAX_DIRECT_PEOPLE: usize = 8;
 /// Longest client message id (the idempotency key), in bytes.
 pub const MAX_CLIENT_ID_BYTES: usize = 64;
 /// Longest reaction, in bytes: room for the longest emoji sequences (a family with skin tones
@@ -198,10 +206,14 @@ pub fn validate_name(name: &str) -> Result<&str, ValidationError> {
     Ok(name)
 }
 
-/// A room name: 1 to [`MAX_ROOM_CHARS`] of `a-z 0-9 - _`, starting with a letter or digit.
-/// Surrounding white space is trimmed and capitals are lowered, so `" Rust "` is `rust`.
+/// A room name: 1 to [`MAX_ROOM_CHARS`] of `a-z 0-9 - _`, starting with a letter or digit, or a
+/// direct conversation's ([`is_direct_room`]). Surrounding white space is trimmed and capitals
+/// are lowered, so `" Rust "` is `rust`.
 pub fn validate_room(room: &str) -> Result<String, ValidationError> {
     let room = room.trim().to_lowercase();
+    if is_direct_room(&room) {
+        return Ok(room);
+    }
     let valid_char = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_';
     let starts_well = room
         .chars()
@@ -211,6 +223,17 @@ pub fn validate_room(room: &str) -> Result<String, ValidationError> {
         return Err(ValidationError::InvalidRoom);
     }
     Ok(room)
+}
+
+/// Whether `room` names a direct conversation: [`DIRECT_ROOM_PREFIX`] and
+/// [`DIRECT_ROOM_HEX`] lowercase hex digits.
+pub fn is_direct_room(room: &str) -> bool {
+    room.strip_prefix(DIRECT_ROOM_PREFIX).is_some_and(|hex| {
+        hex.len() == DIRECT_ROOM_HEX
+            && hex
+                .chars()
+                .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c))
+    })
 }
 
 /// A client message id: 1 to [`MAX_CLIENT_ID_BYTES`] bytes, no control characters (PostgreSQL
@@ -416,6 +439,9 @@ mod tests {
             "émoji",
             "a/b",
             &"r".repeat(MAX_ROOM_CHARS + 1),
+            "dm.0123",
+            "dm.0123456789abcdef0123456789ag",
+            "xm.0123456789abcdef0123456789ab",
         ] {
             assert_eq!(
                 validate_room(bad),
@@ -423,6 +449,10 @@ mod tests {
                 "{bad}"
             );
         }
+        let direct = "dm.0123456789abcdef0123456789ab";
+        assert!(is_direct_room(direct));
+        assert_eq!(validate_room(" DM.0123456789ABCDEF0123456789AB"), Ok(direct.to_owned()));
+        assert!(!is_direct_room("general"));
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Telling the user that something happened while they looked elsewhere: the tab's title counts
-//! unread messages, mentions of them are counted apart, screen readers hear each new message of
+//! unread messages, mentions of them (and every message of a direct conversation) are counted
+//! apart, screen readers hear each new message of
 //! the open room once, and, when turned on, desktop notifications show mentions (and every
 //! message of rooms the user chose) while the tab is hidden.
 
@@ -26,11 +27,11 @@ pub fn watch(state: ChatState) {
     state.notifications.set(notifications_allowed());
     let title = Memo::new(move |_| {
         let unread = state.unread();
-        let room = state.current.get();
+        let room = state.room_label(&state.current.get());
         if unread > 0 {
-            format!("({unread}) #{room} - Chat")
+            format!("({unread}) {room} - Chat")
         } else {
-            format!("#{room} - Chat")
+            format!("{room} - Chat")
         }
     });
     let asked = StoredValue::new(false);
@@ -70,9 +71,11 @@ pub(super) fn arrived(state: ChatState, name: &str, room: Room, fresh: &[Arc<Cha
     let Some(newest) = others.last() else {
         return;
     };
+    // In a direct conversation, every message is for the user.
+    let direct = room.is_direct();
     let mentions = others
         .iter()
-        .filter(|m| room.is_unread(m) && state.mentions_me(m))
+        .filter(|m| room.is_unread(m) && (direct || state.mentions_me(m)))
         .count();
     if mentions > 0 {
         room.mentions
@@ -181,7 +184,10 @@ fn notify(state: ChatState, room: &str, message: &ChatMessage) {
     options.set_body(&message.text);
     // One notification per room: a newer message replaces the one before.
     options.set_tag(room);
-    let title = format!("{} in #{room}", message.author.name);
+    let title = match state.room(room).is_some_and(|held| held.is_direct()) {
+        true => message.author.name.clone(),
+        false => format!("{} in #{room}", message.author.name),
+    };
     match web_sys::Notification::new_with_options(&title, &options) {
         Ok(notification) => {
             let room = room.to_owned();

@@ -28,7 +28,7 @@ pub use history::{load_history, search};
 pub use outbox::{retry, send};
 pub use rooms::{
     archive_room, browse_rooms, create_room, follow_navigation, invite, join_room, leave_room,
-    mark_read, open_room,
+    mark_read, open_direct, open_room,
 };
 pub use typing::typing;
 
@@ -104,6 +104,9 @@ fn on_welcome(state: ChatState, welcome: Welcome) {
                     room.last_seq
                         .set(info.last_seq.max(room.last_seq.get_untracked()));
                     room.archived.set(info.archived);
+                    if info.is_direct() {
+                        room.people.set(info.people.clone());
+                    }
                     // Who is online may have changed while we were away: ask again.
                     room.members.set(None);
                 }

@@ -1,12 +1,14 @@
-//! Rooms: showing one (joining it if needed), creating, joining and leaving, who is online, how
-//! far each is read, the room directory, and the address bar that names the open room.
+//! Rooms: showing one (joining it if needed), creating, joining and leaving, direct
+//! conversations, who is online, how far each is read, the room directory, and the address bar
+//! that names the open room.
 
 use leptos::{prelude::*, task::spawn_local};
 use std::{cell::RefCell, collections::HashSet};
 
 use shared::{
     ArchiveRoom, CreateRoom, DEFAULT_ROOM, Done, ErrorCode, ErrorPayload, Invite, Invited,
-    JoinRoom, Joined, LeaveRoom, MarkRead, MemberList, Members, ReadUpTo, RoomInfo, RoomUpdated,
+    JoinRoom, Joined, LeaveRoom, MarkRead, MemberList, Members, OpenDirect, ReadUpTo, RoomInfo,
+    RoomUpdated,
 };
 
 use super::history::load_history;
@@ -148,17 +150,21 @@ pub fn join_room(state: ChatState, name: String) {
     });
 }
 
+/// Opens the direct conversation with the person `id` (made the first time).
+pub fn open_direct(state: ChatState, id: String) {
+    socket::request(&OpenDirect { with: vec![id] }, move |reply| {
+        entered(state, reply);
+    });
+}
+
 fn entered(state: ChatState, reply: Result<Joined, ErrorPayload>) {
     match reply {
         Ok(Joined {
             room: info,
             members,
         }) => {
-            let room = known_room(&info);
+            let room = held_room(state, &info);
             room.set_members(members);
-            state.rooms.update(|rooms| {
-                rooms.entry(info.name.clone()).or_insert(room);
-            });
             open_room(state, info.name);
         }
         Err(error) => state.error.set(Some(error.message)),
@@ -169,19 +175,39 @@ fn entered(state: ChatState, reply: Result<Joined, ErrorPayload>) {
 pub fn known_room(info: &RoomInfo) -> Room {
     let mut room = Room::new(info.last_seq, storage::last_read(&info.name));
     room.private = info.private;
+    room.people.set(info.people.clone());
     room.archived.set(info.archived);
     room
 }
 
-/// Someone brought this user into a room (every tab of theirs is in it now): it joins the list,
-/// and the person is told who did it.
-pub fn invited(state: ChatState, invitation: Invited) {
+/// The room `info` names, in the list from now on (a direct conversation's people as the
+/// server says now).
+fn held_room(state: ChatState, info: &RoomInfo) -> Room {
+    if let Some(room) = state.room(&info.name) {
+        if info.is_direct() {
+            room.people.set(info.people.clone());
+        }
+        return room;
+    }
+    let room = known_room(info);
     state.rooms.update(|rooms| {
-        rooms
-            .entry(invitation.room.name.clone())
-            .or_insert_with(|| known_room(&invitation.room));
+        rooms.insert(info.name.clone(), room);
     });
-    state.invitation.set(Some(invitation));
+    room
+}
+
+/// Someone brought this user into a room, or opened a conversation with them (every tab of
+/// theirs is in it now): it joins the list, and the person is told who did it (unless it was
+/// themselves, in another tab).
+pub fn invited(state: ChatState, invitation: Invited) {
+    held_room(state, &invitation.room);
+    let by_me = state.me.with_untracked(|me| {
+        me.as_ref()
+            .is_some_and(|me| me.id == invitation.by.id)
+    });
+    if !by_me {
+        state.invitation.set(Some(invitation));
+    }
 }
 
 /// A room changed (archived, or back): what the UI shows of it follows.

@@ -125,9 +125,8 @@ fn shortcuts(state: ChatState) {
             _ => return,
         };
         event.prevent_default();
-        let names: Vec<String> = state
-            .rooms
-            .with_untracked(|rooms| rooms.keys().cloned().collect());
+        // In the sidebar's order: the rooms, then the direct conversations.
+        let names = untrack(|| [state.listed(false), state.listed(true)].concat());
         let current = state.current.get_untracked();
         let Some(at) = names.iter().position(|name| *name == current) else {
             return;

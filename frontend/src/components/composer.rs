@@ -396,7 +396,7 @@ pub fn Composer() -> impl IntoView {
                         id="composer-box"
                         node_ref=input
                         rows="1"
-                        placeholder=move || format!("Message #{}", state.current.get())
+                        placeholder=move || format!("Message {}", state.room_label(&state.current.get()))
                         aria-label="Message"
                         aria-describedby=move || match (state.editing.with(Option::is_some), state.replying.with(Option::is_some)) {
                             (true, _) => "draft-problem editing",
@@ -517,17 +517,23 @@ fn Invitation() -> impl IntoView {
     let state = expect_context::<ChatState>();
     move || {
         state.invitation.get().map(|Invited { room, by }| {
+            let said = if room.is_direct() {
+                format!("{} opened a conversation with you.", by.name)
+            } else {
+                format!("{} added you to #{}.", by.name, room.name)
+            };
+            let label = state.room_label(&room.name);
             let name = room.name;
             view! {
                 <div class="notice invited" role="status">
-                    <p>{format!("{} added you to #{name}.", by.name)}</p>
+                    <p>{said}</p>
                     <button class="link" on:click={
                         let name = name.clone();
                         move |_| {
                             state.invitation.set(None);
                             client::open_room(state, name.clone());
                         }
-                    }>{format!("Open #{name}")}</button>
+                    }>{format!("Open {label}")}</button>
                     <button class="link" on:click=move |_| state.invitation.set(None)>"Dismiss"</button>
                 </div>
             }

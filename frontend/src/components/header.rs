@@ -1,5 +1,6 @@
-//! Title bar: the room list button (on a phone), the open room and who is in it, the room's
-//! notification choice, leaving, and the connection (with "try now" while it is lost).
+//! Title bar: the room list button (on a phone), the open room (or direct conversation) and who
+//! is in it, each of them a way to write to them directly, the room's notification choice,
+//! leaving, and the connection (with "try now" while it is lost).
 
 use leptos::prelude::*;
 use shared::{Author, DEFAULT_ROOM, Role};
@@ -32,11 +33,15 @@ pub fn Header() -> impl IntoView {
         members_open.set(false);
     });
     let can_leave = move || state.current.get() != DEFAULT_ROOM;
-    let private = move || state.current_room().is_some_and(|room| room.private);
+    let direct = move || state.current_room().is_some_and(|room| !room.people.with(Vec::is_empty));
+    // A private room, which its members bring others into; a direct conversation is private
+    // too, but its people are fixed.
+    let private = move || state.current_room().is_some_and(|room| room.private) && !direct();
     let archived = move || state.current_room().is_some_and(|room| room.archived.get());
     // An admin archives a room (not #general) or takes it out of the archive.
     let can_archive = move || {
         can_leave()
+            && !direct()
             && state
                 .account
                 .with(|account| account.as_ref().is_some_and(|a| a.role == Role::Admin))
@@ -69,7 +74,7 @@ pub fn Header() -> impl IntoView {
             </button>
             <div class="room-title">
                 <h1 class="title">
-                    "# " {move || state.current.get()}
+                    {move || state.room_heading(&state.current.get())}
                     <Show when=private>
                         <span class="private-mark">" (private)"</span>
                     </Show>
@@ -157,6 +162,8 @@ fn MemberList() -> impl IntoView {
     }
 }
 
+/// One person online: who, and (for anyone but the user) a button that opens the direct
+/// conversation with them.
 fn member_row(state: ChatState, member: Author, twin: bool) -> impl IntoView {
     let me = state
         .me
@@ -181,6 +188,15 @@ fn member_row(state: ChatState, member: Author, twin: bool) -> impl IntoView {
                 <span class="handle">" " {handle(&member)}</span>
                 {me.then_some(" (you)")}
             </span>
+            {(!me).then(|| {
+                let id = member.id.clone();
+                view! {
+                    <button type="button" class="link" aria-label=format!("Message {} directly", member.name)
+                        on:click=move |_| client::open_direct(state, id.clone())>
+                        "Message"
+                    </button>
+                }
+            })}
         </li>
     }
 }

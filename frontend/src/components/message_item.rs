@@ -1,5 +1,6 @@
-//! One message. The first of a group shows who wrote it (their name, and their `@username` or
-//! "guest", which no one else can borrow) and when; the others only their text,
+//! One message. The first of a group shows who wrote it (their name, which opens the direct
+//! conversation with them, and their `@username` or "guest", which no one else can borrow) and
+//! when; the others only their text,
 //! with the time on hover. An edited one says so; a deleted one shows who deleted it in its
 //! place. The user's own messages can be edited and deleted from buttons shown on hover or
 //! focus (an admin can delete anyone's); anyone's can be answered and reacted to. A reply
@@ -17,7 +18,10 @@ use super::{
     markup::Markup,
     reactions::{Picker, Reactions},
 };
-use crate::state::{ChatState, Dialog};
+use crate::{
+    client,
+    state::{ChatState, Dialog},
+};
 
 #[component]
 pub fn MessageItem(message: Arc<ChatMessage>, head: bool) -> impl IntoView {
@@ -68,7 +72,17 @@ pub fn MessageItem(message: Arc<ChatMessage>, head: bool) -> impl IntoView {
             {head.then(|| view! {
                 <Avatar author=author.clone() />
                 <div class="meta">
-                    <span class="author">{if mine { "You".to_owned() } else { author.name.clone() }}</span>
+                    {if mine {
+                        view! { <span class="author">"You"</span> }.into_any()
+                    } else {
+                        let id = author.id.clone();
+                        view! {
+                            <button type="button" class="author" title="Message them directly"
+                                on:click=move |_| client::open_direct(state, id.clone())>
+                                {author.name.clone()}
+                            </button>
+                        }.into_any()
+                    }}
                     {(!mine).then(|| view! { <span class="handle">{handle(&author)}</span> })}
                     <time datetime=iso.clone() on:mouseenter=full.clone()>{time.clone()}</time>
                 </div>

@@ -366,7 +366,7 @@ pub fn MessageList() -> impl IntoView {
                         let leaving = sheet.leaving.clone();
                         move || leaving.with(Option::is_some)
                     }
-                    aria-label=move || format!("Messages in #{}", state.current.get())
+                    aria-label=move || format!("Messages in {}", state.room_label(&state.current.get()))
                 >
                     <For
                         each={

@@ -1,4 +1,5 @@
-//! One room in the sidebar: a link that opens it, with its unread and mention counts.
+//! One room (or direct conversation) in the sidebar: a link that opens it, with its unread and
+//! mention counts.
 
 use leptos::{ev, prelude::*};
 
@@ -8,8 +9,11 @@ use crate::{client, state::ChatState};
 pub fn RoomLink(name: String) -> impl IntoView {
     let state = expect_context::<ChatState>();
     let room = state.room(&name);
-    let label = format!("# {name}");
     let target = name.clone();
+    let label = {
+        let name = name.clone();
+        move || state.room_heading(&name)
+    };
     let active = Memo::new(move |_| state.current.get() == name);
     let unread = move || room.map(|room| room.unread()).unwrap_or_default();
     let mentions = move || room.map(|room| room.mentions.get()).unwrap_or_default();

@@ -64,8 +64,8 @@ pub fn SearchDialog() -> impl IntoView {
                         .to_locale_date_string("default", &wasm_bindgen::JsValue::UNDEFINED)
                         .into();
                     let heading = format!(
-                        "#{} · {} · {when} {}",
-                        message.room,
+                        "{} · {} · {when} {}",
+                        state.room_label(&message.room),
                         message.author.name,
                         clock(&date)
                     );
@@ -103,7 +103,7 @@ pub fn SearchDialog() -> impl IntoView {
                 <label class="choice">
                     <input type="checkbox" prop:checked=here_only
                         on:change=move |event| here_only.set(event_target_checked(&event)) />
-                    {format!("Only in #{room}")}
+                    {format!("Only in {}", state.room_label(&room))}
                 </label>
                 <div class="dialog-actions">
                     <button type="button" class="secondary" on:click=move |_| close()>"Close"</button>

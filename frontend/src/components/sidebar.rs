@@ -1,5 +1,5 @@
-//! The rooms this user is in, with unread and mention counts; making, finding and joining
-//! rooms; who the user is, their name, account and notifications. On a phone it is a drawer,
+//! The rooms this user is in, and apart from them their direct conversations, with unread and
+//! mention counts; making, finding and joining rooms; who the user is, their name, account and notifications. On a phone it is a drawer,
 //! opened from the header.
 
 use leptos::{ev, html::Nav, prelude::*};
@@ -65,11 +65,7 @@ pub fn Sidebar() -> impl IntoView {
             focus(link.as_ref(), "the room list");
         });
     });
-    let joined = move || {
-        state
-            .rooms
-            .with(|rooms| rooms.keys().cloned().collect::<Vec<_>>())
-    };
+    let joined = move |direct| state.listed(direct);
     let me = move || state.me.get();
     let open = move |dialog| move |_| state.dialog.set(Some(dialog));
     let notifications = state.notifications;
@@ -87,10 +83,18 @@ pub fn Sidebar() -> impl IntoView {
         >
             <h2 class="brand">"Chat"</h2>
             <ul class="rooms" aria-keyshortcuts="Alt+ArrowUp Alt+ArrowDown">
-                <For each=joined key=|name| name.clone() let:name>
+                <For each=move || joined(false) key=|name| name.clone() let:name>
                     <RoomLink name />
                 </For>
             </ul>
+            <Show when=move || !joined(true).is_empty()>
+                <h3 id="direct-heading" class="list-heading">"Direct messages"</h3>
+                <ul class="rooms" aria-labelledby="direct-heading">
+                    <For each=move || joined(true) key=|name| name.clone() let:name>
+                        <RoomLink name />
+                    </For>
+                </ul>
+            </Show>
             <form class="new-room" on:submit=create>
                 <input
                     type="text"

@@ -17,9 +17,14 @@ pub enum Action {
     SetRole,
     /// Ban or unban a user.
     Ban,
-    /// Know that a room exists (the directory): a private room is listed for its members, and
-    /// for admins, who can see that it exists but not read it.
-    SeeRoom { private: bool, member: bool },
+    /// Find a room in the directory: a private room is listed for its members, and for
+    /// admins, who can see that it exists but not read it. A direct conversation is never
+    /// listed: its people have it among their rooms, and nobody else learns that it exists.
+    SeeRoom {
+        private: bool,
+        member: bool,
+        direct: bool,
+    },
     /// Read a room's history, or join it; so also change its messages (edit, delete, react)
     /// from outside it, which a public room allows.
     EnterRoom { private: bool, member: bool },
@@ -27,8 +32,9 @@ pub enum Action {
     EditMessage { own: bool },
     /// Delete a message: its author, or an admin (moderation).
     DeleteMessage { own: bool },
-    /// Archive a room, or take it out of the archive.
-    ArchiveRoom,
+    /// Archive a room, or take it out of the archive: an admin, and never a direct
+    /// conversation (which is its people's alone).
+    ArchiveRoom { direct: bool },
     /// Upload a file to a room: its members only (everyone is in the default room), whatever
     /// the room's privacy or the role.
     UploadFile { member: bool },
@@ -51,9 +57,13 @@ pub fn allow(actor: &Identity, action: Action) -> ChatResult<()> {
         Action::ManageRegistration
         | Action::ListUsers
         | Action::SetRole
-        | Action::Ban
-        | Action::ArchiveRoom => admin,
-        Action::SeeRoom { private, member } => !private || member || admin,
+        | Action::Ban => admin,
+        Action::ArchiveRoom { direct } => admin && !direct,
+        Action::SeeRoom {
+            private,
+            member,
+            direct,
+        } => !direct && (!private || member || admin),
         Action::EnterRoom { private, member } => !private || member,
         Action::EditMessage { own } => own,
         Action::DeleteMessage { own } => own || admin,
@@ -133,7 +143,7 @@ mod tests {
             Action::ListUsers,
             Action::SetRole,
             Action::Ban,
-            Action::ArchiveRoom,
+            Action::ArchiveRoom { direct: false },
         ];
         for action in admin_only {
             assert!(allow(&someone(None), action).is_err(), "{action:?}");
@@ -165,6 +175,7 @@ mod tests {
                     Action::SeeRoom {
                         private,
                         member: member_of,
+                        direct: false,
                     },
                 );
                 let entered = allow(
@@ -182,5 +193,19 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn a_direct_conversation_is_its_peoples_alone() {
+        let admin = someone(Some(Role::Admin));
+        for member in [true, false] {
+            let see = Action::SeeRoom {
+                private: true,
+                member,
+                direct: true,
+            };
+            assert!(allow(&admin, see).is_err(), "listed, member {member}");
+        }
+        assert!(allow(&admin, Action::ArchiveRoom { direct: true }).is_err());
     }
 }

@@ -348,6 +348,7 @@ mod tests {
             last_seq: 0,
             private: false,
             archived: false,
+            people: Vec::new(),
         }]
     }
 

@@ -1401,7 +1401,7 @@ pub async fn roles_and_bans<F: Fixture>(fixture: F) {
     fixture.remove().await;
 }
 
-pub async fn private_rooms_keep_their_flag_and_users_are_found<F: Fixture>(fixture: F) {
+pub async fn private_rooms_keep_their_flag_and_users_and_people_are_found<F: Fixture>(fixture: F) {
     let store = open_with_rust(&fixture).await;
     let plans = store
         .create_room("plans", true, "u1", 0, LIMITS)
@@ -1426,6 +1426,41 @@ pub async fn private_rooms_keep_their_flag_and_users_are_found<F: Fixture>(fixtu
     );
     assert_eq!(store.user("u1").await.unwrap(), Some(ada()));
     assert_eq!(store.user("nobody").await.unwrap(), None);
+
+    // A room's people: its stored members by name, room by room, for the rooms asked only.
+    let bob = Author {
+        id: "u2".into(),
+        name: "Bob".into(),
+        username: None,
+    };
+    store
+        .create_user(&bob, session(b"bob", "u2", 0, None))
+        .await
+        .unwrap();
+    store.join("u2", "plans", LIMITS).await.unwrap();
+    store.join("u2", "rust", LIMITS).await.unwrap();
+    let rooms = ["plans".to_owned(), "rust".to_owned()];
+    let people: Vec<(String, String)> = store
+        .people(&rooms)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(room, person)| (room, person.name))
+        .collect();
+    let pair = |room: &str, name: &str| (room.to_owned(), name.to_owned());
+    assert_eq!(
+        people,
+        [
+            pair("plans", "Ada"),
+            pair("plans", "Bob"),
+            pair("rust", "Ada"),
+            pair("rust", "Bob")
+        ]
+    );
+    let plans = store.people(&rooms[..1]).await.unwrap();
+    assert_eq!(plans.len(), 2);
+    assert_eq!(plans[1].1, bob);
+    assert_eq!(store.people(&[]).await.unwrap(), []);
     store.close().await;
     fixture.remove().await;
 }
@@ -1891,7 +1926,7 @@ macro_rules! suite {
                     readiness_follows_the_store,
                     accounts_sessions_and_settings,
                     roles_and_bans,
-                    private_rooms_keep_their_flag_and_users_are_found,
+                    private_rooms_keep_their_flag_and_users_and_people_are_found,
                     concurrent_first_accounts_make_one_admin,
                     changes_take_the_rooms_next_seq_and_leave_messages_as_they_are_now,
                     concurrent_changes_and_appends_through_two_nodes_leave_no_gap,

@@ -345,6 +345,8 @@ pub trait Store: Send + Sync + 'static {
     /// The rooms `user_id` joined, by name. (The domain adds the default room, which is never
     /// stored as a membership.)
     async fn memberships(&self, user_id: &str) -> StoreResult<Vec<RoomInfo>>;
+    /// The stored members of `rooms`, as `(room, member)`, by room, then by name.
+    async fn people(&self, rooms: &[String]) -> StoreResult<Vec<(String, Author)>>;
     /// Idempotent; [`StoreError::RoomNotFound`] for a room that does not exist,
     /// [`StoreError::TooManyMemberships`] past the per-user cap.
     async fn join(&self, user_id: &str, room: &str, limits: RoomLimits) -> StoreResult<RoomInfo>;
@@ -486,12 +488,30 @@ where
         last_seq: row.get("last_seq"),
         private: row.get("is_private"),
         archived: row.get::<Option<i64>, _>("archived_at").is_some(),
+        people: Vec::new(),
     }
 }
 
 /// How a user is read: `id, name, username` (an account's; none for a guest).
 const USER_SELECT: &str = "SELECT users.id, users.name, accounts.username FROM users \
      LEFT JOIN accounts ON accounts.user_id = users.id";
+
+/// How the members of rooms are read: `room`, then as [`USER_SELECT`]; each store adds the
+/// condition on `memberships.room` and [`PEOPLE_ORDER`].
+const PEOPLE_SELECT: &str = "SELECT memberships.room, users.id, users.name, accounts.username \
+     FROM memberships JOIN users ON users.id = memberships.user_id \
+     LEFT JOIN accounts ON accounts.user_id = users.id";
+const PEOPLE_ORDER: &str = "ORDER BY memberships.room, users.name, users.id";
+
+/// A row of [`PEOPLE_SELECT`]: the room, and the member.
+fn member<R>(row: &R) -> (String, Author)
+where
+    R: sqlx::Row,
+    for<'n> &'n str: sqlx::ColumnIndex<R>,
+    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    (row.get("room"), author(row))
+}
 
 /// A row of [`USER_SELECT`].
 fn author<R>(row: &R) -> Author

@@ -19,7 +19,7 @@ use sqlx::{
 use super::{
     ACCOUNTS_QUERY, ChangeRow, Identity, MESSAGE_SELECT, NewAccount, NewChange, NewFile,
     NewMessage, NewSession, Posted, RoleChange, RoomLimits, Standing, Store, StoreError,
-    StoreResult, StoredAccount, StoredFile, StoredSession, Target, USER_SELECT, account_conflict,
+    StoreResult, StoredAccount, StoredFile, StoredSession, Target, USER_SELECT, PEOPLE_ORDER, PEOPLE_SELECT, account_conflict,
     account_query,
     batch::{Committer, Plan, WriteBatch, Written, count, refusal},
     change_row, changes_anything, changes_query, file_query, identity, message, message_changed,
@@ -902,6 +902,14 @@ impl Store for PgStore {
         .fetch_all(&self.pool)
         .await?;
         Ok(rows.iter().map(super::room).collect())
+    }
+
+    async fn people(&self, rooms: &[String]) -> StoreResult<Vec<(String, Author)>> {
+        let rows = sqlx::query(&format!("{PEOPLE_SELECT} WHERE memberships.room = ANY($1) {PEOPLE_ORDER}"))
+            .bind(rooms)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.iter().map(super::member).collect())
     }
 
     async fn join(&self, user_id: &str, name: &str, limits: RoomLimits) -> StoreResult<RoomInfo> {

@@ -21,7 +21,7 @@ use sqlx::{
 use super::{
     ACCOUNTS_QUERY, ChangeRow, Identity, MESSAGE_SELECT, NewAccount, NewChange, NewFile,
     NewMessage, NewSession, Posted, RoleChange, RoomLimits, Standing, Store, StoreError,
-    StoreResult, StoredAccount, StoredFile, StoredSession, Target, USER_SELECT, account_conflict,
+    StoreResult, StoredAccount, StoredFile, StoredSession, Target, USER_SELECT, PEOPLE_ORDER, PEOPLE_SELECT, account_conflict,
     account_query,
     batch::{Committer, Plan, WriteBatch, Written, count, refusal},
     change_row, changes_anything, changes_query, file_query, identity, message, message_changed,
@@ -832,6 +832,14 @@ impl Store for SqliteStore {
         .fetch_all(&self.reader)
         .await?;
         Ok(rows.iter().map(super::room).collect())
+    }
+
+    async fn people(&self, rooms: &[String]) -> StoreResult<Vec<(String, Author)>> {
+        let rows = sqlx::query(&format!("{PEOPLE_SELECT} WHERE memberships.room IN (SELECT value FROM json_each(?)) {PEOPLE_ORDER}"))
+            .bind(serde_json::json!(rooms).to_string())
+            .fetch_all(&self.reader)
+            .await?;
+        Ok(rows.iter().map(super::member).collect())
     }
 
     async fn join(&self, user_id: &str, name: &str, limits: RoomLimits) -> StoreResult<RoomInfo> {

@@ -371,7 +371,7 @@ pub mod event {
     use shared::{
         ArchiveRoom, ChatInput, CreateRoom, DeleteMessage, EditMessage, ErrorPayload, Event,
         Invite, Invited, JoinRoom, LeaveRoom, MarkRead, Members, MessageChanged, NowTyping,
-        PresenceChange, React, ReadUpTo, Rename, RoomUpdated, Search, Sync, Unreact, Welcome,
+        OpenDirect, PresenceChange, React, ReadUpTo, Rename, RoomUpdated, Search, Sync, Unreact, Welcome,
     };
 
     pub const CHAT_MESSAGE: &str = ChatInput::NAME;
@@ -387,6 +387,7 @@ pub mod event {
     pub const ERROR: &str = ErrorPayload::NAME;
     pub const INVITE: &str = Invite::NAME;
     pub const INVITED: &str = Invited::NAME;
+    pub const OPEN_DIRECT: &str = OpenDirect::NAME;
     pub const EDIT_MESSAGE: &str = EditMessage::NAME;
     pub const DELETE_MESSAGE: &str = DeleteMessage::NAME;
     pub const MESSAGE_CHANGED: &str = MessageChanged::NAME;

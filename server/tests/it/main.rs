@@ -9,6 +9,7 @@ mod budgets;
 mod changes;
 mod connections;
 mod delivery;
+mod direct;
 mod edge;
 mod files;
 mod helpers;
