@@ -21,14 +21,13 @@ use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 use shared::{
     AccountInfo, Auth, Author, Change, ChatInput, ChatMessage, DEFAULT_ROOM, DeletedBy, ErrorCode,
-    MAX_DIRECT_PEOPLE, MAX_REACTIONS, MAX_SEARCH_RESULTS, MessageChanged, PresenceChange, Reaction, ReadUpTo,
-    RoomCursor, RoomInfo, Synced, ValidationError, is_direct_room, search_words, validate_caption,
-    validate_client_id, validate_emoji, validate_mentions, validate_name, validate_room,
-    validate_text,
+    MAX_DIRECT_PEOPLE, MAX_REACTIONS, MAX_SEARCH_RESULTS, MessageChanged, PresenceChange, Reaction,
+    ReadUpTo, RoomCursor, RoomInfo, Synced, ValidationError, is_direct_room, search_words,
+    validate_caption, validate_client_id, validate_emoji, validate_mentions, validate_name,
+    validate_room, validate_text,
 };
 
 pub use accounts::{AccountPolicy, Register, reset_password, session_id};
-pub use direct::Opened;
 pub use files::{FileContent, Requester};
 use presence::Presence;
 pub use presence::{Board, BoardResult, Changes, ConnectionId};

@@ -26,9 +26,8 @@ use axum::extract::ConnectInfo;
 use shared::{
     Ack, ArchiveRoom, Auth, Changed, ChatInput, CreateRoom, DeleteMessage, Done, EditMessage,
     ErrorCode, ErrorPayload, Event, Found, Invite, Invited, JoinRoom, Joined, LeaveRoom, MarkRead,
-    OpenDirect,
-    MemberList, Members, MessageChanged, NowTyping, React, ReadUpTo, Rename, Renamed, Request,
-    RoomUpdated, Search, Sent, Sync, Typing, Unreact, Welcome,
+    MemberList, Members, MessageChanged, NowTyping, OpenDirect, React, ReadUpTo, Rename, Renamed,
+    Request, RoomUpdated, Search, Sent, Sync, Typing, Unreact, Welcome,
 };
 use socketioxide::{
     BroadcastError, SocketError, SocketIo, TransportType,
@@ -528,7 +527,11 @@ async fn on_open_direct<A: Adapter>(
         Err(error) => return reply.fail(&error),
     };
     for person in &opened.people {
-        if let Err(error) = io.to(user_room(person)).join(opened.room.name.clone()).await {
+        if let Err(error) = io
+            .to(user_room(person))
+            .join(opened.room.name.clone())
+            .await
+        {
             crate::throttled!(error, %error, room = %opened.room.name, "could not add a user's connections to a room");
             return reply.refuse(adapter_failed());
         }

@@ -27,14 +27,15 @@ pub use message::{
 };
 pub use protocol::{
     ArchiveRoom, CreateRoom, DeleteMessage, Done, EditMessage, Event, Invite, Invited, JoinRoom,
-    LeaveRoom, MAX_SEARCH_RESULTS, MarkRead, Members, NowTyping, OpenDirect, React, ReadUpTo, Rename, Request,
-    RoomHead, RoomUpdated, Search, Sync, Unreact,
+    LeaveRoom, MAX_SEARCH_RESULTS, MarkRead, Members, NowTyping, OpenDirect, React, ReadUpTo,
+    Rename, Request, RoomHead, RoomUpdated, Search, Sync, Unreact,
 };
 pub use validate::{
-    DIRECT_ROOM_HEX, DIRECT_ROOM_PREFIX, MAX_CLIENT_ID_BYTES, MAX_DIRECT_PEOPLE, MAX_EMOJI_BYTES, MAX_FILE_NAME_CHARS, MAX_MENTIONS, MAX_MESSAGE_CHARS,
-    MAX_NAME_CHARS, MAX_QUERY_CHARS, MAX_QUERY_WORDS, MAX_REACTIONS, MAX_ROOM_CHARS,
-    ValidationError, clean_file_name, is_direct_room, search_words, validate_caption, validate_client_id,
-    validate_emoji, validate_mentions, validate_name, validate_room, validate_text,
+    DIRECT_ROOM_HEX, DIRECT_ROOM_PREFIX, MAX_CLIENT_ID_BYTES, MAX_DIRECT_PEOPLE, MAX_EMOJI_BYTES,
+    MAX_FILE_NAME_CHARS, MAX_MENTIONS, MAX_MESSAGE_CHARS, MAX_NAME_CHARS, MAX_QUERY_CHARS,
+    MAX_QUERY_WORDS, MAX_REACTIONS, MAX_ROOM_CHARS, ValidationError, clean_file_name,
+    is_direct_room, search_words, validate_caption, validate_client_id, validate_emoji,
+    validate_mentions, validate_name, validate_room, validate_text,
 };
 
 /// Largest Socket.io packet (polling request body or WebSocket message) the server accepts, in

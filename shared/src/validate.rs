@@ -451,7 +451,10 @@ mod tests {
         }
         let direct = "dm.0123456789abcdef0123456789ab";
         assert!(is_direct_room(direct));
-        assert_eq!(validate_room(" DM.0123456789ABCDEF0123456789AB"), Ok(direct.to_owned()));
+        assert_eq!(
+            validate_room(" DM.0123456789ABCDEF0123456789AB"),
+            Ok(direct.to_owned())
+        );
         assert!(!is_direct_room("general"));
     }
 

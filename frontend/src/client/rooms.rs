@@ -201,10 +201,9 @@ fn held_room(state: ChatState, info: &RoomInfo) -> Room {
 /// themselves, in another tab).
 pub fn invited(state: ChatState, invitation: Invited) {
     held_room(state, &invitation.room);
-    let by_me = state.me.with_untracked(|me| {
-        me.as_ref()
-            .is_some_and(|me| me.id == invitation.by.id)
-    });
+    let by_me = state
+        .me
+        .with_untracked(|me| me.as_ref().is_some_and(|me| me.id == invitation.by.id));
     if !by_me {
         state.invitation.set(Some(invitation));
     }

@@ -222,6 +222,31 @@ pub fn MessageList() -> impl IntoView {
         }
     };
 
+    // While following, the newest stays in view when something changes size after it was
+    // scrolled to: a row laid out at its real height as it comes on screen (rows off screen
+    // skip layout), a picture, the list growing as the "new messages" button goes.
+    let content = NodeRef::<Div>::new();
+    Effect::new(move |_| {
+        let (Some(list), Some(content)) = (scroller.get(), content.get()) else {
+            return;
+        };
+        let pin = wasm_bindgen::closure::Closure::<dyn Fn()>::new(move || {
+            let placing = reveal.with_value(Option::is_some) || anchor.with_value(Option::is_some);
+            if following.get_untracked() && !placing {
+                scroll_to_bottom();
+            }
+        });
+        match web_sys::ResizeObserver::new(wasm_bindgen::JsCast::unchecked_ref(pin.as_ref())) {
+            Ok(observer) => {
+                observer.observe(&list);
+                observer.observe(&content);
+            }
+            Err(error) => leptos::logging::warn!("cannot keep the newest in view: {error:?}"),
+        }
+        // The list lives as long as the page, and so do its observer and handler.
+        pin.forget();
+    });
+
     // Following the newest (back at the bottom, or just sent a message), nothing is unseen.
     Effect::new(move |_| {
         if following.get() {
@@ -359,58 +384,60 @@ pub fn MessageList() -> impl IntoView {
                 }}
             </p>
             <MissingRoom />
-            <For each=move || sheets.get() key=|sheet| sheet.id let:sheet>
-                <ol
-                    class="messages"
-                    hidden={
-                        let leaving = sheet.leaving.clone();
-                        move || leaving.with(Option::is_some)
-                    }
-                    aria-label=move || format!("Messages in {}", state.room_label(&state.current.get()))
-                >
-                    <For
-                        each={
+            <div node_ref=content>
+                <For each=move || sheets.get() key=|sheet| sheet.id let:sheet>
+                    <ol
+                        class="messages"
+                        hidden={
                             let leaving = sheet.leaving.clone();
-                            move || {
-                                leaving
-                                    .get()
-                                    .unwrap_or_else(|| shown.with(|(rows, _)| rows.clone()))
-                            }
+                            move || leaving.with(Option::is_some)
                         }
-                        // A change to the message (or to the one it quotes) draws the row again.
-                        key=|row| (
-                            row.message.id.clone(),
-                            Revision::of(&row.message),
-                            row.head,
-                            row.day.is_some(),
-                            row.first_unread,
-                        )
-                        let:row
+                        aria-label=move || format!("Messages in {}", state.room_label(&state.current.get()))
                     >
-                        {row.day.map(|day| view! { <li class="day"><span>{day}</span></li> })}
-                        {row.first_unread.then(|| view! {
-                            <li class="unread-line"><span>"New messages"</span></li>
-                        })}
-                        <MessageItem message=row.message head=row.head />
-                    </For>
-                    <For
-                        each={
-                            let leaving = sheet.leaving.clone();
-                            move || {
-                                if leaving.with(Option::is_some) {
-                                    Vec::new()
-                                } else {
-                                    shown.with(|(_, pending)| pending.clone())
+                        <For
+                            each={
+                                let leaving = sheet.leaving.clone();
+                                move || {
+                                    leaving
+                                        .get()
+                                        .unwrap_or_else(|| shown.with(|(rows, _)| rows.clone()))
                                 }
                             }
-                        }
-                        key=|message| (message.client_id.clone(), format!("{:?}", message.delivery))
-                        let:message
-                    >
-                        <PendingItem message />
-                    </For>
-                </ol>
-            </For>
+                            // A change to the message (or to the one it quotes) draws the row again.
+                            key=|row| (
+                                row.message.id.clone(),
+                                Revision::of(&row.message),
+                                row.head,
+                                row.day.is_some(),
+                                row.first_unread,
+                            )
+                            let:row
+                        >
+                            {row.day.map(|day| view! { <li class="day"><span>{day}</span></li> })}
+                            {row.first_unread.then(|| view! {
+                                <li class="unread-line"><span>"New messages"</span></li>
+                            })}
+                            <MessageItem message=row.message head=row.head />
+                        </For>
+                        <For
+                            each={
+                                let leaving = sheet.leaving.clone();
+                                move || {
+                                    if leaving.with(Option::is_some) {
+                                        Vec::new()
+                                    } else {
+                                        shown.with(|(_, pending)| pending.clone())
+                                    }
+                                }
+                            }
+                            key=|message| (message.client_id.clone(), format!("{:?}", message.delivery))
+                            let:message
+                        >
+                            <PendingItem message />
+                        </For>
+                    </ol>
+                </For>
+            </div>
             <div class="visually-hidden" role="log" aria-label="New messages">
                 <For
                     each=move || state.announcements.get()

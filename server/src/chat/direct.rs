@@ -54,7 +54,10 @@ impl Chat {
         let name = direct_room_name(&people);
         let before = self.store.people(std::slice::from_ref(&name)).await?;
         // A digest names one set of people: anyone else in the room would mean it is not theirs.
-        if before.iter().any(|(_, member)| !people.contains(&member.id)) {
+        if before
+            .iter()
+            .any(|(_, member)| !people.contains(&member.id))
+        {
             return Err(ChatError::Forbidden);
         }
         if self.store.room(&name).await?.is_none() {
@@ -72,7 +75,11 @@ impl Chat {
             self.store.join(id, &name, self.limits).await?;
             self.presence.entered(id, &name);
         }
-        let mut room = self.store.room(&name).await?.ok_or(ChatError::RoomNotFound)?;
+        let mut room = self
+            .store
+            .room(&name)
+            .await?
+            .ok_or(ChatError::RoomNotFound)?;
         self.with_people(std::slice::from_mut(&mut room)).await?;
         let added = people
             .iter()

@@ -54,10 +54,7 @@ pub fn allow(actor: &Identity, action: Action) -> ChatResult<()> {
         .as_ref()
         .is_some_and(|account| account.role == Role::Admin);
     let allowed = match action {
-        Action::ManageRegistration
-        | Action::ListUsers
-        | Action::SetRole
-        | Action::Ban => admin,
+        Action::ManageRegistration | Action::ListUsers | Action::SetRole | Action::Ban => admin,
         Action::ArchiveRoom { direct } => admin && !direct,
         Action::SeeRoom {
             private,

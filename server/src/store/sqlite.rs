@@ -20,9 +20,9 @@ use sqlx::{
 
 use super::{
     ACCOUNTS_QUERY, ChangeRow, Identity, MESSAGE_SELECT, NewAccount, NewChange, NewFile,
-    NewMessage, NewSession, Posted, RoleChange, RoomLimits, Standing, Store, StoreError,
-    StoreResult, StoredAccount, StoredFile, StoredSession, Target, USER_SELECT, PEOPLE_ORDER, PEOPLE_SELECT, account_conflict,
-    account_query,
+    NewMessage, NewSession, PEOPLE_ORDER, PEOPLE_SELECT, Posted, RoleChange, RoomLimits, Standing,
+    Store, StoreError, StoreResult, StoredAccount, StoredFile, StoredSession, Target, USER_SELECT,
+    account_conflict, account_query,
     batch::{Committer, Plan, WriteBatch, Written, count, refusal},
     change_row, changes_anything, changes_query, file_query, identity, message, message_changed,
     purge_query, reactions_of_query, reactions_query, stored_account, stored_file, stored_session,

@@ -17,7 +17,10 @@ async fn open(opener: &TestClient, with: &[&str]) -> Value {
 
 fn names(people: &Value) -> Vec<&str> {
     let people = people.as_array().expect("a list");
-    people.iter().map(|p| p["name"].as_str().expect("name")).collect()
+    people
+        .iter()
+        .map(|p| p["name"].as_str().expect("name"))
+        .collect()
 }
 
 #[tokio::test]
@@ -54,7 +57,10 @@ async fn a_direct_conversation_is_read_only_by_its_people_through_every_path() {
         )
         .await;
     assert_eq!(refusal_code(&sent), None, "{sent}");
-    assert_eq!(bob.next(event::CHAT_MESSAGE).await["text"], "just between us");
+    assert_eq!(
+        bob.next(event::CHAT_MESSAGE).await["text"],
+        "just between us"
+    );
     // Opened from the other side, it is the same conversation.
     let again = open(&bob, &[ada.welcome.user.id.as_str()]).await;
     assert_eq!(again["room"]["name"], room.as_str());
@@ -90,9 +96,15 @@ async fn a_direct_conversation_is_read_only_by_its_people_through_every_path() {
         .await;
     assert_eq!(refusal_code(&joined), Some("forbidden"), "{joined}");
     for (request, payload) in [
-        (event::SYNC, json!({ "rooms": [{ "room": room, "afterSeq": 0 }] })),
+        (
+            event::SYNC,
+            json!({ "rooms": [{ "room": room, "afterSeq": 0 }] }),
+        ),
         (event::MEMBERS, json!({ "room": room })),
-        (event::CHAT_MESSAGE, json!({ "room": room, "text": "let me in" })),
+        (
+            event::CHAT_MESSAGE,
+            json!({ "room": room, "text": "let me in" }),
+        ),
     ] {
         let refused = eve.emit_with_ack(request, payload).await;
         assert_eq!(refusal_code(&refused), Some("not_a_member"), "{refused}");
@@ -103,7 +115,10 @@ async fn a_direct_conversation_is_read_only_by_its_people_through_every_path() {
         .await;
     assert_eq!(refusal_code(&refused), Some("forbidden"), "{refused}");
     let refused = admin
-        .emit_with_ack(event::ARCHIVE_ROOM, json!({ "room": room, "archived": true }))
+        .emit_with_ack(
+            event::ARCHIVE_ROOM,
+            json!({ "room": room, "archived": true }),
+        )
         .await;
     assert_eq!(refusal_code(&refused), Some("forbidden"), "{refused}");
     // No one makes a room of a conversation's name (to be in it before its people).
@@ -134,7 +149,10 @@ async fn someone_who_left_is_back_when_the_conversation_is_opened_again() {
     let three = open(&ada, &[&bob_id, &cleo_id, &bob_id]).await;
     assert_ne!(three["room"]["name"], two);
     assert_eq!(three["room"]["people"].as_array().map(Vec::len), Some(3));
-    assert_eq!(bob.next(event::INVITED).await["room"]["name"], three["room"]["name"]);
+    assert_eq!(
+        bob.next(event::INVITED).await["room"]["name"],
+        three["room"]["name"]
+    );
 
     let left = bob
         .emit_with_ack(event::LEAVE_ROOM, json!({ "room": two }))
@@ -143,7 +161,11 @@ async fn someone_who_left_is_back_when_the_conversation_is_opened_again() {
     let refused = ada
         .emit_with_ack(event::MEMBERS, json!({ "room": two }))
         .await;
-    assert_eq!(refusal_code(&refused), None, "Ada is still in it: {refused}");
+    assert_eq!(
+        refusal_code(&refused),
+        None,
+        "Ada is still in it: {refused}"
+    );
     open(&ada, &[&bob_id]).await;
     assert_eq!(bob.next(event::INVITED).await["room"]["name"], two);
     ada.emit_with_ack(
@@ -172,7 +194,11 @@ async fn a_conversation_is_with_someone_known_and_not_too_many() {
         let refused = ada
             .emit_with_ack(event::OPEN_DIRECT, json!({ "with": with }))
             .await;
-        assert_eq!(refusal_code(&refused), Some("invalid_payload"), "{with}: {refused}");
+        assert_eq!(
+            refusal_code(&refused),
+            Some("invalid_payload"),
+            "{with}: {refused}"
+        );
     }
     // Refused, it stored nothing: Ada is in #general alone.
     let again = app.client_with_token(&ada.token()).await;

@@ -371,7 +371,8 @@ pub mod event {
     use shared::{
         ArchiveRoom, ChatInput, CreateRoom, DeleteMessage, EditMessage, ErrorPayload, Event,
         Invite, Invited, JoinRoom, LeaveRoom, MarkRead, Members, MessageChanged, NowTyping,
-        OpenDirect, PresenceChange, React, ReadUpTo, Rename, RoomUpdated, Search, Sync, Unreact, Welcome,
+        OpenDirect, PresenceChange, React, ReadUpTo, Rename, RoomUpdated, Search, Sync, Unreact,
+        Welcome,
     };
 
     pub const CHAT_MESSAGE: &str = ChatInput::NAME;
