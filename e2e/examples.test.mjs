@@ -152,6 +152,28 @@ for (const label of Object.keys(CLIENTS)) {
     await end();
   });
 
+  test(`the ${label} example is written to directly, and writes to someone directly`, async (t) => {
+    const { id, next, end } = await interactive(t, label, `${short} friend`);
+    const host = await hostFor(t, `${short} pal`);
+    // Someone opens a conversation with the client and writes: it is told, and follows.
+    const { room } = await host.request('openDirect', { with: [id] });
+    const name = room.name.replace('.', '\\.');
+    await next(new RegExp(`^direct: ${short} pal opened a conversation with you \\(#${name}\\)$`));
+    await host.request('chatMessage', { room: room.name, text: 'just us' });
+    await next(new RegExp(`^\\[#${name} 1\\] ${short} pal: just us$`));
+    await end();
+    // Another run posts its one message in its own conversation with the same person.
+    const text = `${label} direct ${randomUUID()}`;
+    const sent = await runClient(label, [
+      server.url, '--once', '--name', `${short} caller`, '--to', host.id, '--text', text,
+    ]);
+    assert.equal(sent.code, 0, `exit code:\n${sent.output}`);
+    const opened = sent.output.match(new RegExp(`^direct: with ${short} pal in #(dm\\.[0-9a-f]{28}) \\(last seq 0\\)$`, 'm'));
+    assert.ok(opened, `the conversation opened:\n${sent.output}`);
+    assert.notEqual(opened[1], room.name, 'a conversation of other people');
+    assert.match(sent.output, new RegExp(`^echo: our message came back as #${opened[1].replace('.', '\\.')} 1$`, 'm'));
+  });
+
   test(`the ${label} example prints edits and deletions, caught up and live`, async (t) => {
     const { id, next, end } = await interactive(t, label, `${short} reader`);
     const host = await hostFor(t, `${short} writer`);
@@ -231,17 +253,20 @@ async function interactive(t, label, name) {
   return { id, next, end };
 }
 
-/** Another person, on a socket.io-client connection: `request` asserts each is accepted. */
+/**
+ * Another person, on a socket.io-client connection: their user `id`, and `request`, which
+ * asserts each is accepted.
+ */
 async function hostFor(t, name) {
   const socket = io(server.url, { auth: { name }, transports: ['websocket'] });
   t.after(() => socket.close());
-  await once(socket, 'welcome');
+  const [welcome] = await once(socket, 'welcome');
   const request = async (event, payload) => {
     const ack = await socket.timeout(5000).emitWithAck(event, payload);
     assert.equal(ack.status, 'ok', `${event}: ${JSON.stringify(ack)}`);
     return ack;
   };
-  return { request };
+  return { request, id: welcome.user.id };
 }
 
 test('both examples print a refused connection and exit 1', async () => {

@@ -5,15 +5,17 @@
 // (logging in with POST /api/login first, or creating the account with --register), prints the
 // welcome, catches up with `sync`, sends one message with a `clientId` and prints the
 // acknowledgement, then prints every message that arrives, every edit and deletion of a message,
-// and every invitation into a room (which it then catches up on too). Lines typed on standard
-// input are sent as further messages; end of input (Ctrl-D) disconnects.
+// and every invitation into a room or direct conversation (which it then catches up on too).
+// With --to USER_ID it writes in the direct conversation with that person instead of a room.
+// Lines typed on standard input are sent as further messages; end of input (Ctrl-D) disconnects.
 //
 // With --once it sends its one message, waits until that message comes back as a broadcast, then
 // disconnects and exits 0. It exits 1 if anything fails or takes longer than --timeout seconds, if
 // the login is refused, or if the server refuses the connection (a ban; a chat for members only).
 //
 //     node examples/node/chat_client.mjs [URL] [--name NAME]
-//         [--username USER --password PASSWORD [--register]] [--room ROOM] [--text TEXT] [--once]
+//         [--username USER --password PASSWORD [--register]] [--room ROOM | --to USER_ID]
+//         [--text TEXT] [--once]
 //
 // Needs socket.io-client 4 (`npm install` at the repository root).
 import { randomUUID } from 'node:crypto';
@@ -121,7 +123,11 @@ class ChatClient {
       if ((this.timeline.cursor.get(room) ?? lastSeq) < lastSeq) this.catchUpSoon();
     });
     this.socket.on('invited', ({ room, by }) => {
-      say(`invited: ${by.name} brought you into #${room.name}${room.private ? ' (private)' : ''}`);
+      if (room.people) {
+        say(`direct: ${by.name} opened a conversation with you (#${room.name})`);
+      } else {
+        say(`invited: ${by.name} brought you into #${room.name}${room.private ? ' (private)' : ''}`);
+      }
       // A room like the ones of the welcome, but all of it is new to us: catch up from the start.
       this.timeline.start(room.name, 0);
       // A catch-up already under way may have asked before the room was known.
@@ -246,6 +252,23 @@ class ChatClient {
       `joined #${info.name} (last seq ${info.lastSeq}); ` +
         `online: ${members.map((member) => member.name).join(', ')}`,
     );
+    return this.entered(info);
+  }
+
+  /** Opens the direct conversation with the user `id`; returns its room's name. */
+  async openDirect(id) {
+    const { room: info } = await this.request('openDirect', { with: [id] });
+    const others = info.people.filter((person) => person.id !== this.user.id);
+    say(
+      `direct: with ${others.map((person) => person.name).join(', ')} in #${info.name} ` +
+        `(last seq ${info.lastSeq})`,
+    );
+    return this.entered(info);
+  }
+
+  /** A room this session is now in: caught up on from its last few messages. */
+  async entered(info) {
+    if (this.timeline.cursor.has(info.name)) return info.name;
     this.timeline.start(info.name, Math.max(0, info.lastSeq - BACKLOG));
     // A catch-up already under way may have asked before the room was known.
     await this.syncing;
@@ -337,7 +360,7 @@ async function chat(client, args, input) {
     await within(args.timeout, Promise.race([client.connect(), client.refused]));
     if (!client.user) return 1; // refused: said so already
     await client.syncing;
-    const room = await client.join(args.room);
+    const room = args.to ? await client.openDirect(args.to) : await client.join(args.room);
     const { echoed } = await client.send(args.text, room);
     if (args.once) {
       const echo = await within(args.timeout, echoed);
@@ -369,6 +392,7 @@ function parse() {
       password: { type: 'string' },
       register: { type: 'boolean', default: false },
       room: { type: 'string', default: 'general' },
+      to: { type: 'string' },
       text: { type: 'string', default: 'Hello from the Node example' },
       once: { type: 'boolean', default: false },
       timeout: { type: 'string', default: '15' },

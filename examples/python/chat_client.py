@@ -5,15 +5,16 @@ It connects as a guest with a display name, or with --username and --password as
 (logging in with POST /api/login first, or creating the account with --register), prints the
 welcome, catches up with `sync`, sends one message with a `clientId` and prints the
 acknowledgement, then prints every message that arrives, every edit and deletion of a message,
-and every invitation into a room (which it then catches up on too). Lines typed on standard input
-are sent as further messages; end of input (Ctrl-D) disconnects.
+and every invitation into a room or direct conversation (which it then catches up on too). With
+--to USER_ID it writes in the direct conversation with that person instead of a room. Lines typed
+on standard input are sent as further messages; end of input (Ctrl-D) disconnects.
 
 With --once it sends its one message, waits until that message comes back as a broadcast, then
 disconnects and exits 0. It exits 1 if anything fails or takes longer than --timeout seconds, if
 the login is refused, or if the server refuses the connection (a ban; a chat for members only).
 
     python chat_client.py [URL] [--name NAME] [--username USER --password PASSWORD [--register]]
-                          [--room ROOM] [--text TEXT] [--once]
+                          [--room ROOM | --to USER_ID] [--text TEXT] [--once]
 
 Needs Python 3.11 or later and python-socketio with aiohttp (examples/python/requirements.txt).
 """
@@ -201,8 +202,11 @@ class ChatClient:
 
     def on_invited(self, invited):
         room = invited["room"]
-        private = " (private)" if room.get("private") else ""
-        say(f"invited: {invited['by']['name']} brought you into #{room['name']}{private}")
+        if room.get("people"):
+            say(f"direct: {invited['by']['name']} opened a conversation with you (#{room['name']})")
+        else:
+            private = " (private)" if room.get("private") else ""
+            say(f"invited: {invited['by']['name']} brought you into #{room['name']}{private}")
         # A room like the ones of the welcome, but all of it is new to us: catch up from the start.
         self.timeline.start(room["name"], 0)
         # A catch-up already under way may have asked before the room was known.
@@ -281,6 +285,19 @@ class ChatClient:
         info = reply["room"]
         names = ", ".join(member["name"] for member in reply["members"])
         say(f"joined #{info['name']} (last seq {info['lastSeq']}); online: {names}")
+        return await self.entered(info)
+
+    async def open_direct(self, user_id):
+        """Opens the direct conversation with the user `user_id`; returns its room's name."""
+        info = (await self.request("openDirect", {"with": [user_id]}))["room"]
+        others = ", ".join(p["name"] for p in info["people"] if p["id"] != self.user["id"])
+        say(f"direct: with {others} in #{info['name']} (last seq {info['lastSeq']})")
+        return await self.entered(info)
+
+    async def entered(self, info):
+        """A room this session is now in: caught up on from its last few messages."""
+        if info["name"] in self.timeline.cursor:
+            return info["name"]
         self.timeline.start(info["name"], max(0, info["lastSeq"] - BACKLOG))
         # A catch-up already under way may have asked before the room was known.
         if self.syncing:
@@ -377,7 +394,7 @@ async def chat(client, args):
     try:
         await asyncio.wait_for(client.welcomed, args.timeout)
         await client.syncing
-        room = await client.join(args.room)
+        room = await client.open_direct(args.to) if args.to else await client.join(args.room)
         client_id = await client.send(args.text, room)
         if args.once:
             echo = await asyncio.wait_for(client.echoes[client_id], args.timeout)
@@ -411,6 +428,7 @@ def main():
     parser.add_argument("--password", help="the account's password (never printed)")
     parser.add_argument("--register", action="store_true", help="create the account, then use it")
     parser.add_argument("--room", default="general", help="room to post in (default general)")
+    parser.add_argument("--to", help="a user id: post in the direct conversation with them")
     parser.add_argument("--text", default="Hello from the Python example", help="first message")
     parser.add_argument("--once", action="store_true", help="exit once the message is echoed")
     parser.add_argument("--timeout", type=float, default=15.0, help="seconds to wait for replies")

@@ -28,12 +28,16 @@ static ASSETS: &[Asset] = include!(concat!(env!("OUT_DIR"), "/assets.rs"));
 
 const INDEX: &str = "/index.html";
 
-/// Serves an embedded file; paths without a file extension get the UI's `index.html`, so that
-/// links into the single-page app work.
+/// Where the UI's room links start (`/r/<room>`): never a file, though a direct
+/// conversation's name has a dot.
+const ROOM_LINKS: &str = "/r/";
+
+/// Serves an embedded file; room links and paths without a file extension get the UI's
+/// `index.html`, so that links into the single-page app work.
 pub async fn serve(uri: Uri, headers: HeaderMap) -> Response {
     let path = match uri.path() {
         "/" => INDEX,
-        path if !last_segment_has_extension(path) => INDEX,
+        path if !is_file(path) => INDEX,
         path => path,
     };
     match ASSETS.iter().find(|asset| asset.path == path) {
@@ -47,10 +51,13 @@ pub async fn serve(uri: Uri, headers: HeaderMap) -> Response {
     }
 }
 
-fn last_segment_has_extension(path: &str) -> bool {
-    path.rsplit('/')
-        .next()
-        .is_some_and(|name| name.contains('.'))
+/// Whether `path` names a file: its last segment has an extension, and it is no room link.
+fn is_file(path: &str) -> bool {
+    !path.starts_with(ROOM_LINKS)
+        && path
+            .rsplit('/')
+            .next()
+            .is_some_and(|name| name.contains('.'))
 }
 
 impl Asset {
@@ -159,8 +166,9 @@ mod tests {
     }
 
     #[test]
-    fn routes_without_extension_are_the_app() {
-        assert!(!last_segment_has_extension("/rooms/general"));
-        assert!(last_segment_has_extension("/frontend-0123.wasm"));
+    fn routes_without_extension_and_room_links_are_the_app() {
+        assert!(!is_file("/rooms/general"));
+        assert!(!is_file("/r/dm.0123456789abcdef0123456789ab"));
+        assert!(is_file("/frontend-0123.wasm"));
     }
 }
