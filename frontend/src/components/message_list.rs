@@ -379,7 +379,13 @@ pub fn MessageList() -> impl IntoView {
             >
                 {move || match history() {
                     Some(History::Loading) => "Loading…",
-                    Some(History::Complete) if all_drawn.get() => "This is the start of the room.",
+                    Some(History::Complete) if all_drawn.get() => {
+                        if state.current_room().is_some_and(|room| room.people.with(|people| !people.is_empty())) {
+                            "This is the start of the conversation."
+                        } else {
+                            "This is the start of the room."
+                        }
+                    }
                     _ => "",
                 }}
             </p>
