@@ -351,6 +351,33 @@ test('PostgreSQL unavailable: sends are refused with `unavailable`, nothing unst
   assert.deepEqual(problems.filter((p) => !p.includes('status of 503')), []);
 });
 
+test('a direct conversation across nodes: opened on one, told on another, the same from either side, read by its two only', async () => {
+  const c = await cluster();
+  const [ada, bob, eve] = c.nodes.map((node, i) => new Member(node.url, `d${i}`, { transports: ['websocket'] }));
+  await Promise.all([ada, bob, eve].map((m) => m.welcomed));
+  started.push(async () => [ada, bob, eve].forEach((m) => m.close()));
+  const request = async (member, event, payload) => member.socket.timeout(5000).emitWithAck(event, payload);
+  const told = once(bob.socket, 'invited');
+  const opened = await request(ada, 'openDirect', { with: [bob.user.id] });
+  assert.equal(opened.status, 'ok', JSON.stringify(opened));
+  const { room } = opened;
+  const [invited] = await told;
+  assert.deepEqual([invited.room.name, invited.by.id], [room.name, ada.user.id]);
+  const sent = await ada.send('across the nodes, just us', room.name);
+  await bob.caughtUp(room.name, sent.seq);
+  assert.equal(bob.received.get(room.name).get(sent.seq).text, 'across the nodes, just us');
+  const again = await request(bob, 'openDirect', { with: [ada.user.id] });
+  assert.equal(again.room.name, room.name, 'one conversation, whoever opens it, on any node');
+  for (const [event, payload] of [
+    ['sync', { rooms: [{ room: room.name, afterSeq: 0 }] }],
+    ['joinRoom', { room: room.name }],
+  ]) {
+    const refused = await request(eve, event, payload);
+    assert.equal(refused.status, 'error', `${event}: ${JSON.stringify(refused)}`);
+  }
+  assert.equal(eve.received.has(room.name), false, 'nothing of it reached the third node\'s member');
+});
+
 test('presence and typing cross nodes; a killed node\'s users go offline within 30 s', async () => {
   const c = await cluster();
   const alice = new Member(c.nodes[0].url, 'alice', { transports: ['websocket'] });
