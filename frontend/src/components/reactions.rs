@@ -75,10 +75,12 @@ pub fn Picker(seq: i64) -> impl IntoView {
         close();
         react(state, seq, emoji, true);
     };
-    // Focus goes to the first emoji once the picker is drawn.
+    // Focus goes to the first emoji once the picker is drawn. By then the row may have been
+    // drawn again (a change to its message came), this picker gone with it: nothing to do.
     request_animation_frame(move || {
         let first = picker
-            .get_untracked()
+            .try_get_untracked()
+            .flatten()
             .and_then(|picker| picker.query_selector("button").ok().flatten())
             .and_then(|first| wasm_bindgen::JsCast::dyn_into::<web_sys::HtmlElement>(first).ok());
         focus(first.as_ref(), "the emoji picker");

@@ -1650,6 +1650,20 @@ pub async fn search_finds_every_word_as_a_prefix_newest_first<F: Fixture>(fixtur
         assert_eq!(found(&store, query, &all).await, mail, "{query}");
     }
 
+    // However long the word, and its prefix asked.
+    let long = "Pneumonoultramicroscopicsilicovolcanoconiosis, the doctor said";
+    post(&store, "rust", long, None).await;
+    for query in [
+        "pneumonoultramicroscopic",
+        "PNEUMONOULTRAMICROSCOPICSILICOVOLCANOCONIOSIS doc",
+        "pneumonoultramic",
+    ] {
+        assert_eq!(found(&store, query, &all).await, [long], "{query}");
+    }
+    for query in ["pneumonoultramicroscopiX", "pneumonoultramicX"] {
+        assert_eq!(found(&store, query, &all).await, [""; 0], "{query}");
+    }
+
     // A deleted message has no words; an edited one only its new text's.
     store
         .change(delete("general", 4, DeletedBy::Author))
