@@ -35,9 +35,6 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
 const START_WAIT: Duration = Duration::from_secs(30);
 
 /// Advisory lock classes (the first key of `pg_advisory_xact_lock(int, int)`).
-/// The longest word prefix `search_prefixes` holds as a lexeme of its own (the migration
-/// `search_prefixes` says why): a longer word is looked up by this many of its characters.
-const PREFIX_CHARS: i32 = 16;
 const LOCK_ROOMS: i32 = 1;
 const LOCK_USER: i32 = 2;
 const LOCK_ACCOUNTS: i32 = 3;
@@ -976,43 +973,35 @@ impl Store for PgStore {
         rooms: &[String],
         limit: u32,
     ) -> StoreResult<Vec<ChatMessage>> {
-        // The words become lexemes as the text did (`search_words`, in the migration), all of
-        // them required, each looked up among the messages' word prefixes (`search_prefixes`,
-        // up to PREFIX_CHARS characters) as an exact lexeme; a longer word is also checked as a
-        // prefix of a word of `search`. The queries are built from lexemes (letters and digits
+        // The words become lexemes as the text did (`search_words`, in the migration), each a
+        // prefix, all of them required: the query is built from lexemes (letters and digits
         // only, so quoting them is enough), never parsed from the client's text. No lexeme at
         // all matches nothing.
-        let (exact, long): (Option<String>, Option<String>) = sqlx::query_as(
-            "SELECT string_agg(quote_literal(left(lexeme, $2)), ' & '), \
-             string_agg(quote_literal(lexeme) || ':*', ' & ') \
-             FILTER (WHERE length(lexeme) > $2) \
+        let query: Option<String> = sqlx::query_scalar(
+            "SELECT string_agg(quote_literal(lexeme) || ':*', ' & ') \
              FROM unnest(tsvector_to_array(search_words($1))) AS lexeme",
         )
         .bind(words.join(" "))
-        .bind(PREFIX_CHARS)
         .fetch_one(&self.pool)
         .await?;
-        let Some(exact) = exact else {
+        let Some(query) = query else {
             return Ok(Vec::new());
         };
         // Planned for this query (an unnamed statement is planned with its values): from the
         // words' frequencies PostgreSQL chooses between the GIN index (rare words: fetch the
         // few matches, sort them) and walking `arrival` backwards (common words: the newest
-        // matches come first). A plan made for any query would pick one for all. (Without a
-        // long word, `$4` is null and the condition folds away.)
+        // matches come first). A plan made for any query would pick one for all.
         let rows = sqlx::query(&format!(
             "{MESSAGE_SELECT} WHERE (messages.room, messages.seq) IN ( \
              SELECT found.room, found.seq FROM messages AS found \
-             WHERE found.search_prefixes @@ $1::tsquery AND found.room = ANY($2) \
-             AND ($4::tsquery IS NULL OR ts_match_vq(found.search, $4::tsquery)) \
+             WHERE found.search @@ $1::tsquery AND found.room = ANY($2) \
              ORDER BY found.arrival DESC LIMIT $3) \
              ORDER BY messages.arrival DESC"
         ))
         .persistent(false)
-        .bind(exact)
+        .bind(query)
         .bind(rooms)
         .bind(i64::from(limit))
-        .bind(long)
         .fetch_all(&self.pool)
         .await?;
         let found: Vec<ChatMessage> = rows.iter().map(message).collect();
