@@ -200,9 +200,13 @@ pub fn Composer() -> impl IntoView {
     // Whenever another room comes on screen (created, joined, left, opened), the next thing to
     // do is write: focus goes to the box, not to <body> or to the control that was used. (Closing
     // the first-visit dialog sends it there too.)
+    // (Not when it came to show a message sought: that message takes the focus.)
     Effect::new(move |first: Option<()>| {
         state.current.track();
-        if state.dialog.with_untracked(Option::is_some) || first.is_none() {
+        if state.dialog.with_untracked(Option::is_some)
+            || state.seeking.with_untracked(Option::is_some)
+            || first.is_none()
+        {
             return;
         }
         focus_box();

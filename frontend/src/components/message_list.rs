@@ -594,15 +594,17 @@ fn reveal_when_drawn(
     let Some((room, seq)) = reveal.get_value() else {
         return;
     };
-    if show(&list, &room, seq) {
-        reveal.set_value(None);
-    } else if frames > 0 {
+    if frames > 0 && !show(&list, &room, seq) {
         request_animation_frame(move || reveal_when_drawn(list, reveal, frames - 1));
+    } else {
+        // Shown, or given up on: the list goes back to keeping the reader's place.
+        reveal.set_value(None);
     }
 }
 
 /// Brings message `seq` of `room` into view and gives it focus (so keyboard and screen reader
-/// users land on it too); false while it is not drawn yet.
+/// users land on it too); false while it is not drawn yet, or cannot take focus yet (the page is
+/// still inert in the frame a dialog closes).
 fn show(list: &web_sys::HtmlDivElement, room: &str, seq: i64) -> bool {
     let Some(item) = message_item(list, room, seq) else {
         return false;
@@ -611,7 +613,8 @@ fn show(list: &web_sys::HtmlDivElement, room: &str, seq: i64) -> bool {
     if item.set_attribute("tabindex", "-1").is_err() || item.focus().is_err() {
         leptos::logging::warn!("could not focus the message");
     }
-    true
+    let item: &web_sys::Element = &item;
+    document().active_element().as_ref() == Some(item)
 }
 
 /// A link named a room that is not there: say so, and offer to make it when the name can be one.
