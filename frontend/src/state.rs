@@ -160,7 +160,8 @@ impl Room {
         }
     }
 
-    /// Whether this is a direct conversation rather than a room.
+    /// Whether this is a direct conversation rather than a room (which never changes: nothing
+    /// to track).
     pub fn is_direct(&self) -> bool {
         self.people.with_untracked(|people| !people.is_empty())
     }
@@ -584,7 +585,7 @@ impl ChatState {
         self.rooms.with(|rooms| {
             rooms
                 .iter()
-                .filter(|(_, room)| room.people.with(Vec::is_empty) != direct)
+                .filter(|(_, room)| room.is_direct() == direct)
                 .map(|(name, _)| name.clone())
                 .collect()
         })

@@ -466,10 +466,9 @@ async fn enter<A: Adapter>(
         Entry::Create { private } => chat.create_room(&user, room, private, remember).await?,
         Entry::Join => chat.join_room(&user, room, remember).await?,
     };
-    if let Err(error) = io.to(user_room(&user.id)).join(room.name.clone()).await {
-        crate::throttled!(error, %error, room = %room.name, "could not add a user's connections to a room");
-        return Err(Refusal::Now(adapter_failed()));
-    }
+    join_everywhere(io, &user.id, &room.name)
+        .await
+        .map_err(Refusal::Now)?;
     let members = chat.members(&room.name).await;
     Ok(Joined { room, members })
 }
@@ -494,13 +493,15 @@ async fn on_invite<A: Adapter>(
         Ok(invited) => invited,
         Err(error) => return reply.fail(&error),
     };
-    let invitee = io.to(user_room(&invitee));
-    if let Err(error) = invitee.clone().join(room.name.clone()).await {
-        crate::throttled!(error, %error, room = %room.name, "could not add a user's connections to a room");
-        return reply.refuse(adapter_failed());
+    if let Err(refusal) = join_everywhere(&io, &invitee, &room.name).await {
+        return reply.refuse(refusal);
     }
     let invited = Invited { room, by: user };
-    if let Err(error) = invitee.emit(Invited::NAME, &invited).await {
+    if let Err(error) = io
+        .to(user_room(&invitee))
+        .emit(Invited::NAME, &invited)
+        .await
+    {
         crate::throttled!(warn, %error, "could not tell a user they were invited");
     }
     reply.ok(Done {});
@@ -527,13 +528,8 @@ async fn on_open_direct<A: Adapter>(
         Err(error) => return reply.fail(&error),
     };
     for person in &opened.people {
-        if let Err(error) = io
-            .to(user_room(person))
-            .join(opened.room.name.clone())
-            .await
-        {
-            crate::throttled!(error, %error, room = %opened.room.name, "could not add a user's connections to a room");
-            return reply.refuse(adapter_failed());
+        if let Err(refusal) = join_everywhere(&io, person, &opened.room.name).await {
+            return reply.refuse(refusal);
         }
     }
     let invited = Invited {
@@ -551,6 +547,22 @@ async fn on_open_direct<A: Adapter>(
         room: opened.room,
         members,
     });
+}
+
+/// Every connection of the user `user_id`, on every node, joins `room` (through the adapter room
+/// `user:<id>`).
+async fn join_everywhere<A: Adapter>(
+    io: &SocketIo<A>,
+    user_id: &str,
+    room: &str,
+) -> Result<(), ErrorPayload> {
+    io.to(user_room(user_id))
+        .join(room.to_owned())
+        .await
+        .map_err(|error| {
+            crate::throttled!(error, %error, %room, "could not add a user's connections to a room");
+            adapter_failed()
+        })
 }
 
 /// `markRead`: the position is stored and the user's other connections, on every node, follow.

@@ -33,11 +33,7 @@ pub fn Header() -> impl IntoView {
         members_open.set(false);
     });
     let can_leave = move || state.current.get() != DEFAULT_ROOM;
-    let direct = move || {
-        state
-            .current_room()
-            .is_some_and(|room| !room.people.with(Vec::is_empty))
-    };
+    let direct = move || state.current_room().is_some_and(|room| room.is_direct());
     // A private room, which its members bring others into; a direct conversation is private
     // too, but its people are fixed.
     let private = move || state.current_room().is_some_and(|room| room.private) && !direct();

@@ -380,7 +380,7 @@ pub fn MessageList() -> impl IntoView {
                 {move || match history() {
                     Some(History::Loading) => "Loading…",
                     Some(History::Complete) if all_drawn.get() => {
-                        if state.current_room().is_some_and(|room| room.people.with(|people| !people.is_empty())) {
+                        if state.current_room().is_some_and(|room| room.is_direct()) {
                             "This is the start of the conversation."
                         } else {
                             "This is the start of the room."

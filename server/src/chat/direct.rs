@@ -71,15 +71,13 @@ impl Chat {
                 Err(error) => return Err(error.into()),
             }
         }
+        // Each join answers with the room as it is now; the last one is kept.
+        let mut room = None;
         for id in &people {
-            self.store.join(id, &name, self.limits).await?;
+            room = Some(self.store.join(id, &name, self.limits).await?);
             self.presence.entered(id, &name);
         }
-        let mut room = self
-            .store
-            .room(&name)
-            .await?
-            .ok_or(ChatError::RoomNotFound)?;
+        let mut room = room.expect("two people or more, each joined");
         self.with_people(std::slice::from_mut(&mut room)).await?;
         let added = people
             .iter()
